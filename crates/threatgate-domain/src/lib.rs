@@ -1,0 +1,18 @@
+//! Threatgate's domain: the identifiers, names and rules of the directory (tenants, users,
+//! applications, service principals, app roles) and the built-in Threat Protection resource.
+//!
+//! This crate does no IO: no files, no network, no clock, no randomness. Callers pass the
+//! current time and any random values in, so every rule here is a plain function to test.
+
+pub mod directory;
+pub mod ids;
+pub mod names;
+pub mod resource;
+
+pub use directory::{
+    AppRoleAssignment, Application, ClientSecretRecord, RequiredAppRole, ServicePrincipal,
+    SignInAudience, Tenant, User, UserRole,
+};
+pub use ids::{AppId, AppRoleId, KeyId, ObjectId, TenantId};
+pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
+pub use resource::{AppRole, BuiltInResource, THREAT_PROTECTION};

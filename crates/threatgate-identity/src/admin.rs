@@ -1,0 +1,489 @@
+//! Directory administration: the operations behind `threatgate tenant|user|app|consent …`,
+//! the demo and (later) the portal. Each checks the rules, then writes through the store.
+//!
+//! Changes made here reach a running server through the store's revision: the server reloads
+//! its view within its refresh interval.
+
+use serde::Serialize;
+use threatgate_domain::{
+    AppId, Application, ClientSecretRecord, DisplayName, DomainName, NameError, ObjectId,
+    RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant,
+    TenantId, TenantSegment, Upn, User, UserRole,
+};
+use threatgate_store::{ConsentGrant, Store, StoreError, TenantKey};
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::Clock;
+use crate::passwords::{check_password_strength, generate_password, hash_password};
+use crate::random::new_guid;
+use crate::secrets::{ClientSecret, SecretHasher};
+
+/// Default lifetime of a client secret, as the Azure portal's recommended choice.
+pub const DEFAULT_SECRET_LIFETIME_DAYS: i64 = 180;
+/// Longest lifetime of a client secret: the portal's "24 months".
+pub const MAX_SECRET_LIFETIME_DAYS: i64 = 730;
+
+/// Why an administration command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what} '{name}' not found")]
+    NotFound { what: &'static str, name: String },
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Service(#[from] crate::Error),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            other => Self::Service(crate::Error::Store(other)),
+        }
+    }
+}
+
+pub type AdminResult<T> = std::result::Result<T, AdminError>;
+
+/// A user just created, with the password when it was generated (shown once).
+#[derive(Debug, Serialize)]
+pub struct CreatedUser {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_password: Option<String>,
+}
+
+/// A client secret just created: the record and the value, which is never shown again.
+#[derive(Debug)]
+pub struct CreatedSecret {
+    pub record: ClientSecretRecord,
+    pub value: ClientSecret,
+}
+
+/// An application's standing in a tenant: its service principal and granted roles.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentStatus {
+    pub tenant_id: TenantId,
+    pub app_id: AppId,
+    pub display_name: String,
+    pub service_principal_id: ObjectId,
+    pub roles: Vec<&'static str>,
+}
+
+/// Administration over a store.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryAdmin<'a> {
+    pub store: &'a dyn Store,
+    pub hasher: &'a SecretHasher,
+    pub clock: &'a dyn Clock,
+}
+
+impl DirectoryAdmin<'_> {
+    fn now(&self) -> OffsetDateTime {
+        // Whole seconds: the store keeps seconds, and read-back records should compare equal.
+        let now = self.clock.now();
+        now.replace_nanosecond(0).unwrap_or(now)
+    }
+
+    /// Creates a tenant, with the built-in resource's service principal in it.
+    pub async fn create_tenant(&self, name: &str, domain: Option<&str>) -> AdminResult<Tenant> {
+        let display_name = DisplayName::parse(name)?;
+        let initial_domain = match domain {
+            Some(domain) => DomainName::parse(domain)?,
+            None => DomainName::initial_for(name)?,
+        };
+        let now = self.now();
+        let tenant = Tenant {
+            id: TenantId::from_uuid(new_guid()?),
+            display_name,
+            initial_domain: initial_domain.clone(),
+            domains: vec![initial_domain],
+            created_at: now,
+        };
+        let resource = ServicePrincipal {
+            object_id: ObjectId::from_uuid(new_guid()?),
+            tenant_id: tenant.id,
+            app_id: THREAT_PROTECTION.app_id,
+            display_name: THREAT_PROTECTION.display_name.into(),
+            created_at: now,
+        };
+        self.store
+            .insert_tenant(&tenant, &[resource])
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict("domain") => AdminError::Refused(format!(
+                    "the domain {} belongs to another tenant already; choose another with --domain",
+                    tenant.initial_domain
+                )),
+                other => other.into(),
+            })?;
+        Ok(tenant)
+    }
+
+    /// Finds a tenant by GUID or by any of its domains.
+    pub async fn get_tenant(&self, name: &str) -> AdminResult<Tenant> {
+        let not_found = || AdminError::NotFound {
+            what: "tenant",
+            name: name.to_owned(),
+        };
+        let found = match TenantSegment::parse(name)? {
+            TenantSegment::Id(id) => self.store.find_tenant(TenantKey::Id(id)).await?,
+            TenantSegment::Domain(domain) => {
+                self.store.find_tenant(TenantKey::Domain(&domain)).await?
+            }
+            _ => {
+                return Err(AdminError::Refused(format!(
+                    "'{name}' names no single tenant; use the tenant's GUID or one of its domains"
+                )));
+            }
+        };
+        found.ok_or_else(not_found)
+    }
+
+    pub async fn list_tenants(&self) -> AdminResult<Vec<Tenant>> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    /// Creates a user. Without a password, one is generated and returned once.
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        upn: &str,
+        password: Option<&str>,
+        global_admin: bool,
+    ) -> AdminResult<CreatedUser> {
+        let tenant = self.get_tenant(tenant).await?;
+        let upn = Upn::parse(upn)?;
+        if !tenant
+            .domains
+            .iter()
+            .any(|domain| domain.as_str() == upn.domain())
+        {
+            return Err(AdminError::Refused(format!(
+                "the domain of {upn} is not a domain of tenant {} ({})",
+                tenant.display_name,
+                tenant
+                    .domains
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let (password, generated) = match password {
+            Some(password) => {
+                check_password_strength(password).map_err(|why| AdminError::Refused(why.into()))?;
+                (password.to_owned(), None)
+            }
+            None => {
+                let password = generate_password()?;
+                (password.clone(), Some(password))
+            }
+        };
+        let local_part = upn
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AdminError::Refused(format!("password hashing was interrupted: {e}")))??;
+        let user = User {
+            object_id: ObjectId::from_uuid(new_guid()?),
+            tenant_id: tenant.id,
+            display_name: DisplayName::parse(&local_part)?,
+            upn,
+            password_hash: hashed,
+            role: if global_admin {
+                UserRole::GlobalAdministrator
+            } else {
+                UserRole::None
+            },
+            created_at: self.now(),
+        };
+        self.store.insert_user(&user).await?;
+        Ok(CreatedUser {
+            user,
+            generated_password: generated,
+        })
+    }
+
+    pub async fn list_users(&self, tenant: &str) -> AdminResult<Vec<User>> {
+        let tenant = self.get_tenant(tenant).await?;
+        Ok(self.store.list_users(tenant.id).await?)
+    }
+
+    /// Registers an application in `tenant`, with its service principal there.
+    pub async fn register_application(
+        &self,
+        tenant: &str,
+        name: &str,
+        multi_tenant: bool,
+        redirect_uris: &[String],
+    ) -> AdminResult<Application> {
+        let tenant = self.get_tenant(tenant).await?;
+        let display_name = DisplayName::parse(name)?;
+        let redirect_uris = redirect_uris
+            .iter()
+            .map(|uri| RedirectUri::parse(uri))
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = self.now();
+        let application = Application {
+            app_id: AppId::from_uuid(new_guid()?),
+            object_id: ObjectId::from_uuid(new_guid()?),
+            home_tenant_id: tenant.id,
+            display_name: display_name.clone(),
+            sign_in_audience: if multi_tenant {
+                SignInAudience::AzureADMultipleOrgs
+            } else {
+                SignInAudience::AzureADMyOrg
+            },
+            redirect_uris,
+            required_app_roles: Vec::new(),
+            created_at: now,
+        };
+        let principal = ServicePrincipal {
+            object_id: ObjectId::from_uuid(new_guid()?),
+            tenant_id: tenant.id,
+            app_id: application.app_id,
+            display_name: display_name.to_string(),
+            created_at: now,
+        };
+        self.store
+            .insert_application(&application, &principal)
+            .await?;
+        Ok(application)
+    }
+
+    /// Finds an application by its application (client) id.
+    pub async fn get_application(&self, app_id: &str) -> AdminResult<Application> {
+        let not_found = || AdminError::NotFound {
+            what: "application",
+            name: app_id.to_owned(),
+        };
+        let id = AppId::parse(app_id).ok_or_else(not_found)?;
+        self.store.find_application(id).await?.ok_or_else(not_found)
+    }
+
+    /// Applications registered in `tenant`, or all.
+    pub async fn list_applications(&self, tenant: Option<&str>) -> AdminResult<Vec<Application>> {
+        let home = match tenant {
+            Some(name) => Some(self.get_tenant(name).await?.id),
+            None => None,
+        };
+        Ok(self.store.list_applications(home).await?)
+    }
+
+    /// Adds Threat Protection application permissions (by value or alias) to what the
+    /// application requests. Returns the application as updated.
+    pub async fn add_permissions(
+        &self,
+        app_id: &str,
+        role_names: &[String],
+    ) -> AdminResult<Application> {
+        let application = self.get_application(app_id).await?;
+        if role_names.is_empty() {
+            return Err(AdminError::Refused("name at least one permission".into()));
+        }
+        let mut required = application.required_app_roles.clone();
+        for name in role_names {
+            let role = THREAT_PROTECTION.find_role(name).ok_or_else(|| {
+                let known: Vec<&str> = THREAT_PROTECTION
+                    .roles
+                    .iter()
+                    .map(|role| role.value)
+                    .collect();
+                AdminError::Refused(format!(
+                    "'{name}' is not a permission of {}; choose from {}",
+                    THREAT_PROTECTION.display_name,
+                    known.join(", ")
+                ))
+            })?;
+            let wanted = RequiredAppRole {
+                resource_app_id: THREAT_PROTECTION.app_id,
+                app_role_id: role.id,
+            };
+            if !required.contains(&wanted) {
+                required.push(wanted);
+            }
+        }
+        self.store
+            .set_required_app_roles(application.app_id, &required)
+            .await?;
+        Ok(Application {
+            required_app_roles: required,
+            ..application
+        })
+    }
+
+    /// Adds a client secret valid from now for `days` days.
+    pub async fn add_secret(
+        &self,
+        app_id: &str,
+        description: &str,
+        days: Option<i64>,
+    ) -> AdminResult<CreatedSecret> {
+        let application = self.get_application(app_id).await?;
+        let days = days.unwrap_or(DEFAULT_SECRET_LIFETIME_DAYS);
+        if !(1..=MAX_SECRET_LIFETIME_DAYS).contains(&days) {
+            return Err(AdminError::Refused(format!(
+                "a secret's lifetime must be 1 to {MAX_SECRET_LIFETIME_DAYS} days, not {days}"
+            )));
+        }
+        if description.chars().count() > 256 || description.chars().any(char::is_control) {
+            return Err(AdminError::Refused(
+                "a description has at most 256 characters and no control characters".into(),
+            ));
+        }
+        let value = ClientSecret::generate()?;
+        let now = self.now();
+        let record = ClientSecretRecord {
+            key_id: ObjectId::from_uuid(new_guid()?),
+            app_id: application.app_id,
+            description: description.to_owned(),
+            hint: value.hint(),
+            value_hash: self.hasher.hash(&value),
+            start: now,
+            end: now + Duration::days(days),
+        };
+        self.store.insert_client_secret(&record).await?;
+        Ok(CreatedSecret { record, value })
+    }
+
+    pub async fn delete_secret(&self, app_id: &str, key_id: &str) -> AdminResult<()> {
+        let application = self.get_application(app_id).await?;
+        let not_found = || AdminError::NotFound {
+            what: "client secret",
+            name: key_id.to_owned(),
+        };
+        let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
+        if self
+            .store
+            .delete_client_secret(application.app_id, key_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    }
+
+    pub async fn list_secrets(&self, app_id: &str) -> AdminResult<Vec<ClientSecretRecord>> {
+        let application = self.get_application(app_id).await?;
+        Ok(self.store.list_client_secrets(application.app_id).await?)
+    }
+
+    /// Consents to the application in `tenant` on behalf of the organisation: creates its
+    /// service principal there and grants every Threat Protection permission it requests.
+    pub async fn grant_consent(&self, tenant: &str, app_id: &str) -> AdminResult<ConsentStatus> {
+        let tenant = self.get_tenant(tenant).await?;
+        let application = self.get_application(app_id).await?;
+        if !application.may_be_used_in(tenant.id) {
+            return Err(AdminError::Refused(format!(
+                "application {} is registered for its home tenant only (AzureADMyOrg); register it as multi-tenant to consent in {}",
+                application.app_id, tenant.display_name
+            )));
+        }
+        let resource = self
+            .store
+            .list_service_principals(tenant.id)
+            .await?
+            .into_iter()
+            .find(|principal| principal.app_id == THREAT_PROTECTION.app_id)
+            .ok_or_else(|| {
+                AdminError::Refused(format!(
+                    "tenant {} has no {} service principal",
+                    tenant.id, THREAT_PROTECTION.display_name
+                ))
+            })?;
+        let mut roles = Vec::new();
+        for required in application
+            .required_app_roles
+            .iter()
+            .filter(|r| r.resource_app_id == THREAT_PROTECTION.app_id)
+        {
+            roles.push((required.app_role_id, ObjectId::from_uuid(new_guid()?)));
+        }
+        let grant = ConsentGrant {
+            tenant_id: tenant.id,
+            app_id: application.app_id,
+            new_service_principal_id: ObjectId::from_uuid(new_guid()?),
+            service_principal_display_name: application.display_name.to_string(),
+            resource_service_principal_id: resource.object_id,
+            roles,
+            at: self.now(),
+        };
+        self.store.grant_consent(&grant).await?;
+        self.consent_status(&tenant, application.app_id)
+            .await?
+            .ok_or_else(|| {
+                AdminError::Refused("the consent was recorded but cannot be read back".into())
+            })
+    }
+
+    /// Removes the application's service principal from `tenant`, and with it every grant.
+    pub async fn revoke_consent(&self, tenant: &str, app_id: &str) -> AdminResult<()> {
+        let tenant = self.get_tenant(tenant).await?;
+        let application = self.get_application(app_id).await?;
+        if self
+            .store
+            .revoke_consent(tenant.id, application.app_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound {
+                what: "consent for application",
+                name: format!("{} in {}", application.app_id, tenant.id),
+            })
+        }
+    }
+
+    /// The applications (other than built-in resources) present in `tenant`, with their roles.
+    pub async fn list_consents(&self, tenant: &str) -> AdminResult<Vec<ConsentStatus>> {
+        let tenant = self.get_tenant(tenant).await?;
+        let principals = self.store.list_service_principals(tenant.id).await?;
+        let assignments = self.store.list_app_role_assignments(tenant.id).await?;
+        let resource = principals
+            .iter()
+            .find(|p| p.app_id == THREAT_PROTECTION.app_id)
+            .map(|p| p.object_id);
+        Ok(principals
+            .iter()
+            .filter(|principal| principal.app_id != THREAT_PROTECTION.app_id)
+            .map(|principal| ConsentStatus {
+                tenant_id: tenant.id,
+                app_id: principal.app_id,
+                display_name: principal.display_name.clone(),
+                service_principal_id: principal.object_id,
+                roles: THREAT_PROTECTION
+                    .roles
+                    .iter()
+                    .filter(|role| {
+                        assignments.iter().any(|a| {
+                            a.principal_id == principal.object_id
+                                && Some(a.resource_id) == resource
+                                && a.app_role_id == role.id
+                        })
+                    })
+                    .map(|role| role.value)
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn consent_status(
+        &self,
+        tenant: &Tenant,
+        app_id: AppId,
+    ) -> AdminResult<Option<ConsentStatus>> {
+        let statuses = self.list_consents(&tenant.id.to_string()).await?;
+        Ok(statuses.into_iter().find(|status| status.app_id == app_id))
+    }
+}

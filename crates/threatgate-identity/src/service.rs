@@ -1,0 +1,149 @@
+//! The identity service: the directory view and key ring in memory, kept current with the
+//! store, and the operations the HTTP layer calls.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use threatgate_store::Store;
+use time::Duration;
+
+use crate::Result;
+use crate::clock::Clock;
+use crate::error::AadError;
+use crate::issuance::{IssuanceContext, IssuedToken, TokenRequest, issue_client_credentials};
+use crate::keys::{KeyRing, SigningKey, ensure_signing_keys};
+use crate::secrets::SecretHasher;
+use crate::view::DirectoryView;
+
+/// Settings of the identity service.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// How long a signing key signs before the next one takes over.
+    pub key_rotation_period: Duration,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            key_rotation_period: Duration::days(30),
+        }
+    }
+}
+
+/// The directory and keys as of one store revision.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub directory: DirectoryView,
+    pub keys: KeyRing,
+}
+
+/// The identity service. Cheap to share (`Arc`); every read is lock-free.
+#[derive(Debug)]
+pub struct IdentityService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<SecretHasher>,
+    settings: IdentitySettings,
+    snapshot: ArcSwap<Snapshot>,
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl IdentityService {
+    /// Makes sure signing keys exist, then loads the directory.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: Arc<SecretHasher>,
+        settings: IdentitySettings,
+    ) -> Result<Self> {
+        ensure_signing_keys(store.as_ref(), clock.now(), settings.key_rotation_period).await?;
+        let service = Self {
+            store,
+            clock,
+            hasher,
+            settings,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            reload: tokio::sync::Mutex::new(()),
+        };
+        service.reload().await?;
+        Ok(service)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn hasher(&self) -> &Arc<SecretHasher> {
+        &self.hasher
+    }
+
+    /// The current snapshot. Hold it for one request, not longer.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Reloads the snapshot if the store changed since it was built; returns whether it did.
+    pub async fn refresh(&self) -> Result<bool> {
+        let revision = self.store.revision().await?;
+        if revision == self.snapshot.load().directory.revision() {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Generates a next signing key when none is published yet (run periodically).
+    pub async fn maintain_keys(&self) -> Result<()> {
+        if ensure_signing_keys(
+            self.store.as_ref(),
+            self.clock.now(),
+            self.settings.key_rotation_period,
+        )
+        .await?
+        {
+            self.reload().await?;
+        }
+        Ok(())
+    }
+
+    async fn reload(&self) -> Result<()> {
+        let _one_at_a_time = self.reload.lock().await;
+        let data = self.store.load_directory().await?;
+        let records = self.store.list_signing_keys().await?;
+        // Keys already parsed are reused: parsing an RSA key is the costly part.
+        let previous = self.snapshot.load();
+        let mut keys = Vec::with_capacity(records.len());
+        for record in &records {
+            match previous.keys.find(record.kid.as_str()) {
+                Some(parsed) => keys.push(Arc::clone(parsed)),
+                None => keys.push(Arc::new(SigningKey::from_record(record)?)),
+            }
+        }
+        let snapshot = Snapshot {
+            directory: DirectoryView::build(data),
+            keys: KeyRing::from_keys(keys),
+        };
+        tracing::debug!(
+            revision = snapshot.directory.revision(),
+            "directory reloaded"
+        );
+        self.snapshot.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    /// Handles a client-credentials token request.
+    pub fn issue_token(&self, request: TokenRequest<'_>) -> Result<IssuedToken, AadError> {
+        let snapshot = self.snapshot.load();
+        let context = IssuanceContext {
+            view: &snapshot.directory,
+            keys: &snapshot.keys,
+            hasher: &self.hasher,
+            now: self.clock.now(),
+        };
+        issue_client_credentials(context, request)
+    }
+}

@@ -1,0 +1,18 @@
+//! Threatgate's storage: the traits every backend implements, and the SQLite backend.
+//!
+//! Callers hold an `Arc<dyn Store>` and never see SQL or a backend type. All SQL lives in the
+//! backend modules, one named function per query; every query is parameterized.
+//!
+//! What this crate must not do: decide policy. Whether an application may be consented in a
+//! tenant, what a secret's hash is, which key signs: the identity crate decides, the store
+//! records.
+
+mod error;
+mod sqlite;
+mod traits;
+
+pub use error::{Result, StoreError};
+pub use sqlite::SqliteStore;
+pub use traits::{
+    ConsentGrant, DirectoryData, DirectoryStore, KeyStore, SigningKeyRecord, Store, TenantKey,
+};

@@ -1,0 +1,75 @@
+//! The SQLite backend: one database file under the data directory, WAL journal, migrations
+//! applied at open.
+//!
+//! Several processes may open the same file (the server and an administration command):
+//! writes take the database lock up front (`BEGIN IMMEDIATE`) and wait for it up to the busy
+//! timeout, so they never fail half-way on a lock upgrade.
+
+mod directory;
+mod keys;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+
+use crate::{Result, StoreError};
+
+/// The SQLite implementation of every store trait.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options, 8).await
+    }
+
+    /// A private in-memory database, for tests.
+    pub async fn open_in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: each in-memory connection would otherwise be its own database.
+        Self::connect(options, 1).await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Begins a write transaction holding the database's write lock.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn unix_seconds(time: OffsetDateTime) -> i64 {
+    time.unix_timestamp()
+}
+
+fn from_unix_seconds(seconds: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map_err(|_| StoreError::Corrupt(format!("time {seconds} is out of range")))
+}
+
+/// Parses a stored value with its type's `FromStr`, or reports the column as corrupt.
+fn parse_column<T: FromStr>(text: &str, column: &'static str) -> Result<T> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} holds an invalid value")))
+}

@@ -1,0 +1,126 @@
+//! The storage traits. A backend implements all of them; `Store` bundles them for callers.
+
+use async_trait::async_trait;
+use threatgate_domain::{
+    AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId,
+    ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Upn, User,
+};
+use time::OffsetDateTime;
+
+use crate::Result;
+
+/// How a caller names a tenant it looks up.
+#[derive(Debug, Clone, Copy)]
+pub enum TenantKey<'a> {
+    Id(TenantId),
+    Domain(&'a DomainName),
+}
+
+/// Everything the token path reads, loaded at once to build an in-memory view.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryData {
+    /// The revision the data was read at (see [`DirectoryStore::revision`]).
+    pub revision: i64,
+    pub tenants: Vec<Tenant>,
+    pub applications: Vec<Application>,
+    pub client_secrets: Vec<ClientSecretRecord>,
+    pub service_principals: Vec<ServicePrincipal>,
+    pub app_role_assignments: Vec<AppRoleAssignment>,
+}
+
+/// A consent to record in one transaction: the client's service principal in `tenant_id`
+/// (created unless it exists) and one assignment per role (kept when present).
+#[derive(Debug, Clone)]
+pub struct ConsentGrant {
+    pub tenant_id: TenantId,
+    pub app_id: AppId,
+    /// Used only when the service principal does not exist yet.
+    pub new_service_principal_id: ObjectId,
+    pub service_principal_display_name: String,
+    /// The resource's service principal in `tenant_id`.
+    pub resource_service_principal_id: ObjectId,
+    /// Each role with the id its assignment gets if it is new.
+    pub roles: Vec<(AppRoleId, ObjectId)>,
+    pub at: OffsetDateTime,
+}
+
+/// The directory: tenants, users, applications, credentials, service principals and grants.
+///
+/// Every change bumps the directory revision, so that readers of [`DirectoryStore::load_directory`]
+/// can tell cheaply whether their copy is current.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A number that grows with every change to the directory or the signing keys.
+    async fn revision(&self) -> Result<i64>;
+    async fn load_directory(&self) -> Result<DirectoryData>;
+
+    /// Creates a tenant with its domains and the service principals of the built-in resources.
+    async fn insert_tenant(&self, tenant: &Tenant, built_in: &[ServicePrincipal]) -> Result<()>;
+    async fn find_tenant(&self, key: TenantKey<'_>) -> Result<Option<Tenant>>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    async fn find_user_by_upn(&self, upn: &Upn) -> Result<Option<User>>;
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>>;
+
+    /// Registers an application together with its service principal in the home tenant.
+    async fn insert_application(
+        &self,
+        application: &Application,
+        home_service_principal: &ServicePrincipal,
+    ) -> Result<()>;
+    async fn find_application(&self, app_id: AppId) -> Result<Option<Application>>;
+    /// Applications registered in `home_tenant`, or all of them.
+    async fn list_applications(&self, home_tenant: Option<TenantId>) -> Result<Vec<Application>>;
+    async fn set_required_app_roles(&self, app_id: AppId, roles: &[RequiredAppRole]) -> Result<()>;
+
+    async fn insert_client_secret(&self, secret: &ClientSecretRecord) -> Result<()>;
+    /// Returns whether a secret was deleted.
+    async fn delete_client_secret(&self, app_id: AppId, key_id: ObjectId) -> Result<bool>;
+    async fn list_client_secrets(&self, app_id: AppId) -> Result<Vec<ClientSecretRecord>>;
+
+    /// Records a consent; returns the client's service principal in the tenant.
+    async fn grant_consent(&self, grant: &ConsentGrant) -> Result<ServicePrincipal>;
+    /// Removes the application's service principal in `tenant` and with it every assignment.
+    /// Returns whether there was one.
+    async fn revoke_consent(&self, tenant: TenantId, app_id: AppId) -> Result<bool>;
+    async fn list_service_principals(&self, tenant: TenantId) -> Result<Vec<ServicePrincipal>>;
+    async fn list_app_role_assignments(&self, tenant: TenantId) -> Result<Vec<AppRoleAssignment>>;
+}
+
+/// A stored signing key. The private key is PKCS#8 DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: KeyId,
+    pub private_key_pkcs8: Vec<u8>,
+    pub certificate_der: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    /// From when this key may sign; it is published before.
+    pub activates_at: OffsetDateTime,
+    /// When the key stopped being published, if it has.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Keys not retired, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+}
+
+/// Everything a backend provides.
+pub trait Store: DirectoryStore + KeyStore {}
+
+impl<T: DirectoryStore + KeyStore> Store for T {}
