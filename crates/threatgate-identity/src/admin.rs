@@ -214,6 +214,40 @@ impl DirectoryAdmin<'_> {
         })
     }
 
+    /// Sets a new generated password for a user and returns it (shown once).
+    pub async fn reset_password(&self, upn: &str) -> AdminResult<String> {
+        let upn = Upn::parse(upn)?;
+        let password = generate_password()?;
+        let to_hash = password.clone();
+        let hashed = tokio::task::spawn_blocking(move || hash_password(&to_hash))
+            .await
+            .map_err(|e| AdminError::Refused(format!("password hashing was interrupted: {e}")))??;
+        if self.store.set_user_password(&upn, &hashed).await? {
+            Ok(password)
+        } else {
+            Err(AdminError::NotFound {
+                what: "user",
+                name: upn.to_string(),
+            })
+        }
+    }
+
+    /// Whether `password` is the user's password (Argon2id, on a blocking thread).
+    pub async fn check_password(&self, upn: &str, password: &str) -> AdminResult<bool> {
+        let Ok(upn) = Upn::parse(upn) else {
+            return Ok(false);
+        };
+        let Some(user) = self.store.find_user_by_upn(&upn).await? else {
+            return Ok(false);
+        };
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            crate::passwords::verify_password(&password, &user.password_hash)
+        })
+        .await
+        .map_err(|e| AdminError::Refused(format!("password check was interrupted: {e}")))
+    }
+
     pub async fn list_users(&self, tenant: &str) -> AdminResult<Vec<User>> {
         let tenant = self.get_tenant(tenant).await?;
         Ok(self.store.list_users(tenant.id).await?)

@@ -98,6 +98,8 @@ pub enum AadError {
     },
     #[error("Invalid request. The request body is larger than {limit} bytes.")]
     RequestTooLarge { limit: usize },
+    #[error("Unknown or invalid instance.")]
+    UnknownInstance,
     #[error("There was an error issuing a token or an issue with our sign-in service.")]
     Internal,
 }

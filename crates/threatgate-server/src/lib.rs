@@ -1,1 +1,18 @@
+//! Threatgate's HTTP service: configuration, TLS, the axum routers, the mapping of errors to
+//! wire shapes, and start-up. The only crate that depends on axum.
+//!
+//! It holds no policy: handlers read the request, call the identity service, and render
+//! the answer.
 
+pub mod aad_errors;
+pub mod config;
+pub mod data_dir;
+mod json;
+pub mod request_ids;
+pub mod routes;
+pub mod startup;
+pub mod tls;
+
+pub use config::{Config, ConfigError};
+pub use data_dir::{DataDir, DataDirError};
+pub use startup::{Application, StartupError};

@@ -62,6 +62,8 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug + 'static {
     async fn insert_user(&self, user: &User) -> Result<()>;
     async fn find_user_by_upn(&self, upn: &Upn) -> Result<Option<User>>;
     async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>>;
+    /// Replaces a user's password hash; returns whether the user exists.
+    async fn set_user_password(&self, upn: &Upn, password_hash: &str) -> Result<bool>;
 
     /// Registers an application together with its service principal in the home tenant.
     async fn insert_application(

@@ -1,1 +1,69 @@
-fn main() {}
+//! The `threatgate` binary: a thin command line over the library crates.
+
+mod admin;
+mod cli;
+mod decode;
+mod demo;
+mod output;
+mod serve;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.command);
+    // One TLS crypto provider for the whole process (rustls panics on ambiguity otherwise).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Demo(args) => demo::demo(args).await,
+        Command::Tenant(command) => admin::tenant(command, json).await,
+        Command::User(command) => admin::user(command, json).await,
+        Command::App(command) => admin::app(command, json).await,
+        Command::Consent(command) => admin::consent(command, json).await,
+        Command::Keys(command) => admin::keys(command, json).await,
+        Command::Decode(args) => decode::decode(args, json),
+    }
+}
+
+/// Servers log at `info`, one-shot commands only warnings; `RUST_LOG` overrides.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Serve(_) | Command::Demo(_) => "info,tower_http=warn,sqlx=warn",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let json_logs = std::env::var("THREATGATE_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -137,6 +137,15 @@ impl DirectoryStore for SqliteStore {
         rows.iter().map(read_user).collect()
     }
 
+    async fn set_user_password(&self, upn: &Upn, password_hash: &str) -> Result<bool> {
+        let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE upn = $2")
+            .bind(password_hash)
+            .bind(upn.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn insert_application(
         &self,
         application: &Application,

@@ -1,0 +1,124 @@
+//! The server's configuration: defaults, then a TOML file, then `THREATGATE_*` environment
+//! variables, then command-line flags; validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of `threatgate serve` and `threatgate demo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding the database, the key files and the TLS material.
+    pub data_dir: PathBuf,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Base URL clients use to reach this server, without a trailing slash. It appears in
+    /// discovery documents and error links. Default: `https://{listen}` (`http://` with
+    /// `plain_http`), with `localhost` for an unspecified address.
+    pub public_url: Option<String>,
+    /// Serve plain HTTP instead of HTTPS, for deployments that terminate TLS in front.
+    /// Microsoft's clients (MSAL, azure-identity) refuse `http://` authorities.
+    pub plain_http: bool,
+    /// Extra DNS names or IP addresses for the generated server certificate, besides
+    /// `localhost`, `127.0.0.1` and `::1`.
+    pub tls_names: Vec<String>,
+    /// How often the server checks the store for changes made by other processes
+    /// (administration commands, other nodes), in milliseconds.
+    pub refresh_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("threatgate-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: None,
+            plain_http: false,
+            tls_names: Vec::new(),
+            refresh_interval_ms: 500,
+        }
+    }
+}
+
+/// The configuration could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Layers the sources; `overrides` (command-line flags) win. Only the settings above are
+    /// read from the environment, so unrelated `THREATGATE_*` variables do no harm.
+    pub fn load(file: Option<&Path>, overrides: &impl Serialize) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("THREATGATE_").only(&[
+                "data_dir",
+                "listen",
+                "public_url",
+                "plain_http",
+                "tls_names",
+                "refresh_interval_ms",
+            ]))
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                ConfigError::Invalid(format!("public_url '{url}' is not a URL: {e}"))
+            })?;
+            if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url '{url}' must be an http(s) URL with a host"
+                )));
+            }
+            if parsed.path() != "/" || parsed.query().is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url '{url}' must have no path or query"
+                )));
+            }
+        }
+        if !(50..=60_000).contains(&self.refresh_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "refresh_interval_ms must be between 50 and 60000".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The public base URL for a server bound to `bound` (which tells the port when
+    /// `listen` asked for port 0).
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.plain_http { "http" } else { "https" };
+        let host = match bound.ip() {
+            ip if ip.is_unspecified() => "localhost".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("{scheme}://{host}:{}", bound.port())
+    }
+}

@@ -1,0 +1,90 @@
+//! The data directory's layout, and opening what lives in it. Shared by the server and the
+//! administration commands, which work on the same directory while the server runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use threatgate_identity::SecretHasher;
+use threatgate_store::{SqliteStore, Store};
+
+/// Paths inside a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("opening the database {path}: {source}")]
+    Store {
+        path: PathBuf,
+        source: threatgate_store::StoreError,
+    },
+    #[error(transparent)]
+    Identity(#[from] threatgate_identity::Error),
+}
+
+impl DataDir {
+    /// Creates the directory (owner-only) if needed.
+    pub fn create(root: &Path) -> Result<Self, DataDirError> {
+        std::fs::create_dir_all(root).map_err(|source| DataDirError::Io {
+            path: root.to_owned(),
+            source,
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let permissions = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(root, permissions).map_err(|source| DataDirError::Io {
+                path: root.to_owned(),
+                source,
+            })?;
+        }
+        let root = std::fs::canonicalize(root).map_err(|source| DataDirError::Io {
+            path: root.to_owned(),
+            source,
+        })?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.root.join("threatgate.db")
+    }
+
+    pub fn secret_hash_key_path(&self) -> PathBuf {
+        self.root.join("keys").join("client-secret-hmac.key")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+
+    pub fn demo_manifest_path(&self) -> PathBuf {
+        self.root.join("demo.json")
+    }
+
+    /// Opens the SQLite database, applying migrations.
+    pub async fn open_store(&self) -> Result<Arc<dyn Store>, DataDirError> {
+        let path = self.database_path();
+        let store = SqliteStore::open(&path)
+            .await
+            .map_err(|source| DataDirError::Store { path, source })?;
+        Ok(Arc::new(store))
+    }
+
+    /// Loads the client-secret hashing key, creating it on first use.
+    pub fn open_secret_hasher(&self) -> Result<Arc<SecretHasher>, DataDirError> {
+        Ok(Arc::new(SecretHasher::load_or_create(
+            &self.secret_hash_key_path(),
+        )?))
+    }
+}

@@ -1,0 +1,49 @@
+//! The HTTP routes. `router()` is separate from binding, so tests can call it with `oneshot`.
+
+mod discovery;
+mod health;
+mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::routing::{any, get};
+use threatgate_identity::IdentityService;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub identity: Arc<IdentityService>,
+    /// Base URL clients use, without a trailing slash.
+    pub public_url: Arc<str>,
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/token", any(token::token_v1))
+        .route("/{tenant}/oauth2/v2.0/token", any(token::token_v2))
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v1),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v2),
+        )
+        .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
+        .route(
+            "/common/discovery/instance",
+            get(discovery::instance_discovery),
+        )
+        .route("/error", get(health::error_code_page))
+        .route("/healthz", get(health::health))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,154 @@
+//! `POST /{tenant}/oauth2/token` (v1) and `POST /{tenant}/oauth2/v2.0/token` (v2):
+//! client-credentials tokens (`identity-protocol.md` sections 2–4, 7).
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use threatgate_identity::{
+    AadError, BasicCredentials, IssuedToken, TokenEndpoint, TokenParameters, TokenRequest,
+};
+use threatgate_proto::{TokenResponseV1, TokenResponseV2};
+
+use super::AppState;
+use crate::aad_errors::{Surface, aad_error_response};
+use crate::json::json_utf8;
+use crate::request_ids::RequestIds;
+
+/// Token request bodies larger than this are refused (413); real ones are under 4 KiB.
+pub const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
+
+/// v1 token endpoint. Needs no authentication beyond the client credential in the request.
+pub async fn token_v1(
+    state: State<AppState>,
+    tenant: Result<Path<String>, PathRejection>,
+    ids: RequestIds,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    token(state, TokenEndpoint::V1, tenant, ids, method, headers, body).await
+}
+
+/// v2 token endpoint. Needs no authentication beyond the client credential in the request.
+pub async fn token_v2(
+    state: State<AppState>,
+    tenant: Result<Path<String>, PathRejection>,
+    ids: RequestIds,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    token(state, TokenEndpoint::V2, tenant, ids, method, headers, body).await
+}
+
+async fn token(
+    State(state): State<AppState>,
+    endpoint: TokenEndpoint,
+    tenant: Result<Path<String>, PathRejection>,
+    ids: RequestIds,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let refuse =
+        |error: AadError| aad_error_response(&error, Surface::Token, &ids, &state.public_url);
+    let Ok(Path(tenant)) = tenant else {
+        return refuse(AadError::InvalidTenantIdentifier {
+            segment: "(not valid UTF-8)".into(),
+        });
+    };
+    if method != Method::POST {
+        return refuse(AadError::MethodNotAllowed {
+            allowed: "POST",
+            received: method.to_string(),
+        });
+    }
+    let parameters = match read_parameters(&headers, body).await {
+        Ok(parameters) => parameters,
+        Err(error) => return refuse(error),
+    };
+    let basic = match headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str())
+    {
+        None => Ok(None),
+        Some(Ok(value)) => BasicCredentials::from_authorization_header(value).transpose(),
+        Some(Err(_)) => Err(AadError::MalformedRequest {
+            detail: "The Authorization header is not valid text.".into(),
+        }),
+    };
+    let basic = match basic {
+        Ok(basic) => basic,
+        Err(error) => return refuse(error),
+    };
+    let request = TokenRequest {
+        endpoint,
+        tenant: &tenant,
+        parameters,
+        basic,
+    };
+    match state.identity.issue_token(request) {
+        Ok(issued) => {
+            tracing::info!(?endpoint, %tenant, "token issued");
+            token_response(endpoint, issued, &ids)
+        }
+        Err(error) => refuse(error),
+    }
+}
+
+/// Reads the form body; a body of another content type carries no parameters, as for
+/// Microsoft's service, which then reports the first missing one.
+async fn read_parameters(headers: &HeaderMap, body: Body) -> Result<TokenParameters, AadError> {
+    let bytes = axum::body::to_bytes(body, MAX_TOKEN_REQUEST_BYTES)
+        .await
+        .map_err(|_| AadError::RequestTooLarge {
+            limit: MAX_TOKEN_REQUEST_BYTES,
+        })?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if is_form {
+        TokenParameters::from_form_body(&bytes)
+    } else {
+        Ok(TokenParameters::default())
+    }
+}
+
+fn token_response(endpoint: TokenEndpoint, issued: IssuedToken, ids: &RequestIds) -> Response {
+    let mut response = match endpoint {
+        TokenEndpoint::V2 => json_utf8(&TokenResponseV2 {
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in,
+            ext_expires_in: issued.expires_in,
+            access_token: issued.access_token,
+        })
+        .into_response(),
+        TokenEndpoint::V1 => json_utf8(&TokenResponseV1 {
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in.to_string(),
+            ext_expires_in: issued.expires_in.to_string(),
+            expires_on: issued.expires_on.to_string(),
+            not_before: issued.not_before.to_string(),
+            resource: issued.resource,
+            access_token: issued.access_token,
+        })
+        .into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("-1"));
+    ids.insert_headers(headers);
+    response
+}

@@ -1,0 +1,181 @@
+//! Building and running the service. `Application::build` binds the listener (port 0 in
+//! tests) and loads everything; `run_until_stopped` serves. Tests and `main` share this path.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use threatgate_identity::{Clock, IdentityService, IdentitySettings, SystemClock};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::data_dir::{DataDir, DataDirError};
+use crate::routes::{AppState, router};
+use crate::tls::{TlsError, ensure_local_tls};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Identity(#[from] threatgate_identity::Error),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, loaded service, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    listener: std::net::TcpListener,
+    local_addr: SocketAddr,
+    public_url: String,
+    data_dir: DataDir,
+    identity: Arc<IdentityService>,
+    tls: Option<(RustlsConfig, PathBuf)>,
+    refresh_interval: Duration,
+}
+
+impl Application {
+    /// Opens the data directory, prepares TLS and keys, and binds the listener.
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let data_dir = DataDir::create(&config.data_dir)?;
+        let store = data_dir.open_store().await?;
+        let hasher = data_dir.open_secret_hasher()?;
+        let identity = Arc::new(
+            IdentityService::open(
+                store,
+                Arc::clone(&clock),
+                hasher,
+                IdentitySettings::default(),
+            )
+            .await?,
+        );
+
+        let tls = if config.plain_http {
+            None
+        } else {
+            let material = ensure_local_tls(
+                &data_dir.tls_dir(),
+                &config.tls_names,
+                OffsetDateTime::now_utc(),
+            )?;
+            let rustls =
+                RustlsConfig::from_pem(material.certificate_chain_pem, material.private_key_pem)
+                    .await?;
+            Some((rustls, material.ca_certificate_path))
+        };
+
+        let listener =
+            std::net::TcpListener::bind(config.listen).map_err(|source| StartupError::Bind {
+                address: config.listen,
+                source,
+            })?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            public_url: config.public_url_for(local_addr),
+            data_dir,
+            identity,
+            tls,
+            refresh_interval: Duration::from_millis(config.refresh_interval_ms),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The base URL clients use, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    pub fn identity(&self) -> &Arc<IdentityService> {
+        &self.identity
+    }
+
+    /// The local CA certificate clients should trust, when serving HTTPS.
+    pub fn ca_certificate_path(&self) -> Option<&PathBuf> {
+        self.tls.as_ref().map(|(_, path)| path)
+    }
+
+    /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = AppState {
+            identity: Arc::clone(&self.identity),
+            public_url: Arc::from(self.public_url.as_str()),
+        };
+        let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+        let refresher = tokio::spawn(keep_current(
+            Arc::clone(&self.identity),
+            self.refresh_interval,
+        ));
+        let result = match self.tls {
+            Some((rustls, _)) => {
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+                });
+                axum_server::from_tcp_rustls(self.listener, rustls)?
+                    .handle(handle)
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+            }
+            None => {
+                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+        };
+        refresher.abort();
+        result
+    }
+}
+
+/// Reloads the identity view when another process changed the store, and keeps a next
+/// signing key published.
+async fn keep_current(identity: Arc<IdentityService>, interval: Duration) {
+    const KEY_CHECK_EVERY: Duration = Duration::from_secs(3600);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_key_check = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        if let Err(error) = identity.refresh().await {
+            tracing::warn!(%error, "could not refresh the directory view; serving the previous one");
+        }
+        if last_key_check.elapsed() >= KEY_CHECK_EVERY {
+            last_key_check = tokio::time::Instant::now();
+            if let Err(error) = identity.maintain_keys().await {
+                tracing::warn!(%error, "could not check the signing keys");
+            }
+        }
+    }
+}

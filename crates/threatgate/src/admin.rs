@@ -1,0 +1,425 @@
+//! The administration commands: thin wrappers over `DirectoryAdmin` that open the data
+//! directory, run one operation and print the result. Safe while a server runs on the same
+//! directory: it notices the change within its refresh interval.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::Serialize;
+use threatgate_domain::{Application, THREAT_PROTECTION};
+use threatgate_identity::{DirectoryAdmin, SecretHasher, SystemClock};
+use threatgate_server::DataDir;
+use threatgate_store::Store;
+
+use crate::cli::{
+    AppCommand, ConsentCommand, DataDirArg, KeysCommand, PermissionCommand, SecretCommand,
+    TenantCommand, UserCommand,
+};
+use crate::output::{emit, when};
+
+/// What an administration command needs open.
+struct Opened {
+    store: Arc<dyn Store>,
+    hasher: Arc<SecretHasher>,
+}
+
+impl Opened {
+    async fn new(data: &DataDirArg) -> anyhow::Result<Self> {
+        let dir = DataDir::create(&data.data_dir)?;
+        Ok(Self {
+            store: dir.open_store().await?,
+            hasher: dir.open_secret_hasher()?,
+        })
+    }
+
+    fn admin(&self) -> DirectoryAdmin<'_> {
+        DirectoryAdmin {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            clock: &SystemClock,
+        }
+    }
+}
+
+pub async fn tenant(command: TenantCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create { data, name, domain } => {
+            let opened = Opened::new(&data).await?;
+            let tenant = opened
+                .admin()
+                .create_tenant(&name, domain.as_deref())
+                .await?;
+            emit(json, &tenant, || {
+                format!(
+                    "created tenant {} ({}) {}",
+                    tenant.display_name, tenant.initial_domain, tenant.id
+                )
+            })
+        }
+        TenantCommand::List { data } => {
+            let opened = Opened::new(&data).await?;
+            let tenants = opened.admin().list_tenants().await?;
+            emit(json, &tenants, || {
+                tenants
+                    .iter()
+                    .map(|t| format!("{}  {:<32} {}\n", t.id, t.initial_domain, t.display_name))
+                    .collect()
+            })
+        }
+        TenantCommand::Show { data, tenant } => {
+            let opened = Opened::new(&data).await?;
+            let tenant = opened.admin().get_tenant(&tenant).await?;
+            emit(json, &tenant, || {
+                let domains: Vec<String> = tenant.domains.iter().map(ToString::to_string).collect();
+                format!(
+                    "tenant      {}\nname        {}\ndomains     {}\ncreated     {}",
+                    tenant.id,
+                    tenant.display_name,
+                    domains.join(", "),
+                    when(tenant.created_at)
+                )
+            })
+        }
+    }
+}
+
+pub async fn user(command: UserCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            data,
+            tenant,
+            upn,
+            password_env,
+            global_admin,
+        } => {
+            let password = match &password_env {
+                Some(variable) => Some(
+                    std::env::var(variable)
+                        .with_context(|| format!("environment variable {variable} is not set"))?,
+                ),
+                None => None,
+            };
+            let opened = Opened::new(&data).await?;
+            let created = opened
+                .admin()
+                .create_user(&tenant, &upn, password.as_deref(), global_admin)
+                .await?;
+            emit(json, &created, || {
+                let mut text = format!(
+                    "created user {} ({}) {}",
+                    created.user.upn,
+                    created.user.role.as_str(),
+                    created.user.object_id
+                );
+                if let Some(password) = &created.generated_password {
+                    text.push_str(&format!(
+                        "\npassword: {password}\n(shown once; store it now)"
+                    ));
+                }
+                text
+            })
+        }
+        UserCommand::List { data, tenant } => {
+            let opened = Opened::new(&data).await?;
+            let users = opened.admin().list_users(&tenant).await?;
+            emit(json, &users, || {
+                users
+                    .iter()
+                    .map(|u| format!("{}  {:<40} {}\n", u.object_id, u.upn, u.role.as_str()))
+                    .collect()
+            })
+        }
+    }
+}
+
+/// An application as printed: its permissions by name.
+#[derive(Serialize)]
+struct ApplicationOutput<'a> {
+    #[serde(flatten)]
+    application: &'a Application,
+    permissions: Vec<&'static str>,
+}
+
+fn permissions_of(application: &Application) -> Vec<&'static str> {
+    application
+        .required_app_roles
+        .iter()
+        .filter(|required| required.resource_app_id == THREAT_PROTECTION.app_id)
+        .filter_map(|required| {
+            THREAT_PROTECTION
+                .find_role_by_id(required.app_role_id)
+                .map(|role| role.value)
+        })
+        .collect()
+}
+
+fn describe_application(application: &Application) -> String {
+    let uris: Vec<&str> = application
+        .redirect_uris
+        .iter()
+        .map(|uri| uri.as_str())
+        .collect();
+    format!(
+        "application (client) id  {}\nobject id                {}\ndirectory (tenant) id    {}\nname                     {}\nsupported accounts       {}\nredirect URIs            {}\npermissions              {}",
+        application.app_id,
+        application.object_id,
+        application.home_tenant_id,
+        application.display_name,
+        application.sign_in_audience.as_str(),
+        if uris.is_empty() {
+            "-".to_owned()
+        } else {
+            uris.join(", ")
+        },
+        permissions_of(application).join(", "),
+    )
+}
+
+pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Register {
+            data,
+            tenant,
+            name,
+            multi_tenant,
+            redirect_uris,
+        } => {
+            let opened = Opened::new(&data).await?;
+            let application = opened
+                .admin()
+                .register_application(&tenant, &name, multi_tenant, &redirect_uris)
+                .await?;
+            let output = ApplicationOutput {
+                permissions: permissions_of(&application),
+                application: &application,
+            };
+            emit(json, &output, || describe_application(&application))
+        }
+        AppCommand::List { data, tenant } => {
+            let opened = Opened::new(&data).await?;
+            let applications = opened.admin().list_applications(tenant.as_deref()).await?;
+            let output: Vec<ApplicationOutput<'_>> = applications
+                .iter()
+                .map(|a| ApplicationOutput {
+                    permissions: permissions_of(a),
+                    application: a,
+                })
+                .collect();
+            emit(json, &output, || {
+                applications
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{}  {:<20} {}\n",
+                            a.app_id,
+                            a.sign_in_audience.as_str(),
+                            a.display_name
+                        )
+                    })
+                    .collect()
+            })
+        }
+        AppCommand::Show { data, app } => {
+            let opened = Opened::new(&data).await?;
+            let application = opened.admin().get_application(&app).await?;
+            let output = ApplicationOutput {
+                permissions: permissions_of(&application),
+                application: &application,
+            };
+            emit(json, &output, || describe_application(&application))
+        }
+        AppCommand::Secret(command) => secret(command, json).await,
+        AppCommand::Permission(command) => permission(command, json).await,
+    }
+}
+
+#[derive(Serialize)]
+struct CreatedSecretOutput<'a> {
+    #[serde(flatten)]
+    record: &'a threatgate_domain::ClientSecretRecord,
+    /// The secret value, shown this once.
+    value: &'a str,
+}
+
+async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        SecretCommand::Add {
+            data,
+            app,
+            description,
+            expires_in_days,
+        } => {
+            let opened = Opened::new(&data).await?;
+            let created = opened
+                .admin()
+                .add_secret(&app, &description, expires_in_days)
+                .await?;
+            let output = CreatedSecretOutput {
+                record: &created.record,
+                value: created.value.expose(),
+            };
+            emit(json, &output, || {
+                format!(
+                    "value      {}\nsecret id  {}\nexpires    {}\n\nCopy the value now: it is shown only this once and cannot be retrieved later.",
+                    created.value.expose(),
+                    created.record.key_id,
+                    when(created.record.end)
+                )
+            })
+        }
+        SecretCommand::Delete { data, app, key_id } => {
+            let opened = Opened::new(&data).await?;
+            opened.admin().delete_secret(&app, &key_id).await?;
+            emit(json, &serde_json::json!({ "deleted": key_id }), || {
+                format!("deleted secret {key_id}")
+            })
+        }
+        SecretCommand::List { data, app } => {
+            let opened = Opened::new(&data).await?;
+            let secrets = opened.admin().list_secrets(&app).await?;
+            emit(json, &secrets, || {
+                secrets
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}  {}***  expires {}  {}\n",
+                            s.key_id,
+                            s.hint,
+                            when(s.end),
+                            s.description
+                        )
+                    })
+                    .collect()
+            })
+        }
+    }
+}
+
+async fn permission(command: PermissionCommand, json: bool) -> anyhow::Result<()> {
+    let (data, app, roles) = match command {
+        PermissionCommand::Add { data, app, roles } => (data, app, Some(roles)),
+        PermissionCommand::List { data, app } => (data, app, None),
+    };
+    let opened = Opened::new(&data).await?;
+    let application = match roles {
+        Some(roles) => opened.admin().add_permissions(&app, &roles).await?,
+        None => opened.admin().get_application(&app).await?,
+    };
+    let permissions = permissions_of(&application);
+    emit(json, &permissions, || {
+        let mut text: String = permissions
+            .iter()
+            .map(|p| format!("{} / {p} (Application)\n", THREAT_PROTECTION.display_name))
+            .collect();
+        text.push_str("Consent is needed in each tenant before tokens carry new permissions: threatgate consent grant --tenant T --app A");
+        text
+    })
+}
+
+pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        ConsentCommand::Grant { data, tenant, app } => {
+            let opened = Opened::new(&data).await?;
+            let status = opened.admin().grant_consent(&tenant, &app).await?;
+            emit(json, &status, || {
+                let roles = if status.roles.is_empty() {
+                    "no permissions (the app requests none)".into()
+                } else {
+                    status.roles.join(", ")
+                };
+                format!(
+                    "consented {} in tenant {}: {roles}",
+                    status.display_name, status.tenant_id
+                )
+            })
+        }
+        ConsentCommand::Revoke { data, tenant, app } => {
+            let opened = Opened::new(&data).await?;
+            opened.admin().revoke_consent(&tenant, &app).await?;
+            emit(
+                json,
+                &serde_json::json!({ "revoked": { "tenant": tenant, "app": app } }),
+                || format!("revoked consent of {app} in {tenant}"),
+            )
+        }
+        ConsentCommand::List { data, tenant } => {
+            let opened = Opened::new(&data).await?;
+            let statuses = opened.admin().list_consents(&tenant).await?;
+            emit(json, &statuses, || {
+                statuses
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}  {:<30} {}\n",
+                            s.app_id,
+                            s.display_name,
+                            s.roles.join(", ")
+                        )
+                    })
+                    .collect()
+            })
+        }
+        ConsentCommand::Show { data, tenant, app } => {
+            let opened = Opened::new(&data).await?;
+            let application = opened.admin().get_application(&app).await?;
+            let status = opened
+                .admin()
+                .list_consents(&tenant)
+                .await?
+                .into_iter()
+                .find(|s| s.app_id == application.app_id);
+            let status = status
+                .with_context(|| format!("application {app} is not consented in {tenant}"))?;
+            emit(json, &status, || {
+                format!(
+                    "application        {}\nservice principal  {}\npermissions        {}",
+                    status.display_name,
+                    status.service_principal_id,
+                    status.roles.join(", ")
+                )
+            })
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct KeyOutput {
+    kid: String,
+    created_at: String,
+    activates_at: String,
+    signing_now: bool,
+}
+
+pub async fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
+    let KeysCommand::List { data } = command;
+    let opened = Opened::new(&data).await?;
+    let records = opened.store.list_signing_keys().await?;
+    let now = time::OffsetDateTime::now_utc();
+    let signing = records
+        .iter()
+        .filter(|r| r.activates_at <= now)
+        .max_by_key(|r| r.activates_at)
+        .map(|r| r.kid.clone());
+    let output: Vec<KeyOutput> = records
+        .iter()
+        .map(|r| KeyOutput {
+            kid: r.kid.to_string(),
+            created_at: when(r.created_at),
+            activates_at: when(r.activates_at),
+            signing_now: Some(&r.kid) == signing.as_ref(),
+        })
+        .collect();
+    emit(json, &output, || {
+        output
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}  signs from {}{}\n",
+                    k.kid,
+                    k.activates_at,
+                    if k.signing_now { "  (signing now)" } else { "" }
+                )
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,273 @@
+//! The command line: `threatgate <command>`. Help texts come from the doc comments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Threatgate: a self-hostable Microsoft identity platform and Threat Protection API for
+/// security partners.
+#[derive(Debug, Parser)]
+#[command(name = "threatgate", version, propagate_version = true)]
+pub struct Cli {
+    /// Print results as JSON (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service on a data directory.
+    Serve(ServeArgs),
+    /// Create (or reuse) a demo partner and three customers, then serve them.
+    Demo(ServeArgs),
+    /// Tenants (directories).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users of a tenant.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Application registrations, their secrets and permissions.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Admin consent of an application in a tenant.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Decode an access token (or a token response) and show its header and claims.
+    Decode(DecodeArgs),
+}
+
+/// Where the data lives; every administration command takes it.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// The data directory.
+    #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The data directory [default: ./threatgate-data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8443].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Base URL clients use to reach the server [default: https://<listen>].
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// A TOML configuration file (see README, "Configuration").
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Serve plain HTTP, for deployments that terminate TLS in front of Threatgate.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Another DNS name or IP address for the generated server certificate (repeatable).
+    #[arg(long = "tls-name")]
+    pub tls_names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// Display name, e.g. "Contoso".
+        #[arg(long)]
+        name: String,
+        /// Initial domain [default: <name>.onmicrosoft.com].
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Show one tenant, by GUID or domain.
+    Show {
+        #[command(flatten)]
+        data: DataDirArg,
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-env a password is generated and printed once.
+    Create {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// Tenant GUID or domain.
+        #[arg(long)]
+        tenant: String,
+        /// User principal name, e.g. admin@contoso.onmicrosoft.com.
+        #[arg(long)]
+        upn: String,
+        /// Name of an environment variable holding the password.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Make the user a Global Administrator of the tenant.
+        #[arg(long)]
+        global_admin: bool,
+    },
+    /// List a tenant's users.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an application in a tenant.
+    Register {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// Home tenant, by GUID or domain.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// "Accounts in any organizational directory" (the partner case).
+        #[arg(long)]
+        multi_tenant: bool,
+        /// A Web redirect URI (repeatable), e.g. https://portal.azure.com.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+    },
+    /// List applications, all or of one home tenant.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show an application.
+    Show {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// Application (client) ID.
+        app: String,
+    },
+    /// Client secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// API permissions (application permissions of the Threat Protection API).
+    #[command(subcommand)]
+    Permission(PermissionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Add a client secret. Its value is printed once and never again.
+    Add {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Lifetime in days, 1 to 730 [default: 180].
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Delete a client secret.
+    Delete {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+        /// The secret's id, from `app secret list`.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List an application's secrets (hints and dates, never values).
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionCommand {
+    /// Request Threat Protection permissions, e.g. Incident.Read.All (or Incidents.Read.All).
+    Add {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+    /// List the permissions an application requests.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Consent for a tenant: create the app's service principal and grant its permissions.
+    Grant {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        app: String,
+    },
+    /// Revoke: remove the app's service principal from the tenant, with every grant.
+    Revoke {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        app: String,
+    },
+    /// List the applications consented in a tenant, with their permissions.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Show one application's consent in a tenant.
+    Show {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the published signing keys and when each signs.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token, a token response (JSON), or - to read either from standard input.
+    #[arg(default_value = "-")]
+    pub token: String,
+}

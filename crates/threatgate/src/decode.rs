@@ -1,0 +1,75 @@
+//! `threatgate decode`: shows an access token's header and claims, without verifying it.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use serde_json::Value;
+
+use crate::cli::DecodeArgs;
+use crate::output::{emit, when};
+
+pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
+    let input = if args.token == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        text
+    } else {
+        args.token
+    };
+    let token = token_from(input.trim())?;
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, claims, _signature] = parts.as_slice() else {
+        bail!(
+            "not a JWT: expected three dot-separated parts, found {}",
+            parts.len()
+        );
+    };
+    let header = decode_part(header).context("decoding the header")?;
+    let claims = decode_part(claims).context("decoding the claims")?;
+    let output = serde_json::json!({ "header": header, "claims": claims });
+    emit(json, &output, || {
+        let mut text = format!(
+            "header\n{}\n\nclaims\n{}\n",
+            serde_json::to_string_pretty(&header).unwrap_or_default(),
+            serde_json::to_string_pretty(&claims).unwrap_or_default()
+        );
+        if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
+            if let Ok(expiry) = time::OffsetDateTime::from_unix_timestamp(exp) {
+                let left = exp - time::OffsetDateTime::now_utc().unix_timestamp();
+                let state = if left > 0 {
+                    format!("in {} min", left / 60)
+                } else {
+                    "expired".into()
+                };
+                text.push_str(&format!("\nexpires {} ({state})\n", when(expiry)));
+            }
+        }
+        text.push_str("(signature not verified)");
+        text
+    })
+}
+
+/// Accepts a bare token or a token endpoint response holding `access_token`.
+fn token_from(input: &str) -> anyhow::Result<String> {
+    if input.starts_with('{') {
+        let response: Value = serde_json::from_str(input).context("reading the JSON input")?;
+        return response
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("the JSON input has no access_token");
+    }
+    Ok(input.to_owned())
+}
+
+fn decode_part(part: &str) -> anyhow::Result<Value> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .or_else(|_| URL_SAFE.decode(part))
+        .context("not base64url")?;
+    serde_json::from_slice(&bytes).context("not JSON")
+}

@@ -1,0 +1,304 @@
+//! `threatgate demo`: a partner (Fabrikam) with a multi-tenant app, and three customers, two
+//! of which have consented; then the service, and ready-to-paste commands.
+//!
+//! On a used data directory it reuses what is there; credentials that `demo.json` recorded
+//! are kept when they still work, and replaced (new secret, new password) when not.
+//! `demo.json` is written last, once the listener is bound and the data is in place.
+
+use std::path::Path;
+
+use anyhow::Context;
+use threatgate_domain::{Application, SignInAudience, THREAT_PROTECTION};
+use threatgate_identity::{ClientSecret, DirectoryAdmin, SystemClock};
+use threatgate_proto::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
+use threatgate_server::Application as Service;
+
+use crate::cli::ServeArgs;
+use crate::serve::{load_config, print_listening, shutdown_signal};
+
+const PARTNER: (&str, &str) = ("Fabrikam", "fabrikam.onmicrosoft.com");
+const APP_NAME: &str = "Fabrikam Threat Connector";
+const REDIRECT_URI: &str = "https://portal.azure.com";
+/// Customers: name, domain, whether they consent.
+const CUSTOMERS: [(&str, &str, bool); 3] = [
+    ("Contoso", "contoso.onmicrosoft.com", true),
+    ("Woodgrove", "woodgrove.onmicrosoft.com", true),
+    ("Northwind", "northwind.onmicrosoft.com", false),
+];
+
+pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let service = Service::build(&config).await?;
+    let manifest_path = service.data_dir().demo_manifest_path();
+    let previous: Option<DemoManifest> = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    // Its presence must mean "ready": remove the old one until this run is.
+    match std::fs::remove_file(&manifest_path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("removing {}", manifest_path.display()));
+        }
+        _ => {}
+    }
+
+    let identity = service.identity();
+    let admin = DirectoryAdmin {
+        store: identity.store().as_ref(),
+        hasher: identity.hasher(),
+        clock: &SystemClock,
+    };
+    let mut manifest = seed(&admin, previous.as_ref()).await?;
+    identity.refresh().await?;
+
+    manifest.authority = service.public_url().to_owned();
+    manifest.api_base = service.public_url().to_owned();
+    manifest.ca_certificate = service
+        .ca_certificate_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    write_atomically(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
+
+    print_listening(&service);
+    print_instructions(&manifest, &manifest_path);
+    service.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Creates what is missing and returns the manifest (URLs filled in by the caller).
+async fn seed(
+    admin: &DirectoryAdmin<'_>,
+    previous: Option<&DemoManifest>,
+) -> anyhow::Result<DemoManifest> {
+    let (partner_name, partner_domain) = PARTNER;
+    let partner = match admin.get_tenant(partner_domain).await {
+        Ok(tenant) => tenant,
+        Err(_) => {
+            admin
+                .create_tenant(partner_name, Some(partner_domain))
+                .await?
+        }
+    };
+    let partner_admin = format!("admin@{partner_domain}");
+    let partner_password = ensure_admin(
+        admin,
+        partner_domain,
+        &partner_admin,
+        previous.map(|m| m.partner.admin_password.as_str()),
+    )
+    .await?;
+
+    let application = ensure_application(admin, partner_domain).await?;
+    let app_id = application.app_id.to_string();
+    admin
+        .add_permissions(
+            &app_id,
+            &[
+                "Incident.Read.All".into(),
+                "Incident.ReadWrite.All".into(),
+                "AdvancedHunting.Read.All".into(),
+            ],
+        )
+        .await?;
+    // "Grant admin consent for Fabrikam", as the partner guide does in the home tenant.
+    admin.grant_consent(partner_domain, &app_id).await?;
+    let client_secret = ensure_secret(
+        admin,
+        &application,
+        previous.map(|m| m.app.client_secret.as_str()),
+    )
+    .await?;
+
+    let mut customers = Vec::new();
+    for (name, domain, consents) in CUSTOMERS {
+        let tenant = match admin.get_tenant(domain).await {
+            Ok(tenant) => tenant,
+            Err(_) => admin.create_tenant(name, Some(domain)).await?,
+        };
+        let upn = format!("admin@{domain}");
+        let remembered = previous
+            .and_then(|m| m.customers.iter().find(|c| c.domain == domain))
+            .map(|c| c.admin_password.as_str());
+        let password = ensure_admin(admin, domain, &upn, remembered).await?;
+        if consents {
+            admin.grant_consent(domain, &app_id).await?;
+        }
+        let consented = admin
+            .list_consents(domain)
+            .await?
+            .iter()
+            .any(|c| c.app_id == application.app_id);
+        customers.push(DemoCustomer {
+            tenant_id: tenant.id.to_string(),
+            domain: domain.to_owned(),
+            display_name: tenant.display_name.to_string(),
+            consented,
+            admin_upn: upn,
+            admin_password: password,
+        });
+    }
+
+    Ok(DemoManifest {
+        authority: String::new(),
+        api_base: String::new(),
+        ca_certificate: String::new(),
+        resource: THREAT_PROTECTION.identifier_uri.to_owned(),
+        partner: DemoPartner {
+            tenant_id: partner.id.to_string(),
+            domain: partner_domain.to_owned(),
+            admin_upn: partner_admin,
+            admin_password: partner_password,
+        },
+        app: DemoApp {
+            app_id,
+            display_name: application.display_name.to_string(),
+            client_secret: client_secret.expose().to_owned(),
+            redirect_uri: REDIRECT_URI.to_owned(),
+        },
+        customers,
+    })
+}
+
+/// The tenant's Global Administrator and a password that works: the remembered one if it
+/// still does, else a new one.
+async fn ensure_admin(
+    admin: &DirectoryAdmin<'_>,
+    domain: &str,
+    upn: &str,
+    remembered: Option<&str>,
+) -> anyhow::Result<String> {
+    if let Some(password) = remembered {
+        if admin.check_password(upn, password).await? {
+            return Ok(password.to_owned());
+        }
+    }
+    match admin.create_user(domain, upn, None, true).await {
+        Ok(created) => created.generated_password.context("a generated password"),
+        Err(threatgate_identity::AdminError::Conflict(_)) => Ok(admin.reset_password(upn).await?),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn ensure_application(
+    admin: &DirectoryAdmin<'_>,
+    partner_domain: &str,
+) -> anyhow::Result<Application> {
+    let existing = admin
+        .list_applications(Some(partner_domain))
+        .await?
+        .into_iter()
+        .find(|a| {
+            a.display_name.as_str() == APP_NAME
+                && a.sign_in_audience == SignInAudience::AzureADMultipleOrgs
+        });
+    match existing {
+        Some(application) => Ok(application),
+        None => Ok(admin
+            .register_application(partner_domain, APP_NAME, true, &[REDIRECT_URI.to_owned()])
+            .await?),
+    }
+}
+
+/// The remembered secret if it still verifies and is unexpired, else a new one.
+async fn ensure_secret(
+    admin: &DirectoryAdmin<'_>,
+    application: &Application,
+    remembered: Option<&str>,
+) -> anyhow::Result<ClientSecret> {
+    let app_id = application.app_id.to_string();
+    if let Some(value) = remembered {
+        let candidate = ClientSecret::from_presented(value);
+        let now = time::OffsetDateTime::now_utc();
+        let secrets = admin.list_secrets(&app_id).await?;
+        if secrets
+            .iter()
+            .any(|s| s.is_valid_at(now) && admin.hasher.verify(&candidate, &s.value_hash))
+        {
+            return Ok(candidate);
+        }
+    }
+    Ok(admin
+        .add_secret(&app_id, "threatgate demo", None)
+        .await?
+        .value)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temporary)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
+    let Some(customer) = manifest.customers.iter().find(|c| c.consented) else {
+        return;
+    };
+    let tenant = &customer.tenant_id;
+    let base = &manifest.authority;
+    let app = &manifest.app;
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "threatgate".into());
+    println!(
+        "\nDemo ready. Everything below is in {} as well.\n",
+        manifest_path.display()
+    );
+    println!(
+        "Partner: {} ({}), app \"{}\"",
+        manifest.partner.domain, manifest.partner.tenant_id, app.display_name
+    );
+    println!("  application (client) id: {}", app.app_id);
+    println!("  client secret:           {}", app.client_secret);
+    for c in &manifest.customers {
+        let state = if c.consented {
+            "consented"
+        } else {
+            "not consented"
+        };
+        println!(
+            "Customer {:<10} {}  {}  ({state}; admin {} / {})",
+            c.display_name, c.tenant_id, c.domain, c.admin_upn, c.admin_password
+        );
+    }
+    println!(
+        "\n1. The partner guide's curl (v2 endpoint), token for {}:",
+        customer.display_name
+    );
+    println!(
+        "curl -i -X POST -H \"Content-Type:application/x-www-form-urlencoded\" -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" -k",
+        app.app_id, manifest.resource, app.client_secret
+    );
+    println!("\n2. What the guide's PowerShell sample does (v1 endpoint, resource=):");
+    println!(
+        "curl -s -X POST --cacert {} --data-urlencode \"resource={}\" -d \"client_id={}\" -d \"client_secret={}\" -d \"grant_type=client_credentials\" \"{base}/{tenant}/oauth2/token\"",
+        manifest.ca_certificate, manifest.resource, app.app_id, app.client_secret
+    );
+    println!("\n3. Get a token and decode it (look for \"roles\" and \"tid\"):");
+    println!(
+        "curl -s --cacert {} -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" | {exe} decode",
+        manifest.ca_certificate, app.app_id, manifest.resource, app.client_secret
+    );
+    if let Some(northwind) = manifest.customers.iter().find(|c| !c.consented) {
+        println!(
+            "\n{} has not consented: the same request for tenant {} answers AADSTS700016. Consent with:\n  {exe} consent grant --data-dir {} --tenant {} --app {}",
+            northwind.display_name,
+            northwind.tenant_id,
+            manifest_path
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            northwind.domain,
+            app.app_id
+        );
+    }
+    println!("\nPress Ctrl-C to stop.");
+}

@@ -1,0 +1,97 @@
+//! `threatgate serve`: the service on a data directory.
+
+use serde::Serialize;
+use threatgate_server::{Application, Config};
+
+use crate::cli::ServeArgs;
+
+/// Command-line flags as a configuration layer: only the flags given override.
+#[derive(Debug, Serialize)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    plain_http: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tls_names: Vec<String>,
+}
+
+/// Layers defaults, the config file, the environment and the flags.
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen.clone(),
+        public_url: args.public_url.clone(),
+        plain_http: args.plain_http,
+        tls_names: args.tls_names.clone(),
+    };
+    Ok(Config::load(args.config.as_deref(), &overrides)?)
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let application = Application::build(&config).await?;
+    print_listening(&application);
+    let tenants = application.identity().store().list_tenants().await?;
+    if tenants.is_empty() {
+        println!(
+            "\nThis data directory has no tenant yet. Create one:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.",
+            application.data_dir().root().display()
+        );
+    }
+    application.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+pub fn print_listening(application: &Application) {
+    println!(
+        "Threatgate listening on {} ({})",
+        application.public_url(),
+        application.local_addr()
+    );
+    println!(
+        "data directory: {}",
+        application.data_dir().root().display()
+    );
+    if let Some(ca) = application.ca_certificate_path() {
+        println!("TLS: certificate issued by the local CA {}", ca.display());
+        println!("  trust it per command:   curl --cacert {} …", ca.display());
+        println!(
+            "  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={}",
+            ca.display()
+        );
+        println!(
+            "  system-wide (Debian):   cp {} /usr/local/share/ca-certificates/threatgate.crt && update-ca-certificates",
+            ca.display()
+        );
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
