@@ -28,18 +28,18 @@ const CUSTOMERS: [(&str, &str, bool); 3] = [
 
 pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
-    let service = Service::build(&config).await?;
-    let manifest_path = service.data_dir().demo_manifest_path();
-    let previous: Option<DemoManifest> = std::fs::read(&manifest_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    // Its presence must mean "ready": remove the old one until this run is.
+    // Its presence must mean "ready": remove the old one first, remembering its credentials.
+    let manifest_path = config.data_dir.join("demo.json");
+    let previous: Option<DemoManifest> =
+        std::fs::read(&manifest_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
     match std::fs::remove_file(&manifest_path) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
             return Err(error).with_context(|| format!("removing {}", manifest_path.display()));
         }
         _ => {}
     }
+    let service = Service::build(&config).await?;
+    let manifest_path = service.data_dir().demo_manifest_path();
 
     let identity = service.identity();
     let admin = DirectoryAdmin {

@@ -1,0 +1,127 @@
+//! The administration commands, run as a user runs them, against the data directory of a
+//! running server: the server sees each change within a second.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use threatgate_testkit::{TestApp, spawn_app};
+
+use crate::{assert_aad_error, request_v2_token, unverified_claims};
+
+/// Runs `threatgate <args> --data-dir <dir> --json` and returns its JSON output.
+async fn threatgate(app: &TestApp, args: &[&str]) -> Value {
+    let output = run(app, args).await;
+    assert!(output.status.success(), "threatgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .arg("--json")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// Polls until `check` holds, for at most two seconds.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_partner_flow_done_with_commands_reaches_the_running_server() {
+    let app = spawn_app().await;
+
+    let partner = threatgate(&app, &["tenant", "create", "--name", "Fabrikam"]).await;
+    assert_eq!(partner["initial_domain"], "fabrikam.onmicrosoft.com");
+    let admin = threatgate(&app, &["user", "create", "--tenant", "fabrikam.onmicrosoft.com", "--upn", "admin@fabrikam.onmicrosoft.com", "--global-admin"]).await;
+    assert_eq!(admin["role"], "GlobalAdministrator");
+    assert!(admin["generated_password"].as_str().unwrap().len() >= 16);
+    assert!(admin.get("password_hash").is_none(), "hashes are never printed");
+
+    let registered = threatgate(
+        &app,
+        &["app", "register", "--tenant", "fabrikam.onmicrosoft.com", "--name", "Connector", "--multi-tenant", "--redirect-uri", "https://portal.azure.com"],
+    )
+    .await;
+    assert_eq!(registered["sign_in_audience"], "AzureADMultipleOrgs");
+    let app_id = registered["app_id"].as_str().unwrap().to_owned();
+    let permissions = threatgate(&app, &["app", "permission", "add", "--app", &app_id, "Incidents.Read.All"]).await;
+    assert_eq!(permissions, serde_json::json!(["Incident.Read.All"]), "the guide's spelling is an alias");
+    let secret = threatgate(&app, &["app", "secret", "add", "--app", &app_id, "--description", "ci"]).await;
+    let value = secret["value"].as_str().unwrap().to_owned();
+    assert_eq!(value.len(), 40);
+    assert_eq!(secret["hint"], &value[..3]);
+    assert!(secret.get("value_hash").is_none());
+
+    let customer = threatgate(&app, &["tenant", "create", "--name", "Contoso"]).await;
+    let tid = customer["id"].as_str().unwrap().to_owned();
+    let tenant_seen = eventually(|| async {
+        let response = request_v2_token(&app, &tid, &app_id, &value).await;
+        let body: Value = response.json().await.unwrap();
+        body["error_codes"] != serde_json::json!([90002])
+    })
+    .await;
+    assert!(tenant_seen, "the server noticed the new tenant within two seconds");
+    let denied = request_v2_token(&app, &tid, &app_id, &value).await;
+    assert_aad_error(denied, 400, "unauthorized_client", 700016).await;
+
+    let granted = threatgate(&app, &["consent", "grant", "--tenant", "contoso.onmicrosoft.com", "--app", &app_id]).await;
+    assert_eq!(granted["roles"], serde_json::json!(["Incident.Read.All"]));
+    let token_works = eventually(|| async {
+        let response = request_v2_token(&app, &tid, &app_id, &value).await;
+        if response.status() != 200 {
+            return false;
+        }
+        let body: Value = response.json().await.unwrap();
+        unverified_claims(body["access_token"].as_str().unwrap())["roles"] == serde_json::json!(["Incident.Read.All"])
+    })
+    .await;
+    assert!(token_works, "the server noticed the consent within two seconds");
+
+    threatgate(&app, &["consent", "revoke", "--tenant", &tid, "--app", &app_id]).await;
+    let refused = eventually(|| async { request_v2_token(&app, &tid, &app_id, &value).await.status() == 400 }).await;
+    assert!(refused, "the server noticed the revocation within two seconds");
+
+    let key_id = secret["key_id"].as_str().unwrap().to_owned();
+    threatgate(&app, &["app", "secret", "delete", "--app", &app_id, "--key-id", &key_id]).await;
+    let listed = threatgate(&app, &["app", "secret", "list", "--app", &app_id]).await;
+    assert_eq!(listed, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn commands_report_mistakes_clearly_and_fail() {
+    let app = spawn_app().await;
+    let unknown = run(&app, &["user", "create", "--tenant", "nowhere.onmicrosoft.com", "--upn", "a@nowhere.onmicrosoft.com"]).await;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("tenant 'nowhere.onmicrosoft.com' not found"));
+
+    threatgate(&app, &["tenant", "create", "--name", "Contoso"]).await;
+    let duplicate = run(&app, &["tenant", "create", "--name", "Contoso"]).await;
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("belongs to another tenant"));
+
+    let registered = threatgate(&app, &["app", "register", "--tenant", "contoso.onmicrosoft.com", "--name", "X"]).await;
+    let app_id = registered["app_id"].as_str().unwrap();
+    let bad_role = run(&app, &["app", "permission", "add", "--app", app_id, "Machine.Isolate"]).await;
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("choose from Incident.Read.All"));
+
+    let too_long = run(&app, &["app", "secret", "add", "--app", app_id, "--expires-in-days", "1000"]).await;
+    assert!(!too_long.status.success());
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("1 to 730 days"));
+}

@@ -1,0 +1,100 @@
+//! `threatgate demo`, run as the README runs it: it seeds, serves, and writes `demo.json`
+//! whose values work as printed; a second run reuses the same directory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use threatgate_proto::DemoManifest;
+
+use crate::{SCOPE, unverified_claims};
+
+struct Demo {
+    child: tokio::process::Child,
+}
+
+impl Demo {
+    /// Starts the demo and waits for a new `demo.json` (the old one, from an earlier run,
+    /// names another port).
+    async fn start(data_dir: &Path) -> (Self, DemoManifest) {
+        let manifest_path = data_dir.join("demo.json");
+        let old = std::fs::read(&manifest_path).ok();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(bytes) = std::fs::read(&manifest_path)
+                && Some(&bytes) != old.as_ref()
+            {
+                return (Self { child }, serde_json::from_slice(&bytes).expect("demo.json as documented"));
+            }
+            assert!(Instant::now() < deadline, "demo.json did not appear within 120 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str) -> reqwest::Response {
+    client
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", manifest.authority))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &manifest.app.app_id),
+            ("scope", SCOPE),
+            ("client_secret", &manifest.app.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (demo, manifest) = Demo::start(data_dir.path()).await;
+
+    assert!(manifest.authority.starts_with("https://127.0.0.1:"));
+    assert_eq!(manifest.api_base, manifest.authority);
+    assert_eq!(manifest.resource, "https://api.security.microsoft.com");
+    assert!(Path::new(&manifest.ca_certificate).is_absolute());
+    assert_eq!(manifest.partner.domain, "fabrikam.onmicrosoft.com");
+    let names: Vec<(&str, bool)> = manifest.customers.iter().map(|c| (c.display_name.as_str(), c.consented)).collect();
+    assert_eq!(names, [("Contoso", true), ("Woodgrove", true), ("Northwind", false)]);
+
+    let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+    for customer in &manifest.customers {
+        let response = token(&client, &manifest, &customer.tenant_id).await;
+        if customer.consented {
+            assert_eq!(response.status(), 200, "{}", customer.display_name);
+            let body: Value = response.json().await.unwrap();
+            let claims = unverified_claims(body["access_token"].as_str().unwrap());
+            assert_eq!(claims["tid"], customer.tenant_id.as_str());
+            assert_eq!(
+                claims["roles"],
+                serde_json::json!(["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"])
+            );
+        } else {
+            assert_eq!(response.status(), 400, "{} has not consented", customer.display_name);
+        }
+    }
+    demo.stop().await;
+
+    let (demo, again) = Demo::start(data_dir.path()).await;
+    assert_eq!(again.app.app_id, manifest.app.app_id, "the same application");
+    assert_eq!(again.app.client_secret, manifest.app.client_secret, "the recorded secret still works and is kept");
+    assert_eq!(again.customers[0].tenant_id, manifest.customers[0].tenant_id);
+    assert_eq!(again.partner.admin_password, manifest.partner.admin_password);
+    let client = threatgate_testkit::client_trusting(Path::new(&again.ca_certificate)).unwrap();
+    assert_eq!(token(&client, &again, &again.customers[1].tenant_id).await.status(), 200);
+    demo.stop().await;
+}
