@@ -113,10 +113,7 @@ mod tests {
     #[test]
     fn guid_ids_parse_case_insensitively_and_print_lower_case() {
         let id = TenantId::parse("72F988BF-86F1-41AF-91AB-2D7CD011DB47");
-        assert_eq!(
-            id.map(|id| id.to_string()).as_deref(),
-            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
-        );
+        assert_eq!(id.map(|id| id.to_string()).as_deref(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
     }
 
     #[test]

@@ -10,8 +10,8 @@ pub mod names;
 pub mod resource;
 
 pub use directory::{
-    AppRoleAssignment, Application, ClientSecretRecord, RequiredAppRole, ServicePrincipal,
-    SignInAudience, Tenant, User, UserRole,
+    AppRoleAssignment, Application, ClientSecretRecord, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant,
+    User, UserRole,
 };
 pub use ids::{AppId, AppRoleId, KeyId, ObjectId, TenantId};
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};

@@ -57,22 +57,14 @@ impl DomainName {
             })
             // The last label of a real domain is never all digits; this keeps IP addresses out.
             && labels.last().is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
-        if valid {
-            Ok(Self(lower))
-        } else {
-            Err(NameError::InvalidDomain(excerpt(text)))
-        }
+        if valid { Ok(Self(lower)) } else { Err(NameError::InvalidDomain(excerpt(text))) }
     }
 
     /// The initial domain Microsoft gives a new tenant: `{label}.onmicrosoft.com`, where the
     /// label is the display name's letters and digits in lower case (at most 27 of them).
     pub fn initial_for(display_name: &str) -> Result<Self, NameError> {
-        let label: String = display_name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .take(27)
-            .collect();
+        let label: String =
+            display_name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).take(27).collect();
         if label.is_empty() {
             return Err(NameError::InvalidDomain(excerpt(display_name)));
         }
@@ -141,9 +133,7 @@ impl TenantSegment {
             "consumers" => return Ok(Self::Consumers),
             _ => {}
         }
-        DomainName::parse(text)
-            .map(Self::Domain)
-            .map_err(|_| NameError::InvalidTenantSegment(excerpt(text)))
+        DomainName::parse(text).map(Self::Domain).map_err(|_| NameError::InvalidTenantSegment(excerpt(text)))
     }
 
     /// True for `common`, `organizations` and `consumers`, which name no single tenant.
@@ -165,9 +155,7 @@ impl Upn {
             && local.len() <= 64
             && !local.starts_with('.')
             && !local.ends_with('.')
-            && local
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b));
+            && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b));
         if !local_ok {
             return Err(invalid());
         }
@@ -265,12 +253,9 @@ impl RedirectUri {
         if url.fragment().is_some() {
             return Err(invalid("it must not contain a fragment"));
         }
-        let local_http = url.scheme() == "http"
-            && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let local_http = url.scheme() == "http" && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         if url.scheme() != "https" && !local_http {
-            return Err(invalid(
-                "it must use https (http is allowed only for localhost)",
-            ));
+            return Err(invalid("it must use https (http is allowed only for localhost)"));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("it has no host"));
@@ -309,15 +294,9 @@ mod tests {
 
     #[test]
     fn a_tenant_segment_is_a_guid_an_alias_or_a_domain() {
-        assert!(matches!(
-            TenantSegment::parse("72f988bf-86f1-41af-91ab-2d7cd011db47"),
-            Ok(TenantSegment::Id(_))
-        ));
+        assert!(matches!(TenantSegment::parse("72f988bf-86f1-41af-91ab-2d7cd011db47"), Ok(TenantSegment::Id(_))));
         assert_eq!(TenantSegment::parse("Common"), Ok(TenantSegment::Common));
-        assert_eq!(
-            TenantSegment::parse("organizations"),
-            Ok(TenantSegment::Organizations)
-        );
+        assert_eq!(TenantSegment::parse("organizations"), Ok(TenantSegment::Organizations));
         assert!(matches!(
             TenantSegment::parse("Contoso.OnMicrosoft.com"),
             Ok(TenantSegment::Domain(d)) if d.as_str() == "contoso.onmicrosoft.com"
@@ -326,20 +305,9 @@ mod tests {
 
     #[test]
     fn a_tenant_segment_that_is_neither_guid_nor_domain_is_refused() {
-        for text in [
-            "contoso",
-            "a b.com",
-            "-x.com",
-            "x..com",
-            "127.0.0.1",
-            "",
-            "ä.com",
-        ] {
+        for text in ["contoso", "a b.com", "-x.com", "x..com", "127.0.0.1", "", "ä.com"] {
             assert!(
-                matches!(
-                    TenantSegment::parse(text),
-                    Err(NameError::InvalidTenantSegment(_))
-                ),
+                matches!(TenantSegment::parse(text), Err(NameError::InvalidTenantSegment(_))),
                 "{text:?} should be refused"
             );
         }
@@ -348,19 +316,14 @@ mod tests {
     #[test]
     fn the_initial_domain_follows_the_display_name() {
         let domain = DomainName::initial_for("Woodgrove Bank, Inc.");
-        assert_eq!(
-            domain.map(|d| d.to_string()).as_deref(),
-            Ok("woodgrovebankinc.onmicrosoft.com")
-        );
+        assert_eq!(domain.map(|d| d.to_string()).as_deref(), Ok("woodgrovebankinc.onmicrosoft.com"));
         assert!(DomainName::initial_for("!!!").is_err());
     }
 
     #[test]
     fn user_principal_names_are_lower_cased_and_checked() {
         assert_eq!(
-            Upn::parse("Admin@Contoso.onmicrosoft.com")
-                .map(|u| u.to_string())
-                .as_deref(),
+            Upn::parse("Admin@Contoso.onmicrosoft.com").map(|u| u.to_string()).as_deref(),
             Ok("admin@contoso.onmicrosoft.com")
         );
         assert!(Upn::parse("admin").is_err());

@@ -20,11 +20,7 @@ pub struct AppRole {
 impl AppRole {
     /// True when `name` is this role's value or one of its aliases (ASCII case ignored).
     pub fn is_named(&self, name: &str) -> bool {
-        self.value.eq_ignore_ascii_case(name)
-            || self
-                .aliases
-                .iter()
-                .any(|alias| alias.eq_ignore_ascii_case(name))
+        self.value.eq_ignore_ascii_case(name) || self.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(name))
     }
 }
 
@@ -93,12 +89,8 @@ mod tests {
 
     #[test]
     fn roles_are_found_by_value_and_by_the_guides_spelling() {
-        let by_value = THREAT_PROTECTION
-            .find_role("Incident.Read.All")
-            .map(|r| r.value);
-        let by_alias = THREAT_PROTECTION
-            .find_role("Incidents.Read.All")
-            .map(|r| r.value);
+        let by_value = THREAT_PROTECTION.find_role("Incident.Read.All").map(|r| r.value);
+        let by_alias = THREAT_PROTECTION.find_role("Incidents.Read.All").map(|r| r.value);
         assert_eq!(by_value, Some("Incident.Read.All"));
         assert_eq!(by_alias, Some("Incident.Read.All"));
         assert!(THREAT_PROTECTION.find_role("Machine.Read.All").is_none());

@@ -6,9 +6,8 @@
 
 use serde::Serialize;
 use threatgate_domain::{
-    AppId, Application, ClientSecretRecord, DisplayName, DomainName, NameError, ObjectId,
-    RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant,
-    TenantId, TenantSegment, Upn, User, UserRole,
+    AppId, Application, ClientSecretRecord, DisplayName, DomainName, NameError, ObjectId, RedirectUri, RequiredAppRole,
+    ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, TenantSegment, Upn, User, UserRole,
 };
 use threatgate_store::{ConsentGrant, Store, StoreError, TenantKey};
 use time::{Duration, OffsetDateTime};
@@ -112,30 +111,22 @@ impl DirectoryAdmin<'_> {
             display_name: THREAT_PROTECTION.display_name.into(),
             created_at: now,
         };
-        self.store
-            .insert_tenant(&tenant, &[resource])
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict("domain") => AdminError::Refused(format!(
-                    "the domain {} belongs to another tenant already; choose another with --domain",
-                    tenant.initial_domain
-                )),
-                other => other.into(),
-            })?;
+        self.store.insert_tenant(&tenant, &[resource]).await.map_err(|e| match e {
+            StoreError::Conflict("domain") => AdminError::Refused(format!(
+                "the domain {} belongs to another tenant already; choose another with --domain",
+                tenant.initial_domain
+            )),
+            other => other.into(),
+        })?;
         Ok(tenant)
     }
 
     /// Finds a tenant by GUID or by any of its domains.
     pub async fn get_tenant(&self, name: &str) -> AdminResult<Tenant> {
-        let not_found = || AdminError::NotFound {
-            what: "tenant",
-            name: name.to_owned(),
-        };
+        let not_found = || AdminError::NotFound { what: "tenant", name: name.to_owned() };
         let found = match TenantSegment::parse(name)? {
             TenantSegment::Id(id) => self.store.find_tenant(TenantKey::Id(id)).await?,
-            TenantSegment::Domain(domain) => {
-                self.store.find_tenant(TenantKey::Domain(&domain)).await?
-            }
+            TenantSegment::Domain(domain) => self.store.find_tenant(TenantKey::Domain(&domain)).await?,
             _ => {
                 return Err(AdminError::Refused(format!(
                     "'{name}' names no single tenant; use the tenant's GUID or one of its domains"
@@ -159,20 +150,11 @@ impl DirectoryAdmin<'_> {
     ) -> AdminResult<CreatedUser> {
         let tenant = self.get_tenant(tenant).await?;
         let upn = Upn::parse(upn)?;
-        if !tenant
-            .domains
-            .iter()
-            .any(|domain| domain.as_str() == upn.domain())
-        {
+        if !tenant.domains.iter().any(|domain| domain.as_str() == upn.domain()) {
             return Err(AdminError::Refused(format!(
                 "the domain of {upn} is not a domain of tenant {} ({})",
                 tenant.display_name,
-                tenant
-                    .domains
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                tenant.domains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             )));
         }
         let (password, generated) = match password {
@@ -185,12 +167,7 @@ impl DirectoryAdmin<'_> {
                 (password.clone(), Some(password))
             }
         };
-        let local_part = upn
-            .as_str()
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let local_part = upn.as_str().split('@').next().unwrap_or_default().to_owned();
         let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(|e| AdminError::Refused(format!("password hashing was interrupted: {e}")))??;
@@ -200,18 +177,11 @@ impl DirectoryAdmin<'_> {
             display_name: DisplayName::parse(&local_part)?,
             upn,
             password_hash: hashed,
-            role: if global_admin {
-                UserRole::GlobalAdministrator
-            } else {
-                UserRole::None
-            },
+            role: if global_admin { UserRole::GlobalAdministrator } else { UserRole::None },
             created_at: self.now(),
         };
         self.store.insert_user(&user).await?;
-        Ok(CreatedUser {
-            user,
-            generated_password: generated,
-        })
+        Ok(CreatedUser { user, generated_password: generated })
     }
 
     /// Sets a new generated password for a user and returns it (shown once).
@@ -225,10 +195,7 @@ impl DirectoryAdmin<'_> {
         if self.store.set_user_password(&upn, &hashed).await? {
             Ok(password)
         } else {
-            Err(AdminError::NotFound {
-                what: "user",
-                name: upn.to_string(),
-            })
+            Err(AdminError::NotFound { what: "user", name: upn.to_string() })
         }
     }
 
@@ -241,11 +208,9 @@ impl DirectoryAdmin<'_> {
             return Ok(false);
         };
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            crate::passwords::verify_password(&password, &user.password_hash)
-        })
-        .await
-        .map_err(|e| AdminError::Refused(format!("password check was interrupted: {e}")))
+        tokio::task::spawn_blocking(move || crate::passwords::verify_password(&password, &user.password_hash))
+            .await
+            .map_err(|e| AdminError::Refused(format!("password check was interrupted: {e}")))
     }
 
     pub async fn list_users(&self, tenant: &str) -> AdminResult<Vec<User>> {
@@ -263,10 +228,7 @@ impl DirectoryAdmin<'_> {
     ) -> AdminResult<Application> {
         let tenant = self.get_tenant(tenant).await?;
         let display_name = DisplayName::parse(name)?;
-        let redirect_uris = redirect_uris
-            .iter()
-            .map(|uri| RedirectUri::parse(uri))
-            .collect::<Result<Vec<_>, _>>()?;
+        let redirect_uris = redirect_uris.iter().map(|uri| RedirectUri::parse(uri)).collect::<Result<Vec<_>, _>>()?;
         let now = self.now();
         let application = Application {
             app_id: AppId::from_uuid(new_guid()?),
@@ -289,18 +251,13 @@ impl DirectoryAdmin<'_> {
             display_name: display_name.to_string(),
             created_at: now,
         };
-        self.store
-            .insert_application(&application, &principal)
-            .await?;
+        self.store.insert_application(&application, &principal).await?;
         Ok(application)
     }
 
     /// Finds an application by its application (client) id.
     pub async fn get_application(&self, app_id: &str) -> AdminResult<Application> {
-        let not_found = || AdminError::NotFound {
-            what: "application",
-            name: app_id.to_owned(),
-        };
+        let not_found = || AdminError::NotFound { what: "application", name: app_id.to_owned() };
         let id = AppId::parse(app_id).ok_or_else(not_found)?;
         self.store.find_application(id).await?.ok_or_else(not_found)
     }
@@ -316,11 +273,7 @@ impl DirectoryAdmin<'_> {
 
     /// Adds Threat Protection application permissions (by value or alias) to what the
     /// application requests. Returns the application as updated.
-    pub async fn add_permissions(
-        &self,
-        app_id: &str,
-        role_names: &[String],
-    ) -> AdminResult<Application> {
+    pub async fn add_permissions(&self, app_id: &str, role_names: &[String]) -> AdminResult<Application> {
         let application = self.get_application(app_id).await?;
         if role_names.is_empty() {
             return Err(AdminError::Refused("name at least one permission".into()));
@@ -328,41 +281,24 @@ impl DirectoryAdmin<'_> {
         let mut required = application.required_app_roles.clone();
         for name in role_names {
             let role = THREAT_PROTECTION.find_role(name).ok_or_else(|| {
-                let known: Vec<&str> = THREAT_PROTECTION
-                    .roles
-                    .iter()
-                    .map(|role| role.value)
-                    .collect();
+                let known: Vec<&str> = THREAT_PROTECTION.roles.iter().map(|role| role.value).collect();
                 AdminError::Refused(format!(
                     "'{name}' is not a permission of {}; choose from {}",
                     THREAT_PROTECTION.display_name,
                     known.join(", ")
                 ))
             })?;
-            let wanted = RequiredAppRole {
-                resource_app_id: THREAT_PROTECTION.app_id,
-                app_role_id: role.id,
-            };
+            let wanted = RequiredAppRole { resource_app_id: THREAT_PROTECTION.app_id, app_role_id: role.id };
             if !required.contains(&wanted) {
                 required.push(wanted);
             }
         }
-        self.store
-            .set_required_app_roles(application.app_id, &required)
-            .await?;
-        Ok(Application {
-            required_app_roles: required,
-            ..application
-        })
+        self.store.set_required_app_roles(application.app_id, &required).await?;
+        Ok(Application { required_app_roles: required, ..application })
     }
 
     /// Adds a client secret valid from now for `days` days.
-    pub async fn add_secret(
-        &self,
-        app_id: &str,
-        description: &str,
-        days: Option<i64>,
-    ) -> AdminResult<CreatedSecret> {
+    pub async fn add_secret(&self, app_id: &str, description: &str, days: Option<i64>) -> AdminResult<CreatedSecret> {
         let application = self.get_application(app_id).await?;
         let days = days.unwrap_or(DEFAULT_SECRET_LIFETIME_DAYS);
         if !(1..=MAX_SECRET_LIFETIME_DAYS).contains(&days) {
@@ -392,20 +328,9 @@ impl DirectoryAdmin<'_> {
 
     pub async fn delete_secret(&self, app_id: &str, key_id: &str) -> AdminResult<()> {
         let application = self.get_application(app_id).await?;
-        let not_found = || AdminError::NotFound {
-            what: "client secret",
-            name: key_id.to_owned(),
-        };
+        let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_owned() };
         let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
-        if self
-            .store
-            .delete_client_secret(application.app_id, key_id)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(not_found())
-        }
+        if self.store.delete_client_secret(application.app_id, key_id).await? { Ok(()) } else { Err(not_found()) }
     }
 
     pub async fn list_secrets(&self, app_id: &str) -> AdminResult<Vec<ClientSecretRecord>> {
@@ -437,10 +362,7 @@ impl DirectoryAdmin<'_> {
                 ))
             })?;
         let mut roles = Vec::new();
-        for required in application
-            .required_app_roles
-            .iter()
-            .filter(|r| r.resource_app_id == THREAT_PROTECTION.app_id)
+        for required in application.required_app_roles.iter().filter(|r| r.resource_app_id == THREAT_PROTECTION.app_id)
         {
             roles.push((required.app_role_id, ObjectId::from_uuid(new_guid()?)));
         }
@@ -456,20 +378,14 @@ impl DirectoryAdmin<'_> {
         self.store.grant_consent(&grant).await?;
         self.consent_status(&tenant, application.app_id)
             .await?
-            .ok_or_else(|| {
-                AdminError::Refused("the consent was recorded but cannot be read back".into())
-            })
+            .ok_or_else(|| AdminError::Refused("the consent was recorded but cannot be read back".into()))
     }
 
     /// Removes the application's service principal from `tenant`, and with it every grant.
     pub async fn revoke_consent(&self, tenant: &str, app_id: &str) -> AdminResult<()> {
         let tenant = self.get_tenant(tenant).await?;
         let application = self.get_application(app_id).await?;
-        if self
-            .store
-            .revoke_consent(tenant.id, application.app_id)
-            .await?
-        {
+        if self.store.revoke_consent(tenant.id, application.app_id).await? {
             Ok(())
         } else {
             Err(AdminError::NotFound {
@@ -484,10 +400,7 @@ impl DirectoryAdmin<'_> {
         let tenant = self.get_tenant(tenant).await?;
         let principals = self.store.list_service_principals(tenant.id).await?;
         let assignments = self.store.list_app_role_assignments(tenant.id).await?;
-        let resource = principals
-            .iter()
-            .find(|p| p.app_id == THREAT_PROTECTION.app_id)
-            .map(|p| p.object_id);
+        let resource = principals.iter().find(|p| p.app_id == THREAT_PROTECTION.app_id).map(|p| p.object_id);
         Ok(principals
             .iter()
             .filter(|principal| principal.app_id != THREAT_PROTECTION.app_id)
@@ -512,11 +425,7 @@ impl DirectoryAdmin<'_> {
             .collect())
     }
 
-    async fn consent_status(
-        &self,
-        tenant: &Tenant,
-        app_id: AppId,
-    ) -> AdminResult<Option<ConsentStatus>> {
+    async fn consent_status(&self, tenant: &Tenant, app_id: AppId) -> AdminResult<Option<ConsentStatus>> {
         let statuses = self.list_consents(&tenant.id.to_string()).await?;
         Ok(statuses.into_iter().find(|status| status.app_id == app_id))
     }

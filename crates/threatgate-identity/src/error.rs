@@ -34,9 +34,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum AadError {
     #[error("Invalid request. Request is malformed or invalid. {detail}")]
     MalformedRequest { detail: String },
-    #[error(
-        "Specified tenant identifier '{segment}' is neither a valid DNS name, nor a valid external domain."
-    )]
+    #[error("Specified tenant identifier '{segment}' is neither a valid DNS name, nor a valid external domain.")]
     InvalidTenantIdentifier { segment: String },
     #[error(
         "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
@@ -48,20 +46,13 @@ pub enum AadError {
     UnsupportedGrantType { grant_type: String },
     #[error("The 'resource' request parameter is not supported.")]
     ResourceParameterNotSupported,
-    #[error(
-        "No tenant-identifying information found in either the request or implied by any provided credentials."
-    )]
+    #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
     NoTenantIdentifyingInformation,
     #[error(
         "Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
     )]
-    ApplicationNotFound {
-        client_id: String,
-        directory: String,
-    },
-    #[error(
-        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
-    )]
+    ApplicationNotFound { client_id: String, directory: String },
+    #[error("The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")]
     MissingClientCredential,
     #[error(
         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{app_id}'."
@@ -79,23 +70,16 @@ pub enum AadError {
         "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
     )]
     ScopeWithoutDefault { scope: String },
-    #[error(
-        "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-    )]
+    #[error("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.")]
     InvalidScope { scope: String },
-    #[error(
-        "The scope {scope} requests more than one resource. A client credentials request names one resource."
-    )]
+    #[error("The scope {scope} requests more than one resource. A client credentials request names one resource.")]
     MultipleResourcesScope { scope: String },
     #[error(
         "The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
     )]
     ResourceNotFound { resource: String, tenant: String },
     #[error("The endpoint only accepts {allowed} requests. Received a {received} request.")]
-    MethodNotAllowed {
-        allowed: &'static str,
-        received: String,
-    },
+    MethodNotAllowed { allowed: &'static str, received: String },
     #[error("Invalid request. The request body is larger than {limit} bytes.")]
     RequestTooLarge { limit: usize },
     #[error("Unknown or invalid instance.")]
@@ -110,9 +94,6 @@ pub(crate) fn excerpt(text: &str) -> String {
     if text.chars().count() <= LIMIT {
         text.to_owned()
     } else {
-        text.chars()
-            .take(LIMIT)
-            .chain(std::iter::once('…'))
-            .collect()
+        text.chars().take(LIMIT).chain(std::iter::once('…')).collect()
     }
 }

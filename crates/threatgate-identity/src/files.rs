@@ -8,10 +8,7 @@ use crate::{Error, Result};
 
 /// Reads `path`, or creates it with `make()`'s bytes and owner-only permissions (0600) when it
 /// does not exist. Creation is atomic (`create_new`), so two processes racing agree on one.
-pub fn read_or_create_private_file(
-    path: &Path,
-    make: impl FnOnce() -> Result<Vec<u8>>,
-) -> Result<Vec<u8>> {
+pub fn read_or_create_private_file(path: &Path, make: impl FnOnce() -> Result<Vec<u8>>) -> Result<Vec<u8>> {
     let describe = |e: std::io::Error| Error::KeyFile(format!("{}: {e}", path.display()));
     match fs::read(path) {
         Ok(bytes) => return Ok(bytes),
@@ -28,9 +25,7 @@ pub fn read_or_create_private_file(
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(mut file) => {
-            file.write_all(&bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(describe)?;
+            file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(describe)?;
             Ok(bytes)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::read(path).map_err(describe),

@@ -64,56 +64,29 @@ pub fn issue_client_credentials(
     context: IssuanceContext<'_>,
     request: TokenRequest<'_>,
 ) -> Result<IssuedToken, AadError> {
-    let IssuanceContext {
-        view,
-        keys,
-        hasher,
-        now,
-    } = context;
-    let TokenRequest {
-        endpoint,
-        tenant: segment_text,
-        parameters,
-        basic,
-    } = request;
+    let IssuanceContext { view, keys, hasher, now } = context;
+    let TokenRequest { endpoint, tenant: segment_text, parameters, basic } = request;
 
     // 1. The tenant (90002).
-    let segment =
-        TenantSegment::parse(segment_text).map_err(|_| AadError::InvalidTenantIdentifier {
-            segment: excerpt(segment_text),
-        })?;
-    let resolved = view
-        .resolve(&segment)
-        .ok_or_else(|| AadError::TenantNotFound {
-            segment: excerpt(segment_text),
-        })?;
+    let segment = TenantSegment::parse(segment_text)
+        .map_err(|_| AadError::InvalidTenantIdentifier { segment: excerpt(segment_text) })?;
+    let resolved = view.resolve(&segment).ok_or_else(|| AadError::TenantNotFound { segment: excerpt(segment_text) })?;
 
     // 2. The parameters (900144, 70003, 901002).
-    let grant_type = parameters
-        .grant_type
-        .as_deref()
-        .ok_or(AadError::MissingParameter { name: "grant_type" })?;
+    let grant_type = parameters.grant_type.as_deref().ok_or(AadError::MissingParameter { name: "grant_type" })?;
     if grant_type != "client_credentials" {
-        return Err(AadError::UnsupportedGrantType {
-            grant_type: excerpt(grant_type),
-        });
+        return Err(AadError::UnsupportedGrantType { grant_type: excerpt(grant_type) });
     }
     let (client_id, secret) = client_credentials_of(&parameters, basic)?;
     let requested = match endpoint {
         TokenEndpoint::V2 => {
-            let scope = parameters
-                .scope
-                .as_deref()
-                .ok_or(AadError::MissingParameter { name: "scope" })?;
+            let scope = parameters.scope.as_deref().ok_or(AadError::MissingParameter { name: "scope" })?;
             if parameters.resource.is_some() {
                 return Err(AadError::ResourceParameterNotSupported);
             }
             scope
         }
-        TokenEndpoint::V1 => parameters
-            .resource
-            .as_deref()
-            .ok_or(AadError::MissingParameter { name: "resource" })?,
+        TokenEndpoint::V1 => parameters.resource.as_deref().ok_or(AadError::MissingParameter { name: "resource" })?,
     };
 
     // 3. A specific tenant (50059).
@@ -123,15 +96,11 @@ pub fn issue_client_credentials(
     };
 
     // 4. The client exists in that tenant (700016).
-    let not_found = || AadError::ApplicationNotFound {
-        client_id: excerpt(&client_id),
-        directory: tenant.display_name.to_string(),
-    };
+    let not_found =
+        || AadError::ApplicationNotFound { client_id: excerpt(&client_id), directory: tenant.display_name.to_string() };
     let app_id = AppId::parse(&client_id).ok_or_else(not_found)?;
     let application = view.application(app_id).ok_or_else(not_found)?;
-    let principal = view
-        .service_principal(tenant.id, app_id)
-        .ok_or_else(not_found)?;
+    let principal = view.service_principal(tenant.id, app_id).ok_or_else(not_found)?;
 
     // 5. Its credential (7000218, 7000215, 7000222).
     let app_text = app_id.to_string();
@@ -140,23 +109,16 @@ pub fn issue_client_credentials(
             verify_secret(hasher, &application.secrets, &secret, now, &app_text)?;
             "1"
         }
-        None => match (
-            &parameters.client_assertion,
-            &parameters.client_assertion_type,
-        ) {
+        None => match (&parameters.client_assertion, &parameters.client_assertion_type) {
             (Some(_), Some(kind)) if kind == CLIENT_ASSERTION_TYPE_JWT => {
                 // No certificate credential can be registered yet, so no assertion verifies.
                 return Err(AadError::ClientAssertionKeyNotFound {
                     app_id: app_text,
-                    thumbprint: assertion_thumbprint(
-                        parameters.client_assertion.as_deref().unwrap_or_default(),
-                    ),
+                    thumbprint: assertion_thumbprint(parameters.client_assertion.as_deref().unwrap_or_default()),
                 });
             }
             (Some(_), _) => {
-                return Err(AadError::MissingParameter {
-                    name: "client_assertion_type",
-                });
+                return Err(AadError::MissingParameter { name: "client_assertion_type" });
             }
             (None, _) => return Err(AadError::MissingClientCredential),
         },
@@ -189,19 +151,14 @@ pub fn issue_client_credentials(
         idp: issuer,
         idtyp: "app".into(),
         oid: principal.principal.object_id.to_string(),
-        rh: format!(
-            "1.{}.",
-            URL_SAFE_NO_PAD.encode(random_bytes::<36>().map_err(internal)?)
-        ),
+        rh: format!("1.{}.", URL_SAFE_NO_PAD.encode(random_bytes::<36>().map_err(internal)?)),
         roles: roles.into_iter().map(str::to_owned).collect(),
         sub: principal.principal.object_id.to_string(),
         tid: tenant.id.to_string(),
         uti: URL_SAFE_NO_PAD.encode(random_bytes::<16>().map_err(internal)?),
         ver: "1.0".into(),
     };
-    let key = keys
-        .signing_key(now)
-        .ok_or_else(|| internal(crate::Error::NoSigningKey))?;
+    let key = keys.signing_key(now).ok_or_else(|| internal(crate::Error::NoSigningKey))?;
     let access_token = key.sign_jwt(&claims).map_err(internal)?;
     Ok(IssuedToken {
         access_token,
@@ -219,25 +176,20 @@ fn client_credentials_of(
 ) -> Result<(String, Option<ClientSecret>), AadError> {
     match basic {
         None => {
-            let client_id = parameters
-                .client_id
-                .clone()
-                .ok_or(AadError::MissingParameter { name: "client_id" })?;
+            let client_id = parameters.client_id.clone().ok_or(AadError::MissingParameter { name: "client_id" })?;
             Ok((client_id, parameters.client_secret.clone()))
         }
         Some(basic) => {
             if parameters.client_secret.is_some() || parameters.client_assertion.is_some() {
                 return Err(AadError::MalformedRequest {
-                    detail: "The request authenticates the client more than once (HTTP Basic and the request body).".into(),
+                    detail: "The request authenticates the client more than once (HTTP Basic and the request body)."
+                        .into(),
                 });
             }
-            if parameters
-                .client_id
-                .as_deref()
-                .is_some_and(|id| !id.eq_ignore_ascii_case(&basic.client_id))
-            {
+            if parameters.client_id.as_deref().is_some_and(|id| !id.eq_ignore_ascii_case(&basic.client_id)) {
                 return Err(AadError::MalformedRequest {
-                    detail: "The client_id in the request body differs from the one in the Authorization header.".into(),
+                    detail: "The client_id in the request body differs from the one in the Authorization header."
+                        .into(),
                 });
             }
             if basic.client_id.is_empty() {
@@ -271,43 +223,26 @@ fn verify_secret(
     }
     match (valid, expired) {
         (true, _) => Ok(()),
-        (false, true) => Err(AadError::ExpiredClientSecret {
-            app_id: app_id.to_owned(),
-        }),
-        (false, false) => Err(AadError::InvalidClientSecret {
-            app_id: app_id.to_owned(),
-        }),
+        (false, true) => Err(AadError::ExpiredClientSecret { app_id: app_id.to_owned() }),
+        (false, false) => Err(AadError::InvalidClientSecret { app_id: app_id.to_owned() }),
     }
 }
 
 /// The token audience for a v2 `scope`: exactly one resource, with `/.default`, ignoring OIDC
 /// scopes next to it.
 fn audience_from_scope(scope: &str) -> Result<String, AadError> {
-    let resources: Vec<&str> = scope
-        .split_whitespace()
-        .filter(|item| !OIDC_SCOPES.contains(item))
-        .collect();
+    let resources: Vec<&str> = scope.split_whitespace().filter(|item| !OIDC_SCOPES.contains(item)).collect();
     let [single] = resources.as_slice() else {
         return Err(if resources.is_empty() {
-            AadError::ScopeWithoutDefault {
-                scope: excerpt(scope),
-            }
+            AadError::ScopeWithoutDefault { scope: excerpt(scope) }
         } else {
-            AadError::MultipleResourcesScope {
-                scope: excerpt(scope),
-            }
+            AadError::MultipleResourcesScope { scope: excerpt(scope) }
         });
     };
     let identifier =
-        single
-            .strip_suffix("/.default")
-            .ok_or_else(|| AadError::ScopeWithoutDefault {
-                scope: excerpt(scope),
-            })?;
+        single.strip_suffix("/.default").ok_or_else(|| AadError::ScopeWithoutDefault { scope: excerpt(scope) })?;
     if !THREAT_PROTECTION.is_identified_by(identifier) {
-        return Err(AadError::InvalidScope {
-            scope: excerpt(single),
-        });
+        return Err(AadError::InvalidScope { scope: excerpt(single) });
     }
     Ok(canonical_audience(identifier))
 }
@@ -336,19 +271,10 @@ fn canonical_audience(identifier: &str) -> String {
 /// it), for the error message; empty when there is none.
 fn assertion_thumbprint(assertion: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE;
-    let header = assertion
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('=');
+    let header = assertion.split('.').next().unwrap_or_default().trim_end_matches('=');
     let decoded = URL_SAFE_NO_PAD.decode(header).ok();
-    let json: Option<serde_json::Value> =
-        decoded.and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let x5t = json
-        .as_ref()
-        .and_then(|value| value.get("x5t"))
-        .and_then(|value| value.as_str())
-        .unwrap_or_default();
+    let json: Option<serde_json::Value> = decoded.and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let x5t = json.as_ref().and_then(|value| value.get("x5t")).and_then(|value| value.as_str()).unwrap_or_default();
     let trimmed = x5t.trim_end_matches('=');
     let bytes = URL_SAFE_NO_PAD
         .decode(trimmed)

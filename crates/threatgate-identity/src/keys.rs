@@ -11,9 +11,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, PKCS_RSA_SHA256, RsaKeySize, SerialNumber,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, PKCS_RSA_SHA256, RsaKeySize, SerialNumber};
 use threatgate_domain::KeyId;
 use threatgate_proto::{Jwk, JwtHeader};
 use threatgate_store::{KeyStore, SigningKeyRecord};
@@ -61,9 +59,7 @@ impl SigningKey {
         params.not_before = now - Duration::days(1);
         params.not_after = now + CERTIFICATE_LIFETIME;
         params.serial_number = Some(SerialNumber::from_slice(&random_bytes::<16>()?));
-        let certificate = params
-            .self_signed(&rcgen_key)
-            .map_err(|e| Error::KeyGeneration(e.to_string()))?;
+        let certificate = params.self_signed(&rcgen_key).map_err(|e| Error::KeyGeneration(e.to_string()))?;
         let certificate_der = certificate.der().to_vec();
         Ok(SigningKeyRecord {
             kid: certificate_key_id(&certificate_der),
@@ -80,10 +76,7 @@ impl SigningKey {
         let key_pair = RsaKeyPair::from_pkcs8(&record.private_key_pkcs8)
             .map_err(|e| Error::KeyParse(format!("key {}: {e}", record.kid)))?;
         if certificate_key_id(&record.certificate_der) != record.kid {
-            return Err(Error::KeyParse(format!(
-                "key {} does not match its certificate",
-                record.kid
-            )));
+            return Err(Error::KeyParse(format!("key {} does not match its certificate", record.kid)));
         }
         let header = JwtHeader {
             typ: "JWT".into(),
@@ -91,8 +84,7 @@ impl SigningKey {
             x5t: record.kid.to_string(),
             kid: record.kid.to_string(),
         };
-        let header_json =
-            serde_json::to_vec(&header).map_err(|e| Error::KeyParse(e.to_string()))?;
+        let header_json = serde_json::to_vec(&header).map_err(|e| Error::KeyParse(e.to_string()))?;
         Ok(Self {
             kid: record.kid.clone(),
             key_pair,
@@ -113,18 +105,12 @@ impl SigningKey {
     /// Encodes and signs a JWT with these claims (RS256).
     pub fn sign_jwt(&self, claims: &impl serde::Serialize) -> Result<String> {
         let claims_json = serde_json::to_vec(claims).map_err(|e| Error::Signing(e.to_string()))?;
-        let mut token =
-            String::with_capacity(self.encoded_header.len() + claims_json.len() * 4 / 3 + 350);
+        let mut token = String::with_capacity(self.encoded_header.len() + claims_json.len() * 4 / 3 + 350);
         token.push_str(&self.encoded_header);
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
         let mut signature = vec![0u8; self.key_pair.public_modulus_len()];
         self.key_pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                token.as_bytes(),
-                &mut signature,
-            )
+            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), token.as_bytes(), &mut signature)
             .map_err(|_| Error::Signing("RSA signing failed".into()))?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
@@ -187,25 +173,15 @@ impl KeyRing {
 
 /// Makes sure there is a key that signs now and a next key already published, generating what
 /// is missing. The next key activates `rotation_period` after the newest active key did.
-pub async fn ensure_signing_keys(
-    store: &dyn KeyStore,
-    now: OffsetDateTime,
-    rotation_period: Duration,
-) -> Result<bool> {
+pub async fn ensure_signing_keys(store: &dyn KeyStore, now: OffsetDateTime, rotation_period: Duration) -> Result<bool> {
     let records = store.list_signing_keys().await?;
-    let newest_active = records
-        .iter()
-        .filter(|r| r.activates_at <= now)
-        .map(|r| r.activates_at)
-        .max();
+    let newest_active = records.iter().filter(|r| r.activates_at <= now).map(|r| r.activates_at).max();
     let has_next = records.iter().any(|r| r.activates_at > now);
     let mut created = false;
     let current_start = match newest_active {
         Some(start) => start,
         None => {
-            store
-                .insert_signing_key(&SigningKey::generate(now, now)?)
-                .await?;
+            store.insert_signing_key(&SigningKey::generate(now, now)?).await?;
             created = true;
             now
         }
@@ -213,9 +189,7 @@ pub async fn ensure_signing_keys(
     if !has_next {
         // Never sooner than a day away, so that JWKS caches (24 h) see it before it signs.
         let activates_at = (current_start + rotation_period).max(now + Duration::days(1));
-        store
-            .insert_signing_key(&SigningKey::generate(now, activates_at)?)
-            .await?;
+        store.insert_signing_key(&SigningKey::generate(now, activates_at)?).await?;
         created = true;
     }
     Ok(created)
@@ -226,19 +200,14 @@ mod tests {
     use super::*;
 
     fn at(seconds: i64) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     #[test]
     fn the_key_id_is_the_certificate_thumbprint_and_tokens_verify() -> Result<()> {
         let record = SigningKey::generate(at(0), at(0))?;
         let key = SigningKey::from_record(&record)?;
-        assert_eq!(
-            key.kid().as_str().len(),
-            27,
-            "base64url of 20 bytes, unpadded"
-        );
+        assert_eq!(key.kid().as_str().len(), 27, "base64url of 20 bytes, unpadded");
 
         let token = key.sign_jwt(&serde_json::json!({"aud": "x", "exp": 4_000_000_000i64}))?;
         let jwk = key.jwk(None);
@@ -246,8 +215,7 @@ mod tests {
             .map_err(|e| Error::KeyParse(e.to_string()))?;
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&["x"]);
-        let header =
-            jsonwebtoken::decode_header(&token).map_err(|e| Error::KeyParse(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(&token).map_err(|e| Error::KeyParse(e.to_string()))?;
         assert_eq!(header.kid.as_deref(), Some(key.kid().as_str()));
         assert_eq!(header.x5t.as_deref(), Some(key.kid().as_str()));
         jsonwebtoken::decode::<serde_json::Value>(&token, &decoding_key, &validation)
@@ -269,14 +237,8 @@ mod tests {
         let next = SigningKey::generate(at(0), at(1000))?;
         let ring = KeyRing::from_records(&[next.clone(), old.clone()])?;
         assert_eq!(ring.published().len(), 2);
-        assert_eq!(
-            ring.signing_key(at(10)).map(|k| k.kid().clone()),
-            Some(old.kid.clone())
-        );
-        assert_eq!(
-            ring.signing_key(at(1000)).map(|k| k.kid().clone()),
-            Some(next.kid)
-        );
+        assert_eq!(ring.signing_key(at(10)).map(|k| k.kid().clone()), Some(old.kid.clone()));
+        assert_eq!(ring.signing_key(at(1000)).map(|k| k.kid().clone()), Some(next.kid));
         assert!(ring.signing_key(at(-1)).is_none());
         Ok(())
     }

@@ -18,11 +18,7 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// Whether `password` matches the PHC string. A malformed stored hash never matches.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
 /// A random 20-character password with upper and lower case letters, digits and symbols,
@@ -30,9 +26,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub fn generate_password() -> Result<String> {
     const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     loop {
-        let candidate = random_string(LETTERS, 18)?
-            + &random_string(b"!#%+-=?@", 1)?
-            + &random_string(b"23456789", 1)?;
+        let candidate = random_string(LETTERS, 18)? + &random_string(b"!#%+-=?@", 1)? + &random_string(b"23456789", 1)?;
         let has_upper = candidate.bytes().any(|b| b.is_ascii_uppercase());
         let has_lower = candidate.bytes().any(|b| b.is_ascii_lowercase());
         if has_upper && has_lower {

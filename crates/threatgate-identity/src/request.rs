@@ -36,10 +36,7 @@ impl std::fmt::Debug for TokenParameters {
             .field("grant_type", &self.grant_type)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field(
-                "client_assertion",
-                &self.client_assertion.as_ref().map(|_| "<redacted>"),
-            )
+            .field("client_assertion", &self.client_assertion.as_ref().map(|_| "<redacted>"))
             .field("scope", &self.scope)
             .field("resource", &self.resource)
             .finish()
@@ -81,9 +78,7 @@ impl TokenParameters {
 }
 
 fn repeated(name: &str) -> AadError {
-    AadError::MalformedRequest {
-        detail: format!("The parameter '{}' appears more than once.", excerpt(name)),
-    }
+    AadError::MalformedRequest { detail: format!("The parameter '{}' appears more than once.", excerpt(name)) }
 }
 
 /// Splits and percent-decodes a form body; `+` is a space. Invalid UTF-8 after decoding is a
@@ -103,16 +98,11 @@ fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, AadError> {
 
 /// Percent-decodes one name or value of a form body, `+` being a space.
 fn decode_component(part: &[u8]) -> Result<String, AadError> {
-    let spaced: Vec<u8> = part
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
+    let spaced: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
     percent_decode(&spaced)
         .decode_utf8()
         .map(|text| text.into_owned())
-        .map_err(|_| AadError::MalformedRequest {
-            detail: "The request is not valid UTF-8 after URL decoding.".into(),
-        })
+        .map_err(|_| AadError::MalformedRequest { detail: "The request is not valid UTF-8 after URL decoding.".into() })
 }
 
 /// Client id and secret from an `Authorization: Basic …` header: base64 of
@@ -124,9 +114,7 @@ pub struct BasicCredentials {
 
 impl std::fmt::Debug for BasicCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicCredentials")
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
+        f.debug_struct("BasicCredentials").field("client_id", &self.client_id).finish_non_exhaustive()
     }
 }
 
@@ -162,10 +150,7 @@ mod tests {
         let body = b"grant_type=client_credentials&client_id=abc&client_info=1&claims=%7B%7D&scope=https%3A%2F%2Fapi.security.microsoft.com%2F.default+openid";
         let parameters = TokenParameters::from_form_body(body).unwrap();
         assert_eq!(parameters.grant_type.as_deref(), Some("client_credentials"));
-        assert_eq!(
-            parameters.scope.as_deref(),
-            Some("https://api.security.microsoft.com/.default openid")
-        );
+        assert_eq!(parameters.scope.as_deref(), Some("https://api.security.microsoft.com/.default openid"));
         assert!(parameters.client_secret.is_none());
     }
 
@@ -185,9 +170,7 @@ mod tests {
     fn basic_credentials_are_url_decoded_half_by_half() {
         // "id%3A1:s%2Bx%3Ay" is id ":" secret after form-encoding each half.
         let header = format!("Basic {}", STANDARD.encode("id%3A1:s%2Bx%3Ay"));
-        let credentials = BasicCredentials::from_authorization_header(&header)
-            .unwrap()
-            .unwrap();
+        let credentials = BasicCredentials::from_authorization_header(&header).unwrap().unwrap();
         assert_eq!(credentials.client_id, "id:1");
         assert_eq!(credentials.client_secret.expose(), "s+x:y");
         assert!(BasicCredentials::from_authorization_header("Bearer abc").is_none());

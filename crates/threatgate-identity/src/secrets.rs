@@ -66,20 +66,14 @@ impl fmt::Debug for SecretHasher {
 
 impl SecretHasher {
     pub fn from_key_bytes(bytes: &[u8]) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, bytes),
-        }
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, bytes) }
     }
 
     /// Reads the key file, creating it (32 random bytes, owner-only) when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self> {
-        let bytes =
-            crate::files::read_or_create_private_file(path, || Ok(random_bytes::<32>()?.to_vec()))?;
+        let bytes = crate::files::read_or_create_private_file(path, || Ok(random_bytes::<32>()?.to_vec()))?;
         if bytes.len() < 32 {
-            return Err(Error::KeyFile(format!(
-                "{} holds fewer than 32 bytes",
-                path.display()
-            )));
+            return Err(Error::KeyFile(format!("{} holds fewer than 32 bytes", path.display())));
         }
         Ok(Self::from_key_bytes(&bytes))
     }
@@ -104,12 +98,7 @@ mod tests {
         let second = ClientSecret::generate()?;
         assert_eq!(first.expose().len(), SECRET_LENGTH);
         assert_eq!(&first.expose()[3..6], "8Q~");
-        assert!(
-            first
-                .expose()
-                .bytes()
-                .all(|b| SECRET_ALPHABET.contains(&b) || b == b'~')
-        );
+        assert!(first.expose().bytes().all(|b| SECRET_ALPHABET.contains(&b) || b == b'~'));
         assert_ne!(first, second);
         Ok(())
     }

@@ -24,9 +24,7 @@ pub struct IdentitySettings {
 
 impl Default for IdentitySettings {
     fn default() -> Self {
-        Self {
-            key_rotation_period: Duration::days(30),
-        }
+        Self { key_rotation_period: Duration::days(30) }
     }
 }
 
@@ -98,13 +96,7 @@ impl IdentityService {
 
     /// Generates a next signing key when none is published yet (run periodically).
     pub async fn maintain_keys(&self) -> Result<()> {
-        if ensure_signing_keys(
-            self.store.as_ref(),
-            self.clock.now(),
-            self.settings.key_rotation_period,
-        )
-        .await?
-        {
+        if ensure_signing_keys(self.store.as_ref(), self.clock.now(), self.settings.key_rotation_period).await? {
             self.reload().await?;
         }
         Ok(())
@@ -123,14 +115,8 @@ impl IdentityService {
                 None => keys.push(Arc::new(SigningKey::from_record(record)?)),
             }
         }
-        let snapshot = Snapshot {
-            directory: DirectoryView::build(data),
-            keys: KeyRing::from_keys(keys),
-        };
-        tracing::debug!(
-            revision = snapshot.directory.revision(),
-            "directory reloaded"
-        );
+        let snapshot = Snapshot { directory: DirectoryView::build(data), keys: KeyRing::from_keys(keys) };
+        tracing::debug!(revision = snapshot.directory.revision(), "directory reloaded");
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }

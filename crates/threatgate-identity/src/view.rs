@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use threatgate_domain::{
-    AppId, AppRoleId, Application, ClientSecretRecord, ObjectId, ServicePrincipal,
-    THREAT_PROTECTION, Tenant, TenantId, TenantSegment,
+    AppId, AppRoleId, Application, ClientSecretRecord, ObjectId, ServicePrincipal, THREAT_PROTECTION, Tenant, TenantId,
+    TenantSegment,
 };
 use threatgate_store::DirectoryData;
 
@@ -44,10 +44,7 @@ pub enum ResolvedTenant<'a> {
 
 impl DirectoryView {
     pub fn build(data: DirectoryData) -> Self {
-        let mut view = Self {
-            revision: data.revision,
-            ..Self::default()
-        };
+        let mut view = Self { revision: data.revision, ..Self::default() };
         for tenant in data.tenants {
             for domain in &tenant.domains {
                 view.tenant_by_domain.insert(domain.to_string(), tenant.id);
@@ -55,13 +52,7 @@ impl DirectoryView {
             view.tenants.insert(tenant.id, tenant);
         }
         for application in data.applications {
-            view.applications.insert(
-                application.app_id,
-                ApplicationEntry {
-                    application,
-                    secrets: Vec::new(),
-                },
-            );
+            view.applications.insert(application.app_id, ApplicationEntry { application, secrets: Vec::new() });
         }
         for secret in data.client_secrets {
             if let Some(entry) = view.applications.get_mut(&secret.app_id) {
@@ -72,24 +63,12 @@ impl DirectoryView {
         for principal in data.service_principals {
             let key = (principal.tenant_id, principal.app_id);
             principal_keys.insert(principal.object_id, key);
-            view.principals.insert(
-                key,
-                PrincipalEntry {
-                    principal,
-                    roles_by_resource: HashMap::new(),
-                },
-            );
+            view.principals.insert(key, PrincipalEntry { principal, roles_by_resource: HashMap::new() });
         }
         for assignment in data.app_role_assignments {
-            let entry = principal_keys
-                .get(&assignment.principal_id)
-                .and_then(|key| view.principals.get_mut(key));
+            let entry = principal_keys.get(&assignment.principal_id).and_then(|key| view.principals.get_mut(key));
             if let Some(entry) = entry {
-                entry
-                    .roles_by_resource
-                    .entry(assignment.resource_id)
-                    .or_default()
-                    .push(assignment.app_role_id);
+                entry.roles_by_resource.entry(assignment.resource_id).or_default().push(assignment.app_role_id);
             }
         }
         view

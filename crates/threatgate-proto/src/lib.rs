@@ -8,7 +8,5 @@ pub mod discovery;
 pub mod token;
 
 pub use demo::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
-pub use discovery::{
-    InstanceDiscovery, InstanceMetadata, Jwk, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2,
-};
+pub use discovery::{InstanceDiscovery, InstanceMetadata, Jwk, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2};
 pub use token::{AadErrorBody, AccessTokenClaims, JwtHeader, TokenResponseV1, TokenResponseV2};

@@ -48,12 +48,7 @@ pub fn classify(error: &AadError, surface: Surface) -> (StatusCode, &'static str
 }
 
 /// Renders an identity error as Microsoft's JSON error body.
-pub fn aad_error_response(
-    error: &AadError,
-    surface: Surface,
-    ids: &RequestIds,
-    public_url: &str,
-) -> Response {
+pub fn aad_error_response(error: &AadError, surface: Surface, ids: &RequestIds, public_url: &str) -> Response {
     let (status, oauth_error, code) = classify(error, surface);
     let timestamp = ids.timestamp();
     let body = AadErrorBody {
@@ -71,10 +66,7 @@ pub fn aad_error_response(
     tracing::info!(code, status = status.as_u16(), "identity request refused");
     let mut response = (status, crate::json::json_utf8(&body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     ids.insert_headers(headers);
     response

@@ -60,10 +60,7 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::Invalid(format!(
-                    "config file {} does not exist",
-                    file.display()
-                )));
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -85,24 +82,17 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                ConfigError::Invalid(format!("public_url '{url}' is not a URL: {e}"))
-            })?;
+            let parsed = url::Url::parse(url)
+                .map_err(|e| ConfigError::Invalid(format!("public_url '{url}' is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url '{url}' must be an http(s) URL with a host"
-                )));
+                return Err(ConfigError::Invalid(format!("public_url '{url}' must be an http(s) URL with a host")));
             }
             if parsed.path() != "/" || parsed.query().is_some() {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url '{url}' must have no path or query"
-                )));
+                return Err(ConfigError::Invalid(format!("public_url '{url}' must have no path or query")));
             }
         }
         if !(50..=60_000).contains(&self.refresh_interval_ms) {
-            return Err(ConfigError::Invalid(
-                "refresh_interval_ms must be between 50 and 60000".into(),
-            ));
+            return Err(ConfigError::Invalid("refresh_interval_ms must be between 50 and 60000".into()));
         }
         Ok(())
     }

@@ -16,15 +16,9 @@ pub struct DataDir {
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
     #[error("data directory {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("opening the database {path}: {source}")]
-    Store {
-        path: PathBuf,
-        source: threatgate_store::StoreError,
-    },
+    Store { path: PathBuf, source: threatgate_store::StoreError },
     #[error(transparent)]
     Identity(#[from] threatgate_identity::Error),
 }
@@ -32,23 +26,15 @@ pub enum DataDirError {
 impl DataDir {
     /// Creates the directory (owner-only) if needed.
     pub fn create(root: &Path) -> Result<Self, DataDirError> {
-        std::fs::create_dir_all(root).map_err(|source| DataDirError::Io {
-            path: root.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(root).map_err(|source| DataDirError::Io { path: root.to_owned(), source })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let permissions = std::fs::Permissions::from_mode(0o700);
-            std::fs::set_permissions(root, permissions).map_err(|source| DataDirError::Io {
-                path: root.to_owned(),
-                source,
-            })?;
+            std::fs::set_permissions(root, permissions)
+                .map_err(|source| DataDirError::Io { path: root.to_owned(), source })?;
         }
-        let root = std::fs::canonicalize(root).map_err(|source| DataDirError::Io {
-            path: root.to_owned(),
-            source,
-        })?;
+        let root = std::fs::canonicalize(root).map_err(|source| DataDirError::Io { path: root.to_owned(), source })?;
         Ok(Self { root })
     }
 
@@ -75,16 +61,12 @@ impl DataDir {
     /// Opens the SQLite database, applying migrations.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, DataDirError> {
         let path = self.database_path();
-        let store = SqliteStore::open(&path)
-            .await
-            .map_err(|source| DataDirError::Store { path, source })?;
+        let store = SqliteStore::open(&path).await.map_err(|source| DataDirError::Store { path, source })?;
         Ok(Arc::new(store))
     }
 
     /// Loads the client-secret hashing key, creating it on first use.
     pub fn open_secret_hasher(&self) -> Result<Arc<SecretHasher>, DataDirError> {
-        Ok(Arc::new(SecretHasher::load_or_create(
-            &self.secret_hash_key_path(),
-        )?))
+        Ok(Arc::new(SecretHasher::load_or_create(&self.secret_hash_key_path())?))
     }
 }

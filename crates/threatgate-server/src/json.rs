@@ -16,10 +16,9 @@ pub fn json_utf8(value: &impl Serialize) -> JsonUtf8 {
 impl IntoResponse for JsonUtf8 {
     fn into_response(self) -> Response {
         let mut response = self.0.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         response
     }
 }

@@ -21,22 +21,15 @@ pub struct RequestIds {
 impl RequestIds {
     pub fn new(client_request_id: Option<&str>) -> Self {
         let trace_id = random_uuid();
-        let correlation_id = client_request_id
-            .and_then(|text| Uuid::try_parse(text.trim()).ok())
-            .unwrap_or_else(random_uuid);
-        Self {
-            trace_id,
-            correlation_id,
-            received_at: OffsetDateTime::now_utc(),
-        }
+        let correlation_id =
+            client_request_id.and_then(|text| Uuid::try_parse(text.trim()).ok()).unwrap_or_else(random_uuid);
+        Self { trace_id, correlation_id, received_at: OffsetDateTime::now_utc() }
     }
 
     /// `YYYY-MM-DD HH:MM:SSZ`, the identity platform's timestamp format.
     pub fn timestamp(&self) -> String {
         self.received_at
-            .format(format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second]Z"
-            ))
+            .format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z"))
             .unwrap_or_default()
     }
 
@@ -62,10 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
         if let Some(ids) = parts.extensions.get::<RequestIds>() {
             return Ok(*ids);
         }
-        let client_request_id = parts
-            .headers
-            .get("client-request-id")
-            .and_then(|value| value.to_str().ok());
+        let client_request_id = parts.headers.get("client-request-id").and_then(|value| value.to_str().ok());
         let ids = RequestIds::new(client_request_id);
         parts.extensions.insert(ids);
         Ok(ids)

@@ -26,10 +26,7 @@ pub enum StartupError {
     #[error(transparent)]
     Identity(#[from] threatgate_identity::Error),
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { address: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -53,35 +50,19 @@ impl Application {
         let data_dir = DataDir::create(&config.data_dir)?;
         let store = data_dir.open_store().await?;
         let hasher = data_dir.open_secret_hasher()?;
-        let identity = Arc::new(
-            IdentityService::open(
-                store,
-                Arc::clone(&clock),
-                hasher,
-                IdentitySettings::default(),
-            )
-            .await?,
-        );
+        let identity =
+            Arc::new(IdentityService::open(store, Arc::clone(&clock), hasher, IdentitySettings::default()).await?);
 
         let tls = if config.plain_http {
             None
         } else {
-            let material = ensure_local_tls(
-                &data_dir.tls_dir(),
-                &config.tls_names,
-                OffsetDateTime::now_utc(),
-            )?;
-            let rustls =
-                RustlsConfig::from_pem(material.certificate_chain_pem, material.private_key_pem)
-                    .await?;
+            let material = ensure_local_tls(&data_dir.tls_dir(), &config.tls_names, OffsetDateTime::now_utc())?;
+            let rustls = RustlsConfig::from_pem(material.certificate_chain_pem, material.private_key_pem).await?;
             Some((rustls, material.ca_certificate_path))
         };
 
-        let listener =
-            std::net::TcpListener::bind(config.listen).map_err(|source| StartupError::Bind {
-                address: config.listen,
-                source,
-            })?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|source| StartupError::Bind { address: config.listen, source })?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
@@ -118,19 +99,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let state = AppState {
-            identity: Arc::clone(&self.identity),
-            public_url: Arc::from(self.public_url.as_str()),
-        };
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let state = AppState { identity: Arc::clone(&self.identity), public_url: Arc::from(self.public_url.as_str()) };
         let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-        let refresher = tokio::spawn(keep_current(
-            Arc::clone(&self.identity),
-            self.refresh_interval,
-        ));
+        let refresher = tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval));
         let result = match self.tls {
             Some((rustls, _)) => {
                 let handle = axum_server::Handle::new();
@@ -146,12 +118,9 @@ impl Application {
             }
             None => {
                 let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(shutdown)
-                .await
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(shutdown)
+                    .await
             }
         };
         refresher.abort();

@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -26,19 +26,14 @@ pub struct TlsMaterial {
 
 impl std::fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsMaterial")
-            .field("ca_certificate_path", &self.ca_certificate_path)
-            .finish_non_exhaustive()
+        f.debug_struct("TlsMaterial").field("ca_certificate_path", &self.ca_certificate_path).finish_non_exhaustive()
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("certificate generation failed: {0}")]
     Certificate(#[from] rcgen::Error),
     #[error("{0}")]
@@ -59,11 +54,7 @@ const RENEW_BEFORE: Duration = Duration::days(30);
 
 /// Loads the local CA and server certificate from `dir`, creating or renewing what is
 /// missing, stale or not made for `extra_names`.
-pub fn ensure_local_tls(
-    dir: &Path,
-    extra_names: &[String],
-    now: OffsetDateTime,
-) -> Result<TlsMaterial, TlsError> {
+pub fn ensure_local_tls(dir: &Path, extra_names: &[String], now: OffsetDateTime) -> Result<TlsMaterial, TlsError> {
     create_dir(dir)?;
     let ca_cert_path = dir.join("ca.pem");
     let ca_key_path = dir.join("ca-key.pem");
@@ -82,11 +73,7 @@ pub fn ensure_local_tls(
         (certificate.pem(), key)
     };
 
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     for extra in extra_names {
         if !names.contains(extra) {
             names.push(extra.clone());
@@ -95,12 +82,10 @@ pub fn ensure_local_tls(
     let server_cert_path = dir.join("server.pem");
     let server_key_path = dir.join("server-key.pem");
     let info_path = dir.join("server.json");
-    let current: Option<ServerCertificateInfo> = fs::read(&info_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let current: Option<ServerCertificateInfo> =
+        fs::read(&info_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let usable = current.as_ref().is_some_and(|info| {
-        names.iter().all(|wanted| info.names.contains(wanted))
-            && info.not_after > (now + RENEW_BEFORE).unix_timestamp()
+        names.iter().all(|wanted| info.names.contains(wanted)) && info.not_after > (now + RENEW_BEFORE).unix_timestamp()
     }) && server_cert_path.exists()
         && server_key_path.exists();
     if !usable {
@@ -118,21 +103,15 @@ pub fn ensure_local_tls(
         let certificate = params.signed_by(&key, &issuer)?;
         write_file(&server_key_path, key.serialize_pem().as_bytes(), true)?;
         write_file(&server_cert_path, certificate.pem().as_bytes(), false)?;
-        let info = ServerCertificateInfo {
-            names,
-            not_after: params.not_after.unix_timestamp(),
-        };
-        let info_json =
-            serde_json::to_vec_pretty(&info).map_err(|e| TlsError::Invalid(e.to_string()))?;
+        let info = ServerCertificateInfo { names, not_after: params.not_after.unix_timestamp() };
+        let info_json = serde_json::to_vec_pretty(&info).map_err(|e| TlsError::Invalid(e.to_string()))?;
         write_file(&info_path, &info_json, false)?;
     }
 
     let mut chain = read_text(&server_cert_path)?.into_bytes();
     chain.extend_from_slice(ca_pem.as_bytes());
-    let ca_certificate_path = fs::canonicalize(&ca_cert_path).map_err(|source| TlsError::Io {
-        path: ca_cert_path,
-        source,
-    })?;
+    let ca_certificate_path =
+        fs::canonicalize(&ca_cert_path).map_err(|source| TlsError::Io { path: ca_cert_path, source })?;
     Ok(TlsMaterial {
         ca_certificate_path,
         certificate_chain_pem: chain,
@@ -158,41 +137,29 @@ fn name(common_name: &str) -> DistinguishedName {
 }
 
 fn serial() -> Result<SerialNumber, TlsError> {
-    let bytes = threatgate_identity::random::random_bytes::<16>()
-        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    let bytes = threatgate_identity::random::random_bytes::<16>().map_err(|e| TlsError::Invalid(e.to_string()))?;
     Ok(SerialNumber::from_slice(&bytes))
 }
 
 fn create_dir(dir: &Path) -> Result<(), TlsError> {
-    fs::create_dir_all(dir).map_err(|source| TlsError::Io {
-        path: dir.to_owned(),
-        source,
-    })
+    fs::create_dir_all(dir).map_err(|source| TlsError::Io { path: dir.to_owned(), source })
 }
 
 fn read_text(path: &Path) -> Result<String, TlsError> {
-    fs::read_to_string(path).map_err(|source| TlsError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    fs::read_to_string(path).map_err(|source| TlsError::Io { path: path.to_owned(), source })
 }
 
 /// Writes through a temporary file and a rename, so that a reader never sees half a file.
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
     use std::io::Write;
-    let io = |source| TlsError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| TlsError::Io { path: path.to_owned(), source };
     let temporary = path.with_extension("tmp");
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o644 });
     let mut file = options.open(&temporary).map_err(io)?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io)?;
     fs::rename(&temporary, path).map_err(io)
 }
 
@@ -206,32 +173,14 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let first = ensure_local_tls(dir.path(), &[], now).unwrap();
         let again = ensure_local_tls(dir.path(), &[], now).unwrap();
-        assert_eq!(
-            first.certificate_chain_pem, again.certificate_chain_pem,
-            "nothing changed, nothing renewed"
-        );
+        assert_eq!(first.certificate_chain_pem, again.certificate_chain_pem, "nothing changed, nothing renewed");
 
         let ca_before = fs::read(&first.ca_certificate_path).unwrap();
         let renamed = ensure_local_tls(dir.path(), &["threatgate.test".into()], now).unwrap();
-        assert_ne!(
-            first.certificate_chain_pem, renamed.certificate_chain_pem,
-            "a new name renews the certificate"
-        );
-        assert_eq!(
-            ca_before,
-            fs::read(&renamed.ca_certificate_path).unwrap(),
-            "the CA stays"
-        );
+        assert_ne!(first.certificate_chain_pem, renamed.certificate_chain_pem, "a new name renews the certificate");
+        assert_eq!(ca_before, fs::read(&renamed.ca_certificate_path).unwrap(), "the CA stays");
 
-        let later = ensure_local_tls(
-            dir.path(),
-            &["threatgate.test".into()],
-            now + Duration::days(380),
-        )
-        .unwrap();
-        assert_ne!(
-            renamed.certificate_chain_pem, later.certificate_chain_pem,
-            "a certificate near expiry is renewed"
-        );
+        let later = ensure_local_tls(dir.path(), &["threatgate.test".into()], now + Duration::days(380)).unwrap();
+        assert_ne!(renamed.certificate_chain_pem, later.certificate_chain_pem, "a certificate near expiry is renewed");
     }
 }

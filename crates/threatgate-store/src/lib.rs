@@ -13,6 +13,4 @@ mod traits;
 
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
-pub use traits::{
-    ConsentGrant, DirectoryData, DirectoryStore, KeyStore, SigningKeyRecord, Store, TenantKey,
-};
+pub use traits::{ConsentGrant, DirectoryData, DirectoryStore, KeyStore, SigningKeyRecord, Store, TenantKey};

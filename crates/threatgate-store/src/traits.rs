@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use threatgate_domain::{
-    AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId,
-    ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Upn, User,
+    AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId, ObjectId, RequiredAppRole,
+    ServicePrincipal, Tenant, TenantId, Upn, User,
 };
 use time::OffsetDateTime;
 

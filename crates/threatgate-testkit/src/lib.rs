@@ -38,12 +38,7 @@ pub async fn spawn_app() -> TestApp {
 
 async fn start(data_dir: Arc<TempDir>, listen: SocketAddr) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let config = Config {
-        data_dir: data_dir.path().to_owned(),
-        listen,
-        refresh_interval_ms: 50,
-        ..Config::default()
-    };
+    let config = Config { data_dir: data_dir.path().to_owned(), listen, refresh_interval_ms: 50, ..Config::default() };
     let application = Application::build(&config).await.expect("the server starts");
     let address = application.local_addr();
     let base_url = application.public_url().to_owned();
@@ -137,7 +132,12 @@ pub async fn seed_partner(app: &TestApp, roles: &[&str]) -> PartnerFixture {
     let admin = app.admin();
     let partner = admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.expect("partner tenant");
     let application = admin
-        .register_application("fabrikam.onmicrosoft.com", "Fabrikam Threat Connector", true, &["https://portal.azure.com".into()])
+        .register_application(
+            "fabrikam.onmicrosoft.com",
+            "Fabrikam Threat Connector",
+            true,
+            &["https://portal.azure.com".into()],
+        )
         .await
         .expect("application");
     let app_id = application.app_id.to_string();

@@ -12,8 +12,7 @@ use threatgate_server::DataDir;
 use threatgate_store::Store;
 
 use crate::cli::{
-    AppCommand, ConsentCommand, DataDirArg, KeysCommand, PermissionCommand, SecretCommand,
-    TenantCommand, UserCommand,
+    AppCommand, ConsentCommand, DataDirArg, KeysCommand, PermissionCommand, SecretCommand, TenantCommand, UserCommand,
 };
 use crate::output::{emit, when};
 
@@ -26,18 +25,11 @@ struct Opened {
 impl Opened {
     async fn new(data: &DataDirArg) -> anyhow::Result<Self> {
         let dir = DataDir::create(&data.data_dir)?;
-        Ok(Self {
-            store: dir.open_store().await?,
-            hasher: dir.open_secret_hasher()?,
-        })
+        Ok(Self { store: dir.open_store().await?, hasher: dir.open_secret_hasher()? })
     }
 
     fn admin(&self) -> DirectoryAdmin<'_> {
-        DirectoryAdmin {
-            store: self.store.as_ref(),
-            hasher: &self.hasher,
-            clock: &SystemClock,
-        }
+        DirectoryAdmin { store: self.store.as_ref(), hasher: &self.hasher, clock: &SystemClock }
     }
 }
 
@@ -45,25 +37,16 @@ pub async fn tenant(command: TenantCommand, json: bool) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create { data, name, domain } => {
             let opened = Opened::new(&data).await?;
-            let tenant = opened
-                .admin()
-                .create_tenant(&name, domain.as_deref())
-                .await?;
+            let tenant = opened.admin().create_tenant(&name, domain.as_deref()).await?;
             emit(json, &tenant, || {
-                format!(
-                    "created tenant {} ({}) {}",
-                    tenant.display_name, tenant.initial_domain, tenant.id
-                )
+                format!("created tenant {} ({}) {}", tenant.display_name, tenant.initial_domain, tenant.id)
             })
         }
         TenantCommand::List { data } => {
             let opened = Opened::new(&data).await?;
             let tenants = opened.admin().list_tenants().await?;
             emit(json, &tenants, || {
-                tenants
-                    .iter()
-                    .map(|t| format!("{}  {:<32} {}\n", t.id, t.initial_domain, t.display_name))
-                    .collect()
+                tenants.iter().map(|t| format!("{}  {:<32} {}\n", t.id, t.initial_domain, t.display_name)).collect()
             })
         }
         TenantCommand::Show { data, tenant } => {
@@ -85,25 +68,15 @@ pub async fn tenant(command: TenantCommand, json: bool) -> anyhow::Result<()> {
 
 pub async fn user(command: UserCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        UserCommand::Create {
-            data,
-            tenant,
-            upn,
-            password_env,
-            global_admin,
-        } => {
+        UserCommand::Create { data, tenant, upn, password_env, global_admin } => {
             let password = match &password_env {
                 Some(variable) => Some(
-                    std::env::var(variable)
-                        .with_context(|| format!("environment variable {variable} is not set"))?,
+                    std::env::var(variable).with_context(|| format!("environment variable {variable} is not set"))?,
                 ),
                 None => None,
             };
             let opened = Opened::new(&data).await?;
-            let created = opened
-                .admin()
-                .create_user(&tenant, &upn, password.as_deref(), global_admin)
-                .await?;
+            let created = opened.admin().create_user(&tenant, &upn, password.as_deref(), global_admin).await?;
             emit(json, &created, || {
                 let mut text = format!(
                     "created user {} ({}) {}",
@@ -112,9 +85,7 @@ pub async fn user(command: UserCommand, json: bool) -> anyhow::Result<()> {
                     created.user.object_id
                 );
                 if let Some(password) = &created.generated_password {
-                    text.push_str(&format!(
-                        "\npassword: {password}\n(shown once; store it now)"
-                    ));
+                    text.push_str(&format!("\npassword: {password}\n(shown once; store it now)"));
                 }
                 text
             })
@@ -123,10 +94,7 @@ pub async fn user(command: UserCommand, json: bool) -> anyhow::Result<()> {
             let opened = Opened::new(&data).await?;
             let users = opened.admin().list_users(&tenant).await?;
             emit(json, &users, || {
-                users
-                    .iter()
-                    .map(|u| format!("{}  {:<40} {}\n", u.object_id, u.upn, u.role.as_str()))
-                    .collect()
+                users.iter().map(|u| format!("{}  {:<40} {}\n", u.object_id, u.upn, u.role.as_str())).collect()
             })
         }
     }
@@ -145,20 +113,12 @@ fn permissions_of(application: &Application) -> Vec<&'static str> {
         .required_app_roles
         .iter()
         .filter(|required| required.resource_app_id == THREAT_PROTECTION.app_id)
-        .filter_map(|required| {
-            THREAT_PROTECTION
-                .find_role_by_id(required.app_role_id)
-                .map(|role| role.value)
-        })
+        .filter_map(|required| THREAT_PROTECTION.find_role_by_id(required.app_role_id).map(|role| role.value))
         .collect()
 }
 
 fn describe_application(application: &Application) -> String {
-    let uris: Vec<&str> = application
-        .redirect_uris
-        .iter()
-        .map(|uri| uri.as_str())
-        .collect();
+    let uris: Vec<&str> = application.redirect_uris.iter().map(|uri| uri.as_str()).collect();
     format!(
         "application (client) id  {}\nobject id                {}\ndirectory (tenant) id    {}\nname                     {}\nsupported accounts       {}\nredirect URIs            {}\npermissions              {}",
         application.app_id,
@@ -166,33 +126,17 @@ fn describe_application(application: &Application) -> String {
         application.home_tenant_id,
         application.display_name,
         application.sign_in_audience.as_str(),
-        if uris.is_empty() {
-            "-".to_owned()
-        } else {
-            uris.join(", ")
-        },
+        if uris.is_empty() { "-".to_owned() } else { uris.join(", ") },
         permissions_of(application).join(", "),
     )
 }
 
 pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        AppCommand::Register {
-            data,
-            tenant,
-            name,
-            multi_tenant,
-            redirect_uris,
-        } => {
+        AppCommand::Register { data, tenant, name, multi_tenant, redirect_uris } => {
             let opened = Opened::new(&data).await?;
-            let application = opened
-                .admin()
-                .register_application(&tenant, &name, multi_tenant, &redirect_uris)
-                .await?;
-            let output = ApplicationOutput {
-                permissions: permissions_of(&application),
-                application: &application,
-            };
+            let application = opened.admin().register_application(&tenant, &name, multi_tenant, &redirect_uris).await?;
+            let output = ApplicationOutput { permissions: permissions_of(&application), application: &application };
             emit(json, &output, || describe_application(&application))
         }
         AppCommand::List { data, tenant } => {
@@ -200,32 +144,19 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
             let applications = opened.admin().list_applications(tenant.as_deref()).await?;
             let output: Vec<ApplicationOutput<'_>> = applications
                 .iter()
-                .map(|a| ApplicationOutput {
-                    permissions: permissions_of(a),
-                    application: a,
-                })
+                .map(|a| ApplicationOutput { permissions: permissions_of(a), application: a })
                 .collect();
             emit(json, &output, || {
                 applications
                     .iter()
-                    .map(|a| {
-                        format!(
-                            "{}  {:<20} {}\n",
-                            a.app_id,
-                            a.sign_in_audience.as_str(),
-                            a.display_name
-                        )
-                    })
+                    .map(|a| format!("{}  {:<20} {}\n", a.app_id, a.sign_in_audience.as_str(), a.display_name))
                     .collect()
             })
         }
         AppCommand::Show { data, app } => {
             let opened = Opened::new(&data).await?;
             let application = opened.admin().get_application(&app).await?;
-            let output = ApplicationOutput {
-                permissions: permissions_of(&application),
-                application: &application,
-            };
+            let output = ApplicationOutput { permissions: permissions_of(&application), application: &application };
             emit(json, &output, || describe_application(&application))
         }
         AppCommand::Secret(command) => secret(command, json).await,
@@ -243,21 +174,10 @@ struct CreatedSecretOutput<'a> {
 
 async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        SecretCommand::Add {
-            data,
-            app,
-            description,
-            expires_in_days,
-        } => {
+        SecretCommand::Add { data, app, description, expires_in_days } => {
             let opened = Opened::new(&data).await?;
-            let created = opened
-                .admin()
-                .add_secret(&app, &description, expires_in_days)
-                .await?;
-            let output = CreatedSecretOutput {
-                record: &created.record,
-                value: created.value.expose(),
-            };
+            let created = opened.admin().add_secret(&app, &description, expires_in_days).await?;
+            let output = CreatedSecretOutput { record: &created.record, value: created.value.expose() };
             emit(json, &output, || {
                 format!(
                     "value      {}\nsecret id  {}\nexpires    {}\n\nCopy the value now: it is shown only this once and cannot be retrieved later.",
@@ -270,9 +190,7 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
         SecretCommand::Delete { data, app, key_id } => {
             let opened = Opened::new(&data).await?;
             opened.admin().delete_secret(&app, &key_id).await?;
-            emit(json, &serde_json::json!({ "deleted": key_id }), || {
-                format!("deleted secret {key_id}")
-            })
+            emit(json, &serde_json::json!({ "deleted": key_id }), || format!("deleted secret {key_id}"))
         }
         SecretCommand::List { data, app } => {
             let opened = Opened::new(&data).await?;
@@ -280,15 +198,7 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
             emit(json, &secrets, || {
                 secrets
                     .iter()
-                    .map(|s| {
-                        format!(
-                            "{}  {}***  expires {}  {}\n",
-                            s.key_id,
-                            s.hint,
-                            when(s.end),
-                            s.description
-                        )
-                    })
+                    .map(|s| format!("{}  {}***  expires {}  {}\n", s.key_id, s.hint, when(s.end), s.description))
                     .collect()
             })
         }
@@ -307,10 +217,8 @@ async fn permission(command: PermissionCommand, json: bool) -> anyhow::Result<()
     };
     let permissions = permissions_of(&application);
     emit(json, &permissions, || {
-        let mut text: String = permissions
-            .iter()
-            .map(|p| format!("{} / {p} (Application)\n", THREAT_PROTECTION.display_name))
-            .collect();
+        let mut text: String =
+            permissions.iter().map(|p| format!("{} / {p} (Application)\n", THREAT_PROTECTION.display_name)).collect();
         text.push_str("Consent is needed in each tenant before tokens carry new permissions: threatgate consent grant --tenant T --app A");
         text
     })
@@ -327,20 +235,15 @@ pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> 
                 } else {
                     status.roles.join(", ")
                 };
-                format!(
-                    "consented {} in tenant {}: {roles}",
-                    status.display_name, status.tenant_id
-                )
+                format!("consented {} in tenant {}: {roles}", status.display_name, status.tenant_id)
             })
         }
         ConsentCommand::Revoke { data, tenant, app } => {
             let opened = Opened::new(&data).await?;
             opened.admin().revoke_consent(&tenant, &app).await?;
-            emit(
-                json,
-                &serde_json::json!({ "revoked": { "tenant": tenant, "app": app } }),
-                || format!("revoked consent of {app} in {tenant}"),
-            )
+            emit(json, &serde_json::json!({ "revoked": { "tenant": tenant, "app": app } }), || {
+                format!("revoked consent of {app} in {tenant}")
+            })
         }
         ConsentCommand::List { data, tenant } => {
             let opened = Opened::new(&data).await?;
@@ -348,28 +251,16 @@ pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> 
             emit(json, &statuses, || {
                 statuses
                     .iter()
-                    .map(|s| {
-                        format!(
-                            "{}  {:<30} {}\n",
-                            s.app_id,
-                            s.display_name,
-                            s.roles.join(", ")
-                        )
-                    })
+                    .map(|s| format!("{}  {:<30} {}\n", s.app_id, s.display_name, s.roles.join(", ")))
                     .collect()
             })
         }
         ConsentCommand::Show { data, tenant, app } => {
             let opened = Opened::new(&data).await?;
             let application = opened.admin().get_application(&app).await?;
-            let status = opened
-                .admin()
-                .list_consents(&tenant)
-                .await?
-                .into_iter()
-                .find(|s| s.app_id == application.app_id);
-            let status = status
-                .with_context(|| format!("application {app} is not consented in {tenant}"))?;
+            let status =
+                opened.admin().list_consents(&tenant).await?.into_iter().find(|s| s.app_id == application.app_id);
+            let status = status.with_context(|| format!("application {app} is not consented in {tenant}"))?;
             emit(json, &status, || {
                 format!(
                     "application        {}\nservice principal  {}\npermissions        {}",
@@ -395,11 +286,8 @@ pub async fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
     let opened = Opened::new(&data).await?;
     let records = opened.store.list_signing_keys().await?;
     let now = time::OffsetDateTime::now_utc();
-    let signing = records
-        .iter()
-        .filter(|r| r.activates_at <= now)
-        .max_by_key(|r| r.activates_at)
-        .map(|r| r.kid.clone());
+    let signing =
+        records.iter().filter(|r| r.activates_at <= now).max_by_key(|r| r.activates_at).map(|r| r.kid.clone());
     let output: Vec<KeyOutput> = records
         .iter()
         .map(|r| KeyOutput {

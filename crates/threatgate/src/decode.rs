@@ -13,9 +13,7 @@ use crate::output::{emit, when};
 pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
     let input = if args.token == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
         text
     } else {
         args.token
@@ -23,10 +21,7 @@ pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
     let token = token_from(input.trim())?;
     let parts: Vec<&str> = token.split('.').collect();
     let [header, claims, _signature] = parts.as_slice() else {
-        bail!(
-            "not a JWT: expected three dot-separated parts, found {}",
-            parts.len()
-        );
+        bail!("not a JWT: expected three dot-separated parts, found {}", parts.len());
     };
     let header = decode_part(header).context("decoding the header")?;
     let claims = decode_part(claims).context("decoding the claims")?;
@@ -37,16 +32,12 @@ pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&header).unwrap_or_default(),
             serde_json::to_string_pretty(&claims).unwrap_or_default()
         );
-        if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
-            if let Ok(expiry) = time::OffsetDateTime::from_unix_timestamp(exp) {
-                let left = exp - time::OffsetDateTime::now_utc().unix_timestamp();
-                let state = if left > 0 {
-                    format!("in {} min", left / 60)
-                } else {
-                    "expired".into()
-                };
-                text.push_str(&format!("\nexpires {} ({state})\n", when(expiry)));
-            }
+        if let Some(exp) = claims.get("exp").and_then(Value::as_i64)
+            && let Ok(expiry) = time::OffsetDateTime::from_unix_timestamp(exp)
+        {
+            let left = exp - time::OffsetDateTime::now_utc().unix_timestamp();
+            let state = if left > 0 { format!("in {} min", left / 60) } else { "expired".into() };
+            text.push_str(&format!("\nexpires {} ({state})\n", when(expiry)));
         }
         text.push_str("(signature not verified)");
         text
@@ -67,9 +58,6 @@ fn token_from(input: &str) -> anyhow::Result<String> {
 }
 
 fn decode_part(part: &str) -> anyhow::Result<Value> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .or_else(|_| URL_SAFE.decode(part))
-        .context("not base64url")?;
+    let bytes = URL_SAFE_NO_PAD.decode(part).or_else(|_| URL_SAFE.decode(part)).context("not base64url")?;
     serde_json::from_slice(&bytes).context("not JSON")
 }

@@ -42,20 +42,13 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let manifest_path = service.data_dir().demo_manifest_path();
 
     let identity = service.identity();
-    let admin = DirectoryAdmin {
-        store: identity.store().as_ref(),
-        hasher: identity.hasher(),
-        clock: &SystemClock,
-    };
+    let admin = DirectoryAdmin { store: identity.store().as_ref(), hasher: identity.hasher(), clock: &SystemClock };
     let mut manifest = seed(&admin, previous.as_ref()).await?;
     identity.refresh().await?;
 
     manifest.authority = service.public_url().to_owned();
     manifest.api_base = service.public_url().to_owned();
-    manifest.ca_certificate = service
-        .ca_certificate_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    manifest.ca_certificate = service.ca_certificate_path().map(|p| p.display().to_string()).unwrap_or_default();
     write_atomically(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
 
     print_listening(&service);
@@ -65,48 +58,28 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Creates what is missing and returns the manifest (URLs filled in by the caller).
-async fn seed(
-    admin: &DirectoryAdmin<'_>,
-    previous: Option<&DemoManifest>,
-) -> anyhow::Result<DemoManifest> {
+async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> anyhow::Result<DemoManifest> {
     let (partner_name, partner_domain) = PARTNER;
     let partner = match admin.get_tenant(partner_domain).await {
         Ok(tenant) => tenant,
-        Err(_) => {
-            admin
-                .create_tenant(partner_name, Some(partner_domain))
-                .await?
-        }
+        Err(_) => admin.create_tenant(partner_name, Some(partner_domain)).await?,
     };
     let partner_admin = format!("admin@{partner_domain}");
-    let partner_password = ensure_admin(
-        admin,
-        partner_domain,
-        &partner_admin,
-        previous.map(|m| m.partner.admin_password.as_str()),
-    )
-    .await?;
+    let partner_password =
+        ensure_admin(admin, partner_domain, &partner_admin, previous.map(|m| m.partner.admin_password.as_str()))
+            .await?;
 
     let application = ensure_application(admin, partner_domain).await?;
     let app_id = application.app_id.to_string();
     admin
         .add_permissions(
             &app_id,
-            &[
-                "Incident.Read.All".into(),
-                "Incident.ReadWrite.All".into(),
-                "AdvancedHunting.Read.All".into(),
-            ],
+            &["Incident.Read.All".into(), "Incident.ReadWrite.All".into(), "AdvancedHunting.Read.All".into()],
         )
         .await?;
     // "Grant admin consent for Fabrikam", as the partner guide does in the home tenant.
     admin.grant_consent(partner_domain, &app_id).await?;
-    let client_secret = ensure_secret(
-        admin,
-        &application,
-        previous.map(|m| m.app.client_secret.as_str()),
-    )
-    .await?;
+    let client_secret = ensure_secret(admin, &application, previous.map(|m| m.app.client_secret.as_str())).await?;
 
     let mut customers = Vec::new();
     for (name, domain, consents) in CUSTOMERS {
@@ -115,18 +88,13 @@ async fn seed(
             Err(_) => admin.create_tenant(name, Some(domain)).await?,
         };
         let upn = format!("admin@{domain}");
-        let remembered = previous
-            .and_then(|m| m.customers.iter().find(|c| c.domain == domain))
-            .map(|c| c.admin_password.as_str());
+        let remembered =
+            previous.and_then(|m| m.customers.iter().find(|c| c.domain == domain)).map(|c| c.admin_password.as_str());
         let password = ensure_admin(admin, domain, &upn, remembered).await?;
         if consents {
             admin.grant_consent(domain, &app_id).await?;
         }
-        let consented = admin
-            .list_consents(domain)
-            .await?
-            .iter()
-            .any(|c| c.app_id == application.app_id);
+        let consented = admin.list_consents(domain).await?.iter().any(|c| c.app_id == application.app_id);
         customers.push(DemoCustomer {
             tenant_id: tenant.id.to_string(),
             domain: domain.to_owned(),
@@ -166,10 +134,10 @@ async fn ensure_admin(
     upn: &str,
     remembered: Option<&str>,
 ) -> anyhow::Result<String> {
-    if let Some(password) = remembered {
-        if admin.check_password(upn, password).await? {
-            return Ok(password.to_owned());
-        }
+    if let Some(password) = remembered
+        && admin.check_password(upn, password).await?
+    {
+        return Ok(password.to_owned());
     }
     match admin.create_user(domain, upn, None, true).await {
         Ok(created) => created.generated_password.context("a generated password"),
@@ -178,23 +146,15 @@ async fn ensure_admin(
     }
 }
 
-async fn ensure_application(
-    admin: &DirectoryAdmin<'_>,
-    partner_domain: &str,
-) -> anyhow::Result<Application> {
+async fn ensure_application(admin: &DirectoryAdmin<'_>, partner_domain: &str) -> anyhow::Result<Application> {
     let existing = admin
         .list_applications(Some(partner_domain))
         .await?
         .into_iter()
-        .find(|a| {
-            a.display_name.as_str() == APP_NAME
-                && a.sign_in_audience == SignInAudience::AzureADMultipleOrgs
-        });
+        .find(|a| a.display_name.as_str() == APP_NAME && a.sign_in_audience == SignInAudience::AzureADMultipleOrgs);
     match existing {
         Some(application) => Ok(application),
-        None => Ok(admin
-            .register_application(partner_domain, APP_NAME, true, &[REDIRECT_URI.to_owned()])
-            .await?),
+        None => Ok(admin.register_application(partner_domain, APP_NAME, true, &[REDIRECT_URI.to_owned()]).await?),
     }
 }
 
@@ -209,17 +169,11 @@ async fn ensure_secret(
         let candidate = ClientSecret::from_presented(value);
         let now = time::OffsetDateTime::now_utc();
         let secrets = admin.list_secrets(&app_id).await?;
-        if secrets
-            .iter()
-            .any(|s| s.is_valid_at(now) && admin.hasher.verify(&candidate, &s.value_hash))
-        {
+        if secrets.iter().any(|s| s.is_valid_at(now) && admin.hasher.verify(&candidate, &s.value_hash)) {
             return Ok(candidate);
         }
     }
-    Ok(admin
-        .add_secret(&app_id, "threatgate demo", None)
-        .await?
-        .value)
+    Ok(admin.add_secret(&app_id, "threatgate demo", None).await?.value)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -229,9 +183,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&temporary)
-        .with_context(|| format!("writing {}", temporary.display()))?;
+    let mut file = options.open(&temporary).with_context(|| format!("writing {}", temporary.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))?;
@@ -245,34 +197,19 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
     let tenant = &customer.tenant_id;
     let base = &manifest.authority;
     let app = &manifest.app;
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "threatgate".into());
-    println!(
-        "\nDemo ready. Everything below is in {} as well.\n",
-        manifest_path.display()
-    );
-    println!(
-        "Partner: {} ({}), app \"{}\"",
-        manifest.partner.domain, manifest.partner.tenant_id, app.display_name
-    );
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "threatgate".into());
+    println!("\nDemo ready. Everything below is in {} as well.\n", manifest_path.display());
+    println!("Partner: {} ({}), app \"{}\"", manifest.partner.domain, manifest.partner.tenant_id, app.display_name);
     println!("  application (client) id: {}", app.app_id);
     println!("  client secret:           {}", app.client_secret);
     for c in &manifest.customers {
-        let state = if c.consented {
-            "consented"
-        } else {
-            "not consented"
-        };
+        let state = if c.consented { "consented" } else { "not consented" };
         println!(
             "Customer {:<10} {}  {}  ({state}; admin {} / {})",
             c.display_name, c.tenant_id, c.domain, c.admin_upn, c.admin_password
         );
     }
-    println!(
-        "\n1. The partner guide's curl (v2 endpoint), token for {}:",
-        customer.display_name
-    );
+    println!("\n1. The partner guide's curl (v2 endpoint), token for {}:", customer.display_name);
     println!(
         "curl -i -X POST -H \"Content-Type:application/x-www-form-urlencoded\" -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" -k",
         app.app_id, manifest.resource, app.client_secret
@@ -292,10 +229,7 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
             "\n{} has not consented: the same request for tenant {} answers AADSTS700016. Consent with:\n  {exe} consent grant --data-dir {} --tenant {} --app {}",
             northwind.display_name,
             northwind.tenant_id,
-            manifest_path
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
             northwind.domain,
             app.app_id
         );

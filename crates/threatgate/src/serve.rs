@@ -48,22 +48,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub fn print_listening(application: &Application) {
-    println!(
-        "Threatgate listening on {} ({})",
-        application.public_url(),
-        application.local_addr()
-    );
-    println!(
-        "data directory: {}",
-        application.data_dir().root().display()
-    );
+    println!("Threatgate listening on {} ({})", application.public_url(), application.local_addr());
+    println!("data directory: {}", application.data_dir().root().display());
     if let Some(ca) = application.ca_certificate_path() {
         println!("TLS: certificate issued by the local CA {}", ca.display());
         println!("  trust it per command:   curl --cacert {} …", ca.display());
-        println!(
-            "  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={}",
-            ca.display()
-        );
+        println!("  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={}", ca.display());
         println!(
             "  system-wide (Debian):   cp {} /usr/local/share/ca-certificates/threatgate.crt && update-ca-certificates",
             ca.display()

@@ -9,9 +9,7 @@ use serde::Deserialize;
 use threatgate_domain::TenantSegment;
 use threatgate_identity::AadError;
 use threatgate_identity::view::ResolvedTenant;
-use threatgate_proto::{
-    InstanceDiscovery, InstanceMetadata, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2,
-};
+use threatgate_proto::{InstanceDiscovery, InstanceMetadata, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2};
 
 use super::AppState;
 use crate::aad_errors::{Surface, aad_error_response};
@@ -34,25 +32,17 @@ impl Named {
     }
 }
 
-fn resolve(
-    state: &AppState,
-    tenant: Result<Path<String>, PathRejection>,
-) -> Result<Named, AadError> {
+fn resolve(state: &AppState, tenant: Result<Path<String>, PathRejection>) -> Result<Named, AadError> {
     let Ok(Path(text)) = tenant else {
-        return Err(AadError::InvalidTenantIdentifier {
-            segment: "(not valid UTF-8)".into(),
-        });
+        return Err(AadError::InvalidTenantIdentifier { segment: "(not valid UTF-8)".into() });
     };
-    let segment = TenantSegment::parse(&text).map_err(|_| AadError::InvalidTenantIdentifier {
-        segment: text.chars().take(256).collect(),
-    })?;
+    let segment = TenantSegment::parse(&text)
+        .map_err(|_| AadError::InvalidTenantIdentifier { segment: text.chars().take(256).collect() })?;
     let snapshot = state.identity.snapshot();
     match snapshot.directory.resolve(&segment) {
         Some(ResolvedTenant::Tenant(tenant)) => Ok(Named::Tenant(tenant.id.to_string())),
         Some(ResolvedTenant::Alias) => Ok(Named::Alias(text.to_ascii_lowercase())),
-        None => Err(AadError::TenantNotFound {
-            segment: text.chars().take(256).collect(),
-        }),
+        None => Err(AadError::TenantNotFound { segment: text.chars().take(256).collect() }),
     }
 }
 
@@ -60,18 +50,9 @@ fn resolve(
 fn discovery_response(body: Response) -> Response {
     let mut response = body;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=86400, private"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, OPTIONS"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400, private"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, OPTIONS"));
     response
 }
 
@@ -79,11 +60,7 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 
-const AUTH_METHODS: [&str; 3] = [
-    "client_secret_post",
-    "private_key_jwt",
-    "client_secret_basic",
-];
+const AUTH_METHODS: [&str; 3] = ["client_secret_post", "private_key_jwt", "client_secret_basic"];
 const RESPONSE_MODES: [&str; 3] = ["query", "fragment", "form_post"];
 
 /// `GET /{tenant}/.well-known/openid-configuration`. Public.
@@ -101,10 +78,7 @@ pub async fn openid_configuration_v1(
     let base = &state.public_url;
     let t = named.segment();
     let (issuer, region) = match &named {
-        Named::Tenant(id) => (
-            format!("https://sts.windows.net/{id}/"),
-            Some("WW".to_owned()),
-        ),
+        Named::Tenant(id) => (format!("https://sts.windows.net/{id}/"), Some("WW".to_owned())),
         Named::Alias(_) => ("https://sts.windows.net/{tenantid}/".to_owned(), None),
     };
     let document = OpenIdConfigurationV1 {
@@ -114,13 +88,7 @@ pub async fn openid_configuration_v1(
         response_modes_supported: strings(&RESPONSE_MODES),
         subject_types_supported: strings(&["pairwise"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
-        response_types_supported: strings(&[
-            "code",
-            "id_token",
-            "code id_token",
-            "token id_token",
-            "token",
-        ]),
+        response_types_supported: strings(&["code", "id_token", "code id_token", "token id_token", "token"]),
         scopes_supported: strings(&["openid"]),
         issuer,
         microsoft_multi_refresh_token: true,
@@ -256,12 +224,7 @@ fn keys(
         return aad_error_response(&error, Surface::Discovery, ids, &state.public_url);
     }
     let snapshot = state.identity.snapshot();
-    let keys = snapshot
-        .keys
-        .published()
-        .iter()
-        .map(|key| key.jwk(issuer.clone()))
-        .collect();
+    let keys = snapshot.keys.published().iter().map(|key| key.jwk(issuer.clone())).collect();
     discovery_response(json_utf8(&JwkSet { keys }).into_response())
 }
 
@@ -279,32 +242,18 @@ pub async fn instance_discovery(
     ids: RequestIds,
     query: Result<Query<InstanceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let refuse = || {
-        aad_error_response(
-            &AadError::UnknownInstance,
-            Surface::Discovery,
-            &ids,
-            &state.public_url,
-        )
-    };
+    let refuse = || aad_error_response(&AadError::UnknownInstance, Surface::Discovery, &ids, &state.public_url);
     let Ok(Query(query)) = query else {
         return refuse();
     };
     let ours = url::Url::parse(&state.public_url).ok();
-    let theirs = query
-        .authorization_endpoint
-        .as_deref()
-        .and_then(|text| url::Url::parse(text).ok());
+    let theirs = query.authorization_endpoint.as_deref().and_then(|text| url::Url::parse(text).ok());
     let (Some(ours), Some(theirs)) = (ours, theirs) else {
         return refuse();
     };
-    let same_host = ours.host_str().map(str::to_ascii_lowercase)
-        == theirs.host_str().map(str::to_ascii_lowercase)
+    let same_host = ours.host_str().map(str::to_ascii_lowercase) == theirs.host_str().map(str::to_ascii_lowercase)
         && ours.port_or_known_default() == theirs.port_or_known_default();
-    let tenant = theirs
-        .path_segments()
-        .and_then(|mut segments| segments.next())
-        .filter(|s| !s.is_empty());
+    let tenant = theirs.path_segments().and_then(|mut segments| segments.next()).filter(|s| !s.is_empty());
     let (true, Some(tenant)) = (same_host, tenant) else {
         return refuse();
     };
@@ -313,10 +262,7 @@ pub async fn instance_discovery(
         None => ours.host_str().unwrap_or_default().to_owned(),
     };
     let answer = InstanceDiscovery {
-        tenant_discovery_endpoint: format!(
-            "{}/{tenant}/v2.0/.well-known/openid-configuration",
-            state.public_url
-        ),
+        tenant_discovery_endpoint: format!("{}/{tenant}/v2.0/.well-known/openid-configuration", state.public_url),
         api_version: query.api_version.unwrap_or_else(|| "1.1".into()),
         metadata: vec![InstanceMetadata {
             preferred_network: host.clone(),

@@ -11,8 +11,7 @@ use crate::json::json_utf8;
 /// `GET /healthz`: 200 with the directory revision the server serves. Public.
 pub async fn health(State(state): State<AppState>) -> Response {
     let revision = state.identity.snapshot().directory.revision();
-    json_utf8(&serde_json::json!({ "status": "ok", "directory_revision": revision }))
-        .into_response()
+    json_utf8(&serde_json::json!({ "status": "ok", "directory_revision": revision })).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -23,11 +22,7 @@ pub struct ErrorCodeQuery {
 /// `GET /error?code=N`: what an AADSTS code means and what to do about it. Public.
 pub async fn error_code_page(Query(query): Query<ErrorCodeQuery>) -> Response {
     let Some(code) = query.code else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "name an AADSTS code: /error?code=700016\n",
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, "name an AADSTS code: /error?code=700016\n").into_response();
     };
     let text = match code {
         900023 => "The tenant segment of the URL is neither a tenant GUID nor a domain name.",
@@ -35,41 +30,28 @@ pub async fn error_code_page(Query(query): Query<ErrorCodeQuery>) -> Response {
         9002313 => {
             "The request is malformed: a repeated parameter, a body that is not UTF-8, or conflicting credentials."
         }
-        900144 => {
-            "A required parameter is missing from the form body (grant_type, client_id, scope or resource)."
-        }
+        900144 => "A required parameter is missing from the form body (grant_type, client_id, scope or resource).",
         70003 => "Only grant_type=client_credentials is supported by this endpoint.",
         901002 => "The v2.0 endpoint takes scope=<resource>/.default, not resource=.",
-        50059 => {
-            "Client credentials need a specific tenant in the URL, not common or organizations."
-        }
+        50059 => "Client credentials need a specific tenant in the URL, not common or organizations.",
         700016 => {
             "The application does not exist, or has no service principal in this tenant: a Global Administrator of the tenant must consent first (threatgate consent grant, or the consent link)."
         }
         7000218 => "Send client_secret in the body or HTTP Basic, or a client assertion.",
         7000215 => "The client secret is wrong. Send the secret's value, not its id.",
-        7000222 => {
-            "Every matching client secret has expired. Create a new one (threatgate app secret add)."
-        }
-        700027 => {
-            "The client assertion is signed by a key no certificate credential of the application matches."
-        }
+        7000222 => "Every matching client secret has expired. Create a new one (threatgate app secret add).",
+        700027 => "The client assertion is signed by a key no certificate credential of the application matches.",
         1002012 => "Client credentials need scope=<resource>/.default.",
         70011 => {
             "The scope names a resource this server does not host. Use https://api.security.microsoft.com/.default."
         }
         700022 => "The scope names more than one resource.",
-        500011 => {
-            "The resource is not hosted here. Use resource=https://api.security.microsoft.com."
-        }
+        500011 => "The resource is not hosted here. Use resource=https://api.security.microsoft.com.",
         900561 => "Token endpoints accept POST only.",
         50049 => "Instance discovery was asked about a host that is not this server.",
         50000 => "The server failed while issuing the token; the trace id is in its log.",
         _ => {
-            return (
-                StatusCode::NOT_FOUND,
-                format!("AADSTS{code} is not an error code of this server\n"),
-            )
+            return (StatusCode::NOT_FOUND, format!("AADSTS{code} is not an error code of this server\n"))
                 .into_response();
         }
     };

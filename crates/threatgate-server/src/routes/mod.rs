@@ -25,20 +25,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/token", any(token::token_v1))
         .route("/{tenant}/oauth2/v2.0/token", any(token::token_v2))
-        .route(
-            "/{tenant}/.well-known/openid-configuration",
-            get(discovery::openid_configuration_v1),
-        )
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(discovery::openid_configuration_v2),
-        )
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration_v2))
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
-        .route(
-            "/common/discovery/instance",
-            get(discovery::instance_discovery),
-        )
+        .route("/common/discovery/instance", get(discovery::instance_discovery))
         .route("/error", get(health::error_code_page))
         .route("/healthz", get(health::health))
         .layer(SetResponseHeaderLayer::if_not_present(

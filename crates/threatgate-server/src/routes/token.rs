@@ -6,9 +6,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use threatgate_identity::{
-    AadError, BasicCredentials, IssuedToken, TokenEndpoint, TokenParameters, TokenRequest,
-};
+use threatgate_identity::{AadError, BasicCredentials, IssuedToken, TokenEndpoint, TokenParameters, TokenRequest};
 use threatgate_proto::{TokenResponseV1, TokenResponseV2};
 
 use super::AppState;
@@ -52,43 +50,29 @@ async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let refuse =
-        |error: AadError| aad_error_response(&error, Surface::Token, &ids, &state.public_url);
+    let refuse = |error: AadError| aad_error_response(&error, Surface::Token, &ids, &state.public_url);
     let Ok(Path(tenant)) = tenant else {
-        return refuse(AadError::InvalidTenantIdentifier {
-            segment: "(not valid UTF-8)".into(),
-        });
+        return refuse(AadError::InvalidTenantIdentifier { segment: "(not valid UTF-8)".into() });
     };
     if method != Method::POST {
-        return refuse(AadError::MethodNotAllowed {
-            allowed: "POST",
-            received: method.to_string(),
-        });
+        return refuse(AadError::MethodNotAllowed { allowed: "POST", received: method.to_string() });
     }
     let parameters = match read_parameters(&headers, body).await {
         Ok(parameters) => parameters,
         Err(error) => return refuse(error),
     };
-    let basic = match headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str())
-    {
+    let basic = match headers.get(header::AUTHORIZATION).map(|value| value.to_str()) {
         None => Ok(None),
         Some(Ok(value)) => BasicCredentials::from_authorization_header(value).transpose(),
-        Some(Err(_)) => Err(AadError::MalformedRequest {
-            detail: "The Authorization header is not valid text.".into(),
-        }),
+        Some(Err(_)) => {
+            Err(AadError::MalformedRequest { detail: "The Authorization header is not valid text.".into() })
+        }
     };
     let basic = match basic {
         Ok(basic) => basic,
         Err(error) => return refuse(error),
     };
-    let request = TokenRequest {
-        endpoint,
-        tenant: &tenant,
-        parameters,
-        basic,
-    };
+    let request = TokenRequest { endpoint, tenant: &tenant, parameters, basic };
     match state.identity.issue_token(request) {
         Ok(issued) => {
             tracing::info!(?endpoint, %tenant, "token issued");
@@ -103,23 +87,13 @@ async fn token(
 async fn read_parameters(headers: &HeaderMap, body: Body) -> Result<TokenParameters, AadError> {
     let bytes = axum::body::to_bytes(body, MAX_TOKEN_REQUEST_BYTES)
         .await
-        .map_err(|_| AadError::RequestTooLarge {
-            limit: MAX_TOKEN_REQUEST_BYTES,
-        })?;
+        .map_err(|_| AadError::RequestTooLarge { limit: MAX_TOKEN_REQUEST_BYTES })?;
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|media| {
-            media
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if is_form {
-        TokenParameters::from_form_body(&bytes)
-    } else {
-        Ok(TokenParameters::default())
-    }
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if is_form { TokenParameters::from_form_body(&bytes) } else { Ok(TokenParameters::default()) }
 }
 
 fn token_response(endpoint: TokenEndpoint, issued: IssuedToken, ids: &RequestIds) -> Response {
@@ -143,10 +117,7 @@ fn token_response(endpoint: TokenEndpoint, issued: IssuedToken, ids: &RequestIds
         .into_response(),
     };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(header::EXPIRES, HeaderValue::from_static("-1"));
     ids.insert_headers(headers);

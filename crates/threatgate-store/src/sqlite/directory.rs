@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite};
 use threatgate_domain::{
-    AppId, AppRoleAssignment, Application, ClientSecretRecord, DisplayName, DomainName, ObjectId,
-    RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, TenantId, Upn, User,
-    UserRole,
+    AppId, AppRoleAssignment, Application, ClientSecretRecord, DisplayName, DomainName, ObjectId, RedirectUri,
+    RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, TenantId, Upn, User, UserRole,
 };
 
 use super::{SqliteStore, from_unix_seconds, parse_column, unix_seconds};
@@ -17,33 +16,21 @@ use crate::{ConsentGrant, DirectoryData, DirectoryStore, Result, StoreError, Ten
 #[async_trait]
 impl DirectoryStore for SqliteStore {
     async fn revision(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT revision FROM directory_revision WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT revision FROM directory_revision WHERE id = 1").fetch_one(&self.pool).await?)
     }
 
     async fn load_directory(&self) -> Result<DirectoryData> {
         // One read transaction, so that the revision matches the rows.
         let mut tx = self.pool.begin().await?;
-        let revision = sqlx::query_scalar("SELECT revision FROM directory_revision WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let tenants = select_tenants(&mut *tx, None).await?;
-        let applications = select_applications(&mut *tx, None, None).await?;
-        let client_secrets = select_client_secrets(&mut *tx, None).await?;
-        let service_principals = select_service_principals(&mut *tx, None).await?;
-        let app_role_assignments = select_app_role_assignments(&mut *tx, None).await?;
+        let revision =
+            sqlx::query_scalar("SELECT revision FROM directory_revision WHERE id = 1").fetch_one(&mut *tx).await?;
+        let tenants = select_tenants(&mut tx, None).await?;
+        let applications = select_applications(&mut tx, None, None).await?;
+        let client_secrets = select_client_secrets(&mut tx, None).await?;
+        let service_principals = select_service_principals(&mut tx, None).await?;
+        let app_role_assignments = select_app_role_assignments(&mut tx, None).await?;
         tx.commit().await?;
-        Ok(DirectoryData {
-            revision,
-            tenants,
-            applications,
-            client_secrets,
-            service_principals,
-            app_role_assignments,
-        })
+        Ok(DirectoryData { revision, tenants, applications, client_secrets, service_principals, app_role_assignments })
     }
 
     async fn insert_tenant(&self, tenant: &Tenant, built_in: &[ServicePrincipal]) -> Result<()> {
@@ -56,15 +43,13 @@ impl DirectoryStore for SqliteStore {
             .await
             .map_err(|e| StoreError::on_unique(e, "tenant"))?;
         for domain in &tenant.domains {
-            sqlx::query(
-                "INSERT INTO tenant_domains (domain, tenant_id, is_initial) VALUES ($1, $2, $3)",
-            )
-            .bind(domain.as_str())
-            .bind(tenant.id.to_string())
-            .bind(*domain == tenant.initial_domain)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::on_unique(e, "domain"))?;
+            sqlx::query("INSERT INTO tenant_domains (domain, tenant_id, is_initial) VALUES ($1, $2, $3)")
+                .bind(domain.as_str())
+                .bind(tenant.id.to_string())
+                .bind(*domain == tenant.initial_domain)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::on_unique(e, "domain"))?;
         }
         for principal in built_in {
             insert_service_principal(&mut *tx, principal).await?;
@@ -89,12 +74,12 @@ impl DirectoryStore for SqliteStore {
             }
         };
         let mut conn = self.pool.acquire().await?;
-        Ok(select_tenants(&mut *conn, Some(id)).await?.pop())
+        Ok(select_tenants(&mut conn, Some(id)).await?.pop())
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let mut conn = self.pool.acquire().await?;
-        select_tenants(&mut *conn, None).await
+        select_tenants(&mut conn, None).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<()> {
@@ -166,14 +151,12 @@ impl DirectoryStore for SqliteStore {
         .await
         .map_err(|e| StoreError::on_unique(e, "application"))?;
         for (position, uri) in application.redirect_uris.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO application_redirect_uris (app_id, position, uri) VALUES ($1, $2, $3)",
-            )
-            .bind(application.app_id.to_string())
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(uri.as_str())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO application_redirect_uris (app_id, position, uri) VALUES ($1, $2, $3)")
+                .bind(application.app_id.to_string())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(uri.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         insert_required_roles(&mut tx, application.app_id, &application.required_app_roles).await?;
         insert_service_principal(&mut *tx, home_service_principal).await?;
@@ -183,23 +166,20 @@ impl DirectoryStore for SqliteStore {
 
     async fn find_application(&self, app_id: AppId) -> Result<Option<Application>> {
         let mut conn = self.pool.acquire().await?;
-        Ok(select_applications(&mut *conn, Some(app_id), None)
-            .await?
-            .pop())
+        Ok(select_applications(&mut conn, Some(app_id), None).await?.pop())
     }
 
     async fn list_applications(&self, home_tenant: Option<TenantId>) -> Result<Vec<Application>> {
         let mut conn = self.pool.acquire().await?;
-        select_applications(&mut *conn, None, home_tenant).await
+        select_applications(&mut conn, None, home_tenant).await
     }
 
     async fn set_required_app_roles(&self, app_id: AppId, roles: &[RequiredAppRole]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM applications WHERE app_id = $1")
-                .bind(app_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM applications WHERE app_id = $1")
+            .bind(app_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound("application"));
         }
@@ -244,7 +224,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn list_client_secrets(&self, app_id: AppId) -> Result<Vec<ClientSecretRecord>> {
         let mut conn = self.pool.acquire().await?;
-        select_client_secrets(&mut *conn, Some(app_id)).await
+        select_client_secrets(&mut conn, Some(app_id)).await
     }
 
     async fn grant_consent(&self, grant: &ConsentGrant) -> Result<ServicePrincipal> {
@@ -296,23 +276,22 @@ impl DirectoryStore for SqliteStore {
 
     async fn revoke_consent(&self, tenant: TenantId, app_id: AppId) -> Result<bool> {
         // Assignments go with the service principal (ON DELETE CASCADE).
-        let result =
-            sqlx::query("DELETE FROM service_principals WHERE tenant_id = $1 AND app_id = $2")
-                .bind(tenant.to_string())
-                .bind(app_id.to_string())
-                .execute(&self.pool)
-                .await?;
+        let result = sqlx::query("DELETE FROM service_principals WHERE tenant_id = $1 AND app_id = $2")
+            .bind(tenant.to_string())
+            .bind(app_id.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected() > 0)
     }
 
     async fn list_service_principals(&self, tenant: TenantId) -> Result<Vec<ServicePrincipal>> {
         let mut conn = self.pool.acquire().await?;
-        select_service_principals(&mut *conn, Some(tenant)).await
+        select_service_principals(&mut conn, Some(tenant)).await
     }
 
     async fn list_app_role_assignments(&self, tenant: TenantId) -> Result<Vec<AppRoleAssignment>> {
         let mut conn = self.pool.acquire().await?;
-        select_app_role_assignments(&mut *conn, Some(tenant)).await
+        select_app_role_assignments(&mut conn, Some(tenant)).await
     }
 }
 
@@ -355,10 +334,7 @@ async fn insert_required_roles(
 }
 
 /// Tenants with their domains; all of them, or the one with `only`.
-async fn select_tenants(
-    conn: &mut sqlx::SqliteConnection,
-    only: Option<TenantId>,
-) -> Result<Vec<Tenant>> {
+async fn select_tenants(conn: &mut sqlx::SqliteConnection, only: Option<TenantId>) -> Result<Vec<Tenant>> {
     let only = only.map(|id| id.to_string());
     let tenant_rows = sqlx::query(
         "SELECT id, display_name, created_at FROM tenants
@@ -391,9 +367,8 @@ async fn select_tenants(
             Ok(Tenant {
                 id: parse_column(&id, "tenants.id")?,
                 display_name: parse_display_name(row.try_get("display_name")?)?,
-                initial_domain: initial.ok_or_else(|| {
-                    StoreError::Corrupt(format!("tenant {id} has no initial domain"))
-                })?,
+                initial_domain: initial
+                    .ok_or_else(|| StoreError::Corrupt(format!("tenant {id} has no initial domain")))?,
                 domains: all,
                 created_at: from_unix_seconds(row.try_get("created_at")?)?,
             })
@@ -434,26 +409,19 @@ async fn select_applications(
     .await?;
     let mut uris: HashMap<String, Vec<RedirectUri>> = HashMap::new();
     for row in &uri_rows {
-        let uri = RedirectUri::parse(row.try_get("uri")?).map_err(|_| {
-            StoreError::Corrupt("application_redirect_uris.uri holds an invalid value".into())
-        })?;
+        let uri = RedirectUri::parse(row.try_get("uri")?)
+            .map_err(|_| StoreError::Corrupt("application_redirect_uris.uri holds an invalid value".into()))?;
         uris.entry(row.try_get("app_id")?).or_default().push(uri);
     }
     let mut roles: HashMap<String, Vec<RequiredAppRole>> = HashMap::new();
     for row in &role_rows {
-        roles
-            .entry(row.try_get("app_id")?)
-            .or_default()
-            .push(RequiredAppRole {
-                resource_app_id: parse_column(
-                    row.try_get("resource_app_id")?,
-                    "application_required_roles.resource_app_id",
-                )?,
-                app_role_id: parse_column(
-                    row.try_get("app_role_id")?,
-                    "application_required_roles.app_role_id",
-                )?,
-            });
+        roles.entry(row.try_get("app_id")?).or_default().push(RequiredAppRole {
+            resource_app_id: parse_column(
+                row.try_get("resource_app_id")?,
+                "application_required_roles.resource_app_id",
+            )?,
+            app_role_id: parse_column(row.try_get("app_role_id")?, "application_required_roles.app_role_id")?,
+        });
     }
     rows.iter()
         .map(|row| {
@@ -462,14 +430,10 @@ async fn select_applications(
             Ok(Application {
                 app_id: parse_column(&id, "applications.app_id")?,
                 object_id: parse_column(row.try_get("object_id")?, "applications.object_id")?,
-                home_tenant_id: parse_column(
-                    row.try_get("home_tenant_id")?,
-                    "applications.home_tenant_id",
-                )?,
+                home_tenant_id: parse_column(row.try_get("home_tenant_id")?, "applications.home_tenant_id")?,
                 display_name: parse_display_name(row.try_get("display_name")?)?,
-                sign_in_audience: SignInAudience::parse(&audience).ok_or_else(|| {
-                    StoreError::Corrupt(format!("unknown sign-in audience {audience}"))
-                })?,
+                sign_in_audience: SignInAudience::parse(&audience)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown sign-in audience {audience}")))?,
                 redirect_uris: uris.remove(&id).unwrap_or_default(),
                 required_app_roles: roles.remove(&id).unwrap_or_default(),
                 created_at: from_unix_seconds(row.try_get("created_at")?)?,
@@ -533,22 +497,10 @@ async fn select_app_role_assignments(
         .map(|row| {
             Ok(AppRoleAssignment {
                 id: parse_column(row.try_get("id")?, "app_role_assignments.id")?,
-                tenant_id: parse_column(
-                    row.try_get("tenant_id")?,
-                    "app_role_assignments.tenant_id",
-                )?,
-                principal_id: parse_column(
-                    row.try_get("principal_id")?,
-                    "app_role_assignments.principal_id",
-                )?,
-                resource_id: parse_column(
-                    row.try_get("resource_id")?,
-                    "app_role_assignments.resource_id",
-                )?,
-                app_role_id: parse_column(
-                    row.try_get("app_role_id")?,
-                    "app_role_assignments.app_role_id",
-                )?,
+                tenant_id: parse_column(row.try_get("tenant_id")?, "app_role_assignments.tenant_id")?,
+                principal_id: parse_column(row.try_get("principal_id")?, "app_role_assignments.principal_id")?,
+                resource_id: parse_column(row.try_get("resource_id")?, "app_role_assignments.resource_id")?,
+                app_role_id: parse_column(row.try_get("app_role_id")?, "app_role_assignments.app_role_id")?,
                 created_at: from_unix_seconds(row.try_get("created_at")?)?,
             })
         })
@@ -574,13 +526,11 @@ fn read_user(row: &SqliteRow) -> Result<User> {
             .map_err(|_| StoreError::Corrupt("users.upn holds an invalid value".into()))?,
         display_name: parse_display_name(row.try_get("display_name")?)?,
         password_hash: row.try_get("password_hash")?,
-        role: UserRole::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown user role {role}")))?,
+        role: UserRole::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown user role {role}")))?,
         created_at: from_unix_seconds(row.try_get("created_at")?)?,
     })
 }
 
 fn parse_display_name(text: &str) -> Result<DisplayName> {
-    DisplayName::parse(text)
-        .map_err(|_| StoreError::Corrupt("a display name holds an invalid value".into()))
+    DisplayName::parse(text).map_err(|_| StoreError::Corrupt("a display name holds an invalid value".into()))
 }

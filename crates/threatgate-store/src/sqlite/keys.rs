@@ -24,10 +24,7 @@ impl KeyStore for SqliteStore {
                     certificate_der: row.try_get("certificate")?,
                     created_at: from_unix_seconds(row.try_get("created_at")?)?,
                     activates_at: from_unix_seconds(row.try_get("activates_at")?)?,
-                    retired_at: row
-                        .try_get::<Option<i64>, _>("retired_at")?
-                        .map(from_unix_seconds)
-                        .transpose()?,
+                    retired_at: row.try_get::<Option<i64>, _>("retired_at")?.map(from_unix_seconds).transpose()?,
                 })
             })
             .collect()

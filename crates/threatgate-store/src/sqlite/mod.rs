@@ -45,10 +45,7 @@ impl SqliteStore {
     }
 
     async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -70,6 +67,5 @@ fn from_unix_seconds(seconds: i64) -> Result<OffsetDateTime> {
 
 /// Parses a stored value with its type's `FromStr`, or reports the column as corrupt.
 fn parse_column<T: FromStr>(text: &str, column: &'static str) -> Result<T> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{column} holds an invalid value")))
+    text.parse().map_err(|_| StoreError::Corrupt(format!("{column} holds an invalid value")))
 }

@@ -29,7 +29,12 @@ async fn malformed_bodies_get_aadsts_errors_not_server_errors() {
     let too_large = format!("grant_type=client_credentials&padding={}", "a".repeat(70 * 1024));
     assert_aad_error(form_body(too_large.into_bytes()).await.unwrap(), 413, "invalid_request", 9002313).await;
 
-    let long_scope = format!("grant_type=client_credentials&client_id={}&client_secret={}&scope={}", partner.app_id, partner.client_secret, "x".repeat(20_000));
+    let long_scope = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+        partner.app_id,
+        partner.client_secret,
+        "x".repeat(20_000)
+    );
     let body = assert_aad_error(form_body(long_scope.into_bytes()).await.unwrap(), 400, "invalid_scope", 1002012).await;
     assert!(body["error_description"].as_str().unwrap().len() < 2_000, "echoed values are cut short");
 }
@@ -68,7 +73,11 @@ async fn conflicting_client_authentication_is_refused() {
         .client
         .post(&url)
         .basic_auth(&partner.app_id, Some(&partner.client_secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE), ("client_id", "11111111-2222-4333-8444-555555555555")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", SCOPE),
+            ("client_id", "11111111-2222-4333-8444-555555555555"),
+        ])
         .send()
         .await
         .unwrap();

@@ -12,7 +12,8 @@ use crate::{assert_aad_error, request_v2_token, unverified_claims};
 async fn threatgate(app: &TestApp, args: &[&str]) -> Value {
     let output = run(app, args).await;
     assert!(output.status.success(), "threatgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
@@ -48,14 +49,36 @@ async fn the_partner_flow_done_with_commands_reaches_the_running_server() {
 
     let partner = threatgate(&app, &["tenant", "create", "--name", "Fabrikam"]).await;
     assert_eq!(partner["initial_domain"], "fabrikam.onmicrosoft.com");
-    let admin = threatgate(&app, &["user", "create", "--tenant", "fabrikam.onmicrosoft.com", "--upn", "admin@fabrikam.onmicrosoft.com", "--global-admin"]).await;
+    let admin = threatgate(
+        &app,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "fabrikam.onmicrosoft.com",
+            "--upn",
+            "admin@fabrikam.onmicrosoft.com",
+            "--global-admin",
+        ],
+    )
+    .await;
     assert_eq!(admin["role"], "GlobalAdministrator");
     assert!(admin["generated_password"].as_str().unwrap().len() >= 16);
     assert!(admin.get("password_hash").is_none(), "hashes are never printed");
 
     let registered = threatgate(
         &app,
-        &["app", "register", "--tenant", "fabrikam.onmicrosoft.com", "--name", "Connector", "--multi-tenant", "--redirect-uri", "https://portal.azure.com"],
+        &[
+            "app",
+            "register",
+            "--tenant",
+            "fabrikam.onmicrosoft.com",
+            "--name",
+            "Connector",
+            "--multi-tenant",
+            "--redirect-uri",
+            "https://portal.azure.com",
+        ],
     )
     .await;
     assert_eq!(registered["sign_in_audience"], "AzureADMultipleOrgs");
@@ -80,7 +103,8 @@ async fn the_partner_flow_done_with_commands_reaches_the_running_server() {
     let denied = request_v2_token(&app, &tid, &app_id, &value).await;
     assert_aad_error(denied, 400, "unauthorized_client", 700016).await;
 
-    let granted = threatgate(&app, &["consent", "grant", "--tenant", "contoso.onmicrosoft.com", "--app", &app_id]).await;
+    let granted =
+        threatgate(&app, &["consent", "grant", "--tenant", "contoso.onmicrosoft.com", "--app", &app_id]).await;
     assert_eq!(granted["roles"], serde_json::json!(["Incident.Read.All"]));
     let token_works = eventually(|| async {
         let response = request_v2_token(&app, &tid, &app_id, &value).await;
@@ -106,7 +130,9 @@ async fn the_partner_flow_done_with_commands_reaches_the_running_server() {
 #[tokio::test]
 async fn commands_report_mistakes_clearly_and_fail() {
     let app = spawn_app().await;
-    let unknown = run(&app, &["user", "create", "--tenant", "nowhere.onmicrosoft.com", "--upn", "a@nowhere.onmicrosoft.com"]).await;
+    let unknown =
+        run(&app, &["user", "create", "--tenant", "nowhere.onmicrosoft.com", "--upn", "a@nowhere.onmicrosoft.com"])
+            .await;
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("tenant 'nowhere.onmicrosoft.com' not found"));
 

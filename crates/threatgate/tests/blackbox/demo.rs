@@ -9,14 +9,14 @@ use threatgate_proto::DemoManifest;
 
 use crate::{SCOPE, unverified_claims};
 
-struct Demo {
+pub struct Demo {
     child: tokio::process::Child,
 }
 
 impl Demo {
     /// Starts the demo and waits for a new `demo.json` (the old one, from an earlier run,
     /// names another port).
-    async fn start(data_dir: &Path) -> (Self, DemoManifest) {
+    pub async fn start(data_dir: &Path) -> (Self, DemoManifest) {
         let manifest_path = data_dir.join("demo.json");
         let old = std::fs::read(&manifest_path).ok();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
@@ -39,7 +39,7 @@ impl Demo {
         }
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }

@@ -26,7 +26,10 @@ async fn the_v2_document_names_the_tenant_by_guid_even_when_asked_by_domain() {
     assert_eq!(document["authorization_endpoint"], format!("{base}/{tid}/oauth2/v2.0/authorize"));
     assert_eq!(document["jwks_uri"], format!("{base}/{tid}/discovery/v2.0/keys"));
     assert_eq!(document["issuer"], format!("{base}/{tid}/v2.0"));
-    assert_eq!(keys_of(&document)[..4], ["token_endpoint", "token_endpoint_auth_methods_supported", "jwks_uri", "response_modes_supported"]);
+    assert_eq!(
+        keys_of(&document)[..4],
+        ["token_endpoint", "token_endpoint_auth_methods_supported", "jwks_uri", "response_modes_supported"]
+    );
     assert_eq!(
         document["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_post", "private_key_jwt", "client_secret_basic"])
@@ -55,7 +58,8 @@ async fn the_common_documents_carry_the_issuer_template() {
     assert_eq!(v2["tenant_region_scope"], Value::Null);
     let v1: Value = app.get("/common/.well-known/openid-configuration").await.json().await.unwrap();
     assert_eq!(v1["issuer"], "https://sts.windows.net/{tenantid}/");
-    let organizations: Value = app.get("/organizations/v2.0/.well-known/openid-configuration").await.json().await.unwrap();
+    let organizations: Value =
+        app.get("/organizations/v2.0/.well-known/openid-configuration").await.json().await.unwrap();
     assert_eq!(organizations["token_endpoint"], format!("{}/organizations/oauth2/v2.0/token", app.base_url));
 }
 
@@ -138,11 +142,17 @@ async fn instance_discovery_vouches_only_for_this_host() {
         .json()
         .await
         .unwrap();
-    assert_eq!(answer["tenant_discovery_endpoint"], format!("{}/common/v2.0/.well-known/openid-configuration", app.base_url));
+    assert_eq!(
+        answer["tenant_discovery_endpoint"],
+        format!("{}/common/v2.0/.well-known/openid-configuration", app.base_url)
+    );
     let theirs = app
         .client
         .get(format!("{}/common/discovery/instance", app.base_url))
-        .query(&[("api-version", "1.1"), ("authorization_endpoint", "https://login.example.com/common/oauth2/v2.0/authorize")])
+        .query(&[
+            ("api-version", "1.1"),
+            ("authorization_endpoint", "https://login.example.com/common/oauth2/v2.0/authorize"),
+        ])
         .send()
         .await
         .unwrap();

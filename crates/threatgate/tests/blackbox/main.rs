@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod discovery;
 mod errors;
+mod interop;
 mod restart;
 mod token_v1;
 mod token_v2;
@@ -72,7 +73,8 @@ pub async fn assert_aad_error(response: reqwest::Response, status: u16, error: &
     let correlation = body["correlation_id"].as_str().unwrap();
     let timestamp = body["timestamp"].as_str().unwrap();
     assert!(
-        description.ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}")),
+        description
+            .ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}")),
         "{description}"
     );
     assert_eq!(timestamp.len(), "2026-01-09 02:02:12Z".len());

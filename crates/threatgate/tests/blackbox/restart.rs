@@ -9,8 +9,11 @@ use crate::{request_v2_token, verify_token};
 async fn tokens_issued_before_a_restart_still_verify_and_secrets_still_work() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
-    let body: Value =
-        request_v2_token(&app, &partner.consented[0], &partner.app_id, &partner.client_secret).await.json().await.unwrap();
+    let body: Value = request_v2_token(&app, &partner.consented[0], &partner.app_id, &partner.client_secret)
+        .await
+        .json()
+        .await
+        .unwrap();
     let token = body["access_token"].as_str().unwrap().to_owned();
     let keys_before: Value = app.get("/common/discovery/keys").await.json().await.unwrap();
 

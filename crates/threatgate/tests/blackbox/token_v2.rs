@@ -40,7 +40,10 @@ async fn the_guides_curl_request_returns_a_token_with_the_customers_roles_and_ti
     let names: Vec<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["aud", "iss", "iat", "nbf", "exp", "aio", "appid", "appidacr", "idp", "idtyp", "oid", "rh", "roles", "sub", "tid", "uti", "ver"]
+        [
+            "aud", "iss", "iat", "nbf", "exp", "aio", "appid", "appidacr", "idp", "idtyp", "oid", "rh", "roles", "sub",
+            "tid", "uti", "ver"
+        ]
     );
 }
 
@@ -50,7 +53,8 @@ async fn each_customer_gets_its_own_service_principal_as_oid() {
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
     let mut oids = Vec::new();
     for tenant in &partner.consented {
-        let body: Value = request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await.json().await.unwrap();
+        let body: Value =
+            request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await.json().await.unwrap();
         let claims = unverified_claims(body["access_token"].as_str().unwrap());
         assert_eq!(claims["tid"], tenant.as_str());
         oids.push(claims["oid"].as_str().unwrap().to_owned());
@@ -131,8 +135,11 @@ async fn the_tenant_may_be_named_by_domain_and_the_resource_by_application_id() 
 async fn an_app_consented_without_permissions_gets_a_token_without_roles() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &[]).await;
-    let body: Value =
-        request_v2_token(&app, &partner.consented[0], &partner.app_id, &partner.client_secret).await.json().await.unwrap();
+    let body: Value = request_v2_token(&app, &partner.consented[0], &partner.app_id, &partner.client_secret)
+        .await
+        .json()
+        .await
+        .unwrap();
     let claims = verify_token(&app, body["access_token"].as_str().unwrap()).await;
     assert!(claims.get("roles").is_none(), "no roles claim when none is granted: {claims}");
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: the README's test command, and what .ci/run calls.
+#
+# It first prepares the unmodified Python clients (MSAL, azure-identity, PyJWT) that the
+# interop test drives, in a virtual environment under target/, then runs `cargo test`.
+# Extra arguments go to `cargo test`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/target/interop-venv"
+requirements="$root/tests/interop/requirements.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+  echo "preparing the Python clients for the interop test ($venv)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
+fi
+export THREATGATE_PYTHON="$venv/bin/python"
+cd "$root"
+cargo test --workspace --locked "$@"
