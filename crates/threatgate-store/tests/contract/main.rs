@@ -1,0 +1,266 @@
+//! The store contract: every backend must pass these. `store_tests!` expands each test once
+//! per backend (SQLite now; PostgreSQL joins by adding a line to the macro).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+use std::sync::Arc;
+
+use threatgate_domain::{
+    AppId, AppRoleId, Application, ClientSecretRecord, DisplayName, DomainName, KeyId, ObjectId, RedirectUri,
+    RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn, User, UserRole,
+};
+use threatgate_store::{
+    ConsentGrant, DirectoryStore, KeyStore, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+macro_rules! store_tests {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let store: std::sync::Arc<dyn threatgate_store::Store> =
+                        std::sync::Arc::new(threatgate_store::SqliteStore::open_in_memory().await.unwrap());
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    a_tenant_is_found_by_id_and_by_each_domain,
+    a_domain_belongs_to_one_tenant,
+    an_application_round_trips_with_its_uris_and_permissions,
+    secrets_are_added_listed_and_deleted,
+    consent_is_idempotent_and_revocation_removes_every_grant,
+    every_change_moves_the_revision_and_load_sees_it,
+    users_are_unique_by_upn,
+    signing_keys_round_trip,
+);
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()
+}
+
+fn guid() -> Uuid {
+    Uuid::new_v4()
+}
+
+async fn tenant(store: &dyn Store, name: &str) -> (Tenant, ServicePrincipal) {
+    let domain = DomainName::initial_for(name).unwrap();
+    let tenant = Tenant {
+        id: TenantId::from_uuid(guid()),
+        display_name: DisplayName::parse(name).unwrap(),
+        initial_domain: domain.clone(),
+        domains: vec![domain],
+        created_at: now(),
+    };
+    let resource = ServicePrincipal {
+        object_id: ObjectId::from_uuid(guid()),
+        tenant_id: tenant.id,
+        app_id: THREAT_PROTECTION.app_id,
+        display_name: THREAT_PROTECTION.display_name.into(),
+        created_at: now(),
+    };
+    store.insert_tenant(&tenant, std::slice::from_ref(&resource)).await.unwrap();
+    (tenant, resource)
+}
+
+async fn application(store: &dyn Store, home: &Tenant) -> Application {
+    let application = Application {
+        app_id: AppId::from_uuid(guid()),
+        object_id: ObjectId::from_uuid(guid()),
+        home_tenant_id: home.id,
+        display_name: DisplayName::parse("Connector").unwrap(),
+        sign_in_audience: SignInAudience::AzureADMultipleOrgs,
+        redirect_uris: vec![
+            RedirectUri::parse("https://portal.azure.com").unwrap(),
+            RedirectUri::parse("http://localhost:8400/").unwrap(),
+        ],
+        required_app_roles: vec![RequiredAppRole {
+            resource_app_id: THREAT_PROTECTION.app_id,
+            app_role_id: THREAT_PROTECTION.roles[0].id,
+        }],
+        created_at: now(),
+    };
+    let home_principal = ServicePrincipal {
+        object_id: ObjectId::from_uuid(guid()),
+        tenant_id: home.id,
+        app_id: application.app_id,
+        display_name: "Connector".into(),
+        created_at: now(),
+    };
+    store.insert_application(&application, &home_principal).await.unwrap();
+    application
+}
+
+fn consent(tenant: &Tenant, app: &Application, resource: &ServicePrincipal, roles: &[AppRoleId]) -> ConsentGrant {
+    ConsentGrant {
+        tenant_id: tenant.id,
+        app_id: app.app_id,
+        new_service_principal_id: ObjectId::from_uuid(guid()),
+        service_principal_display_name: app.display_name.to_string(),
+        resource_service_principal_id: resource.object_id,
+        roles: roles.iter().map(|role| (*role, ObjectId::from_uuid(guid()))).collect(),
+        at: now(),
+    }
+}
+
+async fn a_tenant_is_found_by_id_and_by_each_domain(store: Arc<dyn Store>) {
+    let (created, _) = tenant(store.as_ref(), "Contoso").await;
+    let by_id = store.find_tenant(TenantKey::Id(created.id)).await.unwrap();
+    assert_eq!(by_id.as_ref(), Some(&created));
+    let by_domain = store.find_tenant(TenantKey::Domain(&created.initial_domain)).await.unwrap();
+    assert_eq!(by_domain, Some(created.clone()));
+    let unknown = DomainName::parse("nowhere.onmicrosoft.com").unwrap();
+    assert_eq!(store.find_tenant(TenantKey::Domain(&unknown)).await.unwrap(), None);
+    assert_eq!(store.list_tenants().await.unwrap(), vec![created]);
+}
+
+async fn a_domain_belongs_to_one_tenant(store: Arc<dyn Store>) {
+    tenant(store.as_ref(), "Contoso").await;
+    let clash = Tenant {
+        id: TenantId::from_uuid(guid()),
+        display_name: DisplayName::parse("Contoso 2").unwrap(),
+        initial_domain: DomainName::parse("contoso.onmicrosoft.com").unwrap(),
+        domains: vec![DomainName::parse("contoso.onmicrosoft.com").unwrap()],
+        created_at: now(),
+    };
+    let result = store.insert_tenant(&clash, &[]).await;
+    assert!(matches!(result, Err(StoreError::Conflict("domain"))), "{result:?}");
+    assert_eq!(store.list_tenants().await.unwrap().len(), 1, "nothing of the failed tenant was kept");
+}
+
+async fn an_application_round_trips_with_its_uris_and_permissions(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let created = application(store.as_ref(), &home).await;
+    assert_eq!(store.find_application(created.app_id).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.list_applications(Some(home.id)).await.unwrap(), vec![created.clone()]);
+
+    let all_roles: Vec<RequiredAppRole> = THREAT_PROTECTION
+        .roles
+        .iter()
+        .map(|role| RequiredAppRole { resource_app_id: THREAT_PROTECTION.app_id, app_role_id: role.id })
+        .collect();
+    store.set_required_app_roles(created.app_id, &all_roles).await.unwrap();
+    let updated = store.find_application(created.app_id).await.unwrap().unwrap();
+    assert_eq!(updated.required_app_roles.len(), 3);
+    let unknown = store.set_required_app_roles(AppId::from_uuid(guid()), &all_roles).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound("application"))));
+    let principals = store.list_service_principals(home.id).await.unwrap();
+    assert!(principals.iter().any(|p| p.app_id == created.app_id), "registration creates the home service principal");
+}
+
+async fn secrets_are_added_listed_and_deleted(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let app = application(store.as_ref(), &home).await;
+    let secret = ClientSecretRecord {
+        key_id: ObjectId::from_uuid(guid()),
+        app_id: app.app_id,
+        description: "ci".into(),
+        hint: "abc".into(),
+        value_hash: vec![1; 32],
+        start: now(),
+        end: now() + time::Duration::days(180),
+    };
+    store.insert_client_secret(&secret).await.unwrap();
+    assert_eq!(store.list_client_secrets(app.app_id).await.unwrap(), vec![secret.clone()]);
+    let orphan =
+        ClientSecretRecord { key_id: ObjectId::from_uuid(guid()), app_id: AppId::from_uuid(guid()), ..secret.clone() };
+    assert!(matches!(store.insert_client_secret(&orphan).await, Err(StoreError::NotFound("application"))));
+    assert!(store.delete_client_secret(app.app_id, secret.key_id).await.unwrap());
+    assert!(!store.delete_client_secret(app.app_id, secret.key_id).await.unwrap());
+    assert!(store.list_client_secrets(app.app_id).await.unwrap().is_empty());
+}
+
+async fn consent_is_idempotent_and_revocation_removes_every_grant(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let (customer, resource) = tenant(store.as_ref(), "Contoso").await;
+    let app = application(store.as_ref(), &home).await;
+    let roles = [THREAT_PROTECTION.roles[0].id, THREAT_PROTECTION.roles[1].id];
+    let first = store.grant_consent(&consent(&customer, &app, &resource, &roles)).await.unwrap();
+    let second = store.grant_consent(&consent(&customer, &app, &resource, &roles)).await.unwrap();
+    assert_eq!(first, second, "the service principal is created once");
+    assert_eq!(store.list_app_role_assignments(customer.id).await.unwrap().len(), 2, "no duplicate grants");
+
+    assert!(store.revoke_consent(customer.id, app.app_id).await.unwrap());
+    assert!(store.list_app_role_assignments(customer.id).await.unwrap().is_empty());
+    let principals = store.list_service_principals(customer.id).await.unwrap();
+    assert_eq!(principals, vec![resource], "only the built-in resource is left");
+    assert!(!store.revoke_consent(customer.id, app.app_id).await.unwrap());
+}
+
+async fn every_change_moves_the_revision_and_load_sees_it(store: Arc<dyn Store>) {
+    let start = store.revision().await.unwrap();
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let after_tenant = store.revision().await.unwrap();
+    assert!(after_tenant > start);
+    let (customer, resource) = tenant(store.as_ref(), "Contoso").await;
+    let app = application(store.as_ref(), &home).await;
+    store.grant_consent(&consent(&customer, &app, &resource, &[THREAT_PROTECTION.roles[0].id])).await.unwrap();
+    let after_consent = store.revision().await.unwrap();
+    assert!(after_consent > after_tenant);
+
+    let data = store.load_directory().await.unwrap();
+    assert_eq!(data.revision, after_consent);
+    assert_eq!(data.tenants.len(), 2);
+    assert_eq!(data.applications, vec![app.clone()]);
+    assert_eq!(data.app_role_assignments.len(), 1);
+    assert_eq!(data.service_principals.len(), 4, "two built-in, the home one, the consented one");
+
+    store.revoke_consent(customer.id, app.app_id).await.unwrap();
+    assert!(store.revision().await.unwrap() > after_consent, "a revocation moves the revision too");
+}
+
+async fn users_are_unique_by_upn(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let user = User {
+        object_id: ObjectId::from_uuid(guid()),
+        tenant_id: home.id,
+        upn: Upn::parse("admin@fabrikam.onmicrosoft.com").unwrap(),
+        display_name: DisplayName::parse("admin").unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: UserRole::GlobalAdministrator,
+        created_at: now(),
+    };
+    store.insert_user(&user).await.unwrap();
+    let again = User { object_id: ObjectId::from_uuid(guid()), ..user.clone() };
+    assert!(matches!(store.insert_user(&again).await, Err(StoreError::Conflict("user"))));
+    assert_eq!(store.find_user_by_upn(&user.upn).await.unwrap(), Some(user.clone()));
+    assert!(store.set_user_password(&user.upn, "$argon2id$new").await.unwrap());
+    assert_eq!(store.find_user_by_upn(&user.upn).await.unwrap().unwrap().password_hash, "$argon2id$new");
+    assert_eq!(store.list_users(home.id).await.unwrap().len(), 1);
+}
+
+async fn signing_keys_round_trip(store: Arc<dyn Store>) {
+    let key = SigningKeyRecord {
+        kid: KeyId::new("kid-1"),
+        private_key_pkcs8: vec![1, 2, 3],
+        certificate_der: vec![4, 5, 6],
+        created_at: now(),
+        activates_at: now(),
+        retired_at: None,
+    };
+    store.insert_signing_key(&key).await.unwrap();
+    assert!(matches!(store.insert_signing_key(&key).await, Err(StoreError::Conflict("signing key"))));
+    let next =
+        SigningKeyRecord { kid: KeyId::new("kid-2"), activates_at: now() + time::Duration::days(30), ..key.clone() };
+    store.insert_signing_key(&next).await.unwrap();
+    assert_eq!(store.list_signing_keys().await.unwrap(), vec![key, next]);
+}
+
+/// Two handles on one database file, as the server and an administration command have:
+/// a write through one moves the revision the other reads.
+#[tokio::test]
+async fn two_processes_sharing_a_sqlite_file_see_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("threatgate.db");
+    let server = SqliteStore::open(&path).await.unwrap();
+    let cli = SqliteStore::open(&path).await.unwrap();
+    let before = server.revision().await.unwrap();
+    let (created, _) = tenant(&cli, "Contoso").await;
+    assert!(server.revision().await.unwrap() > before);
+    assert_eq!(server.find_tenant(TenantKey::Id(created.id)).await.unwrap(), Some(created));
+}
