@@ -19,11 +19,15 @@ impl Demo {
     pub async fn start(data_dir: &Path) -> (Self, DemoManifest) {
         let manifest_path = data_dir.join("demo.json");
         let old = std::fs::read(&manifest_path).ok();
+        // Everything the demo prints and logs (at debug level) goes to a file, for the check
+        // that no secret or token reaches the log.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("demo.log")).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
             .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .env("RUST_LOG", "debug")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -88,6 +92,12 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
         }
     }
     demo.stop().await;
+
+    let log = std::fs::read_to_string(data_dir.path().join("demo.log")).unwrap();
+    assert!(log.contains("token issued"), "the log records issued tokens");
+    assert!(!log.contains(&manifest.app.client_secret), "the client secret never reaches the log");
+    assert!(!log.contains("eyJ0eXAi"), "no token reaches the log");
+    assert!(!log.contains("$argon2id$"), "no password hash reaches the log");
 
     let (demo, again) = Demo::start(data_dir.path()).await;
     assert_eq!(again.app.app_id, manifest.app.app_id, "the same application");

@@ -172,3 +172,59 @@ async fn a_revoked_consent_stops_new_tokens() {
     let response = request_v2_token(&app, customer, &partner.app_id, &partner.client_secret).await;
     crate::assert_aad_error(response, 400, "unauthorized_client", 700016).await;
 }
+
+#[tokio::test]
+async fn token_responses_and_tokens_keep_their_shape() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let tenant = &partner.consented[0];
+    let mut v2: Value =
+        request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await.json().await.unwrap();
+    let token = v2["access_token"].as_str().unwrap().to_owned();
+    v2["access_token"] = "[token]".into();
+    let mut v1: Value = app
+        .post_form(
+            tenant,
+            "oauth2/token",
+            &[
+                ("resource", RESOURCE),
+                ("client_id", &partner.app_id),
+                ("client_secret", &partner.client_secret),
+                ("grant_type", "client_credentials"),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["expires_on", "not_before", "access_token"] {
+        v1[field] = "[varies]".into();
+    }
+    insta::assert_json_snapshot!("token_response_v2", v2);
+    insta::assert_json_snapshot!("token_response_v1", v1);
+
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let mut claims = unverified_claims(&token);
+    let text =
+        serde_json::to_string(&claims).unwrap().replace(tenant.as_str(), "[tid]").replace(&partner.app_id, "[app_id]");
+    claims = serde_json::from_str(&text).unwrap();
+    for field in ["iat", "nbf", "exp", "aio", "rh", "uti", "oid", "sub"] {
+        claims[field] = "[varies]".into();
+    }
+    insta::assert_json_snapshot!("access_token_claims", claims);
+}
+
+#[tokio::test]
+async fn the_jwks_document_keeps_its_shape() {
+    let app = spawn_app().await;
+    let mut jwks: Value = app.get("/common/discovery/v2.0/keys").await.json().await.unwrap();
+    for key in jwks["keys"].as_array_mut().unwrap() {
+        for field in ["kid", "x5t", "n"] {
+            key[field] = "[varies]".into();
+        }
+        key["x5c"] = serde_json::json!(["[certificate]"]);
+        key["issuer"] = key["issuer"].as_str().unwrap().replace(&app.base_url, "[base]").into();
+    }
+    insta::assert_json_snapshot!("jwks_v2", jwks);
+}
