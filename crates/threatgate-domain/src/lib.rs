@@ -4,9 +4,12 @@
 //! This crate does no IO: no files, no network, no clock, no randomness. Callers pass the
 //! current time and any random values in, so every rule here is a plain function to test.
 
+pub mod datetime;
 pub mod directory;
 pub mod ids;
+pub mod incidents;
 pub mod names;
+pub mod odata;
 pub mod resource;
 
 pub use directory::{
