@@ -5,8 +5,10 @@
 
 pub mod demo;
 pub mod discovery;
+pub mod incident;
 pub mod token;
 
 pub use demo::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
 pub use discovery::{InstanceDiscovery, InstanceMetadata, Jwk, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2};
+pub use incident::{Alert, ApiError, ApiErrorBody, Comment, Device, Entity, Incident};
 pub use token::{AadErrorBody, AccessTokenClaims, JwtHeader, TokenResponseV1, TokenResponseV2};

@@ -8,9 +8,7 @@ use threatgate_domain::{
     AppId, AppRoleId, Application, ClientSecretRecord, DisplayName, DomainName, KeyId, ObjectId, RedirectUri,
     RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn, User, UserRole,
 };
-use threatgate_store::{
-    ConsentGrant, DirectoryStore, KeyStore, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
-};
+use threatgate_store::{ConsentGrant, DirectoryStore, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -1,0 +1,96 @@
+//! Submitted alerts: required fields, enumerations and times checked; times normalised to the
+//! API's format; the entity keys that correlate alerts computed.
+
+use threatgate_domain::Severity;
+use threatgate_domain::datetime::{format_ticks, parse_datetime_ticks};
+use threatgate_proto::Alert;
+
+/// A checked alert, ready for correlation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestAlert {
+    pub alert: Alert,
+    pub severity: Severity,
+    pub first_activity: i64,
+    pub last_activity: i64,
+    /// Normalised entity keys (`device:…`, `sid:…`, `upn:…`, `sha256:…`, …).
+    pub keys: Vec<String>,
+}
+
+/// Checks and normalises an alert as received; `now` (ticks) stamps `lastUpdatedTime`.
+pub fn prepare_alert(mut alert: Alert, now: i64) -> Result<IngestAlert, String> {
+    let required = [
+        ("alertId", &alert.alert_id),
+        ("serviceSource", &alert.service_source),
+        ("title", &alert.title),
+        ("category", &alert.category),
+        ("detectionSource", &alert.detection_source),
+    ];
+    for (name, value) in required {
+        if value.trim().is_empty() {
+            return Err(format!("{name} is required"));
+        }
+        if value.len() > 1024 {
+            return Err(format!("{name} is longer than 1024 characters"));
+        }
+    }
+    if alert.description.len() > 16 * 1024 {
+        return Err("description is longer than 16384 characters".into());
+    }
+    if alert.entities.len() > 500 || alert.devices.len() > 100 || alert.mitre_techniques.len() > 100 {
+        return Err("an alert has at most 500 entities, 100 devices and 100 MITRE techniques".into());
+    }
+    let severity = Severity::parse(&alert.severity)
+        .filter(|s| *s != Severity::UnSpecified)
+        .ok_or_else(|| format!("severity '{}' is not one of Informational, Low, Medium, High", alert.severity))?;
+    if !matches!(alert.status.as_str(), "New" | "InProgress" | "Active" | "Resolved") {
+        return Err(format!("status '{}' is not one of New, InProgress, Active, Resolved", alert.status));
+    }
+    let time = |name: &str, text: &str| {
+        parse_datetime_ticks(text).ok_or_else(|| format!("{name} '{text}' is not an ISO-8601 datetime"))
+    };
+    let creation = time("creationTime", &alert.creation_time)?;
+    let first_activity = time("firstActivity", &alert.first_activity)?;
+    let last_activity = time("lastActivity", &alert.last_activity)?;
+    if last_activity < first_activity {
+        return Err("lastActivity is before firstActivity".into());
+    }
+    alert.creation_time = format_ticks(creation);
+    alert.first_activity = format_ticks(first_activity);
+    alert.last_activity = format_ticks(last_activity);
+    alert.last_updated_time = Some(format_ticks(now));
+    if let Some(resolved) = &alert.resolved_time {
+        alert.resolved_time = Some(format_ticks(time("resolvedTime", resolved)?));
+    }
+    alert.incident_id = None;
+    let keys = correlation_keys(&alert);
+    Ok(IngestAlert { alert, severity, first_activity, last_activity, keys })
+}
+
+/// The entities an alert shares with others: devices, user SIDs, UPNs and AAD object ids,
+/// file hashes, IP addresses, URLs, mailbox addresses. Case-insensitive, deduplicated.
+pub fn correlation_keys(alert: &Alert) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut add = |kind: &str, value: Option<&str>| {
+        if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            let key = format!("{kind}:{}", value.to_lowercase());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    };
+    for device in &alert.devices {
+        add("device", Some(&device.mdatp_device_id));
+    }
+    for entity in &alert.entities {
+        add("device", entity.device_id.as_deref());
+        add("sid", entity.user_sid.as_deref());
+        add("upn", entity.user_principal_name.as_deref());
+        add("aad", entity.aad_user_id.as_deref());
+        add("sha1", entity.sha1.as_deref());
+        add("sha256", entity.sha256.as_deref());
+        add("ip", entity.ip_address.as_deref());
+        add("url", entity.url.as_deref());
+        add("mailbox", entity.mailbox_address.as_deref());
+    }
+    keys
+}

@@ -1,0 +1,62 @@
+//! Incident documents: the incident as served, built from its alerts and kept in the store.
+
+use threatgate_domain::datetime::format_ticks;
+use threatgate_domain::{IncidentStatus, Severity, incident_name};
+use threatgate_proto::{Alert, Incident};
+
+/// A new incident holding one alert.
+pub fn new_incident(incident_id: i64, mut alert: Alert, now: i64) -> Incident {
+    alert.incident_id = Some(incident_id);
+    let mut incident = Incident {
+        incident_id,
+        redirect_incident_id: None,
+        incident_name: String::new(),
+        created_time: format_ticks(now),
+        last_update_time: format_ticks(now),
+        assigned_to: None,
+        classification: "Unknown".into(),
+        determination: "NotAvailable".into(),
+        status: IncidentStatus::Active.as_str().into(),
+        severity: String::new(),
+        tags: Vec::new(),
+        comments: Vec::new(),
+        alerts: vec![alert],
+    };
+    recompute(&mut incident);
+    incident
+}
+
+/// Adds an alert to an incident.
+pub fn add_alert(incident: &mut Incident, mut alert: Alert, now: i64) {
+    alert.incident_id = Some(incident.incident_id);
+    incident.alerts.push(alert);
+    incident.last_update_time = format_ticks(now);
+    recompute(incident);
+}
+
+/// Moves every alert of `younger` into `older`.
+pub fn merge_into(older: &mut Incident, younger: &mut Incident, now: i64) {
+    for mut alert in younger.alerts.drain(..) {
+        alert.incident_id = Some(older.incident_id);
+        older.alerts.push(alert);
+    }
+    older.last_update_time = format_ticks(now);
+    recompute(older);
+}
+
+/// Marks a merged incident: `Redirected` to `target`, with no alerts of its own.
+pub fn redirect(incident: &mut Incident, target: i64, now: i64) {
+    incident.status = IncidentStatus::Redirected.as_str().into();
+    incident.redirect_incident_id = Some(target);
+    incident.alerts.clear();
+    incident.last_update_time = format_ticks(now);
+}
+
+/// Severity is the highest alert severity; the name follows the alerts.
+fn recompute(incident: &mut Incident) {
+    let highest =
+        incident.alerts.iter().filter_map(|a| Severity::parse(&a.severity)).max().unwrap_or(Severity::UnSpecified);
+    incident.severity = highest.as_str().into();
+    let parts: Vec<(&str, &str)> = incident.alerts.iter().map(|a| (a.title.as_str(), a.category.as_str())).collect();
+    incident.incident_name = incident_name(&parts);
+}

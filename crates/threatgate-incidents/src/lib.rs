@@ -1,0 +1,11 @@
+//! Incident rules as pure functions over the wire types: checking and normalising submitted
+//! alerts, the entity keys that correlate them, building and changing incident documents
+//! (join, merge, update). The store runs these inside its transactions; nothing here does IO.
+
+mod alerts;
+mod documents;
+mod update;
+
+pub use alerts::{IngestAlert, correlation_keys, prepare_alert};
+pub use documents::{add_alert, merge_into, new_incident, redirect};
+pub use update::{IncidentUpdate, UpdateError, apply_update};

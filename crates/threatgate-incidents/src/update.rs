@@ -1,0 +1,230 @@
+//! `PATCH /api/incidents/{id}` (`threat-protection-api.md` section 6): reading the body with
+//! its case-sensitive keys, and applying it.
+
+use serde_json::{Map, Value};
+use threatgate_domain::datetime::format_ticks;
+use threatgate_domain::{Classification, Determination, IncidentStatus};
+use threatgate_proto::{Comment, Incident};
+
+/// A checked update. `None` leaves a property as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentUpdate {
+    pub status: Option<IncidentStatus>,
+    /// `Some(None)` unassigns (an empty string does the same, as clients send it).
+    pub assigned_to: Option<Option<String>>,
+    pub classification: Option<Classification>,
+    pub determination: Option<Determination>,
+    pub tags: Option<Vec<String>>,
+    pub comment: Option<String>,
+}
+
+/// Why an update was refused, with the API error code it maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError {
+    /// `InvalidRequestBody`: not a JSON object, an unknown key, a value of the wrong type.
+    #[error("{0}")]
+    Body(String),
+    /// `InvalidInput`: a value outside its enumeration, or a rule broken.
+    #[error("{0}")]
+    Input(String),
+}
+
+const MAX_TAGS: usize = 100;
+const MAX_TEXT: usize = 4096;
+
+impl IncidentUpdate {
+    /// Reads a PATCH body. Keys are case-sensitive; unknown keys are refused.
+    pub fn from_json(body: &Value) -> Result<Self, UpdateError> {
+        let object: &Map<String, Value> =
+            body.as_object().ok_or_else(|| UpdateError::Body("The request body must be a JSON object.".into()))?;
+        let mut update = Self::default();
+        for (key, value) in object {
+            match key.as_str() {
+                "status" => {
+                    let text = string(key, value)?;
+                    let status = IncidentStatus::parse(text).ok_or_else(|| {
+                        UpdateError::Input(format!(
+                            "Invalid input '{text}' for status: use Active, InProgress, Resolved or Redirected."
+                        ))
+                    })?;
+                    update.status = Some(status);
+                }
+                "assignedTo" => {
+                    update.assigned_to = Some(match value {
+                        Value::Null => None,
+                        _ => {
+                            let text = bounded(key, string(key, value)?)?;
+                            (!text.is_empty()).then(|| text.to_owned())
+                        }
+                    });
+                }
+                "classification" => {
+                    let text = string(key, value)?;
+                    update.classification =
+                        Some(Classification::parse(text).ok_or_else(|| {
+                            UpdateError::Input(format!("Invalid input '{text}' for classification."))
+                        })?);
+                }
+                "determination" => {
+                    let text = string(key, value)?;
+                    update.determination = Some(
+                        Determination::parse(text)
+                            .ok_or_else(|| UpdateError::Input(format!("Invalid input '{text}' for determination.")))?,
+                    );
+                }
+                "tags" => {
+                    let items = value
+                        .as_array()
+                        .ok_or_else(|| UpdateError::Body("tags must be an array of strings.".into()))?;
+                    if items.len() > MAX_TAGS {
+                        return Err(UpdateError::Input(format!("An incident has at most {MAX_TAGS} tags.")));
+                    }
+                    let tags = items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map(str::to_owned)
+                                .ok_or_else(|| UpdateError::Body("tags must be an array of strings.".into()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for tag in &tags {
+                        bounded("tags", tag)?;
+                    }
+                    update.tags = Some(tags);
+                }
+                "comment" => {
+                    let text = bounded(key, string(key, value)?)?;
+                    if !text.trim().is_empty() {
+                        update.comment = Some(text.to_owned());
+                    }
+                }
+                other => {
+                    let hint = ["status", "assignedTo", "classification", "determination", "tags", "comment"]
+                        .iter()
+                        .find(|known| known.eq_ignore_ascii_case(other))
+                        .map(|known| format!(" Property names are case-sensitive: did you mean '{known}'?"))
+                        .unwrap_or_default();
+                    return Err(UpdateError::Body(format!(
+                        "Invalid request body: unknown property '{}'.{hint}",
+                        cut(other)
+                    )));
+                }
+            }
+        }
+        Ok(update)
+    }
+}
+
+fn string<'a>(key: &str, value: &'a Value) -> Result<&'a str, UpdateError> {
+    value.as_str().ok_or_else(|| UpdateError::Body(format!("{key} must be a string.")))
+}
+
+fn bounded<'a>(key: &str, text: &'a str) -> Result<&'a str, UpdateError> {
+    if text.chars().count() > MAX_TEXT {
+        Err(UpdateError::Input(format!("{key} is longer than {MAX_TEXT} characters.")))
+    } else {
+        Ok(text)
+    }
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+/// Applies a checked update at `now` (ticks) on behalf of `author`.
+pub fn apply_update(
+    incident: &mut Incident,
+    update: &IncidentUpdate,
+    author: &str,
+    now: i64,
+) -> Result<(), UpdateError> {
+    let classification =
+        update.classification.map(Classification::as_str).unwrap_or(incident.classification.as_str()).to_owned();
+    if let Some(determination) = update.determination
+        && determination != Determination::NotAvailable
+        && classification != Classification::TruePositive.as_str()
+    {
+        return Err(UpdateError::Input(format!(
+            "Invalid input: determination '{determination}' can be set only when the classification is TruePositive (it is {classification})."
+        )));
+    }
+    if update.status == Some(IncidentStatus::Redirected) && incident.redirect_incident_id.is_none() {
+        return Err(UpdateError::Input(
+            "Invalid input: an incident becomes Redirected only by being merged into another.".into(),
+        ));
+    }
+    let stamp = format_ticks(now);
+    if let Some(status) = update.status {
+        incident.status = status.as_str().into();
+    }
+    if let Some(assigned) = &update.assigned_to {
+        incident.assigned_to.clone_from(assigned);
+    }
+    if let Some(new) = update.classification {
+        incident.classification = new.as_str().into();
+        if new != Classification::TruePositive && update.determination.is_none() {
+            incident.determination = Determination::NotAvailable.as_str().into();
+        }
+    }
+    if let Some(determination) = update.determination {
+        incident.determination = determination.as_str().into();
+    }
+    if let Some(tags) = &update.tags {
+        incident.tags.clone_from(tags);
+    }
+    if let Some(comment) = &update.comment {
+        incident.comments.push(Comment {
+            comment: comment.clone(),
+            created_by: author.to_owned(),
+            created_time: stamp.clone(),
+        });
+    }
+    incident.last_update_time.clone_from(&stamp);
+    for alert in &mut incident.alerts {
+        alert.last_updated_time = Some(stamp.clone());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_documented_example_body_is_accepted() {
+        let body = json!({
+            "status": "Resolved",
+            "assignedTo": "secop2@contoso.com",
+            "classification": "TruePositive",
+            "determination": "Malware",
+            "tags": ["Yossi's playground", "Don't mess with the Zohan"],
+            "comment": "pen testing"
+        });
+        let update = IncidentUpdate::from_json(&body).unwrap();
+        assert_eq!(update.status, Some(IncidentStatus::Resolved));
+        assert_eq!(update.determination, Some(Determination::Malware));
+        assert_eq!(update.tags.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn keys_are_case_sensitive_and_unknown_keys_refused() {
+        let error = IncidentUpdate::from_json(&json!({"Status": "Resolved"})).unwrap_err();
+        assert!(matches!(&error, UpdateError::Body(text) if text.contains("did you mean 'status'")), "{error}");
+        assert!(matches!(IncidentUpdate::from_json(&json!({"severity": "High"})), Err(UpdateError::Body(_))));
+        assert!(matches!(IncidentUpdate::from_json(&json!([1])), Err(UpdateError::Body(_))));
+        assert!(matches!(IncidentUpdate::from_json(&json!({"status": 3})), Err(UpdateError::Body(_))));
+    }
+
+    #[test]
+    fn bad_enum_values_are_invalid_input() {
+        assert!(matches!(IncidentUpdate::from_json(&json!({"status": "resolved"})), Err(UpdateError::Input(_))));
+        assert!(matches!(IncidentUpdate::from_json(&json!({"classification": "Maybe"})), Err(UpdateError::Input(_))));
+    }
+
+    #[test]
+    fn an_empty_assignee_unassigns() {
+        let update = IncidentUpdate::from_json(&json!({"assignedTo": ""})).unwrap();
+        assert_eq!(update.assigned_to, Some(None));
+    }
+}
