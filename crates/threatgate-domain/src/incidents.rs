@@ -65,7 +65,13 @@ impl IncidentStatus {
 }
 
 /// What a caller may do with a tenant's incidents. Marker types for [`TenantScope`].
-pub trait Permission: fmt::Debug + Send + Sync + 'static {}
+pub trait Permission: fmt::Debug + Send + Sync + 'static {
+    /// A token needs one of these roles (canonical values) for this permission.
+    const ROLES: &'static [&'static str];
+    /// Whether the caller's application must be registered in the tenant itself (the
+    /// tenant's own detection sources), not a partner's.
+    const OWN_APPLICATION_ONLY: bool = false;
+}
 
 /// List and get incidents (`Incident.Read.All` or `Incident.ReadWrite.All`).
 #[derive(Debug)]
@@ -77,9 +83,16 @@ pub enum WriteIncidents {}
 #[derive(Debug)]
 pub enum IngestAlerts {}
 
-impl Permission for ReadIncidents {}
-impl Permission for WriteIncidents {}
-impl Permission for IngestAlerts {}
+impl Permission for ReadIncidents {
+    const ROLES: &'static [&'static str] = &["Incident.Read.All", "Incident.ReadWrite.All"];
+}
+impl Permission for WriteIncidents {
+    const ROLES: &'static [&'static str] = &["Incident.ReadWrite.All"];
+}
+impl Permission for IngestAlerts {
+    const ROLES: &'static [&'static str] = &["Incident.ReadWrite.All"];
+    const OWN_APPLICATION_ONLY: bool = true;
+}
 
 /// Access to one tenant's incident data, with permission `P`. Every incident operation takes
 /// one, and every query it runs filters by its tenant.

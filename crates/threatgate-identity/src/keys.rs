@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rcgen::{CertificateParams, DistinguishedName, DnType, PKCS_RSA_SHA256, RsaKeySize, SerialNumber};
@@ -27,6 +27,8 @@ const CERTIFICATE_LIFETIME: Duration = Duration::days(5 * 365);
 pub struct SigningKey {
     kid: KeyId,
     key_pair: RsaKeyPair,
+    /// The public key, kept encoded once for verification.
+    public_key: UnparsedPublicKey<Vec<u8>>,
     certificate_der: Vec<u8>,
     /// The token header, already base64url-encoded with the trailing `.`.
     encoded_header: String,
@@ -85,9 +87,11 @@ impl SigningKey {
             kid: record.kid.to_string(),
         };
         let header_json = serde_json::to_vec(&header).map_err(|e| Error::KeyParse(e.to_string()))?;
+        let public_key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key_pair.public_key().as_ref().to_vec());
         Ok(Self {
             kid: record.kid.clone(),
             key_pair,
+            public_key,
             certificate_der: record.certificate_der.clone(),
             encoded_header: format!("{}.", URL_SAFE_NO_PAD.encode(header_json)),
             activates_at: record.activates_at,
@@ -115,6 +119,11 @@ impl SigningKey {
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
+    }
+
+    /// Whether `signature` is this key's RS256 signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.public_key.verify(message, signature).is_ok()
     }
 
     /// The public key as published in a JWKS document.

@@ -15,6 +15,7 @@ pub mod random;
 pub mod request;
 pub mod secrets;
 pub mod service;
+pub mod verify;
 pub mod view;
 
 pub use admin::{AdminError, DirectoryAdmin};
@@ -25,3 +26,4 @@ pub use issuance::{IssuedToken, TokenRequest};
 pub use request::{BasicCredentials, TokenEndpoint, TokenParameters};
 pub use secrets::{ClientSecret, SecretHasher};
 pub use service::{IdentityService, IdentitySettings, Snapshot};
+pub use verify::{BearerError, VerifiedCaller};

@@ -121,6 +121,11 @@ impl IdentityService {
         Ok(())
     }
 
+    /// Verifies a bearer token for the Threat Protection API.
+    pub fn verify_bearer(&self, token: &str) -> Result<crate::VerifiedCaller, crate::BearerError> {
+        crate::verify::verify_bearer(&self.snapshot.load(), token, self.clock.now())
+    }
+
     /// Handles a client-credentials token request.
     pub fn issue_token(&self, request: TokenRequest<'_>) -> Result<IssuedToken, AadError> {
         let snapshot = self.snapshot.load();

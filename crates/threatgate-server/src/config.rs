@@ -29,6 +29,12 @@ pub struct Config {
     /// How often the server checks the store for changes made by other processes
     /// (administration commands, other nodes), in milliseconds.
     pub refresh_interval_ms: u64,
+    /// API call quotas per tenant and application (`[quotas]` in the file; `enabled = false`
+    /// turns them off).
+    pub quotas: crate::api::quotas::QuotaLimits,
+    /// How long after an incident's last activity a new alert sharing an entity still joins it,
+    /// in hours.
+    pub correlation_window_hours: u32,
 }
 
 impl Default for Config {
@@ -40,6 +46,8 @@ impl Default for Config {
             plain_http: false,
             tls_names: Vec::new(),
             refresh_interval_ms: 500,
+            quotas: crate::api::quotas::QuotaLimits::default(),
+            correlation_window_hours: 24,
         }
     }
 }
@@ -72,6 +80,7 @@ impl Config {
                 "plain_http",
                 "tls_names",
                 "refresh_interval_ms",
+                "correlation_window_hours",
             ]))
             .merge(Serialized::globals(overrides))
             .extract()

@@ -41,6 +41,8 @@ pub struct Application {
     identity: Arc<IdentityService>,
     tls: Option<(RustlsConfig, PathBuf)>,
     refresh_interval: Duration,
+    quotas: crate::api::quotas::QuotaLimits,
+    correlation_window_ticks: i64,
 }
 
 impl Application {
@@ -73,6 +75,8 @@ impl Application {
             identity,
             tls,
             refresh_interval: Duration::from_millis(config.refresh_interval_ms),
+            quotas: config.quotas.clone(),
+            correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
         })
     }
 
@@ -100,7 +104,12 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let state = AppState { identity: Arc::clone(&self.identity), public_url: Arc::from(self.public_url.as_str()) };
+        let state = AppState {
+            identity: Arc::clone(&self.identity),
+            public_url: Arc::from(self.public_url.as_str()),
+            quotas: Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone())),
+            correlation_window_ticks: self.correlation_window_ticks,
+        };
         let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
         let refresher = tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval));
         let result = match self.tls {

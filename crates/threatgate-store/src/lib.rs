@@ -13,4 +13,7 @@ mod traits;
 
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
-pub use traits::{ConsentGrant, DirectoryData, DirectoryStore, KeyStore, SigningKeyRecord, Store, TenantKey};
+pub use traits::{
+    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SigningKeyRecord,
+    Store, TenantKey, UpdateOutcome,
+};

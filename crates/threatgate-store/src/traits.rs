@@ -1,10 +1,13 @@
 //! The storage traits. A backend implements all of them; `Store` bundles them for callers.
 
 use async_trait::async_trait;
+use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{
     AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId, ObjectId, RequiredAppRole,
     ServicePrincipal, Tenant, TenantId, Upn, User,
 };
+use threatgate_domain::{IngestAlerts, ReadIncidents, TenantScope, WriteIncidents};
+use threatgate_incidents::{IncidentUpdate, IngestAlert};
 use time::OffsetDateTime;
 
 use crate::Result;
@@ -122,7 +125,59 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
 }
 
-/// Everything a backend provides.
-pub trait Store: DirectoryStore + KeyStore {}
+/// A page of incident documents, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentPage {
+    /// Each incident as served, without `@odata.context`.
+    pub documents: Vec<String>,
+    /// Whether more incidents follow this page.
+    pub more: bool,
+}
 
-impl<T: DirectoryStore + KeyStore> Store for T {}
+/// What an ingestion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    pub alerts_added: u64,
+    pub duplicates_skipped: u64,
+    pub incidents_created: u64,
+    pub incidents_merged: u64,
+}
+
+/// How an update ended.
+#[derive(Debug, Clone)]
+pub enum UpdateOutcome {
+    Updated(String),
+    NotFound,
+    Refused(threatgate_incidents::UpdateError),
+}
+
+/// Incidents. Every method takes the tenant scope first; every query filters by its tenant.
+#[async_trait]
+pub trait IncidentStore: Send + Sync + 'static {
+    async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage>;
+    /// The incident as served, if it exists in the scope's tenant.
+    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>>;
+    /// Applies an update at `now` (ticks), in one transaction.
+    async fn update_incident(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        incident_id: i64,
+        update: &IncidentUpdate,
+        now: i64,
+    ) -> Result<UpdateOutcome>;
+    /// Adds checked alerts, correlating each with the tenant's open incidents that share an
+    /// entity and were active within `window` ticks; one transaction for the batch.
+    async fn ingest_alerts(
+        &self,
+        scope: &TenantScope<IngestAlerts>,
+        alerts: Vec<IngestAlert>,
+        now: i64,
+        window: i64,
+    ) -> Result<IngestReport>;
+    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: DirectoryStore + KeyStore + IncidentStore {}
+
+impl<T: DirectoryStore + KeyStore + IncidentStore> Store for T {}

@@ -18,6 +18,9 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     /// Base URL clients use, without a trailing slash.
     pub public_url: Arc<str>,
+    pub quotas: Arc<crate::api::quotas::Quotas>,
+    /// How long after an incident's last activity a new alert may still join it (ticks).
+    pub correlation_window_ticks: i64,
 }
 
 /// Every route of the service.
@@ -32,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/common/discovery/instance", get(discovery::instance_discovery))
         .route("/error", get(health::error_code_page))
         .route("/healthz", get(health::health))
+        .merge(crate::api::router())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

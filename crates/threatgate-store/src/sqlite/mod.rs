@@ -6,6 +6,7 @@
 //! timeout, so they never fail half-way on a lock upgrade.
 
 mod directory;
+mod incidents;
 mod keys;
 
 use std::path::Path;
@@ -51,7 +52,7 @@ impl SqliteStore {
     }
 
     /// Begins a write transaction holding the database's write lock.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }

@@ -1,0 +1,35 @@
+//! Authentication as an extractor: `Authorized<P>` verifies the bearer token and the role that
+//! permission `P` needs, and yields the only way to the caller's tenant data, a
+//! `TenantScope<P>`. Failures: 401 with `WWW-Authenticate: Bearer`, 403 without the role.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use threatgate_domain::{Permission, TenantScope};
+
+use super::ApiFailure;
+use crate::routes::AppState;
+
+/// A caller allowed to act with permission `P` in its token's tenant.
+#[derive(Debug)]
+pub struct Authorized<P: Permission>(pub TenantScope<P>);
+
+impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let token = header
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| ApiFailure::Unauthorized(threatgate_identity::BearerError::Missing.to_string()))?;
+        let caller =
+            state.identity.verify_bearer(token).map_err(|error| ApiFailure::Unauthorized(error.to_string()))?;
+        caller.authorize::<P>().map(Authorized).ok_or_else(|| {
+            let needed = P::ROLES.join(" or ");
+            let own = if P::OWN_APPLICATION_ONLY { ", in an application registered in the tenant itself" } else { "" };
+            ApiFailure::Forbidden(format!("The application needs the {needed} permission{own}."))
+        })
+    }
+}

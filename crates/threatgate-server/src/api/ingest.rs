@@ -1,0 +1,58 @@
+//! `POST /api/ingest/alerts`: the tenant's own detection sources submit alerts (section 3.2
+//! shape), as a JSON array or JSON lines; each is correlated into the tenant's incidents.
+//! Needs `Incident.ReadWrite.All` held by an application registered in the tenant itself.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use threatgate_domain::IngestAlerts;
+use threatgate_domain::datetime::to_ticks;
+use threatgate_incidents::{IngestAlert, prepare_alert};
+use threatgate_proto::Alert;
+
+use super::ApiFailure;
+use super::auth::Authorized;
+use crate::routes::AppState;
+
+/// At most this much per request; send more in several requests.
+const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Ingests alerts for the caller's tenant.
+pub async fn ingest_alerts(
+    State(state): State<AppState>,
+    Authorized(scope): Authorized<IngestAlerts>,
+    body: Body,
+) -> Result<Response, ApiFailure> {
+    let bytes =
+        axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
+    let now = to_ticks(state.identity.clock().now());
+    let alerts = parse_alerts(&bytes, now)?;
+    let report = state.identity.store().ingest_alerts(&scope, alerts, now, state.correlation_window_ticks).await?;
+    tracing::info!(tenant = %scope.tenant(), alerts = report.alerts_added, "alerts ingested");
+    Ok(crate::json::json_utf8(&report).into_response())
+}
+
+/// Reads a JSON array of alerts, or one alert per line; names the first bad one.
+pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiFailure::InvalidRequestBody("The request body is not UTF-8.".into()))?;
+    let raw: Vec<(usize, Alert)> = if text.trim_start().starts_with('[') {
+        let alerts: Vec<Alert> = serde_json::from_str(text)
+            .map_err(|error| ApiFailure::InvalidRequestBody(format!("The alert array is invalid: {error}.")))?;
+        alerts.into_iter().enumerate().map(|(index, alert)| (index + 1, alert)).collect()
+    } else {
+        let mut alerts = Vec::new();
+        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+            let alert = serde_json::from_str(line).map_err(|error| {
+                ApiFailure::InvalidRequestBody(format!("Line {}: not a valid alert: {error}.", index + 1))
+            })?;
+            alerts.push((index + 1, alert));
+        }
+        alerts
+    };
+    raw.into_iter()
+        .map(|(number, alert)| {
+            prepare_alert(alert, now).map_err(|why| ApiFailure::InvalidInput(format!("Alert {number}: {why}.")))
+        })
+        .collect()
+}

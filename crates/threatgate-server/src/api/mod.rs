@@ -1,0 +1,31 @@
+//! The Threat Protection API (`threat-protection-api.md` sections 2–6, 8, 9): incidents behind
+//! bearer tokens, under `/api` and `/api/v1.0`, and the ingestion path for a tenant's own
+//! detection sources.
+
+mod auth;
+mod errors;
+mod incidents;
+mod ingest;
+pub mod quotas;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use errors::ApiFailure;
+
+use crate::routes::AppState;
+
+/// The API routes, each under both `/api` and `/api/v1.0`.
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for prefix in ["/api", "/api/v1.0"] {
+        router = router
+            .route(&format!("{prefix}/incidents"), get(incidents::list_incidents))
+            .route(
+                &format!("{prefix}/incidents/{{id}}"),
+                get(incidents::get_incident).patch(incidents::update_incident),
+            )
+            .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts));
+    }
+    router
+}

@@ -1,0 +1,321 @@
+//! Incidents in SQLite: listing with a compiled `$filter`, get, update, and ingestion with
+//! correlation. Each change rewrites the incident's served document in the same transaction.
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use threatgate_domain::datetime::parse_datetime_ticks;
+use threatgate_domain::odata::{Comparison, Filter, FilterProperty, FilterValue, IncidentQuery};
+use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
+use threatgate_incidents::{IncidentUpdate, IngestAlert, add_alert, apply_update, merge_into, new_incident, redirect};
+use threatgate_proto::Incident;
+
+use super::SqliteStore;
+use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
+
+/// A value bound to a `?` of compiled SQL.
+enum Bind {
+    Integer(i64),
+    Text(String),
+}
+
+/// Appends the SQL of a filter to `sql`: fixed column names and operators only; every
+/// literal becomes a bound parameter.
+fn compile_filter(filter: &Filter, sql: &mut String, binds: &mut Vec<Bind>) {
+    match filter {
+        Filter::And(left, right) | Filter::Or(left, right) => {
+            let joiner = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
+            sql.push('(');
+            compile_filter(left, sql, binds);
+            sql.push_str(joiner);
+            compile_filter(right, sql, binds);
+            sql.push(')');
+        }
+        Filter::Not(inner) => {
+            sql.push_str("(NOT ");
+            compile_filter(inner, sql, binds);
+            sql.push(')');
+        }
+        Filter::Compare { property, comparison, value } => {
+            let operator = match comparison {
+                Comparison::Eq => "=",
+                Comparison::Ne => "<>",
+                Comparison::Gt => ">",
+                Comparison::Ge => ">=",
+                Comparison::Lt => "<",
+                Comparison::Le => "<=",
+            };
+            let column = match property {
+                FilterProperty::LastUpdateTime => "last_update_time",
+                FilterProperty::CreatedTime => "created_time",
+                FilterProperty::Status => "status",
+                FilterProperty::AssignedTo => "assigned_to",
+            };
+            match value {
+                FilterValue::DateTime(ticks) => {
+                    sql.push_str(&format!("({column} {operator} ?)"));
+                    binds.push(Bind::Integer(*ticks));
+                }
+                FilterValue::Status(status) => {
+                    sql.push_str(&format!("({column} {operator} ?)"));
+                    binds.push(Bind::Text(status.as_str().to_owned()));
+                }
+                // OData: null eq 'x' is false and null ne 'x' is true, also under `not`.
+                FilterValue::Text(text) => {
+                    match comparison {
+                        Comparison::Ne => sql.push_str(&format!("({column} IS NULL OR {column} <> ?)")),
+                        _ => sql.push_str(&format!("({column} IS NOT NULL AND {column} = ?)")),
+                    }
+                    binds.push(Bind::Text(text.clone()));
+                }
+                FilterValue::Null => match comparison {
+                    Comparison::Ne => sql.push_str(&format!("({column} IS NOT NULL)")),
+                    _ => sql.push_str(&format!("({column} IS NULL)")),
+                },
+            }
+        }
+    }
+}
+
+fn parse_document(text: &str) -> Result<Incident> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("an incident document is unreadable: {e}")))
+}
+
+fn render(incident: &Incident) -> Result<String> {
+    serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(format!("an incident cannot be written: {e}")))
+}
+
+fn ticks_of(text: &str) -> i64 {
+    parse_datetime_ticks(text).unwrap_or_default()
+}
+
+#[async_trait]
+impl IncidentStore for SqliteStore {
+    async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
+        let mut sql = String::from("SELECT document FROM incidents WHERE tenant_id = ?");
+        let mut binds = Vec::new();
+        if let Some(filter) = &query.filter {
+            sql.push_str(" AND ");
+            compile_filter(filter, &mut sql, &mut binds);
+        }
+        sql.push_str(" ORDER BY last_update_time DESC, incident_id DESC LIMIT ? OFFSET ?");
+        // Built from fixed fragments only; every value is bound.
+        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(scope.tenant().to_string());
+        for bind in binds {
+            statement = match bind {
+                Bind::Integer(value) => statement.bind(value),
+                Bind::Text(value) => statement.bind(value),
+            };
+        }
+        let limit = i64::from(query.top) + 1;
+        let offset = i64::try_from(query.skip).unwrap_or(i64::MAX);
+        let rows = statement.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let mut documents = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<Vec<_>, _>>()?;
+        let more = documents.len() > query.top as usize;
+        documents.truncate(query.top as usize);
+        Ok(IncidentPage { documents, more })
+    }
+
+    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
+            .bind(scope.tenant().to_string())
+            .bind(incident_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn update_incident(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        incident_id: i64,
+        update: &IncidentUpdate,
+        now: i64,
+    ) -> Result<UpdateOutcome> {
+        let mut tx = self.begin_write().await?;
+        let tenant = scope.tenant().to_string();
+        let Some(mut incident) = select_incident(&mut tx, &tenant, incident_id).await? else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        if let Err(refusal) = apply_update(&mut incident, update, scope.caller_name(), now) {
+            return Ok(UpdateOutcome::Refused(refusal));
+        }
+        write_incident(&mut tx, &incident, None).await?;
+        tx.commit().await?;
+        Ok(UpdateOutcome::Updated(render(&incident)?))
+    }
+
+    async fn ingest_alerts(
+        &self,
+        scope: &TenantScope<IngestAlerts>,
+        alerts: Vec<IngestAlert>,
+        now: i64,
+        window: i64,
+    ) -> Result<IngestReport> {
+        let tenant = scope.tenant().to_string();
+        let mut report = IngestReport::default();
+        let mut tx = self.begin_write().await?;
+        for alert in alerts {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
+                .bind(&tenant)
+                .bind(&alert.alert.alert_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                report.duplicates_skipped += 1;
+                continue;
+            }
+            let matching = open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
+            let incident_id = match correlate(matching) {
+                Correlation::NewIncident => {
+                    let incident_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO incidents (tenant_id, status, created_time, last_update_time, last_activity, document)
+                         VALUES ($1, 'Active', $2, $2, $3, '') RETURNING incident_id",
+                    )
+                    .bind(&tenant)
+                    .bind(now)
+                    .bind(alert.last_activity)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let incident = new_incident(incident_id, alert.alert.clone(), now);
+                    write_incident(&mut tx, &incident, Some(alert.last_activity)).await?;
+                    report.incidents_created += 1;
+                    incident_id
+                }
+                Correlation::Join { into, merge } => {
+                    let mut target = select_incident(&mut tx, &tenant, into)
+                        .await?
+                        .ok_or_else(|| StoreError::Corrupt(format!("incident {into} vanished during correlation")))?;
+                    let mut last_activity = alert.last_activity;
+                    for younger_id in merge {
+                        let Some(mut younger) = select_incident(&mut tx, &tenant, younger_id).await? else { continue };
+                        last_activity = last_activity.max(incident_last_activity(&younger));
+                        merge_into(&mut target, &mut younger, now);
+                        redirect(&mut younger, into, now);
+                        write_incident(&mut tx, &younger, None).await?;
+                        move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
+                        report.incidents_merged += 1;
+                    }
+                    add_alert(&mut target, alert.alert.clone(), now);
+                    last_activity = last_activity.max(incident_last_activity(&target));
+                    write_incident(&mut tx, &target, Some(last_activity)).await?;
+                    into
+                }
+            };
+            sqlx::query("INSERT INTO alerts (tenant_id, alert_id, incident_id) VALUES ($1, $2, $3)")
+                .bind(&tenant)
+                .bind(&alert.alert.alert_id)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            for key in &alert.keys {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id) VALUES ($1, $2, $3)",
+                )
+                .bind(&tenant)
+                .bind(key)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            report.alerts_added += 1;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE tenant_id = $1")
+            .bind(scope.tenant().to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+fn incident_last_activity(incident: &Incident) -> i64 {
+    incident.alerts.iter().map(|alert| ticks_of(&alert.last_activity)).max().unwrap_or_default()
+}
+
+async fn select_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    incident_id: i64,
+) -> Result<Option<Incident>> {
+    let document: Option<String> =
+        sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
+            .bind(tenant)
+            .bind(incident_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    document.as_deref().map(parse_document).transpose()
+}
+
+/// Writes an incident's indexed columns and document; `last_activity` moves only forward.
+async fn write_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident: &Incident,
+    last_activity: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET status = $1, assigned_to = $2, last_update_time = $3,
+             last_activity = MAX(last_activity, COALESCE($4, last_activity)), document = $5
+         WHERE incident_id = $6",
+    )
+    .bind(&incident.status)
+    .bind(&incident.assigned_to)
+    .bind(ticks_of(&incident.last_update_time))
+    .bind(last_activity)
+    .bind(render(incident)?)
+    .bind(incident.incident_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a merged incident's alerts and entity keys to the incident it was merged into.
+async fn move_incident_rows(tx: &mut Transaction<'static, Sqlite>, tenant: &str, from: i64, to: i64) -> Result<()> {
+    sqlx::query("UPDATE alerts SET incident_id = $1 WHERE tenant_id = $2 AND incident_id = $3")
+        .bind(to)
+        .bind(tenant)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id)
+         SELECT tenant_id, entity_key, $1 FROM incident_entities WHERE tenant_id = $2 AND incident_id = $3",
+    )
+    .bind(to)
+    .bind(tenant)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM incident_entities WHERE tenant_id = $1 AND incident_id = $2")
+        .bind(tenant)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
+async fn open_incidents_sharing(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    keys: &[String],
+    since: i64,
+) -> Result<Vec<i64>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; keys.len()].join(", ");
+    let sql = format!(
+        "SELECT DISTINCT e.incident_id FROM incident_entities e JOIN incidents i ON i.incident_id = e.incident_id
+         WHERE e.tenant_id = ? AND e.entity_key IN ({placeholders})
+           AND i.status IN ('Active', 'InProgress') AND i.last_activity >= ?"
+    );
+    // Built from fixed fragments and `?` only; every key is bound.
+    let mut statement = sqlx::query_scalar(AssertSqlSafe(sql)).bind(tenant);
+    for key in keys {
+        statement = statement.bind(key);
+    }
+    Ok(statement.bind(since).fetch_all(&mut **tx).await?)
+}
