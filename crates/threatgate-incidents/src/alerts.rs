@@ -12,11 +12,13 @@ pub struct IngestAlert {
     pub severity: Severity,
     pub first_activity: i64,
     pub last_activity: i64,
+    /// When the alert arrived (ticks): the incident's `lastUpdateTime` moves to it.
+    pub received: i64,
     /// Normalised entity keys (`device:…`, `sid:…`, `upn:…`, `sha256:…`, …).
     pub keys: Vec<String>,
 }
 
-/// Checks and normalises an alert as received; `now` (ticks) stamps `lastUpdatedTime`.
+/// Checks and normalises an alert received at `now` (ticks), which stamps `lastUpdatedTime`.
 pub fn prepare_alert(mut alert: Alert, now: i64) -> Result<IngestAlert, String> {
     let required = [
         ("alertId", &alert.alert_id),
@@ -63,7 +65,7 @@ pub fn prepare_alert(mut alert: Alert, now: i64) -> Result<IngestAlert, String> 
     }
     alert.incident_id = None;
     let keys = correlation_keys(&alert);
-    Ok(IngestAlert { alert, severity, first_activity, last_activity, keys })
+    Ok(IngestAlert { alert, severity, first_activity, last_activity, received: now, keys })
 }
 
 /// The entities an alert shares with others: devices, user SIDs, UPNs and AAD object ids,

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod documents;
+pub mod generator;
 mod update;
 
 pub use alerts::{IngestAlert, correlation_keys, prepare_alert};

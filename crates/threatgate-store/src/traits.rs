@@ -166,12 +166,12 @@ pub trait IncidentStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<UpdateOutcome>;
     /// Adds checked alerts, correlating each with the tenant's open incidents that share an
-    /// entity and were active within `window` ticks; one transaction for the batch.
+    /// entity and were active within `window` ticks; one transaction for the batch. Each
+    /// incident's `lastUpdateTime` moves to the alert's arrival time.
     async fn ingest_alerts(
         &self,
         scope: &TenantScope<IngestAlerts>,
         alerts: Vec<IngestAlert>,
-        now: i64,
         window: i64,
     ) -> Result<IngestReport>;
     async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64>;

@@ -39,6 +39,43 @@ pub enum Command {
     Keys(KeysCommand),
     /// Decode an access token (or a token response) and show its header and claims.
     Decode(DecodeArgs),
+    /// Add alerts to a tenant (JSON lines or a JSON array, section 3.2 shape); each is
+    /// correlated into the tenant's incidents.
+    Ingest(IngestArgs),
+    /// Generate realistic, deterministic alerts for a tenant and ingest them.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Tenant GUID or domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// The file of alerts, or - for standard input.
+    pub file: String,
+    /// Correlation window in hours.
+    #[arg(long, default_value_t = 24)]
+    pub window_hours: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Tenant GUID or domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// How many incidents to create.
+    #[arg(long)]
+    pub incidents: u64,
+    /// The seed: the same seed gives the same alerts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Spread the incidents over this many days before now.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
 }
 
 /// Where the data lives; every administration command takes it.

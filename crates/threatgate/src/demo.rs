@@ -44,6 +44,7 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let identity = service.identity();
     let admin = DirectoryAdmin { store: identity.store().as_ref(), hasher: identity.hasher(), clock: &SystemClock };
     let mut manifest = seed(&admin, previous.as_ref()).await?;
+    seed_incidents(identity.store().as_ref(), &admin, &manifest).await?;
     identity.refresh().await?;
 
     manifest.authority = service.public_url().to_owned();
@@ -124,6 +125,25 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
         },
         customers,
     })
+}
+
+/// How many incidents each consented customer starts with.
+const DEMO_INCIDENTS: u64 = 40;
+
+/// Gives each consented customer a few dozen incidents, once.
+async fn seed_incidents(
+    store: &dyn threatgate_store::Store,
+    admin: &DirectoryAdmin<'_>,
+    manifest: &DemoManifest,
+) -> anyhow::Result<()> {
+    for (index, customer) in manifest.customers.iter().enumerate().filter(|(_, c)| c.consented) {
+        let tenant = admin.get_tenant(&customer.tenant_id).await?;
+        let scope = threatgate_domain::TenantScope::<threatgate_domain::ReadIncidents>::for_administrator(tenant.id);
+        if store.count_incidents(&scope).await? == 0 {
+            crate::incidents::seed_tenant(store, &tenant, DEMO_INCIDENTS, index as u64 + 1, 30, false).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The tenant's Global Administrator and a password that works: the remembered one if it
@@ -223,6 +243,18 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
     println!(
         "curl -s --cacert {} -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" | {exe} decode",
         manifest.ca_certificate, app.app_id, manifest.resource, app.client_secret
+    );
+    println!("\n4. Call the Threat Protection API with the token (the guide's last step):");
+    println!(
+        "TOKEN=$(curl -s --cacert {ca} -d grant_type=client_credentials -d client_id={id} -d scope={res}/.default -d client_secret={secret} {base}/{tenant}/oauth2/v2.0/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        ca = manifest.ca_certificate,
+        id = app.app_id,
+        res = manifest.resource,
+        secret = app.client_secret,
+    );
+    println!(
+        "curl -s --cacert {} -H \"Authorization: Bearer $TOKEN\" \"{}/api/incidents?\\$top=5\"",
+        manifest.ca_certificate, manifest.api_base
     );
     if let Some(northwind) = manifest.customers.iter().find(|c| !c.consented) {
         println!(

@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod decode;
 mod demo;
+mod incidents;
 mod output;
 mod serve;
 
@@ -44,6 +45,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(command) => admin::consent(command, json).await,
         Command::Keys(command) => admin::keys(command, json).await,
         Command::Decode(args) => decode::decode(args, json),
+        Command::Ingest(args) => incidents::ingest(args, json).await,
+        Command::Seed(args) => incidents::seed(args, json).await,
     }
 }
 

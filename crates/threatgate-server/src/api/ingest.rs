@@ -27,7 +27,7 @@ pub async fn ingest_alerts(
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let now = to_ticks(state.identity.clock().now());
     let alerts = parse_alerts(&bytes, now)?;
-    let report = state.identity.store().ingest_alerts(&scope, alerts, now, state.correlation_window_ticks).await?;
+    let report = state.identity.store().ingest_alerts(&scope, alerts, state.correlation_window_ticks).await?;
     tracing::info!(tenant = %scope.tenant(), alerts = report.alerts_added, "alerts ingested");
     Ok(crate::json::json_utf8(&report).into_response())
 }

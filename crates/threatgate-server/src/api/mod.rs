@@ -12,6 +12,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::ApiFailure;
+pub use ingest::parse_alerts;
 
 use crate::routes::AppState;
 

@@ -147,13 +147,13 @@ impl IncidentStore for SqliteStore {
         &self,
         scope: &TenantScope<IngestAlerts>,
         alerts: Vec<IngestAlert>,
-        now: i64,
         window: i64,
     ) -> Result<IngestReport> {
         let tenant = scope.tenant().to_string();
         let mut report = IngestReport::default();
         let mut tx = self.begin_write().await?;
         for alert in alerts {
+            let now = alert.received;
             let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
                 .bind(&tenant)
                 .bind(&alert.alert.alert_id)
