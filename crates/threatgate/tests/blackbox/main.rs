@@ -3,6 +3,12 @@
 //! module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
+mod api_auth;
+mod api_incidents;
+mod api_ingest;
+mod api_support;
+mod api_update;
+mod architecture;
 mod bad_input;
 mod cli;
 mod demo;

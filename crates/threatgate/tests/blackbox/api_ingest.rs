@@ -1,0 +1,111 @@
+//! Ingestion and correlation: alerts sharing an entity join one incident; an alert linking two
+//! open incidents merges the younger into the older.
+
+use serde_json::{Value, json};
+use threatgate_testkit::{seed_partner, spawn_app};
+
+use crate::api_support::{api_get, assert_api_error, token_for};
+
+fn alert(id: &str, title: &str, category: &str, severity: &str, entities: Value) -> Value {
+    json!({
+        "alertId": id, "serviceSource": "MicrosoftDefenderATP", "creationTime": "2026-11-20T10:00:00Z",
+        "firstActivity": "2026-11-20T09:59:00Z", "lastActivity": "2026-11-20T10:00:00Z", "title": title,
+        "category": category, "severity": severity, "detectionSource": "EDR", "entities": entities
+    })
+}
+
+fn user(upn: &str) -> Value {
+    json!([{"entityType": "User", "userPrincipalName": upn}])
+}
+
+#[tokio::test]
+async fn alerts_sharing_entities_are_correlated_and_linked_incidents_merged() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.ReadWrite.All"]).await;
+    // The tenant's own detection source: an application registered in the tenant itself.
+    let admin = app.admin();
+    let source = admin.register_application(&partner.consented[0], "Contoso EDR", false, &[]).await.unwrap();
+    let source_id = source.app_id.to_string();
+    admin.add_permissions(&source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
+    let secret = admin.add_secret(&source_id, "", None).await.unwrap();
+    admin.grant_consent(&partner.consented[0], &source_id).await.unwrap();
+    app.refresh().await;
+    let body: Value = crate::request_v2_token(&app, &partner.consented[0], &source_id, secret.value.expose())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let source_token = body["access_token"].as_str().unwrap().to_owned();
+    let ingest = |alerts: Value| {
+        app.client.post(format!("{}/api/ingest/alerts", app.base_url)).bearer_auth(&source_token).json(&alerts).send()
+    };
+
+    let first = ingest(json!([
+        alert("a1", "Phishing link click observed", "InitialAccess", "Medium", user("ana@contoso.com")),
+        alert("a2", "Suspicious PowerShell command line", "Execution", "High", user("ANA@contoso.com")),
+        alert("b1", "Impossible travel activity", "InitialAccess", "Low", user("ben@contoso.com")),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 200);
+    let report: Value = first.json().await.unwrap();
+    assert_eq!(
+        report,
+        json!({"alerts_added": 3, "duplicates_skipped": 0, "incidents_created": 2, "incidents_merged": 0})
+    );
+
+    let reader = token_for(&app, &partner, &partner.consented[0]).await;
+    let listed: Value = api_get(&app, &reader, "/api/incidents").await.json().await.unwrap();
+    let incidents = listed["value"].as_array().unwrap();
+    let ana = incidents.iter().find(|i| i["alerts"].as_array().unwrap().len() == 2).unwrap();
+    assert_eq!(ana["incidentName"], "Multi-stage incident involving InitialAccess and Execution");
+    assert_eq!(ana["severity"], "High", "the highest alert severity");
+    let (ana_id, ben_id) = (
+        ana["incidentId"].as_i64().unwrap(),
+        incidents.iter().find(|i| i != &ana).unwrap()["incidentId"].as_i64().unwrap(),
+    );
+
+    // One alert naming both users links both incidents: the younger merges into the older.
+    let linking = ingest(json!([
+        alert(
+            "c1",
+            "Lateral movement",
+            "LateralMovement",
+            "Medium",
+            json!([
+                {"entityType": "User", "userPrincipalName": "ana@contoso.com"},
+                {"entityType": "User", "userPrincipalName": "ben@contoso.com"}
+            ])
+        ),
+        alert("a1", "duplicate", "InitialAccess", "Low", user("x@contoso.com"))
+    ]))
+    .await
+    .unwrap();
+    let report: Value = linking.json().await.unwrap();
+    assert_eq!(report["incidents_merged"], 1);
+    assert_eq!(report["duplicates_skipped"], 1, "an alert id is ingested once");
+    let (older, younger) = (ana_id.min(ben_id), ana_id.max(ben_id));
+    let merged: Value = api_get(&app, &reader, &format!("/api/incidents/{younger}")).await.json().await.unwrap();
+    assert_eq!(merged["status"], "Redirected");
+    assert_eq!(merged["redirectIncidentId"], older);
+    assert_eq!(merged["alerts"], json!([]));
+    let target: Value = api_get(&app, &reader, &format!("/api/incidents/{older}")).await.json().await.unwrap();
+    assert_eq!(target["alerts"].as_array().unwrap().len(), 4);
+    assert!(target["alerts"].as_array().unwrap().iter().all(|a| a["incidentId"] == older));
+
+    // A partner's application reads, but cannot inject alerts into a customer.
+    let partner_write = token_for(&app, &partner, &partner.consented[0]).await;
+    let refused = app
+        .client
+        .post(format!("{}/api/ingest/alerts", app.base_url))
+        .bearer_auth(&partner_write)
+        .json(&json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(refused, 403, "Forbidden").await;
+    let invalid = ingest(json!([{"alertId": "z", "title": "t"}])).await.unwrap();
+    assert_api_error(invalid, 400, "InvalidRequestBody").await;
+    let bad_severity = ingest(json!([alert("z1", "t", "Execution", "Critical", user("a@b.com"))])).await.unwrap();
+    assert_api_error(bad_severity, 400, "InvalidInput").await;
+}
