@@ -152,31 +152,38 @@ impl IncidentStore for SqliteStore {
         let tenant = scope.tenant().to_string();
         let mut report = IngestReport::default();
         let mut tx = self.begin_write().await?;
+        // Alert ids already known, for the whole batch in one query.
+        let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
+        // Ids are assigned here, under the write lock, so a new incident is one INSERT.
+        let mut next_id: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'incidents'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let now = alert.received;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
-                .bind(&tenant)
-                .bind(&alert.alert.alert_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_some() {
+            if !known.insert(alert.alert.alert_id.clone()) {
                 report.duplicates_skipped += 1;
                 continue;
             }
             let matching = open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
             let incident_id = match correlate(matching) {
                 Correlation::NewIncident => {
-                    let incident_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO incidents (tenant_id, status, created_time, last_update_time, last_activity, document)
-                         VALUES ($1, 'Active', $2, $2, $3, '') RETURNING incident_id",
+                    let incident_id = next_id;
+                    next_id += 1;
+                    let incident = new_incident(incident_id, alert.alert.clone(), now);
+                    sqlx::query(
+                        "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
+                         VALUES ($1, $2, $3, NULL, $4, $4, $5, $6)",
                     )
+                    .bind(incident_id)
                     .bind(&tenant)
+                    .bind(&incident.status)
                     .bind(now)
                     .bind(alert.last_activity)
-                    .fetch_one(&mut *tx)
+                    .bind(render(&incident)?)
+                    .execute(&mut *tx)
                     .await?;
-                    let incident = new_incident(incident_id, alert.alert.clone(), now);
-                    write_incident(&mut tx, &incident, Some(alert.last_activity)).await?;
                     report.incidents_created += 1;
                     incident_id
                 }
@@ -191,6 +198,10 @@ impl IncidentStore for SqliteStore {
                         merge_into(&mut target, &mut younger, now);
                         redirect(&mut younger, into, now);
                         write_incident(&mut tx, &younger, None).await?;
+                        // Alerts of this batch not written yet move along too.
+                        for (_, placed_in) in placed.iter_mut().filter(|(_, id)| *id == younger_id) {
+                            *placed_in = into;
+                        }
                         move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
                         report.incidents_merged += 1;
                     }
@@ -200,24 +211,11 @@ impl IncidentStore for SqliteStore {
                     into
                 }
             };
-            sqlx::query("INSERT INTO alerts (tenant_id, alert_id, incident_id) VALUES ($1, $2, $3)")
-                .bind(&tenant)
-                .bind(&alert.alert.alert_id)
-                .bind(incident_id)
-                .execute(&mut *tx)
-                .await?;
-            for key in &alert.keys {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id) VALUES ($1, $2, $3)",
-                )
-                .bind(&tenant)
-                .bind(key)
-                .bind(incident_id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
+            placed.push((alert.alert.alert_id.clone(), incident_id));
             report.alerts_added += 1;
         }
+        insert_alerts(&mut tx, &tenant, &placed).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -229,6 +227,71 @@ impl IncidentStore for SqliteStore {
             .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
+}
+
+/// Most variables one statement binds (SQLite allows 32766).
+const MAX_BINDS: usize = 30_000;
+
+/// The alert ids of `alerts` the tenant already has.
+async fn known_alert_ids(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    alerts: &[IngestAlert],
+) -> Result<std::collections::HashSet<String>> {
+    let mut known = std::collections::HashSet::new();
+    for chunk in alerts.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT alert_id FROM alerts WHERE tenant_id = ? AND alert_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        // Built from fixed fragments and `?` only; every id is bound.
+        let mut statement = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(tenant);
+        for alert in chunk {
+            statement = statement.bind(&alert.alert.alert_id);
+        }
+        known.extend(statement.fetch_all(&mut **tx).await?);
+    }
+    Ok(known)
+}
+
+/// Records which incident each alert of the batch landed in.
+async fn insert_alerts(tx: &mut Transaction<'static, Sqlite>, tenant: &str, placed: &[(String, i64)]) -> Result<()> {
+    for chunk in placed.chunks(MAX_BINDS / 3) {
+        let sql = format!(
+            "INSERT INTO alerts (tenant_id, alert_id, incident_id) VALUES {}",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        // Built from fixed fragments and `?` only; every value is bound.
+        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        for (alert_id, incident_id) in chunk {
+            statement = statement.bind(tenant).bind(alert_id).bind(*incident_id);
+        }
+        statement.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Indexes an incident under the alert's entity keys, in one statement.
+async fn insert_entity_keys(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    keys: &[String],
+    incident_id: i64,
+) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id) VALUES {}",
+        vec!["(?, ?, ?)"; keys.len()].join(", ")
+    );
+    // Built from fixed fragments and `?` only; every value is bound.
+    let mut statement = sqlx::query(AssertSqlSafe(sql));
+    for key in keys {
+        statement = statement.bind(tenant).bind(key).bind(incident_id);
+    }
+    statement.execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn incident_last_activity(incident: &Incident) -> i64 {

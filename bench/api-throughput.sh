@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Threat Protection API throughput on SQLite with many tenants and incidents.
+#
+#   bench/api-throughput.sh [TENANTS=1000] [INCIDENTS_PER_TENANT=1000] [RUNS=3] [SECONDS=10]
+#
+# 1. Seeds a data directory (reused when DATA_DIR holds one already): a partner app consented in
+#    TENANTS customers, INCIDENTS_PER_TENANT generated incidents each, ingested through
+#    correlation; reports alerts/s and the database size.
+# 2. Serves it over HTTPS (quotas off), fetches tokens for up to 200 tenants, and drives with wrk
+#    (keep-alive, each request the next tenant's token):
+#    - the minute poll: GET /api/incidents?$filter=lastUpdateTime ge <5 minutes ago>
+#    - a deep full page: GET /api/incidents?$top=100&$skip=<INCIDENTS_PER_TENANT-100>
+#    reporting requests/s, p50/p99 and server CPU time per request (medians of RUNS runs).
+set -euo pipefail
+tenants=${1:-1000}
+per_tenant=${2:-1000}
+runs=${3:-3}
+seconds=${4:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin threatgate --example bench_seed
+binary="$root/target/release/threatgate"
+data=${DATA_DIR:-$root/target/bench-data-$tenants-$per_tenant}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
+if [ ! -f "$data/bench.json" ]; then
+  rm -rf "$data"
+  echo "seeding $tenants tenants x $per_tenant incidents into $data"
+  "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" | grep -v '^ *"' | grep -v '^[]{}[]' || true
+fi
+python3 - "$data/bench.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print("ingestion through correlation: %d alerts -> %d incidents in %.1f s: %.0f alerts/s" % (m["alerts"], m["incidents"], m["ingest_seconds"], m["alerts_per_second"]))
+PY
+size=$(stat -c %s "$data/threatgate.db")
+echo "database: $((size / 1024 / 1024)) MiB for $((tenants * per_tenant)) incidents ($(awk -v s="$size" -v n="$((tenants * per_tenant))" 'BEGIN{printf "%.2f", s/n*1e6/1024/1024/1024}') GiB per million incidents)"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+config="$data/bench.toml"
+printf '[quotas]\nenabled = false\n' >"$config"
+RUST_LOG=warn "$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" --config "$config" >"$data/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+base="https://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -sk -o /dev/null "$base/healthz" && break; sleep 0.1; done
+
+tokens="$data/tokens.txt"
+python3 - "$data/bench.json" "$base" "$data/tls/ca.pem" >"$tokens" <<'PY'
+import json, ssl, sys, urllib.parse, urllib.request
+m, base, ca = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+context = ssl.create_default_context(cafile=ca)
+for tenant in m["tenants"][:200]:
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": m["app_id"], "client_secret": m["client_secret"], "scope": "https://api.security.microsoft.com/.default"}).encode()
+    answer = json.load(urllib.request.urlopen(base + "/" + tenant + "/oauth2/v2.0/token", body, context=context))
+    print(answer["access_token"])
+PY
+export TOKENS_FILE="$tokens"
+echo "tokens of $(wc -l <"$tokens") tenants, quotas off, wrk -t2 -c32 -d${seconds}s over HTTPS keep-alive"
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+scenario() {
+  local name=$1 path=$2
+  export API_PATH="$path"
+  local size
+  size=$(curl -sk -H "Authorization: Bearer $(head -1 "$tokens")" "$base$path" | wc -c)
+  echo "$name: GET $path  (response of the first tenant: $size bytes)"
+  wrk -t2 -c32 -d2s -s "$here/api.lua" "$base" >/dev/null
+  local results=()
+  for run in $(seq 1 "$runs"); do
+    local before after line rps cpu_us
+    before=$(cpu_ticks)
+    line=$(wrk -t2 -c32 -d"${seconds}s" -s "$here/api.lua" "$base" | grep '^RESULT')
+    after=$(cpu_ticks)
+    eval "$(echo "$line" | sed 's/^RESULT //')"
+    rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f", r/(d/1e6)}')
+    cpu_us=$(awk -v t="$((after-before))" -v hz="$ticks" -v r="$requests" 'BEGIN{printf "%.0f", t/hz*1e6/r}')
+    printf '  run %d: %6d req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %4d µs/req  errors %d\n' "$run" "$rps" \
+      "$(awk -v x="$p50_us" 'BEGIN{print x/1000}')" "$(awk -v x="$p99_us" 'BEGIN{print x/1000}')" "$cpu_us" "$((errors_status + errors_connect + errors_timeout))"
+    results+=("$rps $p50_us $p99_us $cpu_us")
+  done
+  printf '%s\n' "${results[@]}" | awk -v name="$name" '
+    { rps[NR]=$1; p50[NR]=$2; p99[NR]=$3; cpu[NR]=$4 }
+    function median(a, n,   i, j, t, s) { for (i=1;i<=n;i++) s[i]=a[i]; for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (s[j]<s[i]) { t=s[i]; s[i]=s[j]; s[j]=t } return (n%2) ? s[(n+1)/2] : (s[n/2]+s[n/2+1])/2 }
+    END { printf "  median: %d req/s, p50 %.2f ms, p99 %.2f ms, server CPU %d µs/req\n", median(rps,NR), median(p50,NR)/1000, median(p99,NR)/1000, median(cpu,NR) }'
+}
+since=$(date -u -d '5 minutes ago' +%Y-%m-%dT%H:%M:%SZ)
+scenario "minute poll" "/api/incidents?\$filter=lastUpdateTime+ge+$since"
+skip=$((per_tenant > 100 ? per_tenant - 100 : 0))
+scenario "deep full page" "/api/incidents?\$top=100&\$skip=$skip"

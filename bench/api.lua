@@ -1,0 +1,17 @@
+-- wrk script: Threat Protection API GETs, each with the token of the next tenant in turn.
+-- TOKENS_FILE holds one bearer token per line; API_PATH is the path and query to request.
+local tokens = {}
+for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+local path = os.getenv("API_PATH")
+local next_token = math.random(#tokens)
+
+request = function()
+  next_token = next_token % #tokens + 1
+  return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. tokens[next_token] })
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d duration_us=%d errors_status=%d errors_connect=%d errors_timeout=%d p50_us=%d p90_us=%d p99_us=%d\n",
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
