@@ -16,6 +16,7 @@ tenants=${1:-1000}
 per_tenant=${2:-1000}
 runs=${3:-3}
 seconds=${4:-10}
+connections=${CONNECTIONS:-32}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -57,7 +58,7 @@ for tenant in m["tenants"][:200]:
     print(answer["access_token"])
 PY
 export TOKENS_FILE="$tokens"
-echo "tokens of $(wc -l <"$tokens") tenants, quotas off, wrk -t2 -c32 -d${seconds}s over HTTPS keep-alive"
+echo "tokens of $(wc -l <"$tokens") tenants, quotas off, wrk -t2 -c$connections -d${seconds}s over HTTPS keep-alive"
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
@@ -67,12 +68,12 @@ scenario() {
   local size
   size=$(curl -sk -H "Authorization: Bearer $(head -1 "$tokens")" "$base$path" | wc -c)
   echo "$name: GET $path  (response of the first tenant: $size bytes)"
-  wrk -t2 -c32 -d2s -s "$here/api.lua" "$base" >/dev/null
+  wrk -t2 -c"$connections" -d2s -s "$here/api.lua" "$base" >/dev/null
   local results=()
   for run in $(seq 1 "$runs"); do
     local before after line rps cpu_us
     before=$(cpu_ticks)
-    line=$(wrk -t2 -c32 -d"${seconds}s" -s "$here/api.lua" "$base" | grep '^RESULT')
+    line=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$here/api.lua" "$base" | grep '^RESULT')
     after=$(cpu_ticks)
     eval "$(echo "$line" | sed 's/^RESULT //')"
     rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f", r/(d/1e6)}')

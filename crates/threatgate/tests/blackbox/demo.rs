@@ -87,6 +87,17 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
                 claims["roles"],
                 serde_json::json!(["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"])
             );
+            // The guide's last step: the token opens the customer's incidents.
+            let incidents: Value = client
+                .get(format!("{}/api/incidents", manifest.api_base))
+                .bearer_auth(body["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(incidents["value"].as_array().map(Vec::len), Some(40), "{}", customer.display_name);
         } else {
             assert_eq!(response.status(), 400, "{} has not consented", customer.display_name);
         }
