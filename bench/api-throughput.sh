@@ -60,32 +60,15 @@ PY
 export TOKENS_FILE="$tokens"
 echo "tokens of $(wc -l <"$tokens") tenants, quotas off, wrk -t2 -c$connections -d${seconds}s over HTTPS keep-alive"
 
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+export BENCH_DIR="$here"
+# shellcheck source=measure.sh
+. "$here/measure.sh"
 scenario() {
-  local name=$1 path=$2
+  local name=$1 path=$2 size
   export API_PATH="$path"
-  local size
   size=$(curl -sk -H "Authorization: Bearer $(head -1 "$tokens")" "$base$path" | wc -c)
   echo "$name: GET $path  (response of the first tenant: $size bytes)"
-  wrk -t2 -c"$connections" -d2s -s "$here/api.lua" "$base" >/dev/null
-  local results=()
-  for run in $(seq 1 "$runs"); do
-    local before after line rps cpu_us
-    before=$(cpu_ticks)
-    line=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$here/api.lua" "$base" | grep '^RESULT')
-    after=$(cpu_ticks)
-    eval "$(echo "$line" | sed 's/^RESULT //')"
-    rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f", r/(d/1e6)}')
-    cpu_us=$(awk -v t="$((after-before))" -v hz="$ticks" -v r="$requests" 'BEGIN{printf "%.0f", t/hz*1e6/r}')
-    printf '  run %d: %6d req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %4d µs/req  errors %d\n' "$run" "$rps" \
-      "$(awk -v x="$p50_us" 'BEGIN{print x/1000}')" "$(awk -v x="$p99_us" 'BEGIN{print x/1000}')" "$cpu_us" "$((errors_status + errors_connect + errors_timeout))"
-    results+=("$rps $p50_us $p99_us $cpu_us")
-  done
-  printf '%s\n' "${results[@]}" | awk -v name="$name" '
-    { rps[NR]=$1; p50[NR]=$2; p99[NR]=$3; cpu[NR]=$4 }
-    function median(a, n,   i, j, t, s) { for (i=1;i<=n;i++) s[i]=a[i]; for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (s[j]<s[i]) { t=s[i]; s[i]=s[j]; s[j]=t } return (n%2) ? s[(n+1)/2] : (s[n/2]+s[n/2+1])/2 }
-    END { printf "  median: %d req/s, p50 %.2f ms, p99 %.2f ms, server CPU %d µs/req\n", median(rps,NR), median(p50,NR)/1000, median(p99,NR)/1000, median(cpu,NR) }'
+  measure "$runs" "$seconds" "$connections" "$here/api.lua" "$base"
 }
 since=$(date -u -d '5 minutes ago' +%Y-%m-%dT%H:%M:%SZ)
 scenario "minute poll" "/api/incidents?\$filter=lastUpdateTime+ge+$since"

@@ -34,26 +34,9 @@ url="https://127.0.0.1:$port/$tenant/oauth2/v2.0/token"
 status=$(curl -sk -o /dev/null -w '%{http_code}' -d "$TOKEN_BODY" "$url")
 [ "$status" = 200 ] || { echo "token request answered $status" >&2; exit 1; }
 
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "load: wrk -t2 -c$connections -d${seconds}s, HTTPS keep-alive, POST $url"
-# Warm-up: connections, TLS sessions, allocator.
-wrk -t2 -c"$connections" -d2s -s "$here/token.lua" "$url" >/dev/null
-results=()
-for run in $(seq 1 "$runs"); do
-  before=$(cpu_ticks)
-  line=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$here/token.lua" "$url" | grep '^RESULT')
-  after=$(cpu_ticks)
-  eval "$(echo "$line" | sed 's/^RESULT //')"
-  rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f", r/(d/1e6)}')
-  cpu_us=$(awk -v t="$((after-before))" -v hz="$ticks" -v r="$requests" 'BEGIN{printf "%.0f", t/hz*1e6/r}')
-  errors=$((errors_status + errors_connect + errors_timeout))
-  printf 'run %d: %6d tokens/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %4d µs/token  errors %d\n' \
-    "$run" "$rps" "$(awk -v x="$p50_us" 'BEGIN{print x/1000}')" "$(awk -v x="$p99_us" 'BEGIN{print x/1000}')" "$cpu_us" "$errors"
-  results+=("$rps $p50_us $p99_us $cpu_us")
-done
-printf '%s\n' "${results[@]}" | awk '
-  { rps[NR]=$1; p50[NR]=$2; p99[NR]=$3; cpu[NR]=$4 }
-  function median(a, n,   i, j, t, s) { for (i=1;i<=n;i++) s[i]=a[i]; for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (s[j]<s[i]) { t=s[i]; s[i]=s[j]; s[j]=t } return (n%2) ? s[(n+1)/2] : (s[n/2]+s[n/2+1])/2 }
-  END { printf "median of %d runs: %d tokens/s, p50 %.2f ms, p99 %.2f ms, server CPU %d µs/token\n", NR, median(rps,NR), median(p50,NR)/1000, median(p99,NR)/1000, median(cpu,NR) }'
+export BENCH_DIR="$here"
+# shellcheck source=measure.sh
+. "$here/measure.sh"
+measure "$runs" "$seconds" "$connections" "$here/token.lua" "$url"

@@ -184,6 +184,15 @@ impl DirectoryAdmin<'_> {
         Ok(CreatedUser { user, generated_password: generated })
     }
 
+    /// Finds a user by user principal name.
+    pub async fn get_user(&self, upn: &str) -> AdminResult<User> {
+        let parsed = Upn::parse(upn)?;
+        self.store
+            .find_user_by_upn(&parsed)
+            .await?
+            .ok_or_else(|| AdminError::NotFound { what: "user", name: upn.to_owned() })
+    }
+
     /// Sets a new generated password for a user and returns it (shown once).
     pub async fn reset_password(&self, upn: &str) -> AdminResult<String> {
         let upn = Upn::parse(upn)?;

@@ -160,6 +160,12 @@ pub enum UserCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Show one user, by user principal name.
+    Show {
+        #[command(flatten)]
+        data: DataDirArg,
+        upn: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,7 +40,7 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
     }
     let now = to_ticks(time::OffsetDateTime::now_utc());
     let alerts =
-        threatgate_server::api::parse_alerts(text.as_bytes(), now).map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+        threatgate_server::api::parse_alerts(text.as_bytes(), now).map_err(|failure| anyhow::anyhow!("{failure}"))?;
     let scope = TenantScope::<IngestAlerts>::for_administrator(tenant.id);
     let window = i64::from(args.window_hours) * TICKS_PER_HOUR;
     let mut report = IngestReport::default();

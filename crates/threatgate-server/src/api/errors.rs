@@ -29,6 +29,22 @@ pub enum ApiFailure {
     Internal(String),
 }
 
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unauthorized(message)
+            | Self::Forbidden(message)
+            | Self::NotFound(message)
+            | Self::OData(message)
+            | Self::InvalidRequestBody(message)
+            | Self::InvalidInput(message)
+            | Self::Internal(message) => f.write_str(message),
+            Self::TooLarge(limit) => write!(f, "the request body is larger than {limit} bytes"),
+            Self::Throttled { message, .. } => f.write_str(message),
+        }
+    }
+}
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         let target = Uuid::new_v4();

@@ -1,0 +1,25 @@
+# Shared by the benchmark scripts (sourced): `measure RUNS SECONDS CONNECTIONS LUA URL` runs wrk
+# RUNS times after a warm-up and prints each run and the medians, with the server's CPU time per
+# request (utime+stime of process $server during the run / requests).
+measure() {
+  local runs=$1 seconds=$2 connections=$3 script=$4 url=$5
+  local ticks results=() run before after line rps cpu_us
+  ticks=$(getconf CLK_TCK)
+  wrk -t2 -c"$connections" -d2s -s "$script" "$url" >/dev/null
+  for run in $(seq 1 "$runs"); do
+    before=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    line=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$script" "$url" | grep '^RESULT')
+    after=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    eval "$(echo "$line" | sed 's/^RESULT //')"
+    rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f", r/(d/1e6)}')
+    cpu_us=$(awk -v t="$((after - before))" -v hz="$ticks" -v r="$requests" 'BEGIN{printf "%.0f", t/hz*1e6/r}')
+    printf '  run %d: %6d req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %4d µs/req  errors %d\n' "$run" "$rps" \
+      "$(awk -v x="$p50_us" 'BEGIN{print x/1000}')" "$(awk -v x="$p99_us" 'BEGIN{print x/1000}')" "$cpu_us" \
+      "$((errors_status + errors_connect + errors_timeout))"
+    results+=("$rps $p50_us $p99_us $cpu_us")
+  done
+  printf '%s\n' "${results[@]}" | awk '
+    { rps[NR]=$1; p50[NR]=$2; p99[NR]=$3; cpu[NR]=$4 }
+    function median(a, n,   i, j, t, s) { for (i=1;i<=n;i++) s[i]=a[i]; for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (s[j]<s[i]) { t=s[i]; s[i]=s[j]; s[j]=t } return (n%2) ? s[(n+1)/2] : (s[n/2]+s[n/2+1])/2 }
+    END { printf "  median of %d runs: %d req/s, p50 %.2f ms, p99 %.2f ms, server CPU %d µs/req\n", NR, median(rps,NR), median(p50,NR)/1000, median(p99,NR)/1000, median(cpu,NR) }'
+}
