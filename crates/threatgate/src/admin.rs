@@ -97,6 +97,20 @@ pub async fn user(command: UserCommand, json: bool) -> anyhow::Result<()> {
                 users.iter().map(|u| format!("{}  {:<40} {}\n", u.object_id, u.upn, u.role.as_str())).collect()
             })
         }
+        UserCommand::Show { data, upn } => {
+            let opened = Opened::new(&data).await?;
+            let user = opened.admin().get_user(&upn).await?;
+            emit(json, &user, || {
+                format!(
+                    "user        {}\nobject id   {}\ntenant      {}\nrole        {}\ncreated     {}",
+                    user.upn,
+                    user.object_id,
+                    user.tenant_id,
+                    user.role.as_str(),
+                    when(user.created_at)
+                )
+            })
+        }
     }
 }
 
