@@ -65,6 +65,8 @@ async fn the_partner_flow_done_with_commands_reaches_the_running_server() {
     assert_eq!(admin["role"], "GlobalAdministrator");
     assert!(admin["generated_password"].as_str().unwrap().len() >= 16);
     assert!(admin.get("password_hash").is_none(), "hashes are never printed");
+    let shown = threatgate(&app, &["user", "show", "Admin@Fabrikam.onmicrosoft.com"]).await;
+    assert_eq!(shown["object_id"], admin["object_id"]);
 
     let registered = threatgate(
         &app,
