@@ -11,6 +11,7 @@ mod files;
 pub mod issuance;
 pub mod keys;
 pub mod passwords;
+pub mod portal;
 pub mod random;
 pub mod request;
 pub mod secrets;

@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod data_dir;
 mod json;
+pub mod portal;
 pub mod request_ids;
 pub mod routes;
 pub mod startup;

@@ -109,6 +109,7 @@ impl Application {
             public_url: Arc::from(self.public_url.as_str()),
             quotas: Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone())),
             correlation_window_ticks: self.correlation_window_ticks,
+            sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
         };
         let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
         let refresher = tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval));

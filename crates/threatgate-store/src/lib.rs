@@ -14,6 +14,6 @@ mod traits;
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SigningKeyRecord,
-    Store, TenantKey, UpdateOutcome,
+    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord,
+    SessionStore, SigningKeyRecord, Store, TenantKey, UpdateOutcome,
 };

@@ -177,7 +177,42 @@ pub trait IncidentStore: Send + Sync + 'static {
     async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: DirectoryStore + KeyStore + IncidentStore {}
+/// A signed-in portal session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the cookie value.
+    pub token_hash: Vec<u8>,
+    pub user_id: ObjectId,
+    pub tenant_id: TenantId,
+    pub upn: Upn,
+    /// The session's anti-forgery token, echoed by every form.
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
 
-impl<T: DirectoryStore + KeyStore + IncidentStore> Store for T {}
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("user_id", &self.user_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Portal sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
+    /// The session with this token hash, if it has not expired at `now`.
+    async fn find_session(&self, token_hash: &[u8], now: OffsetDateTime) -> Result<Option<SessionRecord>>;
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<()>;
+    /// Removes expired sessions; returns how many.
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore {}
+
+impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore> Store for T {}

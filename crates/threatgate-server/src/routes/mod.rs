@@ -21,6 +21,7 @@ pub struct AppState {
     pub quotas: Arc<crate::api::quotas::Quotas>,
     /// How long after an incident's last activity a new alert may still join it (ticks).
     pub correlation_window_ticks: i64,
+    pub sign_in_throttle: Arc<crate::portal::SignInThrottle>,
 }
 
 /// Every route of the service.
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/error", get(health::error_code_page))
         .route("/healthz", get(health::health))
         .merge(crate::api::router())
+        .merge(crate::portal::router())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

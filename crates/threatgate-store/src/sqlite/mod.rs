@@ -8,6 +8,7 @@
 mod directory;
 mod incidents;
 mod keys;
+mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;

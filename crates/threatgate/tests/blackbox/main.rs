@@ -15,6 +15,7 @@ mod demo;
 mod discovery;
 mod errors;
 mod interop;
+mod portal;
 mod restart;
 mod token_v1;
 mod token_v2;

@@ -1,0 +1,124 @@
+//! Enterprise applications: what this organization has consented to, and Revoke.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use threatgate_domain::UserRole;
+use threatgate_identity::{DirectoryAdmin, SystemClock};
+
+use super::session::PortalSession;
+use super::{message, page};
+use crate::routes::AppState;
+
+struct AppRow {
+    name: String,
+    app_id: String,
+    permissions: String,
+    consented: String,
+}
+
+#[derive(Template)]
+#[template(path = "enterprise_apps.html")]
+struct EnterpriseAppsPage {
+    signed_in: Option<String>,
+    csrf: String,
+    tenant_name: String,
+    apps: Vec<AppRow>,
+    can_revoke: bool,
+}
+
+fn admin(state: &AppState) -> DirectoryAdmin<'_> {
+    DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock }
+}
+
+/// `GET /portal/enterprise-apps`. Needs a session.
+pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
+    let Some(session) = session else {
+        return Redirect::to("/portal/signin?return=/portal/enterprise-apps").into_response();
+    };
+    let tenant = session.tenant_id.to_string();
+    let consents = match admin(&state).list_consents(&tenant).await {
+        Ok(consents) => consents,
+        Err(error) => {
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "Unavailable", &error.to_string(), None, Some(&session));
+        }
+    };
+    let principals = state.identity.store().list_service_principals(session.tenant_id).await.unwrap_or_default();
+    let snapshot = state.identity.snapshot();
+    let tenant_name =
+        snapshot.directory.tenant(session.tenant_id).map(|t| t.display_name.to_string()).unwrap_or_default();
+    let apps = consents
+        .into_iter()
+        .map(|c| AppRow {
+            name: c.display_name.clone(),
+            app_id: c.app_id.to_string(),
+            permissions: if c.roles.is_empty() { "none".into() } else { c.roles.join(", ") },
+            consented: principals
+                .iter()
+                .find(|p| p.object_id == c.service_principal_id)
+                .map(|p| p.created_at.date().to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let can_revoke = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
+    page(
+        StatusCode::OK,
+        &EnterpriseAppsPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            tenant_name,
+            apps,
+            can_revoke,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    app_id: String,
+}
+
+/// `POST /portal/enterprise-apps/revoke`. Needs a Global Administrator's session and its CSRF
+/// token; affects only the signed-in user's tenant.
+pub async fn revoke(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    let Some(session) = session else {
+        return Redirect::to("/portal/signin?return=/portal/enterprise-apps").into_response();
+    };
+    if !session.accepts(&form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let is_admin = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
+    if !is_admin {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Global Administrators only",
+            "Only a Global Administrator can revoke an application's access.",
+            None,
+            Some(&session),
+        );
+    }
+    match admin(&state).revoke_consent(&session.tenant_id.to_string(), &form.app_id).await {
+        Ok(()) => {
+            if let Err(error) = state.identity.refresh().await {
+                tracing::warn!(%error, "refresh after revocation failed");
+            }
+            tracing::info!(tenant = %session.tenant_id, app = %form.app_id, "consent revoked in the portal");
+            Redirect::to("/portal/enterprise-apps").into_response()
+        }
+        Err(error) => message(StatusCode::NOT_FOUND, "Nothing to revoke", &error.to_string(), None, Some(&session)),
+    }
+}

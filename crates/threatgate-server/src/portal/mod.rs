@@ -1,0 +1,88 @@
+//! The portal: server-rendered pages (askama, no JavaScript) for customer administrators and
+//! partners: sign-in, the admin-consent link, enterprise applications (revoke), the token
+//! decoder. Every form carries a CSRF token; sessions are cookies whose value is stored only as
+//! a hash.
+
+mod consent;
+mod decode;
+mod enterprise;
+mod session;
+mod signin;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use session::SignInThrottle;
+
+use crate::routes::AppState;
+
+/// The portal's routes, and the consent endpoints of the identity platform.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal", get(signin::home))
+        .route("/portal/signin", get(signin::sign_in_page).post(signin::sign_in))
+        .route("/portal/signout", post(signin::sign_out))
+        .route("/portal/enterprise-apps", get(enterprise::list))
+        .route("/portal/enterprise-apps/revoke", post(enterprise::revoke))
+        .route("/portal/consent", post(consent::decide))
+        .route("/decode", get(decode::page).post(decode::decode))
+        .route("/{tenant}/oauth2/authorize", get(consent::authorize_v1))
+        .route("/{tenant}/v2.0/adminconsent", get(consent::admin_consent_v2))
+        .route("/{tenant}/adminconsent", get(consent::admin_consent_v2))
+}
+
+/// Renders a template as an HTML page, with headers that keep it out of caches and frames.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'"),
+            );
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.").into_response()
+        }
+    }
+}
+
+/// A page that explains why something was refused.
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    signed_in: Option<String>,
+    csrf: String,
+    heading: String,
+    message: String,
+    code: Option<u32>,
+}
+
+fn message(
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    code: Option<u32>,
+    session: Option<&session::PortalSession>,
+) -> Response {
+    page(
+        status,
+        &MessagePage {
+            signed_in: session.map(|s| s.upn.to_string()),
+            csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
+            heading: heading.to_owned(),
+            message: text.to_owned(),
+            code,
+        },
+    )
+}

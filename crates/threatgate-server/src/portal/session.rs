@@ -1,0 +1,122 @@
+//! Portal sessions and CSRF: the session cookie (`HttpOnly`, `SameSite=Lax`, `Secure` on
+//! HTTPS), a per-session CSRF token for signed-in forms, and a double-submit cookie for the
+//! forms shown before sign-in. Also the sign-in throttle.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use threatgate_domain::{TenantId, Upn};
+use threatgate_identity::portal::session_hash;
+
+use crate::routes::AppState;
+
+pub const SESSION_COOKIE: &str = "tg_session";
+pub const PRE_SESSION_COOKIE: &str = "tg_csrf";
+
+/// A signed-in user (`None` in `Option<PortalSession>` when not signed in).
+#[derive(Debug, Clone)]
+pub struct PortalSession {
+    pub token_hash: Vec<u8>,
+    pub upn: Upn,
+    pub tenant_id: TenantId,
+    pub csrf: String,
+}
+
+impl PortalSession {
+    /// Whether a submitted form's CSRF token is this session's, in constant time.
+    pub fn accepts(&self, submitted: &str) -> bool {
+        constant_time_equal(self.csrf.as_bytes(), submitted.as_bytes())
+    }
+}
+
+pub fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A `Set-Cookie` header value.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("tg_invalid=1; Max-Age=0"))
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for PortalSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        let Some(value) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+        let hash = session_hash(value);
+        let now = state.identity.clock().now();
+        match state.identity.store().find_session(&hash, now).await {
+            Ok(Some(record)) => Ok(Some(PortalSession {
+                token_hash: hash,
+                upn: record.upn,
+                tenant_id: record.tenant_id,
+                csrf: record.csrf_token,
+            })),
+            Ok(None) => Ok(None),
+            Err(error) => {
+                tracing::warn!(%error, "session lookup failed");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Failed sign-ins are limited per account (5 per 15 minutes) and per address (20 per 15
+/// minutes); past that, sign-in is refused without checking the password.
+#[derive(Debug, Default)]
+pub struct SignInThrottle {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+const PER_ACCOUNT: usize = 5;
+const PER_ADDRESS: usize = 20;
+
+impl SignInThrottle {
+    /// Seconds to wait, if either key has spent its failures.
+    pub fn blocked(&self, account: &str, address: &str, now: Instant) -> Option<u64> {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wait = None;
+        for (key, limit) in [(format!("account:{account}"), PER_ACCOUNT), (format!("address:{address}"), PER_ADDRESS)] {
+            if let Some(times) = failures.get_mut(&key) {
+                while times.front().is_some_and(|t| now.duration_since(*t) > WINDOW) {
+                    times.pop_front();
+                }
+                if times.len() >= limit {
+                    let oldest = times.front().copied().unwrap_or(now);
+                    wait = Some(WINDOW.saturating_sub(now.duration_since(oldest)).as_secs().max(1));
+                }
+            }
+        }
+        wait
+    }
+
+    pub fn record_failure(&self, account: &str, address: &str, now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in [format!("account:{account}"), format!("address:{address}")] {
+            failures.entry(key).or_default().push_back(now);
+        }
+    }
+
+    pub fn record_success(&self, account: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.remove(&format!("account:{account}"));
+    }
+}

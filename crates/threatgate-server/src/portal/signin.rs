@@ -1,0 +1,214 @@
+//! Sign-in, sign-out and the home page.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use threatgate_domain::UserRole;
+use threatgate_identity::portal::{SESSION_LIFETIME, authenticate, start_session};
+
+use super::session::{PRE_SESSION_COOKIE, PortalSession, constant_time_equal, cookie, set_cookie};
+use super::{message, page};
+use crate::routes::AppState;
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    signed_in: Option<String>,
+    csrf: String,
+    error: Option<String>,
+    upn: String,
+    return_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    signed_in: Option<String>,
+    csrf: String,
+    tenant_name: String,
+    tenant_id: String,
+    domains: String,
+    upn: String,
+    role: &'static str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReturnTo {
+    #[serde(rename = "return")]
+    return_to: Option<String>,
+}
+
+/// Only a path on this site: no scheme, no host, no `//` (no open redirect).
+pub fn safe_return(path: Option<&str>) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 4096 => p.to_owned(),
+        _ => "/portal".to_owned(),
+    }
+}
+
+/// `GET /portal/signin`: the form, with a fresh pre-session CSRF cookie. Public.
+pub async fn sign_in_page(State(state): State<AppState>, Query(query): Query<ReturnTo>) -> Response {
+    sign_in_form(&state, None, String::new(), safe_return(query.return_to.as_deref()), StatusCode::OK)
+}
+
+fn sign_in_form(
+    state: &AppState,
+    error: Option<String>,
+    upn: String,
+    return_to: String,
+    status: StatusCode,
+) -> Response {
+    let csrf = threatgate_identity::random::random_base64url::<24>().unwrap_or_default();
+    let mut response = page(status, &SignInPage { signed_in: None, csrf: csrf.clone(), error, upn, return_to });
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, PRE_SESSION_COOKIE, &csrf, 3600));
+    response
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    upn: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+/// `POST /portal/signin`. Public; CSRF by double-submit cookie; throttled.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let return_to = safe_return(form.return_to.as_deref());
+    let expected = cookie(&headers, PRE_SESSION_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !constant_time_equal(expected.as_bytes(), form.csrf.as_bytes()) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the sign-in page and try again (the anti-forgery token did not match).",
+            None,
+            None,
+        );
+    }
+    let account = form.upn.trim().to_lowercase();
+    let address = peer.ip().to_string();
+    let now = Instant::now();
+    if let Some(wait) = state.sign_in_throttle.blocked(&account, &address, now) {
+        let text = format!("Too many failed sign-ins. Try again in {} minutes.", wait.div_ceil(60));
+        return sign_in_form(&state, Some(text), form.upn, return_to, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let user = match authenticate(state.identity.store().as_ref(), &account, &form.password).await {
+        Ok(user) => user,
+        Err(error) => {
+            tracing::error!(%error, "sign-in failed");
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in is unavailable",
+                "Try again in a moment.",
+                None,
+                None,
+            );
+        }
+    };
+    let Some(user) = user else {
+        state.sign_in_throttle.record_failure(&account, &address, now);
+        tracing::info!("portal sign-in refused");
+        return sign_in_form(
+            &state,
+            Some("The user name or password is incorrect.".into()),
+            form.upn,
+            return_to,
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    state.sign_in_throttle.record_success(&account);
+    match start_session(state.identity.store().as_ref(), &user, state.identity.clock().now()).await {
+        Ok(session) => {
+            tracing::info!(tenant = %user.tenant_id, "portal sign-in");
+            let mut response = Redirect::to(&return_to).into_response();
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie(
+                    &state,
+                    super::session::SESSION_COOKIE,
+                    &session.cookie_value,
+                    SESSION_LIFETIME.whole_seconds(),
+                ),
+            );
+            headers.append(header::SET_COOKIE, set_cookie(&state, PRE_SESSION_COOKIE, "", 0));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "starting a session failed");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is unavailable", "Try again in a moment.", None, None)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /portal/signout`: ends the session. Needs the session's CSRF token.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(session) = &session {
+        if !session.accepts(&form.csrf) {
+            return message(
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "Reload the page and try again.",
+                None,
+                Some(session),
+            );
+        }
+        if let Err(error) = state.identity.store().delete_session(&session.token_hash).await {
+            tracing::error!(%error, "ending a session failed");
+        }
+    }
+    let mut response = Redirect::to("/portal/signin").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, super::session::SESSION_COOKIE, "", 0));
+    response
+}
+
+/// `GET /portal`: the signed-in user's tenant. Needs a session.
+pub async fn home(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
+    let Some(session) = session else { return Redirect::to("/portal/signin?return=/portal").into_response() };
+    let snapshot = state.identity.snapshot();
+    let Some(tenant) = snapshot.directory.tenant(session.tenant_id) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Tenant not found",
+            "Your tenant no longer exists.",
+            None,
+            Some(&session),
+        );
+    };
+    let role = match state.identity.store().find_user_by_upn(&session.upn).await {
+        Ok(Some(user)) if user.role == UserRole::GlobalAdministrator => "Global Administrator",
+        _ => "User",
+    };
+    page(
+        StatusCode::OK,
+        &HomePage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            tenant_name: tenant.display_name.to_string(),
+            tenant_id: tenant.id.to_string(),
+            domains: tenant.domains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            upn: session.upn.to_string(),
+            role,
+        },
+    )
+}

@@ -1,0 +1,318 @@
+//! The portal over HTTP, as a browser would use it (cookies, forms, redirects): the consent
+//! link, Cancel, a non-admin, bad client ids and redirect URIs, CSRF, revocation, the decoder,
+//! sign-in throttling and sign-out.
+
+use serde_json::Value;
+use threatgate_testkit::{PartnerFixture, TestApp, seed_partner, spawn_app};
+
+use crate::{assert_aad_error, request_v2_token};
+
+const PASSWORD: &str = "Correct-Horse-42";
+
+/// A browser: its own cookie jar, no automatic redirects, trusting the test CA.
+fn browser(app: &TestApp) -> reqwest::Client {
+    let pem = std::fs::read(&app.ca_certificate).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a hidden input in an HTML page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn sign_in(app: &TestApp, browser: &reqwest::Client, upn: &str, return_to: &str) -> reqwest::Response {
+    let form_page = browser
+        .get(format!("{}/portal/signin?return={return_to}", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&form_page, "csrf");
+    browser
+        .post(format!("{}/portal/signin", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("upn", upn), ("password", PASSWORD), ("return_to", return_to)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn northwind_admin(app: &TestApp, global_admin: bool) -> String {
+    let upn = if global_admin { "admin@northwind.onmicrosoft.com" } else { "analyst@northwind.onmicrosoft.com" };
+    app.admin().create_user("northwind.onmicrosoft.com", upn, Some(PASSWORD), global_admin).await.unwrap();
+    upn.to_owned()
+}
+
+/// Follows the guide's consent link as `upn` and returns the consent page's HTML.
+async fn open_consent_link(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    partner: &PartnerFixture,
+    upn: &str,
+    state: &str,
+) -> String {
+    let link = format!(
+        "/common/oauth2/authorize?prompt=consent&client_id={}&response_type=code&sso_reload=true&state={state}",
+        partner.app_id
+    );
+    let first = browser.get(format!("{}{link}", app.base_url)).send().await.unwrap();
+    assert_eq!(first.status(), 303, "not signed in: to the sign-in page");
+    assert!(location(&first).starts_with("/portal/signin?return="));
+    let signed_in = sign_in(app, browser, upn, &link).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), link, "back to the consent link after sign-in");
+    let page = browser.get(format!("{}{link}", app.base_url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    page.text().await.unwrap()
+}
+
+async fn decide(app: &TestApp, browser: &reqwest::Client, consent_page: &str, decision: &str) -> reqwest::Response {
+    let fields: Vec<(String, String)> = ["csrf", "client_id", "redirect_uri", "state", "flow", "scope"]
+        .iter()
+        .map(|name| ((*name).to_owned(), hidden(consent_page, name)))
+        .chain(std::iter::once(("decision".to_owned(), decision.to_owned())))
+        .collect();
+    browser.post(format!("{}/portal/consent", app.base_url)).form(&fields).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_customer_admin_consents_through_the_guides_link_and_the_partner_gets_a_token() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "Incident.ReadWrite.All"]).await;
+    let upn = northwind_admin(&app, true).await;
+    let before = request_v2_token(&app, &partner.not_consented, &partner.app_id, &partner.client_secret).await;
+    assert_aad_error(before, 400, "unauthorized_client", 700016).await;
+
+    let browser = browser(&app);
+    let page = open_consent_link(&app, &browser, &partner, &upn, "xyz").await;
+    assert!(page.contains("Fabrikam Threat Connector"));
+    assert!(page.contains("Fabrikam (fabrikam.onmicrosoft.com)"), "the publisher tenant");
+    assert!(page.contains("Read all incidents") && page.contains("Read and write all incidents"));
+    assert!(page.contains("Northwind"));
+
+    let accepted = decide(&app, &browser, &page, "accept").await;
+    assert_eq!(accepted.status(), 303);
+    let target = url::Url::parse(&location(&accepted)).unwrap();
+    assert_eq!(target.host_str(), Some("portal.azure.com"), "the first registered redirect URI");
+    let query: std::collections::HashMap<String, String> = target.query_pairs().into_owned().collect();
+    assert_eq!(query["admin_consent"], "True");
+    assert_eq!(query["state"], "xyz");
+    assert!(!query["code"].is_empty());
+
+    let token: Value = request_v2_token(&app, &partner.not_consented, &partner.app_id, &partner.client_secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = crate::unverified_claims(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["tid"], partner.not_consented.as_str());
+    assert_eq!(claims["roles"], serde_json::json!(["Incident.Read.All", "Incident.ReadWrite.All"]));
+
+    // Enterprise applications shows it; Revoke takes it away again.
+    let listing =
+        browser.get(format!("{}/portal/enterprise-apps", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains("Fabrikam Threat Connector") && listing.contains("Incident.ReadWrite.All"));
+    let csrf = hidden(&listing, "csrf");
+    let forged = browser
+        .post(format!("{}/portal/enterprise-apps/revoke", app.base_url))
+        .form(&[("csrf", "forged"), ("app_id", partner.app_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "a forged CSRF token changes nothing");
+    assert_eq!(
+        request_v2_token(&app, &partner.not_consented, &partner.app_id, &partner.client_secret).await.status(),
+        200
+    );
+    let revoked = browser
+        .post(format!("{}/portal/enterprise-apps/revoke", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("app_id", partner.app_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 303);
+    let after = request_v2_token(&app, &partner.not_consented, &partner.app_id, &partner.client_secret).await;
+    assert_aad_error(after, 400, "unauthorized_client", 700016).await;
+}
+
+#[tokio::test]
+async fn cancel_and_a_non_admin_grant_nothing() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let admin = northwind_admin(&app, true).await;
+    let analyst = northwind_admin(&app, false).await;
+
+    let browser_a = browser(&app);
+    let page = open_consent_link(&app, &browser_a, &partner, &admin, "s1").await;
+    let cancelled = decide(&app, &browser_a, &page, "cancel").await;
+    let target = url::Url::parse(&location(&cancelled)).unwrap();
+    let query: std::collections::HashMap<String, String> = target.query_pairs().into_owned().collect();
+    assert_eq!(query["error"], "access_denied");
+    assert_eq!(query["state"], "s1");
+
+    let browser_b = browser(&app);
+    let page = open_consent_link(&app, &browser_b, &partner, &analyst, "s2").await;
+    let refused = decide(&app, &browser_b, &page, "accept").await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("AADSTS90094"));
+
+    let token = request_v2_token(&app, &partner.not_consented, &partner.app_id, &partner.client_secret).await;
+    assert_aad_error(token, 400, "unauthorized_client", 700016).await;
+}
+
+#[tokio::test]
+async fn unknown_clients_and_unregistered_redirect_uris_get_an_error_page_not_a_redirect() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let browser = browser(&app);
+    let unknown = browser
+        .get(format!(
+            "{}/common/oauth2/authorize?prompt=consent&client_id=11111111-2222-4333-8444-555555555555",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("AADSTS700016"));
+    let evil = browser
+        .get(format!(
+            "{}/common/v2.0/adminconsent?client_id={}&redirect_uri=https://evil.example/steal&state=x",
+            app.base_url, partner.app_id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 400, "never a redirect to an unregistered URI");
+    assert!(evil.text().await.unwrap().contains("AADSTS50011"));
+}
+
+#[tokio::test]
+async fn the_v2_admin_consent_endpoint_redirects_with_tenant_and_scope() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let upn = northwind_admin(&app, true).await;
+    let browser = browser(&app);
+    let link = format!(
+        "/organizations/v2.0/adminconsent?client_id={}&scope=https://api.security.microsoft.com/.default&redirect_uri=https://portal.azure.com&state=12345",
+        partner.app_id
+    );
+    sign_in(&app, &browser, &upn, "/portal").await;
+    let page = browser.get(format!("{}{link}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let accepted = decide(&app, &browser, &page, "accept").await;
+    let target = url::Url::parse(&location(&accepted)).unwrap();
+    let query: std::collections::HashMap<String, String> = target.query_pairs().into_owned().collect();
+    assert_eq!(query["admin_consent"], "True");
+    assert_eq!(query["tenant"], partner.not_consented);
+    assert_eq!(query["scope"], "https://api.security.microsoft.com/.default");
+    assert_eq!(query["state"], "12345");
+}
+
+#[tokio::test]
+async fn the_decoder_explains_roles_and_tid_and_escapes_what_it_is_given() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let token: Value = request_v2_token(&app, &partner.consented[0], &partner.app_id, &partner.client_secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let browser = browser(&app);
+    let form = browser.get(format!("{}/decode", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&form, "csrf");
+    let decoded = browser
+        .post(format!("{}/decode", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("token", token["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(decoded.contains("Incident.Read.All"));
+    assert!(decoded.contains("The tenant whose data the token opens: Contoso"));
+    assert!(decoded.contains("accepted now, with Incident.Read.All"));
+    assert!(decoded.contains("expires in"));
+
+    let csrf = hidden(&decoded, "csrf");
+    let hostile = browser
+        .post(format!("{}/decode", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("token", "<script>alert(1)</script>")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!hostile.contains("<script>alert(1)</script>"), "input is escaped on output");
+    assert!(
+        hostile.contains("script&"),
+        "the text is shown, escaped: {}",
+        &hostile[hostile.find("script").unwrap_or(0).saturating_sub(20)..][..60]
+    );
+
+    let forged = browser
+        .post(format!("{}/decode", app.base_url))
+        .form(&[("csrf", "nope"), ("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_sign_out_ends_the_session() {
+    let app = spawn_app().await;
+    seed_partner(&app, &[]).await;
+    let upn = northwind_admin(&app, true).await;
+    let browser = browser(&app);
+    for _ in 0..5 {
+        let form_page =
+            browser.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden(&form_page, "csrf");
+        let wrong = browser
+            .post(format!("{}/portal/signin", app.base_url))
+            .form(&[("csrf", csrf.as_str()), ("upn", upn.as_str()), ("password", "wrong"), ("return_to", "/portal")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+    let blocked = sign_in(&app, &browser, &upn, "/portal").await;
+    assert_eq!(blocked.status(), 429, "the right password is not even checked after 5 failures");
+
+    let other = self::browser(&app);
+    let analyst = northwind_admin(&app, false).await;
+    assert_eq!(sign_in(&app, &other, &analyst, "https://evil.example/").await.status(), 303);
+    let home = other.get(format!("{}/portal", app.base_url)).send().await.unwrap();
+    assert_eq!(home.status(), 200, "open redirects become /portal");
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Northwind"));
+    let csrf = hidden(&html, "csrf");
+    other.post(format!("{}/portal/signout", app.base_url)).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let after = other.get(format!("{}/portal", app.base_url)).send().await.unwrap();
+    assert_eq!(after.status(), 303, "signed out");
+
+    let no_cookie = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(&app.ca_certificate).unwrap()).unwrap()])
+        .build()
+        .unwrap()
+        .post(format!("{}/portal/signin", app.base_url))
+        .form(&[("csrf", "x"), ("upn", upn.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_cookie.status(), 403, "sign-in without the anti-forgery cookie is refused");
+}
