@@ -3,6 +3,7 @@
 //! decoder. Every form carries a CSRF token; sessions are cookies whose value is stored only as
 //! a hash.
 
+mod apps;
 mod consent;
 mod decode;
 mod enterprise;
@@ -25,6 +26,13 @@ pub fn router() -> Router<AppState> {
         .route("/portal", get(signin::home))
         .route("/portal/signin", get(signin::sign_in_page).post(signin::sign_in))
         .route("/portal/signout", post(signin::sign_out))
+        .route("/portal/apps", get(apps::list))
+        .route("/portal/apps/new", get(apps::new_form).post(apps::register))
+        .route("/portal/apps/{app_id}", get(apps::overview))
+        .route("/portal/apps/{app_id}/permissions/add", get(apps::add_permission_form).post(apps::add_permission))
+        .route("/portal/apps/{app_id}/grant", post(apps::grant))
+        .route("/portal/apps/{app_id}/secrets", post(apps::add_secret))
+        .route("/portal/apps/{app_id}/secrets/delete", post(apps::delete_secret))
         .route("/portal/enterprise-apps", get(enterprise::list))
         .route("/portal/enterprise-apps/revoke", post(enterprise::revoke))
         .route("/portal/consent", post(consent::decide))

@@ -316,3 +316,111 @@ async fn sign_in_is_throttled_and_sign_out_ends_the_session() {
         .unwrap();
     assert_eq!(no_cookie.status(), 403, "sign-in without the anti-forgery cookie is refused");
 }
+
+#[tokio::test]
+async fn the_partner_guide_from_new_registration_to_a_working_secret() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let partner = admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
+    admin
+        .create_user("fabrikam.onmicrosoft.com", "admin@fabrikam.onmicrosoft.com", Some(PASSWORD), true)
+        .await
+        .unwrap();
+    app.refresh().await;
+    let browser = browser(&app);
+    sign_in(&app, &browser, "admin@fabrikam.onmicrosoft.com", "/portal/apps/new").await;
+
+    // New registration: name, any organizational directory, Web redirect URI.
+    let form = browser.get(format!("{}/portal/apps/new", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&form, "csrf");
+    let registered = browser
+        .post(format!("{}/portal/apps/new", app.base_url))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Guide <App>"),
+            ("audience", "multi"),
+            ("redirect_uri", "https://portal.azure.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 303);
+    let overview_path = location(&registered);
+    let app_id = overview_path.rsplit('/').next().unwrap().to_owned();
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains(&app_id) && overview.contains(&partner.id.to_string()));
+    assert!(!overview.contains("Guide <App>"), "names are escaped");
+    assert!(
+        overview.contains(&format!("/common/oauth2/authorize?prompt=consent&amp;client_id={app_id}"))
+            || overview.contains(&format!("client_id={app_id}"))
+    );
+
+    // API permissions: the API appears only once its name is typed.
+    let empty = browser
+        .get(format!("{}/portal/apps/{app_id}/permissions/add", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!empty.contains("Application permissions"));
+    let found = browser
+        .get(format!("{}/portal/apps/{app_id}/permissions/add?api=Threat+Protection", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("Application permissions") && found.contains("Incident.Read.All"));
+    let csrf = hidden(&found, "csrf");
+    browser
+        .post(format!("{}/portal/apps/{app_id}/permissions/add", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("role", "Incident.Read.All"), ("role", "AdvancedHunting.Read.All")])
+        .send()
+        .await
+        .unwrap();
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("Not granted for Fabrikam"));
+    browser
+        .post(format!("{}/portal/apps/{app_id}/grant", app.base_url))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("Granted for Fabrikam") && !overview.contains("Not granted"));
+
+    // Certificates & secrets: the value is shown once; afterwards only the hint.
+    let created = browser
+        .post(format!("{}/portal/apps/{app_id}/secrets", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("description", "guide"), ("expires", "180"), ("custom_days", "")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(created.contains("shown only this once"));
+    let marker = "id=\"secret-value\" type=\"text\" readonly value=\"";
+    let start = created.find(marker).unwrap() + marker.len();
+    let secret = created[start..].split('"').next().unwrap().replace("&#126;", "~").replace("&#x7e;", "~");
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(!overview.contains(&secret), "the value is never shown again");
+
+    let token: Value = request_v2_token(&app, &partner.id.to_string(), &app_id, &secret).await.json().await.unwrap();
+    let claims = crate::unverified_claims(token["access_token"].as_str().expect("a token with the portal's secret"));
+    assert_eq!(claims["roles"], serde_json::json!(["Incident.Read.All", "AdvancedHunting.Read.All"]));
+
+    // Delete the secret: the token endpoint refuses it.
+    let key_id = hidden(&overview, "key_id");
+    browser
+        .post(format!("{}/portal/apps/{app_id}/secrets/delete", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("key_id", key_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let refused = request_v2_token(&app, &partner.id.to_string(), &app_id, &secret).await;
+    assert_aad_error(refused, 401, "invalid_client", 7000215).await;
+}

@@ -1,0 +1,506 @@
+//! App registrations, as the partner guide walks through them: list, New registration,
+//! Overview (ids and the customers' consent link), API permissions (search, add, grant admin
+//! consent for the home tenant), Certificates & secrets (new secret shown once, delete).
+//! Only users of an application's home tenant see it; granting consent needs a Global
+//! Administrator.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use threatgate_domain::{AppId, Application, THREAT_PROTECTION, UserRole};
+use threatgate_identity::{AdminError, DirectoryAdmin, SystemClock};
+
+use super::session::PortalSession;
+use super::{message, page};
+use crate::routes::AppState;
+
+fn admin(state: &AppState) -> DirectoryAdmin<'_> {
+    DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock }
+}
+
+fn tenant_name(state: &AppState, session: &PortalSession) -> String {
+    state
+        .identity
+        .snapshot()
+        .directory
+        .tenant(session.tenant_id)
+        .map(|t| t.display_name.to_string())
+        .unwrap_or_default()
+}
+
+fn signed_in_redirect(path: &str) -> Response {
+    let target = form_urlencoded::Serializer::new(String::new()).append_pair("return", path).finish();
+    Redirect::to(&format!("/portal/signin?{target}")).into_response()
+}
+
+fn audience_text(application: &Application) -> &'static str {
+    if application.sign_in_audience.is_multi_tenant() {
+        "Accounts in any organizational directory (Multitenant)"
+    } else {
+        "Accounts in this organizational directory only (Single tenant)"
+    }
+}
+
+/// The application if it exists and belongs to the session's tenant; another tenant's
+/// application is "not found", as an unknown one.
+async fn own_application(state: &AppState, session: &PortalSession, app_id: &str) -> Result<Application, Response> {
+    let not_found = || {
+        message(
+            StatusCode::NOT_FOUND,
+            "Application not found",
+            "No application of your organization has that id.",
+            None,
+            Some(session),
+        )
+    };
+    let Some(id) = AppId::parse(app_id) else { return Err(not_found()) };
+    match state.identity.store().find_application(id).await {
+        Ok(Some(application)) if application.home_tenant_id == session.tenant_id => Ok(application),
+        Ok(_) => Err(not_found()),
+        Err(error) => {
+            Err(message(StatusCode::INTERNAL_SERVER_ERROR, "Unavailable", &error.to_string(), None, Some(session)))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "apps_list.html")]
+struct AppsPage {
+    signed_in: Option<String>,
+    csrf: String,
+    tenant_name: String,
+    apps: Vec<(String, String, &'static str)>,
+}
+
+/// `GET /portal/apps`. Needs a session.
+pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
+    let Some(session) = session else { return signed_in_redirect("/portal/apps") };
+    let applications = state.identity.store().list_applications(Some(session.tenant_id)).await.unwrap_or_default();
+    let apps = applications
+        .iter()
+        .map(|a| {
+            (
+                a.app_id.to_string(),
+                a.display_name.to_string(),
+                if a.sign_in_audience.is_multi_tenant() { "Multitenant" } else { "Single tenant" },
+            )
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &AppsPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            tenant_name: tenant_name(&state, &session),
+            apps,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "app_new.html")]
+struct NewAppPage {
+    signed_in: Option<String>,
+    csrf: String,
+    tenant_name: String,
+    error: Option<String>,
+    name: String,
+    redirect_uri: String,
+}
+
+/// `GET /portal/apps/new`. Needs a session.
+pub async fn new_form(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
+    let Some(session) = session else { return signed_in_redirect("/portal/apps/new") };
+    page(
+        StatusCode::OK,
+        &NewAppPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            tenant_name: tenant_name(&state, &session),
+            error: None,
+            name: String::new(),
+            redirect_uri: String::new(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewAppForm {
+    csrf: String,
+    name: String,
+    audience: String,
+    redirect_uri: String,
+}
+
+/// `POST /portal/apps/new`. Needs a session and its CSRF token.
+pub async fn register(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Form(form): Form<NewAppForm>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect("/portal/apps/new") };
+    if !session.accepts(&form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let uris: Vec<String> = Some(form.redirect_uri.trim().to_owned()).filter(|u| !u.is_empty()).into_iter().collect();
+    let tenant = session.tenant_id.to_string();
+    match admin(&state).register_application(&tenant, &form.name, form.audience == "multi", &uris).await {
+        Ok(application) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}", application.app_id)).into_response()
+        }
+        Err(error) => page(
+            StatusCode::BAD_REQUEST,
+            &NewAppPage {
+                signed_in: Some(session.upn.to_string()),
+                csrf: session.csrf.clone(),
+                tenant_name: tenant_name(&state, &session),
+                error: Some(error.to_string()),
+                name: form.name,
+                redirect_uri: form.redirect_uri,
+            },
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app_overview.html")]
+struct OverviewPage {
+    signed_in: Option<String>,
+    csrf: String,
+    name: String,
+    app_id: String,
+    tenant_id: String,
+    tenant_name: String,
+    object_id: String,
+    audience: &'static str,
+    redirect_uris: String,
+    multi_tenant: bool,
+    consent_link: String,
+    resource: &'static str,
+    /// value, display name, granted in the home tenant
+    permissions: Vec<(&'static str, &'static str, bool)>,
+    /// key id, description, hint, expiry
+    secrets: Vec<(String, String, String, String)>,
+}
+
+/// `GET /portal/apps/{app_id}`: Overview, API permissions, Certificates & secrets. Needs a
+/// session of the application's home tenant.
+pub async fn overview(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    let granted = state.identity.snapshot().directory.threat_protection_roles(session.tenant_id, application.app_id);
+    let permissions = application
+        .required_app_roles
+        .iter()
+        .filter_map(|r| THREAT_PROTECTION.find_role_by_id(r.app_role_id))
+        .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
+        .collect();
+    let secrets = state
+        .identity
+        .store()
+        .list_client_secrets(application.app_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.key_id.to_string(), s.description, s.hint, s.end.date().to_string()))
+        .collect();
+    let redirect_uris = application.redirect_uris.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    page(
+        StatusCode::OK,
+        &OverviewPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            name: application.display_name.to_string(),
+            app_id: application.app_id.to_string(),
+            tenant_id: application.home_tenant_id.to_string(),
+            tenant_name: tenant_name(&state, &session),
+            object_id: application.object_id.to_string(),
+            audience: audience_text(&application),
+            redirect_uris: if redirect_uris.is_empty() { "none".into() } else { redirect_uris },
+            multi_tenant: application.sign_in_audience.is_multi_tenant(),
+            consent_link: format!(
+                "{}/common/oauth2/authorize?prompt=consent&client_id={}&response_type=code&sso_reload=true",
+                state.public_url, application.app_id
+            ),
+            resource: THREAT_PROTECTION.display_name,
+            permissions,
+            secrets,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "app_add_permission.html")]
+struct AddPermissionPage {
+    signed_in: Option<String>,
+    csrf: String,
+    app_id: String,
+    search: String,
+    found: bool,
+    resource: &'static str,
+    resource_uri: &'static str,
+    /// value, display name, already configured
+    roles: Vec<(&'static str, &'static str, bool)>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    api: Option<String>,
+}
+
+/// `GET /portal/apps/{app_id}/permissions/add?api=…`: the API appears once its name (or
+/// identifier URI) is typed, as the guide notes.
+pub async fn add_permission_form(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    let search = query.api.unwrap_or_default().trim().chars().take(256).collect::<String>();
+    let needle = search.to_lowercase();
+    let found = needle.len() >= 3
+        && (THREAT_PROTECTION.display_name.to_lowercase().contains(&needle)
+            || THREAT_PROTECTION.identifier_uri.contains(&needle)
+            || THREAT_PROTECTION.app_id.to_string() == needle);
+    let roles = THREAT_PROTECTION
+        .roles
+        .iter()
+        .map(|role| {
+            (role.value, role.display_name, application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &AddPermissionPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            app_id: application.app_id.to_string(),
+            search,
+            found,
+            resource: THREAT_PROTECTION.display_name,
+            resource_uri: THREAT_PROTECTION.identifier_uri,
+            roles,
+        },
+    )
+}
+
+/// `POST /portal/apps/{app_id}/permissions/add` (form: csrf, role…). Needs a session and its
+/// CSRF token.
+pub async fn add_permission(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
+    if !session.accepts(csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    let roles: Vec<String> = fields.into_iter().filter(|(k, _)| k == "role").map(|(_, v)| v).collect();
+    if roles.is_empty() {
+        return Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response();
+    }
+    match admin(&state).add_permissions(&application.app_id.to_string(), &roles).await {
+        Ok(_) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
+        }
+        Err(error) => {
+            message(StatusCode::BAD_REQUEST, "Permissions not added", &error.to_string(), None, Some(&session))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /portal/apps/{app_id}/grant`: "Grant admin consent for <tenant>". Needs a Global
+/// Administrator's session and its CSRF token.
+pub async fn grant(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    if !session.accepts(&form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    let is_admin = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
+    if !is_admin {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Global Administrators only",
+            "Only a Global Administrator can grant admin consent.",
+            Some(90094),
+            Some(&session),
+        );
+    }
+    match admin(&state).grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string()).await {
+        Ok(_) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
+        }
+        Err(error) => message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), None, Some(&session)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app_secret_created.html")]
+struct SecretCreatedPage {
+    signed_in: Option<String>,
+    csrf: String,
+    app_id: String,
+    value: String,
+    description: String,
+    key_id: String,
+    expires: String,
+}
+
+#[derive(Deserialize)]
+pub struct NewSecretForm {
+    csrf: String,
+    description: String,
+    expires: String,
+    custom_days: Option<String>,
+}
+
+/// `POST /portal/apps/{app_id}/secrets`: a new client secret, shown once. Needs a session and
+/// its CSRF token.
+pub async fn add_secret(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Form(form): Form<NewSecretForm>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    if !session.accepts(&form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    let days = match form.expires.as_str() {
+        "custom" => form.custom_days.as_deref().unwrap_or_default().trim().parse::<i64>().ok(),
+        other => other.parse::<i64>().ok(),
+    };
+    let Some(days) = days else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Invalid expiry",
+            "Choose an expiry, or a custom lifetime of 1 to 730 days.",
+            None,
+            Some(&session),
+        );
+    };
+    match admin(&state).add_secret(&application.app_id.to_string(), &form.description, Some(days)).await {
+        Ok(created) => {
+            let _ = state.identity.refresh().await;
+            page(
+                StatusCode::OK,
+                &SecretCreatedPage {
+                    signed_in: Some(session.upn.to_string()),
+                    csrf: session.csrf.clone(),
+                    app_id: application.app_id.to_string(),
+                    value: created.value.expose().to_owned(),
+                    description: created.record.description,
+                    key_id: created.record.key_id.to_string(),
+                    expires: created.record.end.date().to_string(),
+                },
+            )
+        }
+        Err(AdminError::Refused(why)) => {
+            message(StatusCode::BAD_REQUEST, "Secret not added", &why, None, Some(&session))
+        }
+        Err(error) => message(StatusCode::BAD_REQUEST, "Secret not added", &error.to_string(), None, Some(&session)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteSecretForm {
+    csrf: String,
+    key_id: String,
+}
+
+/// `POST /portal/apps/{app_id}/secrets/delete`. Needs a session and its CSRF token.
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Form(form): Form<DeleteSecretForm>,
+) -> Response {
+    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    if !session.accepts(&form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again.",
+            None,
+            Some(&session),
+        );
+    }
+    let application = match own_application(&state, &session, &app_id).await {
+        Ok(application) => application,
+        Err(response) => return response,
+    };
+    match admin(&state).delete_secret(&application.app_id.to_string(), &form.key_id).await {
+        Ok(()) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
+        }
+        Err(error) => message(StatusCode::NOT_FOUND, "Secret not found", &error.to_string(), None, Some(&session)),
+    }
+}
