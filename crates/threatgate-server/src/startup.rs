@@ -43,6 +43,7 @@ pub struct Application {
     refresh_interval: Duration,
     quotas: crate::api::quotas::QuotaLimits,
     correlation_window_ticks: i64,
+    setup_token: Option<String>,
 }
 
 impl Application {
@@ -63,6 +64,14 @@ impl Application {
             Some((rustls, material.ca_certificate_path))
         };
 
+        // First run: no tenant yet, so the portal offers a one-time setup link.
+        let setup_token = if identity.store().list_tenants().await.map_err(threatgate_identity::Error::from)?.is_empty()
+        {
+            Some(threatgate_identity::random::random_base64url::<24>()?)
+        } else {
+            None
+        };
+
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|source| StartupError::Bind { address: config.listen, source })?;
         listener.set_nonblocking(true)?;
@@ -77,6 +86,7 @@ impl Application {
             refresh_interval: Duration::from_millis(config.refresh_interval_ms),
             quotas: config.quotas.clone(),
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
+            setup_token,
         })
     }
 
@@ -97,6 +107,11 @@ impl Application {
         &self.identity
     }
 
+    /// The first-run setup link, when the data directory has no tenant yet.
+    pub fn setup_link(&self) -> Option<String> {
+        self.setup_token.as_ref().map(|token| format!("{}/portal/setup?token={token}", self.public_url))
+    }
+
     /// The local CA certificate clients should trust, when serving HTTPS.
     pub fn ca_certificate_path(&self) -> Option<&PathBuf> {
         self.tls.as_ref().map(|(_, path)| path)
@@ -110,6 +125,7 @@ impl Application {
             quotas: Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone())),
             correlation_window_ticks: self.correlation_window_ticks,
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
+            setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
         };
         let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
         let refresher = tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval));

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub ca_certificate: PathBuf,
     pub client: reqwest::Client,
     pub identity: Arc<IdentityService>,
+    /// The first-run setup link (a fresh data directory has one).
+    pub setup_link: Option<String>,
     data_dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -44,12 +46,23 @@ async fn start(data_dir: Arc<TempDir>, listen: SocketAddr) -> TestApp {
     let base_url = application.public_url().to_owned();
     let ca_certificate = application.ca_certificate_path().expect("HTTPS by default").clone();
     let identity = Arc::clone(application.identity());
+    let setup_link = application.setup_link();
     let client = client_trusting(&ca_certificate).expect("a client");
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, base_url, ca_certificate, client, identity, data_dir, stop: Some(stop), server: Some(server) }
+    TestApp {
+        address,
+        base_url,
+        ca_certificate,
+        client,
+        identity,
+        setup_link,
+        data_dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
 }
 
 /// A reqwest client that trusts only the given CA (PEM).

@@ -36,10 +36,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
     let application = Application::build(&config).await?;
     print_listening(&application);
-    let tenants = application.identity().store().list_tenants().await?;
-    if tenants.is_empty() {
+    if let Some(link) = application.setup_link() {
         println!(
-            "\nThis data directory has no tenant yet. Create one:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.",
+            "\nThis data directory has no tenant yet. Open this one-time link to create the first organization and its Global Administrator:\n  {link}\nor create it without a browser:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.",
             application.data_dir().root().display()
         );
     }

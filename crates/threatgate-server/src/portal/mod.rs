@@ -8,6 +8,7 @@ mod consent;
 mod decode;
 mod enterprise;
 mod session;
+mod setup;
 mod signin;
 
 use askama::Template;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal", get(signin::home))
         .route("/portal/signin", get(signin::sign_in_page).post(signin::sign_in))
         .route("/portal/signout", post(signin::sign_out))
+        .route("/portal/setup", get(setup::form).post(setup::create))
         .route("/portal/apps", get(apps::list))
         .route("/portal/apps/new", get(apps::new_form).post(apps::register))
         .route("/portal/apps/{app_id}", get(apps::overview))

@@ -22,6 +22,8 @@ pub struct AppState {
     /// How long after an incident's last activity a new alert may still join it (ticks).
     pub correlation_window_ticks: i64,
     pub sign_in_throttle: Arc<crate::portal::SignInThrottle>,
+    /// The one-time first-run setup token, while the data directory has no tenant.
+    pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Every route of the service.

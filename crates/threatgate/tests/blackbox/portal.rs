@@ -424,3 +424,55 @@ async fn the_partner_guide_from_new_registration_to_a_working_secret() {
     let refused = request_v2_token(&app, &partner.id.to_string(), &app_id, &secret).await;
     assert_aad_error(refused, 401, "invalid_client", 7000215).await;
 }
+
+#[tokio::test]
+async fn a_fresh_data_directory_offers_a_one_time_setup_link() {
+    let app = spawn_app().await;
+    let link = app.setup_link.clone().expect("a fresh data directory has a setup link");
+    let browser = browser(&app);
+    let form = browser.get(&link).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let token = hidden(&form.text().await.unwrap(), "token");
+    let weak = browser
+        .post(format!("{}/portal/setup", app.base_url))
+        .form(&[
+            ("token", token.as_str()),
+            ("name", "Fabrikam"),
+            ("domain", ""),
+            ("user", "admin"),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 400);
+    let created = browser
+        .post(format!("{}/portal/setup", app.base_url))
+        .form(&[
+            ("token", token.as_str()),
+            ("name", "Fabrikam"),
+            ("domain", ""),
+            ("user", "admin"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let home = browser.get(format!("{}/portal", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        home.contains("Fabrikam")
+            && home.contains("admin@fabrikam.onmicrosoft.com")
+            && home.contains("Global Administrator")
+    );
+    assert_eq!(browser.get(&link).send().await.unwrap().status(), 404, "the link works once");
+    let forged = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(&app.ca_certificate).unwrap()).unwrap()])
+        .build()
+        .unwrap()
+        .get(format!("{}/portal/setup?token=guess", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+}
