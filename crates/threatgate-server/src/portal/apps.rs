@@ -206,10 +206,11 @@ pub async fn overview(
         Err(response) => return response,
     };
     let granted = state.identity.snapshot().directory.threat_protection_roles(session.tenant_id, application.app_id);
-    let permissions = application
-        .required_app_roles
+    // In the resource's catalogue order, whatever order they were added in.
+    let permissions = THREAT_PROTECTION
+        .roles
         .iter()
-        .filter_map(|r| THREAT_PROTECTION.find_role_by_id(r.app_role_id))
+        .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
         .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
         .collect();
     let secrets = state

@@ -131,10 +131,11 @@ async fn show(
         .tenant(application.home_tenant_id)
         .map(|t| format!("{} ({})", t.display_name, t.initial_domain))
         .unwrap_or_default();
-    let permissions = application
-        .required_app_roles
+    // In the resource's catalogue order, whatever order they were added in.
+    let permissions = THREAT_PROTECTION
+        .roles
         .iter()
-        .filter_map(|r| THREAT_PROTECTION.find_role_by_id(r.app_role_id))
+        .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
         .map(|role| (role.display_name.to_owned(), role.value.to_owned()))
         .collect();
     page(

@@ -141,14 +141,19 @@ fn inspect(state: &AppState, token: &str) -> Result<Decoded, String> {
                 Err(error) => format!("refused: {error}"),
             },
         ),
-        (
-            "Signature".to_owned(),
-            header.get("kid").and_then(Value::as_str).and_then(|kid| snapshot.keys.find(kid)).is_some_and(|key| {
+        {
+            let kid = header.get("kid").and_then(Value::as_str).unwrap_or_default();
+            let valid = snapshot.keys.find(kid).is_some_and(|key| {
                 let signed = &token[..header_text.len() + 1 + payload_text.len()];
                 URL_SAFE_NO_PAD.decode(parts[2]).is_ok_and(|signature| key.verify(signed.as_bytes(), &signature))
-            }),
-            "checked against this server's published keys (the kid in the header)".to_owned(),
-        ),
+            });
+            let text = if valid {
+                format!("valid: signed by this server's key {kid}")
+            } else {
+                "not signed by any key this server publishes".to_owned()
+            };
+            ("Signature".to_owned(), valid, text)
+        },
         (
             "Expiry".to_owned(),
             exp.is_some_and(|exp| exp > now),

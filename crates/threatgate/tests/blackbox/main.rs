@@ -10,6 +10,7 @@ mod api_support;
 mod api_update;
 mod architecture;
 mod bad_input;
+mod browser;
 mod cli;
 mod demo;
 mod discovery;

@@ -1,0 +1,247 @@
+//! The portal in real headless Chromium, driven through WebDriver (chromedriver), as a person
+//! uses it: the partner guide from New registration to a copied secret, a customer's consent
+//! through the link, and the decoder. Screenshots of each page go to
+//! `target/test-output/screenshots/` to be looked at.
+//!
+//! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). Without
+//! them the test says so and passes, as on a machine where nobody installed a browser.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use threatgate_testkit::{TestApp, spawn_app};
+
+const PASSWORD: &str = "Correct-Horse-42";
+
+struct Browser {
+    client: Client,
+    driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Option<Self> {
+        let driver_path =
+            ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| Path::new(p).exists())?;
+        let chromium =
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists())?;
+        let port = free_port();
+        let driver = tokio::process::Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let profile = tempfile::tempdir().ok()?;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-quic", "--ignore-certificate-errors",
+                    "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display())
+                ]
+            }),
+        );
+        let mut client = None;
+        for _ in 0..50 {
+            match ClientBuilder::new(hyper_connector())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(connected) => {
+                    client = Some(connected);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output/screenshots");
+        std::fs::create_dir_all(&shots).ok()?;
+        Some(Self { client: client?, driver, _profile: profile, shots })
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn fill(&self, id: &str, text: &str) {
+        let field = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+        element.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    }
+
+    /// The page's main text once it contains `needle` (pages load after clicks), or panics
+    /// with what the page shows after 10 seconds.
+    async fn wait_for_text(&self, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(main) = self.client.find(Locator::Css("main")).await
+                && let Ok(text) = main.text().await
+            {
+                if text.contains(needle) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {needle:?}; it shows:\n{last}")
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+fn hyper_connector() -> hyper_util::client::legacy::connect::HttpConnector {
+    hyper_util::client::legacy::connect::HttpConnector::new()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9515)
+}
+
+async fn sign_in(browser: &Browser, app: &TestApp, upn: &str) {
+    browser.client.goto(&format!("{}/portal/signin", app.base_url)).await.unwrap();
+    browser.fill("upn", upn).await;
+    browser.fill("password", PASSWORD).await;
+    browser.shot("01-sign-in").await;
+    browser.click("form[action='/portal/signin'] button[type=submit]").await;
+}
+
+#[tokio::test]
+async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium() {
+    let Some(browser) = Browser::start().await else {
+        eprintln!(
+            "SKIPPED browser test: chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)"
+        );
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = app.admin();
+    admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
+    admin
+        .create_user("fabrikam.onmicrosoft.com", "admin@fabrikam.onmicrosoft.com", Some(PASSWORD), true)
+        .await
+        .unwrap();
+    let customer = admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
+    admin.create_user("contoso.onmicrosoft.com", "admin@contoso.onmicrosoft.com", Some(PASSWORD), true).await.unwrap();
+    app.refresh().await;
+
+    // The partner: New registration.
+    sign_in(&browser, &app, "admin@fabrikam.onmicrosoft.com").await;
+    browser.client.goto(&format!("{}/portal/apps/new", app.base_url)).await.unwrap();
+    browser.fill("name", "Fabrikam Threat Connector").await;
+    // The redirect URI is this server, so the browser can land there after consent.
+    browser.fill("redirect_uri", &format!("{}/healthz", app.base_url)).await;
+    browser.shot("02-new-registration").await;
+    browser.click("form[action='/portal/apps/new'] button[type=submit]").await;
+    let mut overview_url = browser.client.current_url().await.unwrap();
+    for _ in 0..100 {
+        if overview_url.path() != "/portal/apps/new" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        overview_url = browser.client.current_url().await.unwrap();
+    }
+    let app_id = overview_url.path().rsplit('/').next().unwrap().to_owned();
+    browser.wait_for_text(&app_id).await;
+
+    // API permissions: type the API's name, tick the roles, add, grant admin consent.
+    browser.client.goto(&format!("{}/portal/apps/{app_id}/permissions/add", app.base_url)).await.unwrap();
+    browser.fill("api", "Microsoft Threat Protection").await;
+    browser.click("form[method='get'] button[type=submit]").await;
+    browser.click("input[value='Incident.Read.All']").await;
+    browser.click("input[value='Incident.ReadWrite.All']").await;
+    browser.shot("03-request-api-permissions").await;
+    browser.click(&format!("form[method='post'][action='/portal/apps/{app_id}/permissions/add'] button")).await;
+    browser.click(&format!("form[action='/portal/apps/{app_id}/grant'] button")).await;
+    browser.wait_for_text("Granted for Fabrikam").await;
+    browser.shot("04-overview-permissions").await;
+
+    // Certificates & secrets: a new secret, copied from the page.
+    browser.fill("description", "guide").await;
+    browser.click(&format!("form[action='/portal/apps/{app_id}/secrets'] button")).await;
+    let secret = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("secret-value"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(secret.len(), 40);
+    browser.shot("05-secret-shown-once").await;
+    let consent_link = {
+        browser.client.goto(overview_url.as_str()).await.unwrap();
+        browser
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("consent-link"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    };
+    browser.client.goto(&format!("{}/portal", app.base_url)).await.unwrap();
+    browser.click("form[action='/portal/signout'] button").await;
+
+    // The customer's Global Administrator opens the consent link and accepts.
+    browser.client.goto(&consent_link).await.unwrap();
+    browser.fill("upn", "admin@contoso.onmicrosoft.com").await;
+    browser.fill("password", PASSWORD).await;
+    browser.click("form[action='/portal/signin'] button[type=submit]").await;
+    let page = browser.wait_for_text("Read all incidents").await;
+    assert!(page.contains("Fabrikam Threat Connector"), "{page}");
+    browser.shot("06-consent").await;
+    browser.click("button[value='accept']").await;
+    let mut landed = browser.client.current_url().await.unwrap();
+    for _ in 0..50 {
+        if landed.path() == "/healthz" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        landed = browser.client.current_url().await.unwrap();
+    }
+    assert_eq!(landed.path(), "/healthz");
+    assert!(landed.query().unwrap_or_default().contains("admin_consent=True"));
+
+    // The partner's token for the customer now works.
+    let token: Value =
+        crate::request_v2_token(&app, &customer.id.to_string(), &app_id, &secret).await.json().await.unwrap();
+    let access_token = token["access_token"].as_str().expect("a token after consent").to_owned();
+
+    // Enterprise applications, then the decoder with the token.
+    browser.client.goto(&format!("{}/portal/enterprise-apps", app.base_url)).await.unwrap();
+    browser.wait_for_text("Fabrikam Threat Connector").await;
+    browser.shot("07-enterprise-applications").await;
+    browser.client.goto(&format!("{}/decode", app.base_url)).await.unwrap();
+    browser.fill("token", &access_token).await;
+    browser.click("form[action='/decode'] button").await;
+    let decoded = browser.wait_for_text("The tenant whose data the token opens: Contoso").await;
+    assert!(decoded.contains("Incident.ReadWrite.All"));
+    browser.shot("08-decoder").await;
+    browser.stop().await;
+}
