@@ -171,6 +171,11 @@ pub struct ServicePrincipal {
     pub display_name: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Who last consented (a UPN, or the command line); `None` for built-in resources.
+    #[serde(default)]
+    pub consented_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub consented_at: Option<OffsetDateTime>,
 }
 
 /// An application permission granted in a tenant: client service principal → resource

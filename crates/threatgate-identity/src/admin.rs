@@ -72,6 +72,10 @@ pub struct ConsentStatus {
     pub display_name: String,
     pub service_principal_id: ObjectId,
     pub roles: Vec<&'static str>,
+    /// Who last consented, and when (absent for consents recorded before this was kept).
+    pub consented_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub consented_at: Option<OffsetDateTime>,
 }
 
 /// Administration over a store.
@@ -110,6 +114,8 @@ impl DirectoryAdmin<'_> {
             app_id: THREAT_PROTECTION.app_id,
             display_name: THREAT_PROTECTION.display_name.into(),
             created_at: now,
+            consented_by: None,
+            consented_at: None,
         };
         self.store.insert_tenant(&tenant, &[resource]).await.map_err(|e| match e {
             StoreError::Conflict("domain") => AdminError::Refused(format!(
@@ -259,6 +265,8 @@ impl DirectoryAdmin<'_> {
             app_id: application.app_id,
             display_name: display_name.to_string(),
             created_at: now,
+            consented_by: None,
+            consented_at: None,
         };
         self.store.insert_application(&application, &principal).await?;
         Ok(application)
@@ -350,6 +358,11 @@ impl DirectoryAdmin<'_> {
     /// Consents to the application in `tenant` on behalf of the organisation: creates its
     /// service principal there and grants every Threat Protection permission it requests.
     pub async fn grant_consent(&self, tenant: &str, app_id: &str) -> AdminResult<ConsentStatus> {
+        self.grant_consent_as(tenant, app_id, "threatgate (command line)").await
+    }
+
+    /// [`Self::grant_consent`], recording who consented (a signed-in user's UPN).
+    pub async fn grant_consent_as(&self, tenant: &str, app_id: &str, consented_by: &str) -> AdminResult<ConsentStatus> {
         let tenant = self.get_tenant(tenant).await?;
         let application = self.get_application(app_id).await?;
         if !application.may_be_used_in(tenant.id) {
@@ -383,6 +396,7 @@ impl DirectoryAdmin<'_> {
             resource_service_principal_id: resource.object_id,
             roles,
             at: self.now(),
+            consented_by: consented_by.to_owned(),
         };
         self.store.grant_consent(&grant).await?;
         self.consent_status(&tenant, application.app_id)
@@ -418,6 +432,8 @@ impl DirectoryAdmin<'_> {
                 app_id: principal.app_id,
                 display_name: principal.display_name.clone(),
                 service_principal_id: principal.object_id,
+                consented_by: principal.consented_by.clone(),
+                consented_at: principal.consented_at,
                 roles: THREAT_PROTECTION
                     .roles
                     .iter()

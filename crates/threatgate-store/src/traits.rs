@@ -45,6 +45,8 @@ pub struct ConsentGrant {
     /// Each role with the id its assignment gets if it is new.
     pub roles: Vec<(AppRoleId, ObjectId)>,
     pub at: OffsetDateTime,
+    /// Who consented: a user's UPN, or `threatgate` for the administration command line.
+    pub consented_by: String,
 }
 
 /// The directory: tenants, users, applications, credentials, service principals and grants.

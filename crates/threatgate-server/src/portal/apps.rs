@@ -383,7 +383,10 @@ pub async fn grant(
             Some(&session),
         );
     }
-    match admin(&state).grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string()).await {
+    match admin(&state)
+        .grant_consent_as(&session.tenant_id.to_string(), &application.app_id.to_string(), session.upn.as_str())
+        .await
+    {
         Ok(_) => {
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()

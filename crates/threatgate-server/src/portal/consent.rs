@@ -298,7 +298,9 @@ pub async fn decide(
     }
     let admin =
         DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock };
-    let granted = admin.grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string()).await;
+    let granted = admin
+        .grant_consent_as(&session.tenant_id.to_string(), &application.app_id.to_string(), session.upn.as_str())
+        .await;
     if let Err(error) = granted {
         return message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), Some(65005), Some(&session));
     }

@@ -46,7 +46,6 @@ pub async fn list(State(state): State<AppState>, session: Option<PortalSession>)
             return message(StatusCode::INTERNAL_SERVER_ERROR, "Unavailable", &error.to_string(), None, Some(&session));
         }
     };
-    let principals = state.identity.store().list_service_principals(session.tenant_id).await.unwrap_or_default();
     let snapshot = state.identity.snapshot();
     let tenant_name =
         snapshot.directory.tenant(session.tenant_id).map(|t| t.display_name.to_string()).unwrap_or_default();
@@ -56,11 +55,10 @@ pub async fn list(State(state): State<AppState>, session: Option<PortalSession>)
             name: c.display_name.clone(),
             app_id: c.app_id.to_string(),
             permissions: if c.roles.is_empty() { "none".into() } else { c.roles.join(", ") },
-            consented: principals
-                .iter()
-                .find(|p| p.object_id == c.service_principal_id)
-                .map(|p| p.created_at.date().to_string())
-                .unwrap_or_default(),
+            consented: match (&c.consented_by, c.consented_at) {
+                (Some(by), Some(at)) => format!("{} by {by}", at.date()),
+                _ => "before consents were recorded".to_owned(),
+            },
         })
         .collect();
     let can_revoke = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);

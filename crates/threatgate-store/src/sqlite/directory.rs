@@ -230,18 +230,20 @@ impl DirectoryStore for SqliteStore {
     async fn grant_consent(&self, grant: &ConsentGrant) -> Result<ServicePrincipal> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO service_principals (object_id, tenant_id, app_id, display_name, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, app_id) DO NOTHING",
+            "INSERT INTO service_principals (object_id, tenant_id, app_id, display_name, created_at, consented_by, consented_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $5)
+             ON CONFLICT (tenant_id, app_id) DO UPDATE SET consented_by = excluded.consented_by, consented_at = excluded.consented_at",
         )
         .bind(grant.new_service_principal_id.to_string())
         .bind(grant.tenant_id.to_string())
         .bind(grant.app_id.to_string())
         .bind(&grant.service_principal_display_name)
         .bind(unix_seconds(grant.at))
+        .bind(&grant.consented_by)
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(
-            "SELECT object_id, tenant_id, app_id, display_name, created_at
+            "SELECT object_id, tenant_id, app_id, display_name, created_at, consented_by, consented_at
              FROM service_principals WHERE tenant_id = $1 AND app_id = $2",
         )
         .bind(grant.tenant_id.to_string())
@@ -473,7 +475,7 @@ async fn select_service_principals(
     tenant: Option<TenantId>,
 ) -> Result<Vec<ServicePrincipal>> {
     let rows = sqlx::query(
-        "SELECT object_id, tenant_id, app_id, display_name, created_at FROM service_principals
+        "SELECT object_id, tenant_id, app_id, display_name, created_at, consented_by, consented_at FROM service_principals
          WHERE $1 IS NULL OR tenant_id = $1 ORDER BY tenant_id, created_at, object_id",
     )
     .bind(tenant.map(|id| id.to_string()))
@@ -514,6 +516,8 @@ fn read_service_principal(row: &SqliteRow) -> Result<ServicePrincipal> {
         app_id: parse_column(row.try_get("app_id")?, "service_principals.app_id")?,
         display_name: row.try_get("display_name")?,
         created_at: from_unix_seconds(row.try_get("created_at")?)?,
+        consented_by: row.try_get("consented_by")?,
+        consented_at: row.try_get::<Option<i64>, _>("consented_at")?.map(from_unix_seconds).transpose()?,
     })
 }
 

@@ -61,6 +61,8 @@ async fn tenant(store: &dyn Store, name: &str) -> (Tenant, ServicePrincipal) {
         app_id: THREAT_PROTECTION.app_id,
         display_name: THREAT_PROTECTION.display_name.into(),
         created_at: now(),
+        consented_by: None,
+        consented_at: None,
     };
     store.insert_tenant(&tenant, std::slice::from_ref(&resource)).await.unwrap();
     (tenant, resource)
@@ -89,6 +91,8 @@ async fn application(store: &dyn Store, home: &Tenant) -> Application {
         app_id: application.app_id,
         display_name: "Connector".into(),
         created_at: now(),
+        consented_by: None,
+        consented_at: None,
     };
     store.insert_application(&application, &home_principal).await.unwrap();
     application
@@ -103,6 +107,7 @@ fn consent(tenant: &Tenant, app: &Application, resource: &ServicePrincipal, role
         resource_service_principal_id: resource.object_id,
         roles: roles.iter().map(|role| (*role, ObjectId::from_uuid(guid()))).collect(),
         at: now(),
+        consented_by: "admin@contoso.onmicrosoft.com".into(),
     }
 }
 

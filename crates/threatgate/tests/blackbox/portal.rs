@@ -124,6 +124,7 @@ async fn a_customer_admin_consents_through_the_guides_link_and_the_partner_gets_
     let listing =
         browser.get(format!("{}/portal/enterprise-apps", app.base_url)).send().await.unwrap().text().await.unwrap();
     assert!(listing.contains("Fabrikam Threat Connector") && listing.contains("Incident.ReadWrite.All"));
+    assert!(listing.contains("by admin@northwind.onmicrosoft.com"), "who consented is shown");
     let csrf = hidden(&listing, "csrf");
     let forged = browser
         .post(format!("{}/portal/enterprise-apps/revoke", app.base_url))
