@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, THREAT_PROTECTION, UserRole};
+use threatgate_domain::{AppId, Application, THREAT_PROTECTION};
 use threatgate_identity::{AdminError, DirectoryAdmin, SystemClock};
 
-use super::session::PortalSession;
+use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
 use crate::routes::AppState;
 
@@ -29,11 +29,6 @@ fn tenant_name(state: &AppState, session: &PortalSession) -> String {
         .tenant(session.tenant_id)
         .map(|t| t.display_name.to_string())
         .unwrap_or_default()
-}
-
-fn signed_in_redirect(path: &str) -> Response {
-    let target = form_urlencoded::Serializer::new(String::new()).append_pair("return", path).finish();
-    Redirect::to(&format!("/portal/signin?{target}")).into_response()
 }
 
 fn audience_text(application: &Application) -> &'static str {
@@ -77,7 +72,7 @@ struct AppsPage {
 
 /// `GET /portal/apps`. Needs a session.
 pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
-    let Some(session) = session else { return signed_in_redirect("/portal/apps") };
+    let Some(session) = session else { return sign_in_redirect("/portal/apps") };
     let applications = state.identity.store().list_applications(Some(session.tenant_id)).await.unwrap_or_default();
     let apps = applications
         .iter()
@@ -113,7 +108,7 @@ struct NewAppPage {
 
 /// `GET /portal/apps/new`. Needs a session.
 pub async fn new_form(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
-    let Some(session) = session else { return signed_in_redirect("/portal/apps/new") };
+    let Some(session) = session else { return sign_in_redirect("/portal/apps/new") };
     page(
         StatusCode::OK,
         &NewAppPage {
@@ -141,16 +136,10 @@ pub async fn register(
     session: Option<PortalSession>,
     Form(form): Form<NewAppForm>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect("/portal/apps/new") };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, &form.csrf, "/portal/apps/new") {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     let uris: Vec<String> = Some(form.redirect_uri.trim().to_owned()).filter(|u| !u.is_empty()).into_iter().collect();
     let tenant = session.tenant_id.to_string();
     match admin(&state).register_application(&tenant, &form.name, form.audience == "multi", &uris).await {
@@ -200,7 +189,7 @@ pub async fn overview(
     session: Option<PortalSession>,
     Path(app_id): Path<String>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    let Some(session) = session else { return sign_in_redirect(&format!("/portal/apps/{app_id}")) };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,
@@ -274,7 +263,7 @@ pub async fn add_permission_form(
     Path(app_id): Path<String>,
     Query(query): Query<SearchQuery>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
+    let Some(session) = session else { return sign_in_redirect(&format!("/portal/apps/{app_id}")) };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,
@@ -315,18 +304,12 @@ pub async fn add_permission(
     Path(app_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
-    if !session.accepts(csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, csrf, &format!("/portal/apps/{app_id}")) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,
@@ -359,22 +342,15 @@ pub async fn grant(
     Path(app_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,
     };
-    let is_admin = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
-    if !is_admin {
+    if !is_global_admin(&state, &session).await {
         return message(
             StatusCode::FORBIDDEN,
             "Global Administrators only",
@@ -423,16 +399,10 @@ pub async fn add_secret(
     Path(app_id): Path<String>,
     Form(form): Form<NewSecretForm>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,
@@ -486,16 +456,10 @@ pub async fn delete_secret(
     Path(app_id): Path<String>,
     Form(form): Form<DeleteSecretForm>,
 ) -> Response {
-    let Some(session) = session else { return signed_in_redirect(&format!("/portal/apps/{app_id}")) };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     let application = match own_application(&state, &session, &app_id).await {
         Ok(application) => application,
         Err(response) => return response,

@@ -9,10 +9,10 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment, UserRole};
+use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment};
 use threatgate_identity::{DirectoryAdmin, SystemClock};
 
-use super::session::PortalSession;
+use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
 use crate::routes::AppState;
 
@@ -88,9 +88,7 @@ async fn show(
     };
     let (application, redirect_uri) = application;
     let Some(session) = session else {
-        let here = uri.path_and_query().map_or("/portal", |p| p.as_str());
-        let target = form_urlencoded::Serializer::new(String::new()).append_pair("return", here).finish();
-        return Redirect::to(&format!("/portal/signin?{target}")).into_response();
+        return sign_in_redirect(uri.path_and_query().map_or("/portal", |p| p.as_str()));
     };
     let snapshot = state.identity.snapshot();
     match TenantSegment::parse(tenant) {
@@ -236,16 +234,10 @@ pub async fn decide(
     session: Option<PortalSession>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to("/portal/signin").into_response() };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the consent link and try again (the anti-forgery token did not match).",
-            None,
-            Some(&session),
-        );
-    }
+    let session = match checked_form(session, &form.csrf, "/portal") {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     // Checked again: the form's fields come from the browser.
     let (application, redirect_uri) = match registered_client(&state, Some(&form.client_id), Some(&form.redirect_uri)) {
         Ok(found) => found,
@@ -283,8 +275,7 @@ pub async fn decide(
         }
         return Redirect::to(target.as_str()).into_response();
     }
-    let role = state.identity.store().find_user_by_upn(&session.upn).await.ok().flatten().map(|u| u.role);
-    if role != Some(UserRole::GlobalAdministrator) {
+    if !is_global_admin(&state, &session).await {
         return message(
             StatusCode::FORBIDDEN,
             "Need admin approval",

@@ -6,10 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::UserRole;
 use threatgate_identity::{DirectoryAdmin, SystemClock};
 
-use super::session::PortalSession;
+use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
 use crate::routes::AppState;
 
@@ -36,9 +35,7 @@ fn admin(state: &AppState) -> DirectoryAdmin<'_> {
 
 /// `GET /portal/enterprise-apps`. Needs a session.
 pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
-    let Some(session) = session else {
-        return Redirect::to("/portal/signin?return=/portal/enterprise-apps").into_response();
-    };
+    let Some(session) = session else { return sign_in_redirect("/portal/enterprise-apps") };
     let tenant = session.tenant_id.to_string();
     let consents = match admin(&state).list_consents(&tenant).await {
         Ok(consents) => consents,
@@ -61,7 +58,7 @@ pub async fn list(State(state): State<AppState>, session: Option<PortalSession>)
             },
         })
         .collect();
-    let can_revoke = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
+    let can_revoke = is_global_admin(&state, &session).await;
     page(
         StatusCode::OK,
         &EnterpriseAppsPage {
@@ -87,20 +84,11 @@ pub async fn revoke(
     session: Option<PortalSession>,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    let Some(session) = session else {
-        return Redirect::to("/portal/signin?return=/portal/enterprise-apps").into_response();
+    let session = match checked_form(session, &form.csrf, "/portal/enterprise-apps") {
+        Ok(session) => session,
+        Err(response) => return response,
     };
-    if !session.accepts(&form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "Reload the page and try again.",
-            None,
-            Some(&session),
-        );
-    }
-    let is_admin = matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(u)) if u.role == UserRole::GlobalAdministrator);
-    if !is_admin {
+    if !is_global_admin(&state, &session).await {
         return message(
             StatusCode::FORBIDDEN,
             "Global Administrators only",

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
-use threatgate_domain::{TenantId, Upn};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use threatgate_domain::{TenantId, Upn, UserRole};
 use threatgate_identity::portal::session_hash;
 
 use crate::routes::AppState;
@@ -34,6 +35,34 @@ impl PortalSession {
 
 pub fn constant_time_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The sign-in page, coming back to `return_to` (a local path) afterwards.
+pub fn sign_in_redirect(return_to: &str) -> Response {
+    let target = form_urlencoded::Serializer::new(String::new()).append_pair("return", return_to).finish();
+    Redirect::to(&format!("/portal/signin?{target}")).into_response()
+}
+
+/// A signed-in user whose form carried the session's CSRF token; otherwise the response to
+/// send instead: the sign-in page (back to `return_to`), or the expired-form page.
+#[allow(clippy::result_large_err, reason = "the error is the response to send at once, not propagated")]
+pub fn checked_form(session: Option<PortalSession>, csrf: &str, return_to: &str) -> Result<PortalSession, Response> {
+    let Some(session) = session else { return Err(sign_in_redirect(return_to)) };
+    if !session.accepts(csrf) {
+        return Err(super::message(
+            StatusCode::FORBIDDEN,
+            "The form has expired",
+            "Reload the page and try again (the anti-forgery token did not match).",
+            None,
+            Some(&session),
+        ));
+    }
+    Ok(session)
+}
+
+/// Whether the signed-in user is (still) a Global Administrator of their tenant.
+pub async fn is_global_admin(state: &AppState, session: &PortalSession) -> bool {
+    matches!(state.identity.store().find_user_by_upn(&session.upn).await, Ok(Some(user)) if user.role == UserRole::GlobalAdministrator)
 }
 
 /// The value of cookie `name`.

@@ -9,7 +9,6 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::UserRole;
 use threatgate_identity::portal::{SESSION_LIFETIME, authenticate, start_session};
 
 use super::session::{PRE_SESSION_COOKIE, PortalSession, constant_time_equal, cookie, set_cookie};
@@ -184,7 +183,7 @@ pub async fn sign_out(
 
 /// `GET /portal`: the signed-in user's tenant. Needs a session.
 pub async fn home(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
-    let Some(session) = session else { return Redirect::to("/portal/signin?return=/portal").into_response() };
+    let Some(session) = session else { return super::session::sign_in_redirect("/portal") };
     let snapshot = state.identity.snapshot();
     let Some(tenant) = snapshot.directory.tenant(session.tenant_id) else {
         return message(
@@ -195,10 +194,7 @@ pub async fn home(State(state): State<AppState>, session: Option<PortalSession>)
             Some(&session),
         );
     };
-    let role = match state.identity.store().find_user_by_upn(&session.upn).await {
-        Ok(Some(user)) if user.role == UserRole::GlobalAdministrator => "Global Administrator",
-        _ => "User",
-    };
+    let role = if super::session::is_global_admin(&state, &session).await { "Global Administrator" } else { "User" };
     page(
         StatusCode::OK,
         &HomePage {
