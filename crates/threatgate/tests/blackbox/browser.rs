@@ -85,6 +85,19 @@ impl Browser {
         element.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     }
 
+    /// The current URL once its path satisfies `wanted` (navigation after a click is
+    /// asynchronous), or panics after 10 seconds.
+    async fn wait_for_path(&self, wanted: impl Fn(&str) -> bool) -> url::Url {
+        for _ in 0..100 {
+            let url = self.client.current_url().await.unwrap();
+            if wanted(url.path()) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the browser stayed on {}", self.client.current_url().await.unwrap())
+    }
+
     /// The page's main text once it contains `needle` (pages load after clicks), or panics
     /// with what the page shows after 10 seconds.
     async fn wait_for_text(&self, needle: &str) -> String {
@@ -146,20 +159,15 @@ async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium(
 
     // The partner: New registration.
     sign_in(&browser, &app, "admin@fabrikam.onmicrosoft.com").await;
+    browser.wait_for_path(|path| path == "/portal").await;
     browser.client.goto(&format!("{}/portal/apps/new", app.base_url)).await.unwrap();
     browser.fill("name", "Fabrikam Threat Connector").await;
     // The redirect URI is this server, so the browser can land there after consent.
     browser.fill("redirect_uri", &format!("{}/healthz", app.base_url)).await;
     browser.shot("02-new-registration").await;
     browser.click("form[action='/portal/apps/new'] button[type=submit]").await;
-    let mut overview_url = browser.client.current_url().await.unwrap();
-    for _ in 0..100 {
-        if overview_url.path() != "/portal/apps/new" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        overview_url = browser.client.current_url().await.unwrap();
-    }
+    let overview_url =
+        browser.wait_for_path(|path| path.starts_with("/portal/apps/") && path != "/portal/apps/new").await;
     let app_id = overview_url.path().rsplit('/').next().unwrap().to_owned();
     browser.wait_for_text(&app_id).await;
 
@@ -207,24 +215,20 @@ async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium(
     };
     browser.client.goto(&format!("{}/portal", app.base_url)).await.unwrap();
     browser.click("form[action='/portal/signout'] button").await;
+    // Let the sign-out finish, or its redirect would race the next navigation.
+    browser.wait_for_path(|path| path == "/portal/signin").await;
 
     // The customer's Global Administrator opens the consent link and accepts.
     browser.client.goto(&consent_link).await.unwrap();
     browser.fill("upn", "admin@contoso.onmicrosoft.com").await;
     browser.fill("password", PASSWORD).await;
     browser.click("form[action='/portal/signin'] button[type=submit]").await;
+    browser.wait_for_path(|path| path.ends_with("/oauth2/authorize")).await;
     let page = browser.wait_for_text("Read all incidents").await;
     assert!(page.contains("Fabrikam Threat Connector"), "{page}");
     browser.shot("06-consent").await;
     browser.click("button[value='accept']").await;
-    let mut landed = browser.client.current_url().await.unwrap();
-    for _ in 0..50 {
-        if landed.path() == "/healthz" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        landed = browser.client.current_url().await.unwrap();
-    }
+    let landed = browser.wait_for_path(|path| path == "/healthz").await;
     assert_eq!(landed.path(), "/healthz");
     assert!(landed.query().unwrap_or_default().contains("admin_consent=True"));
 
