@@ -154,8 +154,8 @@ impl Application {
     }
 }
 
-/// Reloads the identity view when another process changed the store, and keeps a next
-/// signing key published.
+/// Reloads the identity view when another process changed the store; hourly, keeps a next
+/// signing key published and removes expired portal sessions.
 async fn keep_current(identity: Arc<IdentityService>, interval: Duration) {
     const KEY_CHECK_EVERY: Duration = Duration::from_secs(3600);
     let mut ticker = tokio::time::interval(interval);
@@ -170,6 +170,11 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration) {
             last_key_check = tokio::time::Instant::now();
             if let Err(error) = identity.maintain_keys().await {
                 tracing::warn!(%error, "could not check the signing keys");
+            }
+            match identity.store().delete_expired_sessions(identity.clock().now()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired portal sessions removed"),
+                Err(error) => tracing::warn!(%error, "could not remove expired portal sessions"),
             }
         }
     }

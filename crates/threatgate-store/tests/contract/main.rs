@@ -8,7 +8,9 @@ use threatgate_domain::{
     AppId, AppRoleId, Application, ClientSecretRecord, DisplayName, DomainName, KeyId, ObjectId, RedirectUri,
     RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn, User, UserRole,
 };
-use threatgate_store::{ConsentGrant, DirectoryStore, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey};
+use threatgate_store::{
+    ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -36,6 +38,7 @@ store_tests!(
     every_change_moves_the_revision_and_load_sees_it,
     users_are_unique_by_upn,
     signing_keys_round_trip,
+    sessions_are_found_until_they_expire,
 );
 
 fn now() -> OffsetDateTime {
@@ -252,6 +255,38 @@ async fn signing_keys_round_trip(store: Arc<dyn Store>) {
         SigningKeyRecord { kid: KeyId::new("kid-2"), activates_at: now() + time::Duration::days(30), ..key.clone() };
     store.insert_signing_key(&next).await.unwrap();
     assert_eq!(store.list_signing_keys().await.unwrap(), vec![key, next]);
+}
+
+async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let user = User {
+        object_id: ObjectId::from_uuid(guid()),
+        tenant_id: home.id,
+        upn: Upn::parse("admin@fabrikam.onmicrosoft.com").unwrap(),
+        display_name: DisplayName::parse("admin").unwrap(),
+        password_hash: "$argon2id$x".into(),
+        role: UserRole::GlobalAdministrator,
+        created_at: now(),
+    };
+    store.insert_user(&user).await.unwrap();
+    let session = SessionRecord {
+        token_hash: vec![9; 32],
+        user_id: user.object_id,
+        tenant_id: home.id,
+        upn: user.upn.clone(),
+        csrf_token: "csrf".into(),
+        created_at: now(),
+        expires_at: now() + time::Duration::hours(8),
+    };
+    store.insert_session(&session).await.unwrap();
+    assert_eq!(store.find_session(&[9; 32], now()).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.find_session(&[8; 32], now()).await.unwrap(), None, "another cookie finds nothing");
+    let later = now() + time::Duration::hours(9);
+    assert_eq!(store.find_session(&[9; 32], later).await.unwrap(), None, "an expired session is not found");
+    assert_eq!(store.delete_expired_sessions(later).await.unwrap(), 1);
+    store.insert_session(&SessionRecord { token_hash: vec![7; 32], ..session }).await.unwrap();
+    store.delete_session(&[7; 32]).await.unwrap();
+    assert_eq!(store.find_session(&[7; 32], now()).await.unwrap(), None, "a deleted session is gone");
 }
 
 /// Two handles on one database file, as the server and an administration command have:
