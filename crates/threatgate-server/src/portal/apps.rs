@@ -61,6 +61,19 @@ async fn own_application(state: &AppState, session: &PortalSession, app_id: &str
     }
 }
 
+/// A signed-in user's CSRF-checked form about one of their tenant's applications; otherwise
+/// the response to send (sign-in, expired form, or not found).
+async fn checked_app_form(
+    state: &AppState,
+    session: Option<PortalSession>,
+    csrf: &str,
+    app_id: &str,
+) -> Result<(PortalSession, Application), Response> {
+    let session = checked_form(session, csrf, &format!("/portal/apps/{app_id}"))?;
+    let application = own_application(state, &session, app_id).await?;
+    Ok((session, application))
+}
+
 #[derive(Template)]
 #[template(path = "apps_list.html")]
 struct AppsPage {
@@ -306,12 +319,8 @@ pub async fn add_permission(
 ) -> Response {
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
-    let session = match checked_form(session, csrf, &format!("/portal/apps/{app_id}")) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let application = match own_application(&state, &session, &app_id).await {
-        Ok(application) => application,
+    let (session, application) = match checked_app_form(&state, session, csrf, &app_id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let roles: Vec<String> = fields.into_iter().filter(|(k, _)| k == "role").map(|(_, v)| v).collect();
@@ -342,12 +351,8 @@ pub async fn grant(
     Path(app_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let application = match own_application(&state, &session, &app_id).await {
-        Ok(application) => application,
+    let (session, application) = match checked_app_form(&state, session, &form.csrf, &app_id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     if !is_global_admin(&state, &session).await {
@@ -399,12 +404,8 @@ pub async fn add_secret(
     Path(app_id): Path<String>,
     Form(form): Form<NewSecretForm>,
 ) -> Response {
-    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let application = match own_application(&state, &session, &app_id).await {
-        Ok(application) => application,
+    let (session, application) = match checked_app_form(&state, session, &form.csrf, &app_id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let days = match form.expires.as_str() {
@@ -456,12 +457,8 @@ pub async fn delete_secret(
     Path(app_id): Path<String>,
     Form(form): Form<DeleteSecretForm>,
 ) -> Response {
-    let session = match checked_form(session, &form.csrf, &format!("/portal/apps/{app_id}")) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let application = match own_application(&state, &session, &app_id).await {
-        Ok(application) => application,
+    let (session, application) = match checked_app_form(&state, session, &form.csrf, &app_id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     match admin(&state).delete_secret(&application.app_id.to_string(), &form.key_id).await {
