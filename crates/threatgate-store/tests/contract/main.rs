@@ -101,6 +101,19 @@ async fn application(store: &dyn Store, home: &Tenant) -> Application {
     application
 }
 
+/// A Global Administrator of `home` (whose domain is fabrikam.onmicrosoft.com).
+fn fabrikam_admin(home: &Tenant) -> User {
+    User {
+        object_id: ObjectId::from_uuid(guid()),
+        tenant_id: home.id,
+        upn: Upn::parse("admin@fabrikam.onmicrosoft.com").unwrap(),
+        display_name: DisplayName::parse("admin").unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: UserRole::GlobalAdministrator,
+        created_at: now(),
+    }
+}
+
 fn consent(tenant: &Tenant, app: &Application, resource: &ServicePrincipal, roles: &[AppRoleId]) -> ConsentGrant {
     ConsentGrant {
         tenant_id: tenant.id,
@@ -222,15 +235,7 @@ async fn every_change_moves_the_revision_and_load_sees_it(store: Arc<dyn Store>)
 
 async fn users_are_unique_by_upn(store: Arc<dyn Store>) {
     let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
-    let user = User {
-        object_id: ObjectId::from_uuid(guid()),
-        tenant_id: home.id,
-        upn: Upn::parse("admin@fabrikam.onmicrosoft.com").unwrap(),
-        display_name: DisplayName::parse("admin").unwrap(),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        role: UserRole::GlobalAdministrator,
-        created_at: now(),
-    };
+    let user = fabrikam_admin(&home);
     store.insert_user(&user).await.unwrap();
     let again = User { object_id: ObjectId::from_uuid(guid()), ..user.clone() };
     assert!(matches!(store.insert_user(&again).await, Err(StoreError::Conflict("user"))));
@@ -259,15 +264,7 @@ async fn signing_keys_round_trip(store: Arc<dyn Store>) {
 
 async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {
     let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
-    let user = User {
-        object_id: ObjectId::from_uuid(guid()),
-        tenant_id: home.id,
-        upn: Upn::parse("admin@fabrikam.onmicrosoft.com").unwrap(),
-        display_name: DisplayName::parse("admin").unwrap(),
-        password_hash: "$argon2id$x".into(),
-        role: UserRole::GlobalAdministrator,
-        created_at: now(),
-    };
+    let user = fabrikam_admin(&home);
     store.insert_user(&user).await.unwrap();
     let session = SessionRecord {
         token_hash: vec![9; 32],
