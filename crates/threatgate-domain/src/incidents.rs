@@ -82,6 +82,10 @@ pub enum WriteIncidents {}
 /// Add alerts to the tenant's incidents (its own detection sources and administrators).
 #[derive(Debug)]
 pub enum IngestAlerts {}
+/// Read the tenant's partner access log. No application role grants it: only the tenant's
+/// administrators, in the portal or the command line.
+#[derive(Debug)]
+pub enum ReadAccessLog {}
 
 impl Permission for ReadIncidents {
     const ROLES: &'static [&'static str] = &["Incident.Read.All", "Incident.ReadWrite.All"];
@@ -93,13 +97,18 @@ impl Permission for IngestAlerts {
     const ROLES: &'static [&'static str] = &["Incident.ReadWrite.All"];
     const OWN_APPLICATION_ONLY: bool = true;
 }
+impl Permission for ReadAccessLog {
+    const ROLES: &'static [&'static str] = &[];
+}
 
 /// Access to one tenant's incident data, with permission `P`. Every incident operation takes
 /// one, and every query it runs filters by its tenant.
 ///
 /// **Architecture Invariant:** only the bearer-token verifier (`threatgate-identity`) calls
 /// [`TenantScope::from_verified_token`]; administration paths (the CLI's `ingest` and `seed`)
-/// use [`TenantScope::for_administrator`]. A test checks where each is called.
+/// use [`TenantScope::for_administrator`]; the portal's signed-in administrators get theirs
+/// from [`TenantScope::for_signed_in_administrator`], called only by `threatgate-identity`'s
+/// portal module after it checked the user's role. A test checks where each is called.
 pub struct TenantScope<P: Permission> {
     tenant: TenantId,
     /// The calling application, for comments' `createdBy` and quotas; `None` for administrators.
@@ -117,6 +126,11 @@ impl<P: Permission> TenantScope<P> {
     /// A scope for an administrator working on the data directory (the CLI).
     pub fn for_administrator(tenant: TenantId) -> Self {
         Self { tenant, caller: None, caller_name: "Threatgate administrator".into(), permission: PhantomData }
+    }
+
+    /// A scope for a Global Administrator signed in to the portal, in their own tenant.
+    pub fn for_signed_in_administrator(tenant: TenantId, upn: &str) -> Self {
+        Self { tenant, caller: None, caller_name: upn.to_owned(), permission: PhantomData }
     }
 
     pub fn tenant(&self) -> TenantId {

@@ -2,7 +2,7 @@
 //! two at a time), sessions as random cookie values of which only a SHA-256 hash is stored.
 
 use aws_lc_rs::digest::{SHA256, digest};
-use threatgate_domain::{Upn, User};
+use threatgate_domain::{Permission, TenantId, TenantScope, Upn, User, UserRole};
 use threatgate_store::{SessionRecord, Store};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
@@ -67,4 +67,17 @@ pub async fn start_session(store: &dyn Store, user: &User, now: OffsetDateTime) 
 /// The hash under which a session cookie is stored.
 pub fn session_hash(cookie_value: &str) -> Vec<u8> {
     digest(&SHA256, cookie_value.as_bytes()).as_ref().to_vec()
+}
+
+/// A signed-in user's scope over their own tenant's incident data, if they are (still) one of
+/// its Global Administrators; `None` otherwise. The portal's only way to incident data.
+pub async fn administrator_scope<P: Permission>(
+    store: &dyn Store,
+    upn: &Upn,
+    tenant: TenantId,
+) -> Result<Option<TenantScope<P>>> {
+    let user = store.find_user_by_upn(upn).await?;
+    Ok(user
+        .filter(|user| user.tenant_id == tenant && user.role == UserRole::GlobalAdministrator)
+        .map(|user| TenantScope::for_signed_in_administrator(tenant, user.upn.as_str())))
 }

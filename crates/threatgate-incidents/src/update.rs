@@ -33,6 +33,33 @@ const MAX_TAGS: usize = 100;
 const MAX_TEXT: usize = 4096;
 
 impl IncidentUpdate {
+    /// What the update sets, for the access log: each field with its new value, except the
+    /// comment's text (only that one was added) and the tags (only how many).
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(status) = self.status {
+            parts.push(format!("status={status}"));
+        }
+        match &self.assigned_to {
+            Some(Some(owner)) => parts.push(format!("assignedTo={owner}")),
+            Some(None) => parts.push("assignedTo=(none)".to_owned()),
+            None => {}
+        }
+        if let Some(classification) = self.classification {
+            parts.push(format!("classification={classification}"));
+        }
+        if let Some(determination) = self.determination {
+            parts.push(format!("determination={determination}"));
+        }
+        if let Some(tags) = &self.tags {
+            parts.push(format!("tags=({} tags)", tags.len()));
+        }
+        if self.comment.is_some() {
+            parts.push("comment added".to_owned());
+        }
+        parts.join(", ")
+    }
+
     /// Reads a PATCH body. Keys are case-sensitive; unknown keys are refused.
     pub fn from_json(body: &Value) -> Result<Self, UpdateError> {
         let object: &Map<String, Value> =

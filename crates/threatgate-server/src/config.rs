@@ -35,6 +35,8 @@ pub struct Config {
     /// How long after an incident's last activity a new alert sharing an entity still joins it,
     /// in hours.
     pub correlation_window_hours: u32,
+    /// How long the partner access log keeps its entries, in days (at least 1).
+    pub access_log_retention_days: u32,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             refresh_interval_ms: 500,
             quotas: crate::api::quotas::QuotaLimits::default(),
             correlation_window_hours: 24,
+            access_log_retention_days: 90,
         }
     }
 }
@@ -81,6 +84,7 @@ impl Config {
                 "tls_names",
                 "refresh_interval_ms",
                 "correlation_window_hours",
+                "access_log_retention_days",
             ]))
             .merge(Serialized::globals(overrides))
             .extract()
@@ -102,6 +106,9 @@ impl Config {
         }
         if !(50..=60_000).contains(&self.refresh_interval_ms) {
             return Err(ConfigError::Invalid("refresh_interval_ms must be between 50 and 60000".into()));
+        }
+        if self.access_log_retention_days == 0 {
+            return Err(ConfigError::Invalid("access_log_retention_days must be at least 1".into()));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! the answer.
 
 pub mod aad_errors;
+pub mod access_log;
 pub mod api;
 pub mod config;
 pub mod data_dir;

@@ -43,6 +43,7 @@ pub struct Application {
     refresh_interval: Duration,
     quotas: crate::api::quotas::QuotaLimits,
     correlation_window_ticks: i64,
+    access_log_retention: time::Duration,
     setup_token: Option<String>,
 }
 
@@ -86,6 +87,7 @@ impl Application {
             refresh_interval: Duration::from_millis(config.refresh_interval_ms),
             quotas: config.quotas.clone(),
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
+            access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             setup_token,
         })
     }
@@ -119,6 +121,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let access_log = crate::access_log::AccessLog::start(Arc::clone(self.identity.store()));
         let state = AppState {
             identity: Arc::clone(&self.identity),
             public_url: Arc::from(self.public_url.as_str()),
@@ -126,9 +129,11 @@ impl Application {
             correlation_window_ticks: self.correlation_window_ticks,
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
+            access_log: access_log.clone(),
         };
         let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-        let refresher = tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval));
+        let refresher =
+            tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval, self.access_log_retention));
         let result = match self.tls {
             Some((rustls, _)) => {
                 let handle = axum_server::Handle::new();
@@ -150,13 +155,15 @@ impl Application {
             }
         };
         refresher.abort();
+        access_log.flush().await;
         result
     }
 }
 
 /// Reloads the identity view when another process changed the store; hourly, keeps a next
-/// signing key published and removes expired portal sessions.
-async fn keep_current(identity: Arc<IdentityService>, interval: Duration) {
+/// signing key published, removes expired portal sessions and access-log entries past their
+/// retention.
+async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retention: time::Duration) {
     const KEY_CHECK_EVERY: Duration = Duration::from_secs(3600);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -175,6 +182,12 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration) {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "expired portal sessions removed"),
                 Err(error) => tracing::warn!(%error, "could not remove expired portal sessions"),
+            }
+            let cutoff = threatgate_domain::datetime::to_ticks(identity.clock().now() - retention);
+            match identity.store().delete_access_entries_before(cutoff).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "access log entries past their retention removed"),
+                Err(error) => tracing::warn!(%error, "could not apply the access log's retention"),
             }
         }
     }

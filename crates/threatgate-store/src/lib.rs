@@ -14,6 +14,7 @@ mod traits;
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord,
-    SessionStore, SigningKeyRecord, Store, TenantKey, UpdateOutcome,
+    AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, ConsentGrant, DirectoryData, DirectoryStore,
+    IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord, SessionStore, SigningKeyRecord, Store,
+    StoredAccessEntry, TenantKey, UpdateOutcome,
 };

@@ -6,7 +6,7 @@ use threatgate_domain::{
     AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId, ObjectId, RequiredAppRole,
     ServicePrincipal, Tenant, TenantId, Upn, User,
 };
-use threatgate_domain::{IngestAlerts, ReadIncidents, TenantScope, WriteIncidents};
+use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, TenantScope, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, IngestAlert};
 use time::OffsetDateTime;
 
@@ -132,6 +132,8 @@ pub trait KeyStore: Send + Sync + 'static {
 pub struct IncidentPage {
     /// Each incident as served, without `@odata.context`.
     pub documents: Vec<String>,
+    /// The incident id of each document, in the same order.
+    pub ids: Vec<i64>,
     /// Whether more incidents follow this page.
     pub more: bool,
 }
@@ -214,7 +216,113 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore {}
+/// The Threat Protection API operations the access log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AccessOperation {
+    ListIncidents,
+    GetIncident,
+    UpdateIncident,
+    IngestAlerts,
+}
 
-impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore> Store for T {}
+impl AccessOperation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ListIncidents => "ListIncidents",
+            Self::GetIncident => "GetIncident",
+            Self::UpdateIncident => "UpdateIncident",
+            Self::IngestAlerts => "IngestAlerts",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::ListIncidents, Self::GetIncident, Self::UpdateIncident, Self::IngestAlerts]
+            .into_iter()
+            .find(|operation| operation.as_str() == text)
+    }
+}
+
+/// One call of the Threat Protection API by an application, as the access log keeps it.
+/// Never holds a token or a request body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessEntry {
+    /// When the call was answered, in 100 ns ticks since the Unix epoch.
+    #[serde(skip)]
+    pub at: i64,
+    pub tenant_id: TenantId,
+    #[serde(rename = "applicationId")]
+    pub app_id: AppId,
+    #[serde(rename = "applicationName")]
+    pub app_name: String,
+    pub operation: AccessOperation,
+    /// The incident a get or an update named.
+    #[serde(skip)]
+    pub incident_id: Option<i64>,
+    /// Every incident the call returned or changed.
+    pub incident_ids: Vec<i64>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// What happened: a count, or the error code and message.
+    pub result: String,
+    /// The query string of a list (`$filter`, `$top`, `$skip`), or the fields an update set.
+    pub detail: String,
+    pub request_id: String,
+    pub client_address: Option<String>,
+}
+
+/// An entry with the position the log gave it (ascending, never reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccessEntry {
+    pub id: i64,
+    pub entry: AccessEntry,
+}
+
+impl StoredAccessEntry {
+    /// The entry as one line of JSON (no newline): `id`, `time` as the API prints datetimes,
+    /// then the entry's fields.
+    pub fn json_line(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            id: i64,
+            time: String,
+            #[serde(flatten)]
+            entry: &'a AccessEntry,
+        }
+        let line =
+            Line { id: self.id, time: threatgate_domain::datetime::format_ticks(self.entry.at), entry: &self.entry };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+/// Which entries of a tenant's access log to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLogQuery {
+    /// Only entries at or after these ticks.
+    pub since: Option<i64>,
+    /// Only gets and updates of this incident.
+    pub incident_id: Option<i64>,
+    /// Only entries before this id (the next page after a page ending at it).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// The partner access log: append-only, read per tenant.
+#[async_trait]
+pub trait AccessLogStore: Send + Sync + 'static {
+    /// Appends entries in one transaction, in order.
+    async fn append_access_entries(&self, entries: &[AccessEntry]) -> Result<()>;
+    async fn list_access_entries(
+        &self,
+        scope: &TenantScope<ReadAccessLog>,
+        query: &AccessLogQuery,
+    ) -> Result<Vec<StoredAccessEntry>>;
+    /// The retention cleanup: removes entries older than `before` (ticks); entries younger
+    /// than a day are never removed. Returns how many went.
+    async fn delete_access_entries_before(&self, before: i64) -> Result<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore {}
+
+impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore> Store for T {}

@@ -44,6 +44,28 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Generate realistic, deterministic alerts for a tenant and ingest them.
     Seed(SeedArgs),
+    /// The partner access log of a tenant, newest first, as JSON lines: every call an
+    /// application made to the Threat Protection API there.
+    AccessLog(AccessLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccessLogArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Tenant GUID or domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// Only entries of the last period (`30m`, `48h`, `7d`) or since a UTC time
+    /// (`2026-11-01T00:00:00Z`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only gets and updates of this incident.
+    #[arg(long)]
+    pub incident: Option<i64>,
+    /// At most this many entries.
+    #[arg(long)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use threatgate_incidents::prepare_alert;
 use threatgate_server::DataDir;
 use threatgate_store::{IngestReport, Store};
 
-use crate::cli::{IngestArgs, SeedArgs};
+use crate::cli::{AccessLogArgs, IngestArgs, SeedArgs};
 use crate::output::emit;
 
 /// Alerts per transaction.
@@ -117,4 +117,46 @@ fn describe(report: &IngestReport, tenant: &Tenant) -> String {
         report.incidents_created,
         report.incidents_merged
     )
+}
+
+/// Prints a tenant's access log as JSON lines, newest first, reading a thousand at a time.
+pub async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let (store, tenant) = open(&args.data, &args.tenant).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let since = args.since.as_deref().map(|text| since_ticks(text, now)).transpose()?;
+    let scope = TenantScope::<threatgate_domain::ReadAccessLog>::for_administrator(tenant.id);
+    let mut remaining = args.limit.unwrap_or(u64::MAX);
+    let mut query =
+        threatgate_store::AccessLogQuery { since, incident_id: args.incident, before_id: None, limit: 1000 };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while remaining > 0 {
+        query.limit = u32::try_from(remaining.min(1000)).unwrap_or(1000);
+        let entries = store.list_access_entries(&scope, &query).await?;
+        for entry in &entries {
+            writeln!(out, "{}", entry.json_line())?;
+        }
+        remaining -= entries.len() as u64;
+        match entries.last() {
+            Some(last) if entries.len() == query.limit as usize => query.before_id = Some(last.id),
+            _ => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `48h`, `7d`, `30m` before `now`, or a UTC datetime as the API writes them.
+pub fn since_ticks(text: &str, now: time::OffsetDateTime) -> anyhow::Result<i64> {
+    if let Some(ticks) = threatgate_domain::datetime::parse_datetime_ticks(text) {
+        return Ok(ticks);
+    }
+    let period = humantime::parse_duration(text).map_err(|_| {
+        anyhow::anyhow!(
+            "--since {text:?}: give a period such as 30m, 48h or 7d, or a UTC time such as 2026-11-01T00:00:00Z"
+        )
+    })?;
+    let period = time::Duration::try_from(period).context("--since: the period is too long")?;
+    Ok(to_ticks(now - period))
 }

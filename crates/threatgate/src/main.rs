@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode(args) => decode::decode(args, json),
         Command::Ingest(args) => incidents::ingest(args, json).await,
         Command::Seed(args) => incidents::seed(args, json).await,
+        Command::AccessLog(args) => incidents::access_log(args).await,
     }
 }
 

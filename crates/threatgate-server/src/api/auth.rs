@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use threatgate_domain::{Permission, TenantScope};
 
 use super::ApiFailure;
+use super::access::{Caller, CallerSlot};
 use crate::routes::AppState;
 
 /// A caller allowed to act with permission `P` in its token's tenant.
@@ -26,6 +27,9 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
             .ok_or_else(|| ApiFailure::Unauthorized(threatgate_identity::BearerError::Missing.to_string()))?;
         let caller =
             state.identity.verify_bearer(token).map_err(|error| ApiFailure::Unauthorized(error.to_string()))?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.fill(Caller { tenant: caller.tenant, app_id: caller.app_id, app_name: caller.app_name.clone() });
+        }
         caller.authorize::<P>().map(Authorized).ok_or_else(|| {
             let needed = P::ROLES.join(" or ");
             let own = if P::OWN_APPLICATION_ONLY { ", in an application registered in the tenant itself" } else { "" };

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use threatgate_proto::{ApiError, ApiErrorBody};
 use uuid::Uuid;
 
+use super::access::AccessNote;
+
 /// A refused or failed API call.
 #[derive(Debug)]
 pub enum ApiFailure {
@@ -73,7 +75,13 @@ impl IntoResponse for ApiFailure {
             tracing::info!(%target, code, status = status.as_u16(), "API request refused");
         }
         let body = ApiErrorBody { error: ApiError { code: code.into(), message, target: target.to_string() } };
+        let note = AccessNote {
+            result: format!("{}: {}", body.error.code, body.error.message),
+            request_id: Some(body.error.target.clone()),
+            ..AccessNote::default()
+        };
         let mut response = (status, crate::json::json_utf8(&body)).into_response();
+        response.extensions_mut().insert(note);
         match &self {
             Self::Unauthorized(message) => {
                 let challenge = format!(

@@ -13,6 +13,7 @@ use threatgate_incidents::{IncidentUpdate, UpdateError};
 use threatgate_store::UpdateOutcome;
 
 use super::ApiFailure;
+use super::access::AccessNote;
 use super::auth::Authorized;
 use super::quotas::Api;
 use crate::routes::AppState;
@@ -50,7 +51,8 @@ pub async fn list_incidents(
     body.push_str(",\"value\":[");
     body.push_str(&page.documents.join(","));
     body.push_str("]}");
-    Ok(json_response(body))
+    let result = format!("{} incidents", page.ids.len());
+    Ok(noted(json_response(body), page.ids, result, None))
 }
 
 /// Gets one incident of the caller's tenant. Needs `Incident.Read.All` or
@@ -63,7 +65,7 @@ pub async fn get_incident(
     throttle(&state, &scope, Api::GetIncident)?;
     let incident_id = parse_id(&id)?;
     match state.identity.store().get_incident(&scope, incident_id).await? {
-        Some(document) => Ok(entity_response(&state, &document)),
+        Some(document) => Ok(noted(entity_response(&state, &document), vec![incident_id], "read".into(), None)),
         None => Err(not_found(incident_id)),
     }
 }
@@ -86,11 +88,22 @@ pub async fn update_incident(
     match state.identity.store().update_incident(&scope, incident_id, &update, now).await? {
         UpdateOutcome::Updated(document) => {
             tracing::info!(incident_id, tenant = %scope.tenant(), "incident updated");
-            Ok(entity_response(&state, &document))
+            Ok(noted(entity_response(&state, &document), vec![incident_id], "updated".into(), Some(update.summary())))
         }
         UpdateOutcome::NotFound => Err(not_found(incident_id)),
         UpdateOutcome::Refused(error) => Err(refusal(error)),
     }
+}
+
+/// Attaches what the call did, for the access log.
+pub(super) fn noted(
+    mut response: Response,
+    incident_ids: Vec<i64>,
+    result: String,
+    detail: Option<String>,
+) -> Response {
+    response.extensions_mut().insert(AccessNote { incident_ids, result, detail, request_id: None });
+    response
 }
 
 fn refusal(error: UpdateError) -> ApiFailure {

@@ -29,7 +29,12 @@ pub async fn ingest_alerts(
     let alerts = parse_alerts(&bytes, now)?;
     let report = state.identity.store().ingest_alerts(&scope, alerts, state.correlation_window_ticks).await?;
     tracing::info!(tenant = %scope.tenant(), alerts = report.alerts_added, "alerts ingested");
-    Ok(crate::json::json_utf8(&report).into_response())
+    let result = format!(
+        "{} alerts added, {} duplicates skipped, {} incidents created, {} merged",
+        report.alerts_added, report.duplicates_skipped, report.incidents_created, report.incidents_merged
+    );
+    let count = format!("{} alerts submitted", report.alerts_added + report.duplicates_skipped);
+    Ok(super::incidents::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
 }
 
 /// Reads a JSON array of alerts, or one alert per line; names the first bad one.

@@ -2,6 +2,7 @@
 //! bearer tokens, under `/api` and `/api/v1.0`, and the ingestion path for a tenant's own
 //! detection sources.
 
+pub mod access;
 mod auth;
 mod errors;
 mod incidents;
@@ -16,8 +17,9 @@ pub use ingest::parse_alerts;
 
 use crate::routes::AppState;
 
-/// The API routes, each under both `/api` and `/api/v1.0`.
-pub fn router() -> Router<AppState> {
+/// The API routes, each under both `/api` and `/api/v1.0`; every call by a verified caller
+/// lands in the partner access log.
+pub fn router(state: AppState) -> Router<AppState> {
     let mut router = Router::new();
     for prefix in ["/api", "/api/v1.0"] {
         router = router
@@ -28,5 +30,5 @@ pub fn router() -> Router<AppState> {
             )
             .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts));
     }
-    router
+    router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))
 }

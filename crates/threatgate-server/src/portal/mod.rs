@@ -1,4 +1,4 @@
-//! The portal: server-rendered pages (askama, no JavaScript) for customer administrators and
+//! The portal: server-rendered pages (askama; one small script, for copy buttons) for customer administrators and
 //! partners: sign-in, the admin-consent link, enterprise applications (revoke), the token
 //! decoder. Every form carries a CSRF token; sessions are cookies whose value is stored only as
 //! a hash.
@@ -7,6 +7,7 @@ mod apps;
 mod consent;
 mod decode;
 mod enterprise;
+mod incidents;
 mod session;
 mod setup;
 mod signin;
@@ -37,11 +38,25 @@ pub fn router() -> Router<AppState> {
         .route("/portal/apps/{app_id}/secrets/delete", post(apps::delete_secret))
         .route("/portal/enterprise-apps", get(enterprise::list))
         .route("/portal/enterprise-apps/revoke", post(enterprise::revoke))
+        .route("/portal/incidents", get(incidents::queue))
+        .route("/portal/incidents/{id}", get(incidents::incident))
+        .route("/portal/access-log", get(incidents::access_log))
+        .route("/portal/access-log.jsonl", get(incidents::access_log_lines))
         .route("/portal/consent", post(consent::decide))
         .route("/decode", get(decode::page).post(decode::decode))
+        .route("/static/portal.js", get(script))
         .route("/{tenant}/oauth2/authorize", get(consent::authorize_v1))
         .route("/{tenant}/v2.0/adminconsent", get(consent::admin_consent_v2))
         .route("/{tenant}/adminconsent", get(consent::admin_consent_v2))
+}
+
+/// The portal's one script (copy buttons), compiled into the binary.
+async fn script() -> Response {
+    let mut response = include_str!("../../static/portal.js").into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
 }
 
 /// Renders a template as an HTML page, with headers that keep it out of caches and frames.
@@ -55,7 +70,7 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
             headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'"),
+                HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'"),
             );
             headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
             response

@@ -24,6 +24,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<crate::portal::SignInThrottle>,
     /// The one-time first-run setup token, while the data directory has no tenant.
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
+    /// The partner access log's writer.
+    pub access_log: crate::access_log::AccessLog,
 }
 
 /// Every route of the service.
@@ -38,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/common/discovery/instance", get(discovery::instance_discovery))
         .route("/error", get(health::error_code_page))
         .route("/healthz", get(health::health))
-        .merge(crate::api::router())
+        .merge(crate::api::router(state.clone()))
         .merge(crate::portal::router())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

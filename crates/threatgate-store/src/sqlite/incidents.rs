@@ -91,7 +91,7 @@ fn ticks_of(text: &str) -> i64 {
 #[async_trait]
 impl IncidentStore for SqliteStore {
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
-        let mut sql = String::from("SELECT document FROM incidents WHERE tenant_id = ?");
+        let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = ?");
         let mut binds = Vec::new();
         if let Some(filter) = &query.filter {
             sql.push_str(" AND ");
@@ -109,10 +109,11 @@ impl IncidentStore for SqliteStore {
         let limit = i64::from(query.top) + 1;
         let offset = i64::try_from(query.skip).unwrap_or(i64::MAX);
         let rows = statement.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        let mut documents = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<Vec<_>, _>>()?;
-        let more = documents.len() > query.top as usize;
-        documents.truncate(query.top as usize);
-        Ok(IncidentPage { documents, more })
+        let more = rows.len() > query.top as usize;
+        let rows = &rows[..rows.len().min(query.top as usize)];
+        let ids = rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
+        let documents = rows.iter().map(|row| row.try_get::<String, _>(1)).collect::<Result<Vec<_>, _>>()?;
+        Ok(IncidentPage { documents, ids, more })
     }
 
     async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>> {

@@ -5,6 +5,7 @@
 //! writes take the database lock up front (`BEGIN IMMEDIATE`) and wait for it up to the busy
 //! timeout, so they never fail half-way on a lock upgrade.
 
+mod access_log;
 mod directory;
 mod incidents;
 mod keys;

@@ -9,7 +9,8 @@ use threatgate_domain::{
     RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn, User, UserRole,
 };
 use threatgate_store::{
-    ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
+    AccessEntry, AccessLogQuery, AccessOperation, ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord,
+    SqliteStore, Store, StoreError, TenantKey,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,6 +40,8 @@ store_tests!(
     users_are_unique_by_upn,
     signing_keys_round_trip,
     sessions_are_found_until_they_expire,
+    the_access_log_is_read_per_tenant_newest_first_and_pages,
+    recent_access_entries_survive_the_retention_cleanup,
 );
 
 fn now() -> OffsetDateTime {
@@ -125,6 +128,81 @@ fn consent(tenant: &Tenant, app: &Application, resource: &ServicePrincipal, role
         at: now(),
         consented_by: "admin@contoso.onmicrosoft.com".into(),
     }
+}
+
+fn access_entry(tenant: TenantId, operation: AccessOperation, incident_ids: &[i64]) -> AccessEntry {
+    AccessEntry {
+        at: 17_900_000_000_000_000,
+        tenant_id: tenant,
+        app_id: AppId::from_uuid(guid()),
+        app_name: "Partner <connector>".into(),
+        operation,
+        incident_id: (operation != AccessOperation::ListIncidents).then(|| incident_ids[0]),
+        incident_ids: incident_ids.to_vec(),
+        status: 200,
+        result: format!("{} incidents", incident_ids.len()),
+        detail: "$filter=status eq 'Active'".into(),
+        request_id: guid().to_string(),
+        client_address: Some("127.0.0.1".into()),
+    }
+}
+
+async fn the_access_log_is_read_per_tenant_newest_first_and_pages(store: Arc<dyn Store>) {
+    let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
+    let (woodgrove, _) = tenant(store.as_ref(), "Woodgrove").await;
+    let entries = vec![
+        access_entry(contoso.id, AccessOperation::ListIncidents, &[3, 2, 1]),
+        access_entry(woodgrove.id, AccessOperation::ListIncidents, &[]),
+        access_entry(contoso.id, AccessOperation::GetIncident, &[2]),
+        access_entry(contoso.id, AccessOperation::UpdateIncident, &[3]),
+        access_entry(contoso.id, AccessOperation::GetIncident, &[3]),
+    ];
+    store.append_access_entries(&entries).await.unwrap();
+    store.append_access_entries(&[]).await.unwrap();
+
+    let scope = threatgate_domain::TenantScope::for_administrator(contoso.id);
+    let all = store.list_access_entries(&scope, &AccessLogQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let read: Vec<AccessEntry> = all.iter().map(|stored| stored.entry.clone()).collect();
+    assert_eq!(read, vec![entries[4].clone(), entries[3].clone(), entries[2].clone(), entries[0].clone()]);
+    assert!(all.windows(2).all(|pair| pair[0].id > pair[1].id), "newest first");
+
+    let first = store.list_access_entries(&scope, &AccessLogQuery { limit: 2, ..Default::default() }).await.unwrap();
+    let next = AccessLogQuery { limit: 2, before_id: Some(first[1].id), ..Default::default() };
+    let second = store.list_access_entries(&scope, &next).await.unwrap();
+    assert_eq!([first, second].concat(), all, "paging by id neither repeats nor skips");
+
+    let of_three = AccessLogQuery { limit: 100, incident_id: Some(3), ..Default::default() };
+    let touching = store.list_access_entries(&scope, &of_three).await.unwrap();
+    assert_eq!(
+        touching.iter().map(|s| s.entry.clone()).collect::<Vec<_>>(),
+        vec![entries[4].clone(), entries[3].clone()]
+    );
+
+    let later = AccessLogQuery { limit: 100, since: Some(entries[0].at + 1), ..Default::default() };
+    assert!(store.list_access_entries(&scope, &later).await.unwrap().is_empty());
+
+    let other = threatgate_domain::TenantScope::for_administrator(woodgrove.id);
+    let theirs = store.list_access_entries(&other, &AccessLogQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(theirs.len(), 1, "each tenant reads only its own entries");
+}
+
+async fn recent_access_entries_survive_the_retention_cleanup(store: Arc<dyn Store>) {
+    let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
+    let now_ticks = OffsetDateTime::now_utc().unix_timestamp() * 10_000_000;
+    let old = AccessEntry {
+        at: now_ticks - 40 * 86_400 * 10_000_000,
+        ..access_entry(contoso.id, AccessOperation::GetIncident, &[1])
+    };
+    let recent = AccessEntry {
+        at: now_ticks - 3_600 * 10_000_000,
+        ..access_entry(contoso.id, AccessOperation::GetIncident, &[2])
+    };
+    store.append_access_entries(&[old, recent.clone()]).await.unwrap();
+    // Asked to drop everything, the cleanup still keeps the last day.
+    assert_eq!(store.delete_access_entries_before(now_ticks).await.unwrap(), 1);
+    let scope = threatgate_domain::TenantScope::for_administrator(contoso.id);
+    let left = store.list_access_entries(&scope, &AccessLogQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(left.into_iter().map(|s| s.entry).collect::<Vec<_>>(), vec![recent]);
 }
 
 async fn a_tenant_is_found_by_id_and_by_each_domain(store: Arc<dyn Store>) {

@@ -42,6 +42,11 @@ fn callers(needle: &str) -> Vec<String> {
 fn only_the_token_verifier_builds_a_tenant_scope_from_a_token() {
     assert_eq!(callers("TenantScope::from_verified_token("), ["threatgate-identity"]);
     assert_eq!(callers("::for_administrator("), ["threatgate"], "administration scopes are the CLI's only");
+    assert_eq!(
+        callers("::for_signed_in_administrator("),
+        ["threatgate-identity"],
+        "the portal gets its scopes from identity, after the role check"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The portal in real headless Chromium, driven through WebDriver (chromedriver), as a person
 //! uses it: the partner guide from New registration to a copied secret, a customer's consent
-//! through the link, and the decoder. Screenshots of each page go to
+//! through the link, and the decoder; then Cancel, a non-admin, a forged form, Revoke and the
+//! customer's incident pages. Screenshots of each page go to
 //! `target/test-output/screenshots/` to be looked at.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). Without
@@ -138,14 +139,26 @@ async fn sign_in(browser: &Browser, app: &TestApp, upn: &str) {
     browser.click("form[action='/portal/signin'] button[type=submit]").await;
 }
 
-#[tokio::test]
-async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium() {
-    let Some(browser) = Browser::start().await else {
+async fn start_or_skip() -> Option<Browser> {
+    let browser = Browser::start().await;
+    if browser.is_none() {
         eprintln!(
             "SKIPPED browser test: chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)"
         );
-        return;
-    };
+    }
+    browser
+}
+
+async fn sign_out(browser: &Browser, app: &TestApp) {
+    browser.client.goto(&format!("{}/portal", app.base_url)).await.unwrap();
+    browser.click("form[action='/portal/signout'] button").await;
+    // Let the sign-out finish, or its redirect would race the next navigation.
+    browser.wait_for_path(|path| path == "/portal/signin").await;
+}
+
+#[tokio::test]
+async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium() {
+    let Some(browser) = start_or_skip().await else { return };
     let app = spawn_app().await;
     let admin = app.admin();
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
@@ -198,6 +211,17 @@ async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium(
         .unwrap()
         .unwrap_or_default();
     assert_eq!(secret.len(), 40);
+    browser.click("button[data-copy='secret-value']").await;
+    let copy = browser.client.find(Locator::Css("button[data-copy='secret-value']")).await.unwrap();
+    let mut label = String::new();
+    for _ in 0..50 {
+        label = copy.text().await.unwrap();
+        if label == "Copied" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(label, "Copied", "the copy button copied the secret");
     browser.shot("05-secret-shown-once").await;
     let consent_link = {
         browser.client.goto(overview_url.as_str()).await.unwrap();
@@ -213,10 +237,7 @@ async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium(
             .unwrap()
             .unwrap_or_default()
     };
-    browser.client.goto(&format!("{}/portal", app.base_url)).await.unwrap();
-    browser.click("form[action='/portal/signout'] button").await;
-    // Let the sign-out finish, or its redirect would race the next navigation.
-    browser.wait_for_path(|path| path == "/portal/signin").await;
+    sign_out(&browser, &app).await;
 
     // The customer's Global Administrator opens the consent link and accepts.
     browser.client.goto(&consent_link).await.unwrap();
@@ -248,4 +269,118 @@ async fn a_person_follows_the_partner_guide_and_a_customer_consents_in_chromium(
     assert!(decoded.contains("Incident.ReadWrite.All"));
     browser.shot("08-decoder").await;
     browser.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_a_non_admin_a_forged_form_revoke_and_the_incident_pages_in_chromium() {
+    let Some(browser) = start_or_skip().await else { return };
+    let app = spawn_app().await;
+    let partner = threatgate_testkit::seed_partner(&app, &["Incident.ReadWrite.All"]).await;
+    let admin = app.admin();
+    // A registration whose redirect URI is this server, so the browser lands somewhere real.
+    let local = admin
+        .register_application(
+            "fabrikam.onmicrosoft.com",
+            "Fabrikam Local Connector",
+            true,
+            &[format!("{}/healthz", app.base_url)],
+        )
+        .await
+        .unwrap()
+        .app_id
+        .to_string();
+    admin.add_permissions(&local, &["Incident.Read.All".into()]).await.unwrap();
+    for (upn, global) in [
+        ("admin@northwind.onmicrosoft.com", true),
+        ("analyst@northwind.onmicrosoft.com", false),
+        ("admin@contoso.onmicrosoft.com", true),
+    ] {
+        let domain = upn.split('@').nth(1).unwrap();
+        admin.create_user(domain, upn, Some(PASSWORD), global).await.unwrap();
+    }
+    app.refresh().await;
+    let link = format!(
+        "{}/common/oauth2/authorize?prompt=consent&client_id={local}&response_type=code&sso_reload=true&state=s1",
+        app.base_url
+    );
+
+    // A user who is not a Global Administrator is told why, and nothing is granted.
+    browser.client.goto(&link).await.unwrap();
+    sign_in_here(&browser, "analyst@northwind.onmicrosoft.com").await;
+    browser.wait_for_text("Fabrikam Local Connector").await;
+    browser.click("button[value='accept']").await;
+    let refused = browser.wait_for_text("AADSTS90094").await;
+    assert!(refused.contains("Global Administrator") && refused.contains("Nothing was granted"), "{refused}");
+    browser.shot("09-consent-needs-an-administrator").await;
+    sign_out(&browser, &app).await;
+
+    // Cancel: back to the application with error=access_denied, and still no grant.
+    browser.client.goto(&link).await.unwrap();
+    sign_in_here(&browser, "admin@northwind.onmicrosoft.com").await;
+    browser.wait_for_text("Fabrikam Local Connector").await;
+    browser.click("button[value='cancel']").await;
+    let landed = browser.wait_for_path(|path| path == "/healthz").await;
+    let query: std::collections::HashMap<String, String> = landed.query_pairs().into_owned().collect();
+    assert_eq!((query["error"].as_str(), query["state"].as_str()), ("access_denied", "s1"));
+    let consents = admin.list_consents("northwind.onmicrosoft.com").await.unwrap();
+    assert!(consents.iter().all(|c| c.app_id.to_string() != local), "Cancel granted nothing");
+    sign_out(&browser, &app).await;
+
+    // Contoso's administrator: the partner's calls show in the incident pages and the log.
+    let contoso = &partner.consented[0];
+    crate::api_support::seed_incidents(&app, contoso, 12, 3).await;
+    let token = crate::api_support::token_for(&app, &partner, contoso).await;
+    let listed: Value = crate::api_support::api_get(&app, &token, "/api/incidents?$top=3").await.json().await.unwrap();
+    let first = listed["value"][0]["incidentId"].as_i64().unwrap();
+    let update = json!({"status": "InProgress", "assignedTo": "soc@fabrikam.com"});
+    assert_eq!(crate::api_support::api_patch(&app, &token, first, &update).await.status(), 200);
+    sign_in(&browser, &app, "admin@contoso.onmicrosoft.com").await;
+    browser.wait_for_path(|path| path == "/portal").await;
+    browser.client.goto(&format!("{}/portal/incidents", app.base_url)).await.unwrap();
+    browser.wait_for_text("12 in all").await;
+    browser.shot("10-incident-queue").await;
+    browser.client.find(Locator::Id("status")).await.unwrap().select_by_value("InProgress").await.unwrap();
+    browser.click("form.filters button[type=submit]").await;
+    let filtered = browser.wait_for_text("GET /api/incidents?$filter=status eq 'InProgress'").await;
+    assert!(filtered.contains("soc@fabrikam.com"), "{filtered}");
+    browser.click(&format!("a[href='/portal/incidents/{first}']")).await;
+    let incident = browser.wait_for_text("Partner access to this incident").await;
+    assert!(incident.contains("UpdateIncident") && incident.contains("status=InProgress, assignedTo=soc@fabrikam.com"));
+    browser.shot("11-incident").await;
+    browser.client.goto(&format!("{}/portal/access-log", app.base_url)).await.unwrap();
+    let log = browser.wait_for_text("ListIncidents").await;
+    assert!(log.contains("Fabrikam Threat Connector"));
+    browser.shot("12-access-log").await;
+
+    // A forged form (its anti-forgery token replaced) is refused and changes nothing.
+    browser.client.goto(&format!("{}/portal/enterprise-apps", app.base_url)).await.unwrap();
+    browser.wait_for_text("Fabrikam Threat Connector").await;
+    browser
+        .client
+        .execute("document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged');", vec![])
+        .await
+        .unwrap();
+    browser.click("form[action='/portal/enterprise-apps/revoke'] button").await;
+    browser.wait_for_text("The form has expired").await;
+    browser.shot("13-forged-form-refused").await;
+    assert_eq!(crate::api_support::api_get(&app, &token, "/api/incidents?$top=1").await.status(), 200);
+
+    // Revoke: the application disappears, new tokens get AADSTS700016, the old one a 401.
+    browser.client.goto(&format!("{}/portal/enterprise-apps", app.base_url)).await.unwrap();
+    browser.wait_for_text("Fabrikam Threat Connector").await;
+    browser.click("form[action='/portal/enterprise-apps/revoke'] button").await;
+    browser.wait_for_text("No application has been granted access.").await;
+    browser.shot("14-after-revoke").await;
+    let refused = crate::request_v2_token(&app, contoso, &partner.app_id, &partner.client_secret).await;
+    crate::assert_aad_error(refused, 400, "unauthorized_client", 700016).await;
+    assert_eq!(crate::api_support::api_get(&app, &token, "/api/incidents?$top=1").await.status(), 401);
+    browser.stop().await;
+}
+
+/// Signs in on the sign-in page the browser was sent to.
+async fn sign_in_here(browser: &Browser, upn: &str) {
+    browser.wait_for_path(|path| path == "/portal/signin").await;
+    browser.fill("upn", upn).await;
+    browser.fill("password", PASSWORD).await;
+    browser.click("form[action='/portal/signin'] button[type=submit]").await;
 }

@@ -153,3 +153,38 @@ async fn commands_report_mistakes_clearly_and_fail() {
     assert!(!too_long.status.success());
     assert!(String::from_utf8_lossy(&too_long.stderr).contains("1 to 730 days"));
 }
+
+#[tokio::test]
+async fn the_access_log_command_prints_a_tenants_entries_as_json_lines() {
+    let app = spawn_app().await;
+    let partner = threatgate_testkit::seed_partner(&app, &["Incident.Read.All"]).await;
+    crate::api_support::seed_incidents(&app, &partner.consented[0], 3, 2).await;
+    let token = crate::api_support::token_for(&app, &partner, &partner.consented[0]).await;
+    let listed: Value = crate::api_support::api_get(&app, &token, "/api/incidents").await.json().await.unwrap();
+    let id = listed["value"][0]["incidentId"].as_i64().unwrap();
+    assert_eq!(crate::api_support::api_get(&app, &token, &format!("/api/incidents/{id}")).await.status(), 200);
+
+    let lines = |output: std::process::Output| -> Vec<Value> {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    };
+    let tenant = "contoso.onmicrosoft.com";
+    // The server writes the log in batches; the command sees them within a moment.
+    assert!(
+        eventually(|| async { lines(run(&app, &["access-log", "--tenant", tenant]).await).len() == 2 }).await,
+        "both calls reach the log"
+    );
+    let all = lines(run(&app, &["access-log", "--tenant", tenant]).await);
+    assert_eq!(all[0]["operation"], "GetIncident");
+    assert_eq!(all[1]["operation"], "ListIncidents");
+    assert_eq!(all[1]["incidentIds"].as_array().unwrap().len(), 3);
+    assert_eq!(lines(run(&app, &["access-log", "--tenant", tenant, "--incident", &id.to_string()]).await).len(), 1);
+    assert_eq!(lines(run(&app, &["access-log", "--tenant", tenant, "--limit", "1"]).await).len(), 1);
+    assert_eq!(lines(run(&app, &["access-log", "--tenant", tenant, "--since", "1h"]).await).len(), 2);
+    assert_eq!(lines(run(&app, &["access-log", "--tenant", tenant, "--since", "2099-01-01T00:00:00Z"]).await).len(), 0);
+    assert!(lines(run(&app, &["access-log", "--tenant", "woodgrove.onmicrosoft.com"]).await).is_empty());
+
+    let bad = run(&app, &["access-log", "--tenant", tenant, "--since", "yesterday"]).await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("give a period such as 30m, 48h or 7d"));
+}

@@ -17,6 +17,7 @@ mod discovery;
 mod errors;
 mod interop;
 mod portal;
+mod portal_incidents;
 mod restart;
 mod token_v1;
 mod token_v2;

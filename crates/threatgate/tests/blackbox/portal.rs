@@ -7,10 +7,10 @@ use threatgate_testkit::{PartnerFixture, TestApp, seed_partner, spawn_app};
 
 use crate::{assert_aad_error, request_v2_token};
 
-const PASSWORD: &str = "Correct-Horse-42";
+pub const PASSWORD: &str = "Correct-Horse-42";
 
 /// A browser: its own cookie jar, no automatic redirects, trusting the test CA.
-fn browser(app: &TestApp) -> reqwest::Client {
+pub fn browser(app: &TestApp) -> reqwest::Client {
     let pem = std::fs::read(&app.ca_certificate).unwrap();
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
@@ -21,17 +21,17 @@ fn browser(app: &TestApp) -> reqwest::Client {
 }
 
 /// The value of a hidden input in an HTML page.
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn sign_in(app: &TestApp, browser: &reqwest::Client, upn: &str, return_to: &str) -> reqwest::Response {
+pub async fn sign_in(app: &TestApp, browser: &reqwest::Client, upn: &str, return_to: &str) -> reqwest::Response {
     let form_page = browser
         .get(format!("{}/portal/signin?return={return_to}", app.base_url))
         .send()
