@@ -32,8 +32,10 @@ pub struct Comment {
 }
 
 /// An alert (section 3.2), as listed in an incident and as detection sources submit it.
+/// Unknown keys are ignored when reading (Microsoft's service adds fields over time);
+/// ingestion refuses them itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Alert {
     pub alert_id: String,
     /// Set by Threatgate on ingestion; a submitted value is ignored.

@@ -34,13 +34,21 @@ pub struct TestApp {
 
 /// Starts a server on a fresh data directory.
 pub async fn spawn_app() -> TestApp {
-    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
-    start(data_dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    spawn_app_with(|_| {}).await
 }
 
-async fn start(data_dir: Arc<TempDir>, listen: SocketAddr) -> TestApp {
+/// Starts a server on a fresh data directory with settings changed by `configure` (quotas,
+/// say); the data directory, address and refresh interval are the test's.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+    let mut config = Config::default();
+    configure(&mut config);
+    start(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+}
+
+async fn start(data_dir: Arc<TempDir>, listen: SocketAddr, base: Config) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let config = Config { data_dir: data_dir.path().to_owned(), listen, refresh_interval_ms: 50, ..Config::default() };
+    let config = Config { data_dir: data_dir.path().to_owned(), listen, refresh_interval_ms: 50, ..base };
     let application = Application::build(&config).await.expect("the server starts");
     let address = application.local_addr();
     let base_url = application.public_url().to_owned();
@@ -91,7 +99,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.shutdown().await;
         let data_dir = Arc::clone(&self.data_dir);
-        start(data_dir, self.address).await
+        start(data_dir, self.address, Config::default()).await
     }
 
     async fn shutdown(&mut self) {

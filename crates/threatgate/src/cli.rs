@@ -47,6 +47,147 @@ pub enum Command {
     /// The partner access log of a tenant, newest first, as JSON lines: every call an
     /// application made to the Threat Protection API there.
     AccessLog(AccessLogArgs),
+    /// Partner: get an access token for a customer tenant (client credentials).
+    Token(TokenArgs),
+    /// Partner: list, get and update incidents in one customer tenant or in all of them.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
+}
+
+/// Where the partner's application gets tokens and calls the API. Each option can also come
+/// from its `THREATGATE_…` environment variable or from a profile (`--profile`, in the
+/// profiles file); the command line wins, then the environment, then the profile.
+#[derive(Debug, Clone, Args)]
+pub struct PartnerArgs {
+    /// The profile to use from the profiles file [default: `default`, when the file exists].
+    #[arg(long, env = "THREATGATE_PROFILE")]
+    pub profile: Option<String>,
+    /// The profiles file (TOML) [default: ~/.config/threatgate/profiles.toml].
+    #[arg(long, env = "THREATGATE_PROFILES")]
+    pub profiles: Option<PathBuf>,
+    /// The identity platform [default: https://login.microsoftonline.com].
+    #[arg(long, env = "THREATGATE_AUTHORITY")]
+    pub authority: Option<String>,
+    /// The Threat Protection API [default: https://api.security.microsoft.com].
+    #[arg(long, env = "THREATGATE_API_BASE")]
+    pub api_base: Option<String>,
+    /// Trust this CA certificate (PEM) besides the system's, e.g. Threatgate's `tls/ca.pem`.
+    #[arg(long, env = "THREATGATE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// The application (client) ID.
+    #[arg(long, env = "THREATGATE_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The name of the environment variable that holds the client secret.
+    #[arg(long, env = "THREATGATE_CLIENT_SECRET_ENV")]
+    pub client_secret_env: Option<String>,
+    /// A file that holds the client secret (owner-only).
+    #[arg(long, env = "THREATGATE_CLIENT_SECRET_FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Keep tokens in this file between runs (written owner-only).
+    #[arg(long, env = "THREATGATE_TOKEN_CACHE")]
+    pub token_cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub partner: PartnerArgs,
+    /// The customer tenant: GUID or domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// The resource (API) the token is for.
+    #[arg(long, default_value = "https://api.security.microsoft.com")]
+    pub resource: String,
+    /// Use the v1 endpoint (`/oauth2/token`, `resource=`) instead of v2.
+    #[arg(long)]
+    pub v1: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+/// Which tenants a command works in.
+#[derive(Debug, Clone, Args)]
+pub struct TenantChoice {
+    /// One customer tenant: GUID or domain.
+    #[arg(long, conflicts_with = "all_tenants")]
+    pub tenant: Option<String>,
+    /// Every tenant listed in FILE (one GUID or domain per line; `#` starts a comment), or in
+    /// the profile's `tenants` / `tenants_file` when FILE is left out.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub all_tenants: Option<String>,
+    /// How many tenants to work on at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest change first, following every page.
+    List {
+        #[command(flatten)]
+        partner: PartnerArgs,
+        #[command(flatten)]
+        tenants: TenantChoice,
+        /// Only incidents updated in this period (`30m`, `48h`, `7d`) or since a UTC time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only incidents with this status (Active, InProgress, Resolved, Redirected).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only incidents assigned to this owner.
+        #[arg(long)]
+        assigned_to: Option<String>,
+        /// Any other OData `$filter` expression, and-ed with the above.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Get one incident.
+    Get {
+        #[command(flatten)]
+        partner: PartnerArgs,
+        /// The customer tenant: GUID or domain.
+        #[arg(long)]
+        tenant: String,
+        id: i64,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+        output: OutputFormat,
+    },
+    /// Update one incident: status, assignment, classification, determination, tags, comment.
+    Update {
+        #[command(flatten)]
+        partner: PartnerArgs,
+        /// The customer tenant: GUID or domain.
+        #[arg(long)]
+        tenant: String,
+        id: i64,
+        #[arg(long)]
+        status: Option<String>,
+        /// The new owner; an empty value unassigns.
+        #[arg(long)]
+        assigned_to: Option<String>,
+        #[arg(long)]
+        classification: Option<String>,
+        #[arg(long)]
+        determination: Option<String>,
+        /// Replaces the tags (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Removes every tag.
+        #[arg(long, conflicts_with = "tags")]
+        clear_tags: bool,
+        /// A comment to append.
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, Args)]

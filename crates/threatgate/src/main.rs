@@ -6,6 +6,7 @@ mod decode;
 mod demo;
 mod incidents;
 mod output;
+mod partner;
 mod serve;
 
 use clap::Parser;
@@ -53,6 +54,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => incidents::ingest(args, json).await,
         Command::Seed(args) => incidents::seed(args, json).await,
         Command::AccessLog(args) => incidents::access_log(args).await,
+        Command::Token(args) => partner::token(args, json).await,
+        Command::Incidents(command) => partner::incidents(command, json).await,
     }
 }
 

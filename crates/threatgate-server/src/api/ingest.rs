@@ -37,20 +37,40 @@ pub async fn ingest_alerts(
     Ok(super::incidents::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
 }
 
+/// An alert whose every key is one of the alert's fields: a misspelt key is refused, not
+/// silently ignored.
+fn strict_alert(value: serde_json::Value) -> Result<Alert, String> {
+    let alert: Alert = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    let known = serde_json::to_value(&alert).map_err(|e| e.to_string())?;
+    if let (Some(given), Some(known)) = (value.as_object(), known.as_object())
+        && let Some(unknown) = given.keys().find(|key| !known.contains_key(*key))
+    {
+        return Err(format!("unknown field `{}`", unknown.chars().take(64).collect::<String>()));
+    }
+    Ok(alert)
+}
+
 /// Reads a JSON array of alerts, or one alert per line; names the first bad one.
 pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiFailure::InvalidRequestBody("The request body is not UTF-8.".into()))?;
     let raw: Vec<(usize, Alert)> = if text.trim_start().starts_with('[') {
-        let alerts: Vec<Alert> = serde_json::from_str(text)
+        let alerts: Vec<serde_json::Value> = serde_json::from_str(text)
             .map_err(|error| ApiFailure::InvalidRequestBody(format!("The alert array is invalid: {error}.")))?;
-        alerts.into_iter().enumerate().map(|(index, alert)| (index + 1, alert)).collect()
+        let mut checked = Vec::with_capacity(alerts.len());
+        for (index, alert) in alerts.into_iter().enumerate() {
+            let alert = strict_alert(alert)
+                .map_err(|error| ApiFailure::InvalidRequestBody(format!("Alert {}: {error}.", index + 1)))?;
+            checked.push((index + 1, alert));
+        }
+        checked
     } else {
         let mut alerts = Vec::new();
         for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-            let alert = serde_json::from_str(line).map_err(|error| {
-                ApiFailure::InvalidRequestBody(format!("Line {}: not a valid alert: {error}.", index + 1))
-            })?;
+            let alert =
+                serde_json::from_str(line).map_err(|e| e.to_string()).and_then(strict_alert).map_err(|error| {
+                    ApiFailure::InvalidRequestBody(format!("Line {}: not a valid alert: {error}.", index + 1))
+                })?;
             alerts.push((index + 1, alert));
         }
         alerts

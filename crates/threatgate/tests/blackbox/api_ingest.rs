@@ -106,6 +106,10 @@ async fn alerts_sharing_entities_are_correlated_and_linked_incidents_merged() {
     assert_api_error(refused, 403, "Forbidden").await;
     let invalid = ingest(json!([{"alertId": "z", "title": "t"}])).await.unwrap();
     assert_api_error(invalid, 400, "InvalidRequestBody").await;
+    let mut misspelt = alert("z2", "t", "Execution", "High", user("a@b.com"));
+    misspelt["severty"] = json!("High");
+    let refused = assert_api_error(ingest(json!([misspelt])).await.unwrap(), 400, "InvalidRequestBody").await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("unknown field `severty`"), "{refused}");
     let bad_severity = ingest(json!([alert("z1", "t", "Execution", "Critical", user("a@b.com"))])).await.unwrap();
     assert_api_error(bad_severity, 400, "InvalidInput").await;
 }

@@ -16,6 +16,7 @@ mod demo;
 mod discovery;
 mod errors;
 mod interop;
+mod partner_cli;
 mod portal;
 mod portal_incidents;
 mod restart;

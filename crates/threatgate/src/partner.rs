@@ -1,0 +1,379 @@
+//! The partner's commands, on `threatgate-client`: `token` and `incidents list|get|update`,
+//! for one customer tenant or all of them. Settings come from flags, `THREATGATE_…`
+//! variables and profiles; secrets only from an environment variable or a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use figment::providers::Format;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Deserialize;
+use threatgate_client::{
+    Client, ClientSecret, DEFAULT_API_BASE, DEFAULT_AUTHORITY, Incident, IncidentChanges, IncidentFilter, TokenVersion,
+    fan_out,
+};
+use threatgate_domain::{Classification, Determination, IncidentStatus};
+
+use crate::cli::{IncidentsCommand, OutputFormat, PartnerArgs, TenantChoice, TokenArgs};
+
+/// A profile in the profiles file. Secrets are only referenced, never written inline.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    authority: Option<String>,
+    api_base: Option<String>,
+    ca_cert: Option<PathBuf>,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    token_cache: Option<PathBuf>,
+    tenants: Option<Vec<String>>,
+    tenants_file: Option<PathBuf>,
+}
+
+fn default_profiles_file() -> Option<PathBuf> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(config.join("threatgate").join("profiles.toml"))
+}
+
+/// The chosen profile, with its relative paths made relative to the profiles file.
+fn load_profile(args: &PartnerArgs) -> anyhow::Result<Profile> {
+    let (file, explicit) = match &args.profiles {
+        Some(file) => (file.clone(), true),
+        None => match default_profiles_file() {
+            Some(file) => (file, false),
+            None => return Ok(Profile::default()),
+        },
+    };
+    if !file.exists() {
+        if explicit || args.profile.is_some() {
+            bail!("the profiles file {} does not exist", file.display());
+        }
+        return Ok(Profile::default());
+    }
+    let name = args.profile.clone().unwrap_or_else(|| "default".to_owned());
+    let figment = figment::Figment::from(figment::providers::Toml::file(&file));
+    if figment.find_value(&format!("{name}.client_secret")).is_ok() {
+        bail!(
+            "profile '{name}' in {} holds a client secret inline; refer to it with client_secret_env or client_secret_file instead",
+            file.display()
+        );
+    }
+    let mut profile: Profile = match figment.extract_inner(&name) {
+        Ok(profile) => profile,
+        Err(_) if figment.find_value(&name).is_err() && args.profile.is_none() => return Ok(Profile::default()),
+        Err(error) if figment.find_value(&name).is_err() => {
+            bail!("there is no profile '{name}' in {} ({error})", file.display())
+        }
+        Err(error) => bail!("profile '{name}' in {}: {error}", file.display()),
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    for path in
+        [&mut profile.ca_cert, &mut profile.client_secret_file, &mut profile.token_cache, &mut profile.tenants_file]
+            .into_iter()
+            .flatten()
+    {
+        if path.is_relative() {
+            *path = base.join(&*path);
+        }
+    }
+    Ok(profile)
+}
+
+/// Reads a secret from a file that only its owner can read.
+fn secret_from_file(path: &Path) -> anyhow::Result<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("the secret file {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!("the secret file {} can be read by others (mode {:o}): chmod 600 it", path.display(), mode & 0o777);
+        }
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+fn build_client(args: &PartnerArgs, profile: &Profile, version: TokenVersion) -> anyhow::Result<Client> {
+    let client_id = args
+        .client_id
+        .clone()
+        .or_else(|| profile.client_id.clone())
+        .context("no application (client) ID: give --client-id, THREATGATE_CLIENT_ID or client_id in a profile")?;
+    let secret = if let Some(variable) = args.client_secret_env.as_ref().or(profile.client_secret_env.as_ref()) {
+        std::env::var(variable)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .with_context(|| format!("the environment variable {variable} (named for the client secret) is not set"))?
+    } else if let Some(file) = args.client_secret_file.as_ref().or(profile.client_secret_file.as_ref()) {
+        secret_from_file(file)?
+    } else {
+        bail!("no client secret: give --client-secret-env VAR or --client-secret-file FILE (or either in a profile)")
+    };
+    let mut builder = Client::builder(client_id)
+        .client_secret(ClientSecret::new(secret))
+        .authority(
+            args.authority.clone().or_else(|| profile.authority.clone()).unwrap_or_else(|| DEFAULT_AUTHORITY.into()),
+        )
+        .api_base(args.api_base.clone().or_else(|| profile.api_base.clone()).unwrap_or_else(|| DEFAULT_API_BASE.into()))
+        .version(version);
+    if let Some(ca) = args.ca_cert.as_ref().or(profile.ca_cert.as_ref()) {
+        builder = builder.ca_certificate(ca);
+    }
+    if let Some(cache) = args.token_cache.as_ref().or(profile.token_cache.as_ref()) {
+        builder = builder.cache_file(cache);
+    }
+    Ok(builder.build()?)
+}
+
+/// `threatgate token`.
+pub async fn token(args: TokenArgs, json: bool) -> anyhow::Result<()> {
+    let profile = load_profile(&args.partner)?;
+    let version = if args.v1 { TokenVersion::V1 } else { TokenVersion::V2 };
+    let client = build_client(&args.partner, &profile, version)?;
+    if json {
+        let response = client.tokens().request(&args.tenant, &args.resource).await?;
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    } else {
+        println!("{}", client.tokens().token(&args.tenant, &args.resource).await?);
+    }
+    Ok(())
+}
+
+/// `threatgate incidents …`.
+pub async fn incidents(command: IncidentsCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        IncidentsCommand::List { partner, tenants, since, status, assigned_to, filter, output } => {
+            let profile = load_profile(&partner)?;
+            let client = build_client(&partner, &profile, TokenVersion::V2)?;
+            let mut query = IncidentFilter::new();
+            if let Some(since) = since {
+                let ticks = crate::incidents::since_ticks(&since, time::OffsetDateTime::now_utc())?;
+                query = query.updated_since(threatgate_domain::datetime::from_ticks(ticks));
+            }
+            if let Some(status) = status {
+                query = query.status(parse_enum(&status, "status", IncidentStatus::parse, IncidentStatus::ALL)?);
+            }
+            if let Some(owner) = assigned_to {
+                query = query.assigned_to(&owner);
+            }
+            if let Some(expression) = filter {
+                query = query.odata(&expression);
+            }
+            let output = if json { OutputFormat::Json } else { output };
+            list(&client, &tenant_list(&tenants, &profile)?, &query, tenants.concurrency, output).await
+        }
+        IncidentsCommand::Get { partner, tenant, id, output } => {
+            let client = build_client(&partner, &load_profile(&partner)?, TokenVersion::V2)?;
+            let incident = client.get_incident(&tenant, id).await?;
+            print_one(&tenant, &incident, if json { OutputFormat::Json } else { output })
+        }
+        IncidentsCommand::Update {
+            partner,
+            tenant,
+            id,
+            status,
+            assigned_to,
+            classification,
+            determination,
+            tags,
+            clear_tags,
+            comment,
+            output,
+        } => {
+            let changes = IncidentChanges {
+                status: status
+                    .map(|s| parse_enum(&s, "status", IncidentStatus::parse, IncidentStatus::ALL))
+                    .transpose()?,
+                assigned_to,
+                classification: classification
+                    .map(|c| parse_enum(&c, "classification", Classification::parse, Classification::ALL))
+                    .transpose()?,
+                determination: determination
+                    .map(|d| parse_enum(&d, "determination", Determination::parse, Determination::ALL))
+                    .transpose()?,
+                tags: if clear_tags { Some(Vec::new()) } else { (!tags.is_empty()).then_some(tags) },
+                comment,
+            };
+            if changes.is_empty() {
+                bail!(
+                    "nothing to change: give --status, --assigned-to, --classification, --determination, --tag, --clear-tags or --comment"
+                );
+            }
+            let client = build_client(&partner, &load_profile(&partner)?, TokenVersion::V2)?;
+            let incident = client.update_incident(&tenant, id, &changes).await?;
+            print_one(&tenant, &incident, if json { OutputFormat::Json } else { output })
+        }
+    }
+}
+
+fn parse_enum<T: Copy + std::fmt::Display>(
+    text: &str,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+) -> anyhow::Result<T> {
+    parse(text).with_context(|| {
+        let values: Vec<String> = all.iter().map(ToString::to_string).collect();
+        format!("--{what} '{text}' is not one of: {}", values.join(", "))
+    })
+}
+
+/// The tenants of `--tenant`, or of `--all-tenants [FILE]` (the profile's without FILE).
+fn tenant_list(choice: &TenantChoice, profile: &Profile) -> anyhow::Result<Vec<String>> {
+    let read_file = |path: &Path| -> anyhow::Result<Vec<String>> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading the tenant list {}", path.display()))?;
+        Ok(text
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default().trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .collect())
+    };
+    let tenants = match (&choice.tenant, &choice.all_tenants) {
+        (Some(tenant), _) => vec![tenant.clone()],
+        (None, Some(file)) if !file.is_empty() => read_file(Path::new(file))?,
+        (None, Some(_)) => match (&profile.tenants, &profile.tenants_file) {
+            (Some(tenants), _) => tenants.clone(),
+            (None, Some(file)) => read_file(file)?,
+            (None, None) => bail!("--all-tenants without a file needs tenants or tenants_file in the profile"),
+        },
+        (None, None) => bail!("give --tenant TENANT or --all-tenants [FILE]"),
+    };
+    if tenants.is_empty() {
+        bail!("the tenant list is empty");
+    }
+    Ok(tenants)
+}
+
+/// Lists in every tenant at once; prints each tenant's failure as it happens and fails at the
+/// end if any tenant did.
+async fn list(
+    client: &Client,
+    tenants: &[String],
+    filter: &IncidentFilter,
+    concurrency: usize,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let progress = if tenants.len() > 1 {
+        let bar = ProgressBar::with_draw_target(Some(tenants.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} tenants  {msg}  [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut results = fan_out(tenants.iter().cloned(), concurrency, |tenant| {
+        let (client, filter) = (client.clone(), filter.clone());
+        async move { client.list_incidents(&tenant, &filter).await }
+    });
+    let mut done: Vec<(String, Vec<Incident>)> = Vec::new();
+    let (mut failed, mut found) = (0usize, 0usize);
+    let stdout = std::io::stdout();
+    while let Some((tenant, result)) = results.next().await {
+        progress.inc(1);
+        match result {
+            Ok(incidents) => {
+                found += incidents.len();
+                progress.set_message(format!("{found} incidents, {failed} failed"));
+                if output == OutputFormat::Ndjson {
+                    let mut out = stdout.lock();
+                    for incident in &incidents {
+                        writeln!(out, "{}", with_tenant(&tenant, incident)?)?;
+                    }
+                } else {
+                    done.push((tenant, incidents));
+                }
+            }
+            Err(error) => {
+                failed += 1;
+                progress.set_message(format!("{found} incidents, {failed} failed"));
+                progress.suspend(|| eprintln!("error: {tenant}: {error}"));
+            }
+        }
+    }
+    progress.finish_and_clear();
+    // Table and JSON keep the order the tenants were given in.
+    done.sort_by_key(|(tenant, _)| tenants.iter().position(|t| t == tenant));
+    match output {
+        OutputFormat::Ndjson => {}
+        OutputFormat::Json => {
+            let all: Vec<serde_json::Value> = done
+                .iter()
+                .flat_map(|(tenant, incidents)| incidents.iter().map(move |i| with_tenant(tenant, i)))
+                .collect::<anyhow::Result<_>>()?;
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        OutputFormat::Table => print!("{}", table(&done)),
+    }
+    if tenants.len() > 1 {
+        eprintln!(
+            "{} tenants, {found} incidents, {failed} failed, {} token requests, {:.1} s",
+            tenants.len(),
+            client.tokens().token_requests(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} of {} tenants failed", tenants.len());
+    }
+    Ok(())
+}
+
+/// The incident's JSON with `tenant` first.
+fn with_tenant(tenant: &str, incident: &Incident) -> anyhow::Result<serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    object.insert("tenant".into(), tenant.into());
+    if let serde_json::Value::Object(fields) = serde_json::to_value(incident)? {
+        object.extend(fields);
+    }
+    Ok(serde_json::Value::Object(object))
+}
+
+fn print_one(tenant: &str, incident: &Incident, output: OutputFormat) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(incident)?),
+        OutputFormat::Ndjson => println!("{}", with_tenant(tenant, incident)?),
+        OutputFormat::Table => print!("{}", table(&[(tenant.to_owned(), vec![incident.clone()])])),
+    }
+    Ok(())
+}
+
+/// Aligned columns: tenant, id, severity, status, owner, last update, name.
+fn table(groups: &[(String, Vec<Incident>)]) -> String {
+    let mut rows =
+        vec![["TENANT", "ID", "SEVERITY", "STATUS", "ASSIGNED TO", "LAST UPDATE", "NAME"].map(str::to_owned)];
+    for (tenant, incidents) in groups {
+        for incident in incidents {
+            rows.push([
+                tenant.clone(),
+                incident.incident_id.to_string(),
+                incident.severity.clone(),
+                incident.status.clone(),
+                incident.assigned_to.clone().unwrap_or_else(|| "-".into()),
+                incident.last_update_time.get(..19).unwrap_or(&incident.last_update_time).replace('T', " "),
+                incident.incident_name.clone(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> =
+        (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
+    let mut text = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
