@@ -38,14 +38,10 @@ PY
 size=$(stat -c %s "$data/threatgate.db")
 echo "database: $((size / 1024 / 1024)) MiB for $((tenants * per_tenant)) incidents ($(awk -v s="$size" -v n="$((tenants * per_tenant))" 'BEGIN{printf "%.2f", s/n*1e6/1024/1024/1024}') GiB per million incidents)"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-config="$data/bench.toml"
-printf '[quotas]\nenabled = false\n' >"$config"
-RUST_LOG=warn "$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" --config "$config" >"$data/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-base="https://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sk -o /dev/null "$base/healthz" && break; sleep 0.1; done
+export BENCH_DIR="$here"
+# shellcheck source=measure.sh
+. "$here/measure.sh"
+serve_quotas_off "$data" "$binary"
 
 tokens="$data/tokens.txt"
 python3 - "$data/bench.json" "$base" "$data/tls/ca.pem" >"$tokens" <<'PY'
@@ -60,9 +56,6 @@ PY
 export TOKENS_FILE="$tokens"
 echo "tokens of $(wc -l <"$tokens") tenants, quotas off, wrk -t2 -c$connections -d${seconds}s over HTTPS keep-alive"
 
-export BENCH_DIR="$here"
-# shellcheck source=measure.sh
-. "$here/measure.sh"
 scenario() {
   local name=$1 path=$2 size
   export API_PATH="$path"

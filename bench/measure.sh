@@ -23,3 +23,17 @@ measure() {
     function median(a, n,   i, j, t, s) { for (i=1;i<=n;i++) s[i]=a[i]; for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (s[j]<s[i]) { t=s[i]; s[i]=s[j]; s[j]=t } return (n%2) ? s[(n+1)/2] : (s[n/2]+s[n/2+1])/2 }
     END { printf "  median of %d runs: %d req/s, p50 %.2f ms, p99 %.2f ms, server CPU %d µs/req\n", NR, median(rps,NR), median(p50,NR)/1000, median(p99,NR)/1000, median(cpu,NR) }'
 }
+
+# `serve_quotas_off DATA_DIR BINARY`: serves DATA_DIR over HTTPS on a free port with quotas off,
+# sets $server (its pid) and $base, stops it when the script exits, and waits until it answers.
+serve_quotas_off() {
+  local data=$1 binary=$2 port config
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  config="$data/bench.toml"
+  printf '[quotas]\nenabled = false\n' >"$config"
+  RUST_LOG=warn "$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" --config "$config" >"$data/serve.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+  base="https://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -sk -o /dev/null "$base/healthz" && break; sleep 0.1; done
+}

@@ -42,6 +42,7 @@ mod fanout;
 mod http;
 mod incidents;
 mod token;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub use http::RetryPolicy;
 pub use incidents::{API_RESOURCE, IncidentChanges, IncidentFilter, MAX_PAGE};
 pub use threatgate_proto::Incident;
 pub use token::{ClientSecret, Credential, RENEW_BEFORE, TokenProvider, TokenSettings, TokenVersion};
+pub use verify::{SignatureCheck, verify_signature};
 
 /// Microsoft's identity platform.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";

@@ -476,4 +476,13 @@ pub struct DecodeArgs {
     /// The token, a token response (JSON), or - to read either from standard input.
     #[arg(default_value = "-")]
     pub token: String,
+    /// Also check the signature against the keys the issuer publishes (its JWKS).
+    #[arg(long)]
+    pub verify: bool,
+    /// Where the issuer publishes its keys [default: https://login.microsoftonline.com].
+    #[arg(long, env = "THREATGATE_AUTHORITY")]
+    pub authority: Option<String>,
+    /// Trust this CA certificate (PEM) besides the system's, e.g. Threatgate's `tls/ca.pem`.
+    #[arg(long, env = "THREATGATE_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
 }

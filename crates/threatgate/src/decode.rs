@@ -10,13 +10,13 @@ use serde_json::Value;
 use crate::cli::DecodeArgs;
 use crate::output::{emit, when};
 
-pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
+pub async fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
     let input = if args.token == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
         text
     } else {
-        args.token
+        args.token.clone()
     };
     let token = token_from(input.trim())?;
     let parts: Vec<&str> = token.split('.').collect();
@@ -25,8 +25,19 @@ pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
     };
     let header = decode_part(header).context("decoding the header")?;
     let claims = decode_part(claims).context("decoding the claims")?;
-    let output = serde_json::json!({ "header": header, "claims": claims });
-    emit(json, &output, || {
+    let check = if args.verify {
+        let authority = args.authority.as_deref().unwrap_or(threatgate_client::DEFAULT_AUTHORITY);
+        Some(threatgate_client::verify_signature(&token, authority, args.ca_cert.as_deref()).await?)
+    } else {
+        None
+    };
+    let mut output = serde_json::json!({ "header": header, "claims": claims });
+    if let Some(check) = &check {
+        output["signature"] = serde_json::json!({
+            "valid": check.valid, "kid": check.kid, "jwks_uri": check.jwks_uri, "problem": check.problem,
+        });
+    }
+    let result = emit(json, &output, || {
         let mut text = format!(
             "header\n{}\n\nclaims\n{}\n",
             serde_json::to_string_pretty(&header).unwrap_or_default(),
@@ -39,9 +50,24 @@ pub fn decode(args: DecodeArgs, json: bool) -> anyhow::Result<()> {
             let state = if left > 0 { format!("in {} min", left / 60) } else { "expired".into() };
             text.push_str(&format!("\nexpires {} ({state})\n", when(expiry)));
         }
-        text.push_str("(signature not verified)");
+        match &check {
+            None => text.push_str("(signature not verified; --verify checks it against the issuer's keys)"),
+            Some(check) if check.valid => {
+                text.push_str(&format!("signature: valid (key {} of {})", check.kid, check.jwks_uri));
+            }
+            Some(check) => text.push_str(&format!(
+                "signature: INVALID: {} (keys of {})",
+                check.problem.as_deref().unwrap_or("unknown"),
+                check.jwks_uri
+            )),
+        }
         text
-    })
+    });
+    result?;
+    if check.is_some_and(|c| !c.valid) {
+        bail!("the token's signature did not verify");
+    }
+    Ok(())
 }
 
 /// Accepts a bare token or a token endpoint response holding `access_token`.

@@ -50,6 +50,9 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     manifest.authority = service.public_url().to_owned();
     manifest.api_base = service.public_url().to_owned();
     manifest.ca_certificate = service.ca_certificate_path().map(|p| p.display().to_string()).unwrap_or_default();
+    let data_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    write_partner_profile(data_dir, &manifest)?;
+    // demo.json last: its presence tells scripts that everything is ready.
     write_atomically(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
 
     print_listening(&service);
@@ -196,9 +199,27 @@ async fn ensure_secret(
     Ok(admin.add_secret(&app_id, "threatgate demo", None).await?.value)
 }
 
+/// The partner toolkit's profile for the demo (`partner.toml`, profile `demo`), with the
+/// secret in its own owner-only file next to it, and every customer (the unconsented one too).
+fn write_partner_profile(data_dir: &Path, manifest: &DemoManifest) -> anyhow::Result<()> {
+    write_atomically(&data_dir.join("partner-secret.txt"), manifest.app.client_secret.as_bytes())?;
+    let tenants: Vec<String> = manifest.customers.iter().map(|c| format!("{:?}", c.domain)).collect();
+    let profile = format!(
+        "# The demo partner's settings for `threatgate token` and `threatgate incidents`.\n\
+         [demo]\nauthority = {:?}\napi_base = {:?}\nca_cert = {:?}\nclient_id = {:?}\n\
+         client_secret_file = \"partner-secret.txt\"\ntenants = [{}]\n",
+        manifest.authority,
+        manifest.api_base,
+        manifest.ca_certificate,
+        manifest.app.app_id,
+        tenants.join(", ")
+    );
+    write_atomically(&data_dir.join("partner.toml"), profile.as_bytes())
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let temporary = path.with_extension("json.tmp");
+    let temporary = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -266,5 +287,10 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
             app.app_id
         );
     }
+    let data_dir = manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    println!(
+        "\n5. The partner toolkit: the last 24 hours of incidents in every customer at once (tokens cached,\n   a customer without consent reported on its own line, the others still answered):"
+    );
+    println!("{exe} incidents list --profiles {data_dir}/partner.toml --profile demo --all-tenants --since 24h");
     println!("\nPress Ctrl-C to stop.");
 }

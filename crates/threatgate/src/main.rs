@@ -50,7 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(command) => admin::app(command, json).await,
         Command::Consent(command) => admin::consent(command, json).await,
         Command::Keys(command) => admin::keys(command, json).await,
-        Command::Decode(args) => decode::decode(args, json),
+        Command::Decode(args) => decode::decode(args, json).await,
         Command::Ingest(args) => incidents::ingest(args, json).await,
         Command::Seed(args) => incidents::seed(args, json).await,
         Command::AccessLog(args) => incidents::access_log(args).await,

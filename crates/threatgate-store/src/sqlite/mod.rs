@@ -25,12 +25,23 @@ use crate::{Result, StoreError};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The partner access log, in a database file of its own (`<name>-access-log.db`).
+    log_pool: SqlitePool,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Opens (creating if needed) the database file, and the access log's next to it, and
+    /// applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
+        let store = Self::connect(Self::file_options(path), 8).await?;
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "threatgate".into());
+        let log_path = path.with_file_name(format!("{stem}-access-log.db"));
+        let log_pool = Self::connect_log(Self::file_options(&log_path), 2).await?;
+        Ok(Self { log_pool, ..store })
+    }
+
+    fn file_options(path: &Path) -> SqliteConnectOptions {
+        SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -45,27 +56,41 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             // Read through a memory map (up to 16 GiB of file): no copy from the page cache
             // for every page a list reads.
-            .pragma("mmap_size", "17179869184");
-        Self::connect(options, 8).await
+            .pragma("mmap_size", "17179869184")
     }
 
     /// A private in-memory database, for tests.
     pub async fn open_in_memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: each in-memory connection would otherwise be its own database.
-        Self::connect(options, 1).await
+        let store = Self::connect(options, 1).await?;
+        // A second in-memory database (each parse of `sqlite::memory:` names a new one).
+        let log_options = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        Ok(Self { log_pool: Self::connect_log(log_options, 1).await?, ..store })
     }
 
     async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
-        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let pool = pool_options(max_connections).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { log_pool: pool.clone(), pool })
+    }
+
+    async fn connect_log(options: SqliteConnectOptions, max_connections: u32) -> Result<SqlitePool> {
+        let pool = pool_options(max_connections).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite-access-log").run(&pool).await?;
+        Ok(pool)
     }
 
     /// Begins a write transaction holding the database's write lock.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// Connections are kept for the pool's life: an in-memory database lives only as long as one
+/// of its connections does.
+fn pool_options(max_connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new().max_connections(max_connections).min_connections(1).idle_timeout(None).max_lifetime(None)
 }
 
 fn unix_seconds(time: OffsetDateTime) -> i64 {

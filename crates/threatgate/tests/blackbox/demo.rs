@@ -102,6 +102,19 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
             assert_eq!(response.status(), 400, "{} has not consented", customer.display_name);
         }
     }
+
+    // The partner toolkit's line the demo prints, with its written profile.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["incidents", "list", "--profile", "demo", "--all-tenants", "--since", "3650d", "--output", "ndjson"])
+        .arg("--profiles")
+        .arg(data_dir.path().join("partner.toml"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "Northwind has not consented: {stderr}");
+    assert!(stderr.contains("error: northwind.onmicrosoft.com: AADSTS700016"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 80, "Contoso's and Woodgrove's 40 each");
     demo.stop().await;
 
     let log = std::fs::read_to_string(data_dir.path().join("demo.log")).unwrap();

@@ -1,3 +1,7 @@
+-- In its own database file (threatgate-access-log.db next to threatgate.db): a stream of
+-- small appends would otherwise keep the main database's write-ahead log busy, and every read of
+-- incidents would pay for looking pages up in it.
+
 -- The partner access log: one row per call of the Threat Protection API by an application
 -- whose token verified (so the tenant is known), whatever the result.
 --
