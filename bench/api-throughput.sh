@@ -18,18 +18,11 @@ runs=${3:-3}
 seconds=${4:-10}
 connections=${CONNECTIONS:-32}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin threatgate --example bench_seed
-binary="$root/target/release/threatgate"
-data=${DATA_DIR:-$root/target/bench-data-$tenants-$per_tenant}
-
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
-if [ ! -f "$data/bench.json" ]; then
-  rm -rf "$data"
-  echo "seeding $tenants tenants x $per_tenant incidents into $data"
-  "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" | grep -v '^ *"' | grep -v '^[]{}[]' || true
-fi
+export BENCH_DIR="$here"
+# shellcheck source=measure.sh
+. "$here/measure.sh"
+prepare_bench_data "$tenants" "$per_tenant"
 python3 - "$data/bench.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -38,9 +31,6 @@ PY
 size=$(stat -c %s "$data/threatgate.db")
 echo "database: $((size / 1024 / 1024)) MiB for $((tenants * per_tenant)) incidents ($(awk -v s="$size" -v n="$((tenants * per_tenant))" 'BEGIN{printf "%.2f", s/n*1e6/1024/1024/1024}') GiB per million incidents)"
 
-export BENCH_DIR="$here"
-# shellcheck source=measure.sh
-. "$here/measure.sh"
 serve_quotas_off "$data" "$binary"
 
 tokens="$data/tokens.txt"

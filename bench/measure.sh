@@ -37,3 +37,20 @@ serve_quotas_off() {
   base="https://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -sk -o /dev/null "$base/healthz" && break; sleep 0.1; done
 }
+
+# `prepare_bench_data TENANTS PER_TENANT`: builds the release binary and the seeder, prints the
+# machine, and seeds $DATA_DIR (default target/bench-data-T-P) unless it holds data already.
+# Sets $binary and $data.
+prepare_bench_data() {
+  local tenants=$1 per_tenant=$2 root
+  root=$(cd "$BENCH_DIR/.." && pwd)
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin threatgate --example bench_seed
+  binary="$root/target/release/threatgate"
+  data=${DATA_DIR:-$root/target/bench-data-$tenants-$per_tenant}
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
+  if [ ! -f "$data/bench.json" ]; then
+    rm -rf "$data"
+    echo "seeding $tenants tenants x $per_tenant incidents into $data"
+    "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" | grep -v '^ *"' | grep -v '^[]{}[]' || true
+  fi
+}

@@ -18,19 +18,10 @@ per_tenant=${2:-100}
 runs=${3:-3}
 concurrency=${4:-16}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin threatgate --example bench_seed
-binary="$root/target/release/threatgate"
-data=${DATA_DIR:-$root/target/bench-data-$tenants-$per_tenant}
-
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ)"
-if [ ! -f "$data/bench.json" ]; then
-  rm -rf "$data"
-  echo "seeding $tenants tenants x $per_tenant incidents into $data"
-  "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" >/dev/null
-fi
+export BENCH_DIR="$here"
 # shellcheck source=measure.sh
 . "$here/measure.sh"
+prepare_bench_data "$tenants" "$per_tenant"
 serve_quotas_off "$data" "$binary"
 
 work=$(mktemp -d)

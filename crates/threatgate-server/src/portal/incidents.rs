@@ -25,14 +25,21 @@ const LOG_PAGE: u32 = 100;
 /// Entries read per query while streaming JSON lines.
 const EXPORT_CHUNK: u32 = 1_000;
 
-/// The session's scope with permission `P`, or the page to show instead.
+/// The signed-in administrator's scope with permission `P`, with the session; or the page to
+/// show instead (sign-in, or "Global Administrators only").
 #[allow(clippy::result_large_err, reason = "the error is the response to send at once, not propagated")]
-async fn scope<P: Permission>(
+async fn signed_in<P: Permission>(
     state: &AppState,
-    session: Option<&PortalSession>,
+    session: Option<PortalSession>,
     return_to: &str,
-) -> Result<TenantScope<P>, Response> {
+) -> Result<(TenantScope<P>, PortalSession), Response> {
     let Some(session) = session else { return Err(sign_in_redirect(return_to)) };
+    let scope = scope_of::<P>(state, &session).await?;
+    Ok((scope, session))
+}
+
+#[allow(clippy::result_large_err, reason = "the error is the response to send at once, not propagated")]
+async fn scope_of<P: Permission>(state: &AppState, session: &PortalSession) -> Result<TenantScope<P>, Response> {
     match threatgate_identity::portal::administrator_scope::<P>(
         state.identity.store().as_ref(),
         &session.upn,
@@ -155,11 +162,10 @@ pub async fn queue(
     session: Option<PortalSession>,
     Query(params): Query<QueueParams>,
 ) -> Response {
-    let scope = match scope::<ReadIncidents>(&state, session.as_ref(), "/portal/incidents").await {
-        Ok(scope) => scope,
+    let (scope, session) = match signed_in::<ReadIncidents>(&state, session, "/portal/incidents").await {
+        Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    let Some(session) = session else { return sign_in_redirect("/portal/incidents") };
     let odata = params.odata_filter(to_ticks(state.identity.clock().now()));
     let skip = u64::from(params.page) * u64::from(QUEUE_PAGE);
     let (top, skip_text) = (QUEUE_PAGE.to_string(), skip.to_string());
@@ -282,11 +288,10 @@ pub async fn incident(
     Path(id): Path<String>,
 ) -> Response {
     let here = format!("/portal/incidents/{}", id.chars().take(20).collect::<String>());
-    let scope = match scope::<ReadIncidents>(&state, session.as_ref(), &here).await {
-        Ok(scope) => scope,
+    let (scope, session) = match signed_in::<ReadIncidents>(&state, session, &here).await {
+        Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    let Some(session) = session else { return sign_in_redirect(&here) };
     let not_found = || {
         message(
             StatusCode::NOT_FOUND,
@@ -306,7 +311,7 @@ pub async fn incident(
     let Ok(incident) = serde_json::from_str::<Incident>(&document) else {
         return unavailable("an incident document did not parse", &session);
     };
-    let log_scope = match scope_of_log(&state, &session).await {
+    let log_scope = match scope_of::<ReadAccessLog>(&state, &session).await {
         Ok(scope) => scope,
         Err(response) => return response,
     };
@@ -335,10 +340,6 @@ pub async fn incident(
             incident,
         },
     )
-}
-
-async fn scope_of_log(state: &AppState, session: &PortalSession) -> Result<TenantScope<ReadAccessLog>, Response> {
-    scope::<ReadAccessLog>(state, Some(session), "/portal/access-log").await
 }
 
 fn alert_view(alert: &threatgate_proto::Alert) -> AlertView {
@@ -400,11 +401,10 @@ pub async fn access_log(
     session: Option<PortalSession>,
     Query(params): Query<LogParams>,
 ) -> Response {
-    let scope = match scope::<ReadAccessLog>(&state, session.as_ref(), "/portal/access-log").await {
-        Ok(scope) => scope,
+    let (scope, session) = match signed_in::<ReadAccessLog>(&state, session, "/portal/access-log").await {
+        Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    let Some(session) = session else { return sign_in_redirect("/portal/access-log") };
     state.access_log.flush().await;
     let query = AccessLogQuery { before_id: params.before, limit: LOG_PAGE, ..AccessLogQuery::default() };
     let entries = match state.identity.store().list_access_entries(&scope, &query).await {
@@ -438,8 +438,8 @@ pub async fn access_log_lines(
     session: Option<PortalSession>,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    let scope = match scope::<ReadAccessLog>(&state, session.as_ref(), "/portal/access-log").await {
-        Ok(scope) => scope,
+    let scope = match signed_in::<ReadAccessLog>(&state, session, "/portal/access-log").await {
+        Ok((scope, _)) => scope,
         Err(response) => return response,
     };
     state.access_log.flush().await;
