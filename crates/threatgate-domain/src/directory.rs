@@ -149,6 +149,59 @@ impl ClientSecretRecord {
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.start <= now && now < self.end
     }
+
+    /// Where the secret stands at `now`: warned about from [`EXPIRY_WARNING_DAYS`] before its end.
+    pub fn state_at(&self, now: OffsetDateTime) -> CredentialState {
+        CredentialState::of(self.start, self.end, now)
+    }
+}
+
+/// Credentials (secrets, later certificates) are warned about this many days before they end.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// Where a credential stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum CredentialState {
+    NotYetValid,
+    Valid,
+    /// Ends within [`EXPIRY_WARNING_DAYS`]; `days_left` rounds down (0: ends within a day).
+    ExpiringSoon {
+        days_left: i64,
+    },
+    Expired,
+}
+
+impl CredentialState {
+    pub fn of(start: OffsetDateTime, end: OffsetDateTime, now: OffsetDateTime) -> Self {
+        if now >= end {
+            Self::Expired
+        } else if now < start {
+            Self::NotYetValid
+        } else if end - now <= time::Duration::days(EXPIRY_WARNING_DAYS) {
+            Self::ExpiringSoon { days_left: (end - now).whole_days() }
+        } else {
+            Self::Valid
+        }
+    }
+
+    /// Whether someone should act: expiring soon or expired.
+    pub fn needs_rotation(self) -> bool {
+        matches!(self, Self::ExpiringSoon { .. } | Self::Expired)
+    }
+}
+
+impl std::fmt::Display for CredentialState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotYetValid => f.write_str("not valid yet"),
+            Self::Valid => f.write_str("valid"),
+            Self::ExpiringSoon { days_left: 0 } => f.write_str("expires within a day"),
+            Self::ExpiringSoon { days_left: 1 } => f.write_str("expires in 1 day"),
+            Self::ExpiringSoon { days_left } => write!(f, "expires in {days_left} days"),
+            Self::Expired => f.write_str("expired"),
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientSecretRecord {

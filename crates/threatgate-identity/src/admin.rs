@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 use threatgate_domain::{
-    AppId, Application, ClientSecretRecord, DisplayName, DomainName, NameError, ObjectId, RedirectUri, RequiredAppRole,
-    ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, TenantSegment, Upn, User, UserRole,
+    AppId, Application, ClientSecretRecord, CredentialState, DisplayName, DomainName, NameError, ObjectId, RedirectUri,
+    RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, TenantSegment, Upn, User,
+    UserRole,
 };
 use threatgate_store::{ConsentGrant, Store, StoreError, TenantKey};
 use time::{Duration, OffsetDateTime};
@@ -76,6 +77,24 @@ pub struct ConsentStatus {
     pub consented_by: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub consented_at: Option<OffsetDateTime>,
+}
+
+/// A credential of an application and where it stands now.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialReport {
+    /// The application's home tenant (its initial domain).
+    pub tenant: String,
+    pub app_id: AppId,
+    pub app_name: String,
+    /// `client secret` (certificates will join).
+    pub kind: &'static str,
+    pub key_id: ObjectId,
+    pub description: String,
+    pub hint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+    #[serde(flatten)]
+    pub state: CredentialState,
 }
 
 /// Administration over a store.
@@ -348,6 +367,43 @@ impl DirectoryAdmin<'_> {
         let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_owned() };
         let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
         if self.store.delete_client_secret(application.app_id, key_id).await? { Ok(()) } else { Err(not_found()) }
+    }
+
+    /// Every credential of the applications registered in `tenant` (or of `app`, or of all),
+    /// soonest to end first, with where each stands now.
+    pub async fn credential_report(
+        &self,
+        tenant: Option<&str>,
+        app: Option<&str>,
+    ) -> AdminResult<Vec<CredentialReport>> {
+        let applications = match app {
+            Some(app) => vec![self.get_application(app).await?],
+            None => self.list_applications(tenant).await?,
+        };
+        let tenants = self.store.list_tenants().await?;
+        let now = self.now();
+        let mut report = Vec::new();
+        for application in applications {
+            let home = tenants
+                .iter()
+                .find(|t| t.id == application.home_tenant_id)
+                .map_or_else(|| application.home_tenant_id.to_string(), |t| t.initial_domain.to_string());
+            for secret in self.store.list_client_secrets(application.app_id).await? {
+                report.push(CredentialReport {
+                    tenant: home.clone(),
+                    app_id: application.app_id,
+                    app_name: application.display_name.to_string(),
+                    kind: "client secret",
+                    key_id: secret.key_id,
+                    state: secret.state_at(now),
+                    description: secret.description,
+                    hint: secret.hint,
+                    end: secret.end,
+                });
+            }
+        }
+        report.sort_by_key(|credential| credential.end);
+        Ok(report)
     }
 
     pub async fn list_secrets(&self, app_id: &str) -> AdminResult<Vec<ClientSecretRecord>> {

@@ -19,7 +19,7 @@ pub mod service;
 pub mod verify;
 pub mod view;
 
-pub use admin::{AdminError, DirectoryAdmin};
+pub use admin::{AdminError, CredentialReport, DirectoryAdmin};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AadError, Error, Result};
 pub use files::read_or_create_private_file;

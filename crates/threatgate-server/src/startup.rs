@@ -168,6 +168,7 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_key_check = tokio::time::Instant::now();
+    warn_about_expiring_credentials(&identity).await;
     loop {
         ticker.tick().await;
         if let Err(error) = identity.refresh().await {
@@ -178,6 +179,7 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
             if let Err(error) = identity.maintain_keys().await {
                 tracing::warn!(%error, "could not check the signing keys");
             }
+            warn_about_expiring_credentials(&identity).await;
             match identity.store().delete_expired_sessions(identity.clock().now()).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "expired portal sessions removed"),
@@ -190,5 +192,32 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
                 Err(error) => tracing::warn!(%error, "could not apply the access log's retention"),
             }
         }
+    }
+}
+
+/// A warning in the log for each credential that ends within 30 days or has ended (at start
+/// and hourly), so that whoever reads the log rotates it in time.
+async fn warn_about_expiring_credentials(identity: &IdentityService) {
+    let admin = threatgate_identity::DirectoryAdmin {
+        store: identity.store().as_ref(),
+        hasher: identity.hasher(),
+        clock: identity.clock().as_ref(),
+    };
+    match admin.credential_report(None, None).await {
+        Ok(report) => {
+            for credential in report.iter().filter(|c| c.state.needs_rotation()) {
+                tracing::warn!(
+                    app_id = %credential.app_id,
+                    app = %credential.app_name,
+                    tenant = %credential.tenant,
+                    key_id = %credential.key_id,
+                    ends = %credential.end,
+                    "a {} {}: add a new one, move clients to it, delete the old one",
+                    credential.kind,
+                    credential.state
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not check credential expiry"),
     }
 }

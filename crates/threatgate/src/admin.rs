@@ -173,6 +173,41 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
             let output = ApplicationOutput { permissions: permissions_of(&application), application: &application };
             emit(json, &output, || describe_application(&application))
         }
+        AppCommand::Credentials { data, tenant, app, expiring } => {
+            let opened = Opened::new(&data).await?;
+            let mut report = opened.admin().credential_report(tenant.as_deref(), app.as_deref()).await?;
+            if expiring {
+                report.retain(|credential| credential.state.needs_rotation());
+            }
+            emit(json, &report, || {
+                let mut text: String = report
+                    .iter()
+                    .map(|c| {
+                        let mark = if c.state.needs_rotation() { "  <- rotate it" } else { "" };
+                        format!(
+                            "{}  {:<24} {}  {}  {}***  ends {}  {}{mark}\n",
+                            c.app_id,
+                            c.app_name,
+                            c.kind,
+                            c.key_id,
+                            c.hint,
+                            when(c.end),
+                            c.state
+                        )
+                    })
+                    .collect();
+                let due = report.iter().filter(|c| c.state.needs_rotation()).count();
+                if due > 0 {
+                    text.push_str(&format!(
+                        "\n{due} credential(s) end within {} days or have ended: add a new one (`app secret add`), move clients to it, then delete the old one.",
+                        threatgate_domain::EXPIRY_WARNING_DAYS
+                    ));
+                } else if report.is_empty() {
+                    text.push_str("no credentials");
+                }
+                text
+            })
+        }
         AppCommand::Secret(command) => secret(command, json).await,
         AppCommand::Permission(command) => permission(command, json).await,
     }
@@ -212,7 +247,10 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
             emit(json, &secrets, || {
                 secrets
                     .iter()
-                    .map(|s| format!("{}  {}***  expires {}  {}\n", s.key_id, s.hint, when(s.end), s.description))
+                    .map(|s| {
+                        let state = s.state_at(time::OffsetDateTime::now_utc());
+                        format!("{}  {}***  expires {} ({state})  {}\n", s.key_id, s.hint, when(s.end), s.description)
+                    })
                     .collect()
             })
         }

@@ -363,6 +363,21 @@ pub enum AppCommand {
         /// Application (client) ID.
         app: String,
     },
+    /// Every credential with its expiry: of one application, of a tenant's applications, or of
+    /// all; those ending within 30 days (or ended) are marked.
+    Credentials {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// Only applications registered in this tenant (GUID or domain).
+        #[arg(long, conflicts_with = "app")]
+        tenant: Option<String>,
+        /// Only this application (client) ID.
+        #[arg(long)]
+        app: Option<String>,
+        /// Only credentials that end within 30 days or have ended.
+        #[arg(long)]
+        expiring: bool,
+    },
     /// Client secrets.
     #[command(subcommand)]
     Secret(SecretCommand),

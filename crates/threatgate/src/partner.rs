@@ -353,7 +353,7 @@ fn print_one(tenant: &str, incident: &Incident, output: OutputFormat) -> anyhow:
 /// Aligned columns: tenant, id, severity, status, owner, last update, name.
 fn table(groups: &[(String, Vec<Incident>)]) -> String {
     let mut rows =
-        vec![["TENANT", "ID", "SEVERITY", "STATUS", "ASSIGNED TO", "LAST UPDATE", "NAME"].map(str::to_owned)];
+        vec![["TENANT", "ID", "SEVERITY", "STATUS", "ASSIGNED TO", "LAST UPDATE (UTC)", "NAME"].map(str::to_owned)];
     for (tenant, incidents) in groups {
         for incident in incidents {
             rows.push([

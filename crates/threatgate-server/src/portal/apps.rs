@@ -192,7 +192,9 @@ struct OverviewPage {
     /// value, display name, granted in the home tenant
     permissions: Vec<(&'static str, &'static str, bool)>,
     /// key id, description, hint, expiry
-    secrets: Vec<(String, String, String, String)>,
+    /// Id, description, hint, end date, state, whether it needs rotating.
+    secrets: Vec<(String, String, String, String, String, bool)>,
+    secrets_need_rotation: bool,
 }
 
 /// `GET /portal/apps/{app_id}`: Overview, API permissions, Certificates & secrets. Needs a
@@ -222,8 +224,18 @@ pub async fn overview(
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|s| (s.key_id.to_string(), s.description, s.hint, s.end.date().to_string()))
-        .collect();
+        .map(|s| {
+            let state = s.state_at(state.identity.clock().now());
+            (
+                s.key_id.to_string(),
+                s.description,
+                s.hint,
+                s.end.date().to_string(),
+                state.to_string(),
+                state.needs_rotation(),
+            )
+        })
+        .collect::<Vec<_>>();
     let redirect_uris = application.redirect_uris.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     page(
         StatusCode::OK,
@@ -244,6 +256,7 @@ pub async fn overview(
             ),
             resource: THREAT_PROTECTION.display_name,
             permissions,
+            secrets_need_rotation: secrets.iter().any(|s| s.5),
             secrets,
         },
     )

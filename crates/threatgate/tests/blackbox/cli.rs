@@ -188,3 +188,32 @@ async fn the_access_log_command_prints_a_tenants_entries_as_json_lines() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("give a period such as 30m, 48h or 7d"));
 }
+
+#[tokio::test]
+async fn app_credentials_lists_every_secret_and_marks_those_to_rotate() {
+    let app = spawn_app().await;
+    let partner = threatgate_testkit::seed_partner(&app, &["Incident.Read.All"]).await;
+    let admin = app.admin();
+    admin.add_secret(&partner.app_id, "ending soon", Some(10)).await.unwrap();
+    let tenant = "fabrikam.onmicrosoft.com";
+
+    let all = threatgate(&app, &["app", "credentials", "--tenant", tenant]).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "the fixture's secret and the new one: {all}");
+    assert_eq!(all[0]["description"], "ending soon", "soonest first");
+    assert_eq!(all[0]["state"], "expiring_soon");
+    // Ten days exactly, or just under when a second passed between the two commands.
+    assert!(matches!(all[0]["days_left"].as_i64(), Some(9 | 10)), "{all}");
+    assert_eq!(all[1]["state"], "valid");
+
+    let due = threatgate(&app, &["app", "credentials", "--app", &partner.app_id, "--expiring"]).await;
+    assert_eq!(due.as_array().unwrap().len(), 1);
+    let text = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["app", "credentials", "--expiring", "--data-dir"])
+        .arg(app.data_dir())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(" days  <- rotate it"), "{text}");
+    assert!(text.contains("1 credential(s) end within 30 days"), "{text}");
+}

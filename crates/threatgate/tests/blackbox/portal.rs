@@ -477,3 +477,21 @@ async fn a_fresh_data_directory_offers_a_one_time_setup_link() {
         .unwrap();
     assert_eq!(forged.status(), 404);
 }
+
+#[tokio::test]
+async fn the_overview_warns_about_a_secret_that_ends_soon() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let upn = "admin@fabrikam.onmicrosoft.com";
+    app.admin().create_user("fabrikam.onmicrosoft.com", upn, Some(PASSWORD), true).await.unwrap();
+    let browser = browser(&app);
+    sign_in(&app, &browser, upn, "/portal").await;
+    let path = format!("{}/portal/apps/{}", app.base_url, partner.app_id);
+    let calm = browser.get(&path).send().await.unwrap().text().await.unwrap();
+    assert!(!calm.contains("ends within 30 days"), "a 180-day secret needs no warning");
+
+    app.admin().add_secret(&partner.app_id, "short-lived", Some(5)).await.unwrap();
+    let warned = browser.get(&path).send().await.unwrap().text().await.unwrap();
+    assert!(warned.contains("A client secret ends within 30 days or has ended."), "{warned}");
+    assert!(warned.contains("<span class=\"bad\">expires in "));
+}
