@@ -303,3 +303,48 @@ async fn server_errors_back_off_a_429_waits_as_told_and_updates_are_not_repeated
     assert!(matches!(error, Error::Transport { .. }), "{error}");
     assert_eq!(dead.tokens().token_requests(), 3);
 }
+
+/// A server that pages by `$top`/`$skip` only, never with a next link: 250 incidents.
+#[tokio::test]
+async fn without_next_links_pages_are_followed_by_skip_until_a_short_page() {
+    use axum::extract::Query;
+    use axum::routing::{get, post};
+
+    async fn page(Query(query): Query<std::collections::HashMap<String, String>>) -> axum::Json<serde_json::Value> {
+        let top: i64 = query.get("$top").and_then(|t| t.parse().ok()).unwrap_or(100);
+        let skip: i64 = query.get("$skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let ids = (skip..(skip + top).min(250)).map(|n| 250 - n);
+        let value: Vec<serde_json::Value> = ids
+            .map(|id| {
+                serde_json::json!({
+                    "incidentId": id, "redirectIncidentId": null, "incidentName": "i", "createdTime": "2026-11-26T00:00:00Z",
+                    "lastUpdateTime": "2026-11-26T00:00:00Z", "assignedTo": null, "classification": "Unknown",
+                    "determination": "NotAvailable", "status": "Active", "severity": "Low", "tags": [], "comments": [],
+                    "alerts": [], "someFieldFromTheFuture": true
+                })
+            })
+            .collect();
+        axum::Json(serde_json::json!({ "@odata.context": "c", "value": value }))
+    }
+    let app = axum::Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(|| async {
+                axum::Json(serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "t"}))
+            }),
+        )
+        .route("/api/incidents", get(page));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = Client::builder("11111111-1111-1111-1111-111111111111")
+        .client_secret(ClientSecret::new("s"))
+        .authority(&base)
+        .api_base(&base)
+        .build()
+        .unwrap();
+    let incidents = client.list_incidents("contoso.onmicrosoft.com", &IncidentFilter::new()).await.unwrap();
+    let ids: Vec<i64> = incidents.iter().map(|i| i.incident_id).collect();
+    assert_eq!(ids, (1..=250).rev().collect::<Vec<_>>(), "three pages by $skip, unknown fields ignored");
+}
