@@ -93,6 +93,7 @@ async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Messa
         }
     }
 }
+
 async fn write(store: &dyn Store, batch: &[AccessEntry]) {
     if batch.is_empty() {
         return;
