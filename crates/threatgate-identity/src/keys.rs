@@ -180,28 +180,105 @@ impl KeyRing {
     }
 }
 
+/// How long a key stays published after its successor started signing: longer than any token
+/// it signed lives (60 minutes, plus 5 minutes of skew), with a day's margin.
+pub const RETIRE_AFTER_SUCCESSOR: Duration = Duration::days(1);
+/// How long a key is published before it may sign, so that verifiers' cached JWKS (a day, as
+/// Microsoft's clients cache them) hold it first.
+pub const PUBLISH_BEFORE_SIGNING: Duration = Duration::days(1);
+
 /// Makes sure there is a key that signs now and a next key already published, generating what
-/// is missing. The next key activates `rotation_period` after the newest active key did.
+/// is missing, and retires keys whose successor has signed for [`RETIRE_AFTER_SUCCESSOR`]. The
+/// next key activates `rotation_period` after the newest active key did. Returns whether
+/// anything changed.
 pub async fn ensure_signing_keys(store: &dyn KeyStore, now: OffsetDateTime, rotation_period: Duration) -> Result<bool> {
     let records = store.list_signing_keys().await?;
     let newest_active = records.iter().filter(|r| r.activates_at <= now).map(|r| r.activates_at).max();
     let has_next = records.iter().any(|r| r.activates_at > now);
-    let mut created = false;
+    let mut changed = false;
     let current_start = match newest_active {
         Some(start) => start,
         None => {
             store.insert_signing_key(&SigningKey::generate(now, now)?).await?;
-            created = true;
+            changed = true;
             now
         }
     };
     if !has_next {
-        // Never sooner than a day away, so that JWKS caches (24 h) see it before it signs.
-        let activates_at = (current_start + rotation_period).max(now + Duration::days(1));
+        let activates_at = (current_start + rotation_period).max(now + PUBLISH_BEFORE_SIGNING);
         store.insert_signing_key(&SigningKey::generate(now, activates_at)?).await?;
-        created = true;
+        changed = true;
     }
-    Ok(created)
+    for old in records.iter().filter(|r| r.activates_at < current_start) {
+        // Its successor is the next key to activate after it; all of them are active by now.
+        let successor = records.iter().map(|r| r.activates_at).filter(|at| *at > old.activates_at && *at <= now).min();
+        if successor.is_some_and(|at| now - at >= RETIRE_AFTER_SUCCESSOR) {
+            store.retire_signing_key(&old.kid, now).await?;
+            tracing::info!(kid = %old.kid.as_str(), "signing key retired: every token it signed has expired");
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotation {
+    /// The key that signs from `signs_from`.
+    pub new_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub signs_from: OffsetDateTime,
+    /// The key signing until then; published until a day after (or dropped, in an emergency).
+    pub previous_key: Option<String>,
+    /// Keys taken out of the JWKS at once (an emergency): tokens they signed stop verifying.
+    pub dropped: Vec<String>,
+    /// The key published now to follow `new_key`.
+    pub next_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_signs_from: OffsetDateTime,
+}
+
+/// Rotates on demand: the next key signs as soon as it has been published for
+/// [`PUBLISH_BEFORE_SIGNING`] (now, when it was published long enough ago), and a new next key
+/// is published. An `emergency` rotation drops the signing key at once (its tokens stop
+/// verifying) and lets the next key sign now, whatever caches hold.
+pub async fn rotate_signing_keys(
+    store: &dyn KeyStore,
+    now: OffsetDateTime,
+    rotation_period: Duration,
+    emergency: bool,
+) -> Result<Rotation> {
+    ensure_signing_keys(store, now, rotation_period).await?;
+    let records = store.list_signing_keys().await?;
+    let current = records.iter().filter(|r| r.activates_at <= now).max_by_key(|r| r.activates_at);
+    let next = records.iter().filter(|r| r.activates_at > now).min_by_key(|r| r.activates_at);
+    let (Some(current), Some(next)) = (current, next) else {
+        return Err(crate::Error::NoSigningKey);
+    };
+    let signs_from = if emergency { now } else { (next.created_at + PUBLISH_BEFORE_SIGNING).max(now) };
+    store.set_signing_key_activation(&next.kid, signs_from).await?;
+    let mut dropped = Vec::new();
+    if emergency {
+        for active in records.iter().filter(|r| r.activates_at <= now) {
+            store.retire_signing_key(&active.kid, now).await?;
+            dropped.push(active.kid.as_str().to_owned());
+        }
+    }
+    let next_signs_from = (signs_from + rotation_period).max(now + PUBLISH_BEFORE_SIGNING);
+    let following = SigningKey::generate(now, next_signs_from)?;
+    store.insert_signing_key(&following).await?;
+    tracing::warn!(
+        new_key = %next.kid.as_str(), %signs_from, emergency, dropped = dropped.len(),
+        "signing keys rotated"
+    );
+    Ok(Rotation {
+        new_key: next.kid.as_str().to_owned(),
+        signs_from,
+        previous_key: (!emergency).then(|| current.kid.as_str().to_owned()),
+        dropped,
+        next_key: following.kid.as_str().to_owned(),
+        next_signs_from,
+    })
 }
 
 #[cfg(test)]

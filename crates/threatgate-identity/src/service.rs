@@ -102,6 +102,19 @@ impl IdentityService {
         Ok(())
     }
 
+    /// Rotates the signing keys now (see [`crate::keys::rotate_signing_keys`]) and reloads.
+    pub async fn rotate_keys(&self, emergency: bool) -> Result<crate::keys::Rotation> {
+        let rotation = crate::keys::rotate_signing_keys(
+            self.store.as_ref(),
+            self.clock.now(),
+            self.settings.key_rotation_period,
+            emergency,
+        )
+        .await?;
+        self.reload().await?;
+        Ok(rotation)
+    }
+
     async fn reload(&self) -> Result<()> {
         let _one_at_a_time = self.reload.lock().await;
         let data = self.store.load_directory().await?;
@@ -110,7 +123,9 @@ impl IdentityService {
         let previous = self.snapshot.load();
         let mut keys = Vec::with_capacity(records.len());
         for record in &records {
-            match previous.keys.find(record.kid.as_str()) {
+            // A rotation can move a key's activation: then it is parsed again with the new time.
+            match previous.keys.find(record.kid.as_str()).filter(|parsed| parsed.activates_at() == record.activates_at)
+            {
                 Some(parsed) => keys.push(Arc::clone(parsed)),
                 None => keys.push(Arc::new(SigningKey::from_record(record)?)),
             }

@@ -125,6 +125,10 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Keys not retired, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Moves a key's activation time; returns whether the key exists (and is not retired).
+    async fn set_signing_key_activation(&self, kid: &KeyId, activates_at: OffsetDateTime) -> Result<bool>;
+    /// Stops publishing a key: it no longer signs nor verifies. Returns whether it was published.
+    async fn retire_signing_key(&self, kid: &KeyId, at: OffsetDateTime) -> Result<bool>;
 }
 
 /// A page of incident documents, newest first.

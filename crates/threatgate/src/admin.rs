@@ -334,7 +334,36 @@ struct KeyOutput {
 }
 
 pub async fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
-    let KeysCommand::List { data } = command;
+    let data = match command {
+        KeysCommand::List { data } => data,
+        KeysCommand::Rotate { data, emergency } => {
+            let opened = Opened::new(&data).await?;
+            let rotation = threatgate_identity::keys::rotate_signing_keys(
+                opened.store.as_ref(),
+                time::OffsetDateTime::now_utc(),
+                threatgate_identity::IdentitySettings::default().key_rotation_period,
+                emergency,
+            )
+            .await?;
+            return emit(json, &rotation, || {
+                let mut text = format!("{} signs from {}\n", rotation.new_key, when(rotation.signs_from));
+                if let Some(previous) = &rotation.previous_key {
+                    text.push_str(&format!(
+                        "{previous} signs until then and stays published a day longer, until its tokens have expired\n"
+                    ));
+                }
+                for dropped in &rotation.dropped {
+                    text.push_str(&format!("{dropped} dropped: tokens it signed are refused from now on\n"));
+                }
+                text.push_str(&format!(
+                    "{} published now, signs from {}\n",
+                    rotation.next_key,
+                    when(rotation.next_signs_from)
+                ));
+                text
+            });
+        }
+    };
     let opened = Opened::new(&data).await?;
     let records = opened.store.list_signing_keys().await?;
     let now = time::OffsetDateTime::now_utc();

@@ -484,6 +484,17 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Rotate now: the next key (already published) signs as soon as it has been published for
+    /// a day, the current one stays published until every token it signed has expired, and a
+    /// new next key is published. Running servers follow within their refresh interval.
+    Rotate {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// The current key is compromised: drop it at once (tokens it signed stop working)
+        /// and let the next key sign now.
+        #[arg(long)]
+        emergency: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use threatgate_domain::KeyId;
+use time::OffsetDateTime;
 
 use super::{SqliteStore, from_unix_seconds, unix_seconds};
 use crate::{KeyStore, Result, SigningKeyRecord, StoreError};
@@ -45,5 +46,23 @@ impl KeyStore for SqliteStore {
         .await
         .map_err(|error| StoreError::on_unique(error, "signing key"))?;
         Ok(())
+    }
+
+    async fn set_signing_key_activation(&self, kid: &KeyId, activates_at: OffsetDateTime) -> Result<bool> {
+        let result = sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+            .bind(unix_seconds(activates_at))
+            .bind(kid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn retire_signing_key(&self, kid: &KeyId, at: OffsetDateTime) -> Result<bool> {
+        let result = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+            .bind(unix_seconds(at))
+            .bind(kid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
     }
 }

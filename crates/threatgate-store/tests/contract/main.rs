@@ -337,7 +337,18 @@ async fn signing_keys_round_trip(store: Arc<dyn Store>) {
     let next =
         SigningKeyRecord { kid: KeyId::new("kid-2"), activates_at: now() + time::Duration::days(30), ..key.clone() };
     store.insert_signing_key(&next).await.unwrap();
-    assert_eq!(store.list_signing_keys().await.unwrap(), vec![key, next]);
+    assert_eq!(store.list_signing_keys().await.unwrap(), vec![key.clone(), next.clone()]);
+
+    // Bringing the next key forward, then retiring the first: only the second is listed.
+    let revision = store.revision().await.unwrap();
+    assert!(store.set_signing_key_activation(&next.kid, now() + time::Duration::days(2)).await.unwrap());
+    assert!(store.retire_signing_key(&key.kid, now() + time::Duration::days(3)).await.unwrap());
+    assert!(!store.retire_signing_key(&key.kid, now()).await.unwrap(), "already retired");
+    assert!(!store.set_signing_key_activation(&key.kid, now()).await.unwrap(), "a retired key stays retired");
+    assert!(!store.set_signing_key_activation(&KeyId::new("nope"), now()).await.unwrap());
+    let moved = SigningKeyRecord { activates_at: now() + time::Duration::days(2), ..next };
+    assert_eq!(store.list_signing_keys().await.unwrap(), vec![moved]);
+    assert!(store.revision().await.unwrap() > revision, "other processes see key changes");
 }
 
 async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {

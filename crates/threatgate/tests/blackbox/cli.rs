@@ -217,3 +217,45 @@ async fn app_credentials_lists_every_secret_and_marks_those_to_rotate() {
     assert!(text.contains(" days  <- rotate it"), "{text}");
     assert!(text.contains("1 credential(s) end within 30 days"), "{text}");
 }
+
+#[tokio::test]
+async fn keys_rotate_emergency_takes_effect_on_the_running_server() {
+    let app = spawn_app().await;
+    let partner = threatgate_testkit::seed_partner(&app, &["Incident.Read.All"]).await;
+    let contoso = &partner.consented[0];
+    let old = crate::api_support::token_for(&app, &partner, contoso).await;
+    assert_eq!(crate::api_support::api_get(&app, &old, "/api/incidents").await.status(), 200);
+
+    let planned = threatgate(&app, &["keys", "rotate"]).await;
+    assert!(planned["previous_key"].is_string() && planned["dropped"] == serde_json::json!([]), "{planned}");
+    let rotation = threatgate(&app, &["keys", "rotate", "--emergency"]).await;
+    assert_eq!(rotation["dropped"].as_array().unwrap().len(), 1, "{rotation}");
+    let dropped = rotation["dropped"][0].as_str().unwrap().to_owned();
+    assert_eq!(unverified_header_kid(&old), dropped);
+
+    // The server follows within its refresh interval: the old token is refused, a new one works.
+    assert!(
+        eventually(|| async { crate::api_support::api_get(&app, &old, "/api/incidents").await.status() == 401 }).await,
+        "the dropped key's token is refused"
+    );
+    let fresh = crate::api_support::token_for(&app, &partner, contoso).await;
+    assert_eq!(unverified_header_kid(&fresh), rotation["new_key"].as_str().unwrap());
+    assert_eq!(crate::api_support::api_get(&app, &fresh, "/api/incidents").await.status(), 200);
+    let next = rotation["next_key"].as_str().unwrap().to_owned();
+    let published = || async {
+        let jwks: Value = app.get("/common/discovery/v2.0/keys").await.json().await.unwrap();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(|| async { published().await.contains(&next) }).await,
+        "the new next key is published within the refresh interval"
+    );
+    assert!(!published().await.contains(&dropped), "the dropped key is not");
+}
+
+fn unverified_header_kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["kid"].as_str().unwrap().to_owned()
+}
