@@ -49,9 +49,81 @@ pub fn certificate_key_id(certificate_der: &[u8]) -> KeyId {
     KeyId::new(URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, certificate_der)))
 }
 
+/// The key-encryption key: signing keys' private parts are stored sealed under it with
+/// AES-256-GCM (the key id as associated data), so a copy of the database alone signs nothing.
+pub struct KeyEncryptionKey {
+    key: aws_lc_rs::aead::LessSafeKey,
+}
+
+impl std::fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyEncryptionKey(<key>)")
+    }
+}
+
+/// Marks a sealed private key: `TGK1`, a 12-byte nonce, then the ciphertext and its tag.
+const SEALED: &[u8] = b"TGK1";
+
+impl KeyEncryptionKey {
+    /// A key of exactly 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, bytes)
+            .map_err(|_| Error::KeyFile("a key-encryption key has exactly 32 bytes".into()))?;
+        Ok(Self { key: aws_lc_rs::aead::LessSafeKey::new(unbound) })
+    }
+
+    /// 32 bytes in standard or URL-safe base64 (the form `THREATGATE_KEY_ENCRYPTION_KEY` takes).
+    pub fn from_base64(text: &str) -> Result<Self> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        let text = text.trim();
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE.decode(text))
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+            .map_err(|_| Error::KeyFile("the key-encryption key is not base64".into()))?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Reads the key file, creating it (32 random bytes, owner-only) when it does not exist.
+    pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
+        let bytes = crate::files::read_or_create_private_file(path, || Ok(random_bytes::<32>()?.to_vec()))?;
+        Self::from_bytes(&bytes).map_err(|_| Error::KeyFile(format!("{} does not hold 32 bytes", path.display())))
+    }
+
+    fn seal(&self, kid: &KeyId, plaintext: &[u8]) -> Result<Vec<u8>> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let nonce_bytes = random_bytes::<12>()?;
+        let mut sealed = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(kid.as_str()), &mut sealed)
+            .map_err(|_| Error::KeyGeneration("sealing a private key failed".into()))?;
+        Ok([SEALED, &nonce_bytes[..], &sealed].concat())
+    }
+
+    /// The PKCS#8 bytes of a stored key: unsealed, or as stored by versions before sealing.
+    fn open(&self, kid: &KeyId, stored: &[u8]) -> Result<Vec<u8>> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let Some(rest) = stored.strip_prefix(SEALED) else { return Ok(stored.to_vec()) };
+        let (nonce, sealed) =
+            rest.split_at_checked(12).ok_or_else(|| Error::KeyParse(format!("key {kid}: truncated")))?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::KeyParse(format!("key {kid}: bad nonce")))?;
+        let mut buffer = sealed.to_vec();
+        let plaintext = self.key.open_in_place(nonce, Aad::from(kid.as_str()), &mut buffer).map_err(|_| {
+            Error::KeyParse(format!("key {kid} does not open with this key-encryption key (a different key file or THREATGATE_KEY_ENCRYPTION_KEY?)"))
+        })?;
+        Ok(plaintext.to_vec())
+    }
+}
+
 impl SigningKey {
-    /// Generates a key and its certificate; it may sign from `activates_at` on.
-    pub fn generate(now: OffsetDateTime, activates_at: OffsetDateTime) -> Result<SigningKeyRecord> {
+    /// Generates a key and its certificate; it may sign from `activates_at` on. The private key
+    /// is returned sealed under `kek`.
+    pub fn generate(
+        kek: &KeyEncryptionKey,
+        now: OffsetDateTime,
+        activates_at: OffsetDateTime,
+    ) -> Result<SigningKeyRecord> {
         let rcgen_key = rcgen::KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
             .map_err(|e| Error::KeyGeneration(e.to_string()))?;
         let mut params = CertificateParams::default();
@@ -63,9 +135,10 @@ impl SigningKey {
         params.serial_number = Some(SerialNumber::from_slice(&random_bytes::<16>()?));
         let certificate = params.self_signed(&rcgen_key).map_err(|e| Error::KeyGeneration(e.to_string()))?;
         let certificate_der = certificate.der().to_vec();
+        let kid = certificate_key_id(&certificate_der);
         Ok(SigningKeyRecord {
-            kid: certificate_key_id(&certificate_der),
-            private_key_pkcs8: rcgen_key.serialize_der(),
+            private_key_pkcs8: kek.seal(&kid, &rcgen_key.serialize_der())?,
+            kid,
             certificate_der,
             created_at: now,
             activates_at,
@@ -73,10 +146,11 @@ impl SigningKey {
         })
     }
 
-    /// Parses a stored key, checking that its id matches its certificate.
-    pub fn from_record(record: &SigningKeyRecord) -> Result<Self> {
-        let key_pair = RsaKeyPair::from_pkcs8(&record.private_key_pkcs8)
-            .map_err(|e| Error::KeyParse(format!("key {}: {e}", record.kid)))?;
+    /// Opens and parses a stored key, checking that its id matches its certificate.
+    pub fn from_record(kek: &KeyEncryptionKey, record: &SigningKeyRecord) -> Result<Self> {
+        let pkcs8 = kek.open(&record.kid, &record.private_key_pkcs8)?;
+        let key_pair =
+            RsaKeyPair::from_pkcs8(&pkcs8).map_err(|e| Error::KeyParse(format!("key {}: {e}", record.kid)))?;
         if certificate_key_id(&record.certificate_der) != record.kid {
             return Err(Error::KeyParse(format!("key {} does not match its certificate", record.kid)));
         }
@@ -149,11 +223,11 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    pub fn from_records(records: &[SigningKeyRecord]) -> Result<Self> {
+    pub fn from_records(kek: &KeyEncryptionKey, records: &[SigningKeyRecord]) -> Result<Self> {
         let mut keys = records
             .iter()
             .filter(|record| record.retired_at.is_none())
-            .map(|record| SigningKey::from_record(record).map(Arc::new))
+            .map(|record| SigningKey::from_record(kek, record).map(Arc::new))
             .collect::<Result<Vec<_>>>()?;
         keys.sort_by_key(|key| key.activates_at);
         Ok(Self { keys })
@@ -191,7 +265,12 @@ pub const PUBLISH_BEFORE_SIGNING: Duration = Duration::days(1);
 /// is missing, and retires keys whose successor has signed for [`RETIRE_AFTER_SUCCESSOR`]. The
 /// next key activates `rotation_period` after the newest active key did. Returns whether
 /// anything changed.
-pub async fn ensure_signing_keys(store: &dyn KeyStore, now: OffsetDateTime, rotation_period: Duration) -> Result<bool> {
+pub async fn ensure_signing_keys(
+    store: &dyn KeyStore,
+    kek: &KeyEncryptionKey,
+    now: OffsetDateTime,
+    rotation_period: Duration,
+) -> Result<bool> {
     let records = store.list_signing_keys().await?;
     let newest_active = records.iter().filter(|r| r.activates_at <= now).map(|r| r.activates_at).max();
     let has_next = records.iter().any(|r| r.activates_at > now);
@@ -199,14 +278,14 @@ pub async fn ensure_signing_keys(store: &dyn KeyStore, now: OffsetDateTime, rota
     let current_start = match newest_active {
         Some(start) => start,
         None => {
-            store.insert_signing_key(&SigningKey::generate(now, now)?).await?;
+            store.insert_signing_key(&SigningKey::generate(kek, now, now)?).await?;
             changed = true;
             now
         }
     };
     if !has_next {
         let activates_at = (current_start + rotation_period).max(now + PUBLISH_BEFORE_SIGNING);
-        store.insert_signing_key(&SigningKey::generate(now, activates_at)?).await?;
+        store.insert_signing_key(&SigningKey::generate(kek, now, activates_at)?).await?;
         changed = true;
     }
     for old in records.iter().filter(|r| r.activates_at < current_start) {
@@ -244,17 +323,22 @@ pub struct Rotation {
 /// verifying) and lets the next key sign now, whatever caches hold.
 pub async fn rotate_signing_keys(
     store: &dyn KeyStore,
+    kek: &KeyEncryptionKey,
     now: OffsetDateTime,
     rotation_period: Duration,
     emergency: bool,
 ) -> Result<Rotation> {
-    ensure_signing_keys(store, now, rotation_period).await?;
+    // Nothing changes unless this key-encryption key opens every stored key: keys sealed under
+    // another one would leave the servers unable to sign.
+    KeyRing::from_records(kek, &store.list_signing_keys().await?)?;
+    ensure_signing_keys(store, kek, now, rotation_period).await?;
     let records = store.list_signing_keys().await?;
     let current = records.iter().filter(|r| r.activates_at <= now).max_by_key(|r| r.activates_at);
     let next = records.iter().filter(|r| r.activates_at > now).min_by_key(|r| r.activates_at);
     let (Some(current), Some(next)) = (current, next) else {
         return Err(crate::Error::NoSigningKey);
     };
+
     let signs_from = if emergency { now } else { (next.created_at + PUBLISH_BEFORE_SIGNING).max(now) };
     store.set_signing_key_activation(&next.kid, signs_from).await?;
     let mut dropped = Vec::new();
@@ -265,7 +349,7 @@ pub async fn rotate_signing_keys(
         }
     }
     let next_signs_from = (signs_from + rotation_period).max(now + PUBLISH_BEFORE_SIGNING);
-    let following = SigningKey::generate(now, next_signs_from)?;
+    let following = SigningKey::generate(kek, now, next_signs_from)?;
     store.insert_signing_key(&following).await?;
     tracing::warn!(
         new_key = %next.kid.as_str(), %signs_from, emergency, dropped = dropped.len(),
@@ -285,14 +369,18 @@ pub async fn rotate_signing_keys(
 mod tests {
     use super::*;
 
+    fn kek() -> KeyEncryptionKey {
+        KeyEncryptionKey::from_bytes(&[3; 32]).unwrap_or_else(|_| unreachable!())
+    }
+
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     #[test]
     fn the_key_id_is_the_certificate_thumbprint_and_tokens_verify() -> Result<()> {
-        let record = SigningKey::generate(at(0), at(0))?;
-        let key = SigningKey::from_record(&record)?;
+        let record = SigningKey::generate(&kek(), at(0), at(0))?;
+        let key = SigningKey::from_record(&kek(), &record)?;
         assert_eq!(key.kid().as_str().len(), 27, "base64url of 20 bytes, unpadded");
 
         let token = key.sign_jwt(&serde_json::json!({"aud": "x", "exp": 4_000_000_000i64}))?;
@@ -310,18 +398,39 @@ mod tests {
     }
 
     #[test]
+    fn private_keys_are_stored_sealed_and_open_only_with_their_key_and_id() -> Result<()> {
+        let record = SigningKey::generate(&kek(), at(0), at(0))?;
+        assert!(record.private_key_pkcs8.starts_with(SEALED), "sealed at rest");
+        assert!(RsaKeyPair::from_pkcs8(&record.private_key_pkcs8).is_err(), "not usable as stored");
+        let other = KeyEncryptionKey::from_bytes(&[4; 32])?;
+        let refused = SigningKey::from_record(&other, &record).map(|_| ()).unwrap_err();
+        assert!(refused.to_string().contains("does not open with this key-encryption key"), "{refused}");
+        // The key id is bound in: a sealed key moved under another id does not open.
+        let mut moved = SigningKey::generate(&kek(), at(0), at(0))?;
+        moved.private_key_pkcs8 = record.private_key_pkcs8.clone();
+        assert!(SigningKey::from_record(&kek(), &moved).is_err());
+        // Keys stored in plain by earlier versions still open.
+        let plain = kek().open(&record.kid, &record.private_key_pkcs8)?;
+        let legacy = SigningKeyRecord { private_key_pkcs8: plain, ..record };
+        assert!(SigningKey::from_record(&kek(), &legacy).is_ok());
+        assert!(KeyEncryptionKey::from_base64("AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=").is_ok());
+        assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err(), "32 bytes exactly");
+        Ok(())
+    }
+
+    #[test]
     fn a_record_whose_id_does_not_match_its_certificate_is_refused() -> Result<()> {
-        let mut record = SigningKey::generate(at(0), at(0))?;
+        let mut record = SigningKey::generate(&kek(), at(0), at(0))?;
         record.kid = KeyId::new("not-the-thumbprint");
-        assert!(SigningKey::from_record(&record).is_err());
+        assert!(SigningKey::from_record(&kek(), &record).is_err());
         Ok(())
     }
 
     #[test]
     fn the_ring_signs_with_the_newest_active_key_and_publishes_all() -> Result<()> {
-        let old = SigningKey::generate(at(0), at(0))?;
-        let next = SigningKey::generate(at(0), at(1000))?;
-        let ring = KeyRing::from_records(&[next.clone(), old.clone()])?;
+        let old = SigningKey::generate(&kek(), at(0), at(0))?;
+        let next = SigningKey::generate(&kek(), at(0), at(1000))?;
+        let ring = KeyRing::from_records(&kek(), &[next.clone(), old.clone()])?;
         assert_eq!(ring.published().len(), 2);
         assert_eq!(ring.signing_key(at(10)).map(|k| k.kid().clone()), Some(old.kid.clone()));
         assert_eq!(ring.signing_key(at(1000)).map(|k| k.kid().clone()), Some(next.kid));

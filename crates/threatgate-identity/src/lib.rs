@@ -24,6 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AadError, Error, Result};
 pub use files::read_or_create_private_file;
 pub use issuance::{IssuedToken, TokenRequest};
+pub use keys::KeyEncryptionKey;
 pub use request::{BasicCredentials, TokenEndpoint, TokenParameters};
 pub use secrets::{ClientSecret, SecretHasher};
 pub use service::{IdentityService, IdentitySettings, Snapshot};

@@ -11,7 +11,7 @@ use crate::Result;
 use crate::clock::Clock;
 use crate::error::AadError;
 use crate::issuance::{IssuanceContext, IssuedToken, TokenRequest, issue_client_credentials};
-use crate::keys::{KeyRing, SigningKey, ensure_signing_keys};
+use crate::keys::{KeyEncryptionKey, KeyRing, SigningKey, ensure_signing_keys};
 use crate::secrets::SecretHasher;
 use crate::view::DirectoryView;
 
@@ -41,6 +41,7 @@ pub struct IdentityService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     hasher: Arc<SecretHasher>,
+    kek: Arc<KeyEncryptionKey>,
     settings: IdentitySettings,
     snapshot: ArcSwap<Snapshot>,
     reload: tokio::sync::Mutex<()>,
@@ -52,13 +53,15 @@ impl IdentityService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         hasher: Arc<SecretHasher>,
+        kek: Arc<KeyEncryptionKey>,
         settings: IdentitySettings,
     ) -> Result<Self> {
-        ensure_signing_keys(store.as_ref(), clock.now(), settings.key_rotation_period).await?;
+        ensure_signing_keys(store.as_ref(), &kek, clock.now(), settings.key_rotation_period).await?;
         let service = Self {
             store,
             clock,
             hasher,
+            kek,
             settings,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             reload: tokio::sync::Mutex::new(()),
@@ -73,6 +76,11 @@ impl IdentityService {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The key-encryption key that seals the signing keys' private parts.
+    pub fn key_encryption(&self) -> &Arc<KeyEncryptionKey> {
+        &self.kek
     }
 
     pub fn hasher(&self) -> &Arc<SecretHasher> {
@@ -96,7 +104,9 @@ impl IdentityService {
 
     /// Generates a next signing key when none is published yet (run periodically).
     pub async fn maintain_keys(&self) -> Result<()> {
-        if ensure_signing_keys(self.store.as_ref(), self.clock.now(), self.settings.key_rotation_period).await? {
+        if ensure_signing_keys(self.store.as_ref(), &self.kek, self.clock.now(), self.settings.key_rotation_period)
+            .await?
+        {
             self.reload().await?;
         }
         Ok(())
@@ -106,6 +116,7 @@ impl IdentityService {
     pub async fn rotate_keys(&self, emergency: bool) -> Result<crate::keys::Rotation> {
         let rotation = crate::keys::rotate_signing_keys(
             self.store.as_ref(),
+            &self.kek,
             self.clock.now(),
             self.settings.key_rotation_period,
             emergency,
@@ -127,7 +138,7 @@ impl IdentityService {
             match previous.keys.find(record.kid.as_str()).filter(|parsed| parsed.activates_at() == record.activates_at)
             {
                 Some(parsed) => keys.push(Arc::clone(parsed)),
-                None => keys.push(Arc::new(SigningKey::from_record(record)?)),
+                None => keys.push(Arc::new(SigningKey::from_record(&self.kek, record)?)),
             }
         }
         let snapshot = Snapshot { directory: DirectoryView::build(data), keys: KeyRing::from_keys(keys) };

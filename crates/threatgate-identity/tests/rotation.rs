@@ -32,7 +32,8 @@ async fn world() -> World {
     admin.add_permissions(&app_id, &["Incident.Read.All".into()]).await.unwrap();
     let secret = admin.add_secret(&app_id, "test", Some(730)).await.unwrap().value.expose().to_owned();
     admin.grant_consent("contoso.onmicrosoft.com", &app_id).await.unwrap();
-    let service = IdentityService::open(store, clock.clone(), hasher, IdentitySettings::default()).await.unwrap();
+    let kek = Arc::new(threatgate_identity::KeyEncryptionKey::from_bytes(&[5; 32]).unwrap());
+    let service = IdentityService::open(store, clock.clone(), hasher, kek, IdentitySettings::default()).await.unwrap();
     World { service, clock, app_id, secret }
 }
 

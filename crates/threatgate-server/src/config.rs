@@ -37,6 +37,9 @@ pub struct Config {
     pub correlation_window_hours: u32,
     /// How long the partner access log keeps its entries, in days (at least 1).
     pub access_log_retention_days: u32,
+    /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
+    /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             quotas: crate::api::quotas::QuotaLimits::default(),
             correlation_window_hours: 24,
             access_log_retention_days: 90,
+            key_encryption_key_file: None,
         }
     }
 }
@@ -85,6 +89,7 @@ impl Config {
                 "refresh_interval_ms",
                 "correlation_window_hours",
                 "access_log_retention_days",
+                "key_encryption_key_file",
             ]))
             .merge(Serialized::globals(overrides))
             .extract()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use threatgate_identity::SecretHasher;
+use threatgate_identity::{KeyEncryptionKey, SecretHasher};
 use threatgate_store::{SqliteStore, Store};
 
 /// Paths inside a data directory.
@@ -63,6 +63,31 @@ impl DataDir {
         let path = self.database_path();
         let store = SqliteStore::open(&path).await.map_err(|source| DataDirError::Store { path, source })?;
         Ok(Arc::new(store))
+    }
+
+    pub fn key_encryption_key_path(&self) -> PathBuf {
+        self.root.join("keys").join("signing-key-encryption.key")
+    }
+
+    /// The key-encryption key of the signing keys: `THREATGATE_KEY_ENCRYPTION_KEY` (32 bytes,
+    /// base64) when set, else the file `file` (or `keys/signing-key-encryption.key`), created
+    /// owner-only on first use; a file others can read is refused.
+    pub fn open_key_encryption(&self, file: Option<&Path>) -> Result<Arc<KeyEncryptionKey>, DataDirError> {
+        if let Ok(text) = std::env::var("THREATGATE_KEY_ENCRYPTION_KEY") {
+            return Ok(Arc::new(KeyEncryptionKey::from_base64(&text)?));
+        }
+        let path = file.map_or_else(|| self.key_encryption_key_path(), Path::to_path_buf);
+        #[cfg(unix)]
+        if let Ok(metadata) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                return Err(DataDirError::Io {
+                    path,
+                    source: std::io::Error::other("the key-encryption key file can be read by others: chmod 600 it"),
+                });
+            }
+        }
+        Ok(Arc::new(KeyEncryptionKey::load_or_create(&path)?))
     }
 
     /// Loads the client-secret hashing key, creating it on first use.

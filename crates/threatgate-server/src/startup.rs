@@ -54,8 +54,9 @@ impl Application {
         let data_dir = DataDir::create(&config.data_dir)?;
         let store = data_dir.open_store().await?;
         let hasher = data_dir.open_secret_hasher()?;
+        let kek = data_dir.open_key_encryption(config.key_encryption_key_file.as_deref())?;
         let identity =
-            Arc::new(IdentityService::open(store, Arc::clone(&clock), hasher, IdentitySettings::default()).await?);
+            Arc::new(IdentityService::open(store, Arc::clone(&clock), hasher, kek, IdentitySettings::default()).await?);
 
         let tls = if config.plain_http {
             None

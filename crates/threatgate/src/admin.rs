@@ -338,8 +338,12 @@ pub async fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
         KeysCommand::List { data } => data,
         KeysCommand::Rotate { data, emergency } => {
             let opened = Opened::new(&data).await?;
+            let dir = DataDir::create(&data.data_dir)?;
+            let file = std::env::var_os("THREATGATE_KEY_ENCRYPTION_KEY_FILE").map(std::path::PathBuf::from);
+            let kek = dir.open_key_encryption(file.as_deref())?;
             let rotation = threatgate_identity::keys::rotate_signing_keys(
                 opened.store.as_ref(),
+                &kek,
                 time::OffsetDateTime::now_utc(),
                 threatgate_identity::IdentitySettings::default().key_rotation_period,
                 emergency,

@@ -56,5 +56,5 @@ pub async fn sign_with_server_key(app: &TestApp, claims: &Value) -> String {
     let records = app.identity.store().list_signing_keys().await.unwrap();
     let now = time::OffsetDateTime::now_utc();
     let record = records.iter().filter(|r| r.activates_at <= now).max_by_key(|r| r.activates_at).unwrap();
-    SigningKey::from_record(record).unwrap().sign_jwt(claims).unwrap()
+    SigningKey::from_record(app.identity.key_encryption(), record).unwrap().sign_jwt(claims).unwrap()
 }

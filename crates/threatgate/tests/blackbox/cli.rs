@@ -259,3 +259,26 @@ fn unverified_header_kid(token: &str) -> String {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
     serde_json::from_slice::<Value>(&bytes).unwrap()["kid"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_and_a_wrong_key_encryption_key_changes_nothing() {
+    let app = spawn_app().await;
+    let records = app.identity.store().list_signing_keys().await.unwrap();
+    assert!(records.iter().all(|r| r.private_key_pkcs8.starts_with(b"TGK1")), "sealed in the database");
+    let key_file = app.data_dir().join("keys/signing-key-encryption.key");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key_file).unwrap().permissions()) & 0o777,
+        0o600
+    );
+
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(app.data_dir())
+        .env("THREATGATE_KEY_ENCRYPTION_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not open with this key-encryption key"));
+    assert_eq!(app.identity.store().list_signing_keys().await.unwrap(), records, "nothing changed");
+}
