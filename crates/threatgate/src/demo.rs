@@ -203,18 +203,33 @@ async fn ensure_secret(
 /// secret in its own owner-only file next to it, and every customer (the unconsented one too).
 fn write_partner_profile(data_dir: &Path, manifest: &DemoManifest) -> anyhow::Result<()> {
     write_atomically(&data_dir.join("partner-secret.txt"), manifest.app.client_secret.as_bytes())?;
-    let tenants: Vec<String> = manifest.customers.iter().map(|c| format!("{:?}", c.domain)).collect();
-    let profile = format!(
-        "# The demo partner's settings for `threatgate token` and `threatgate incidents`.\n\
-         [demo]\nauthority = {:?}\napi_base = {:?}\nca_cert = {:?}\nclient_id = {:?}\n\
-         client_secret_file = \"partner-secret.txt\"\ntenants = [{}]\n",
-        manifest.authority,
-        manifest.api_base,
-        manifest.ca_certificate,
-        manifest.app.app_id,
-        tenants.join(", ")
-    );
-    write_atomically(&data_dir.join("partner.toml"), profile.as_bytes())
+    write_atomically(&data_dir.join("partner.toml"), partner_profile(manifest)?.as_bytes())
+}
+
+/// The `[demo]` profile, written by a TOML serializer (paths may hold any character).
+fn partner_profile(manifest: &DemoManifest) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Profile<'a> {
+        authority: &'a str,
+        api_base: &'a str,
+        ca_cert: &'a str,
+        client_id: &'a str,
+        client_secret_file: &'a str,
+        tenants: Vec<&'a str>,
+    }
+    let profile = Profile {
+        authority: &manifest.authority,
+        api_base: &manifest.api_base,
+        ca_cert: &manifest.ca_certificate,
+        client_id: &manifest.app.app_id,
+        client_secret_file: "partner-secret.txt",
+        tenants: manifest.customers.iter().map(|c| c.domain.as_str()).collect(),
+    };
+    let table = std::collections::BTreeMap::from([("demo", profile)]);
+    Ok(format!(
+        "# The demo partner's settings for `threatgate token` and `threatgate incidents`.\n{}",
+        toml::to_string(&table)?
+    ))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -293,4 +308,47 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
     );
     println!("{exe} incidents list --profiles {data_dir}/partner.toml --profile demo --all-tenants --since 24h");
     println!("\nPress Ctrl-C to stop.");
+}
+
+#[cfg(test)]
+mod tests {
+    use threatgate_proto::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
+
+    #[test]
+    fn the_partner_profile_keeps_any_path_and_lists_every_customer() -> anyhow::Result<()> {
+        let customer = |domain: &str| DemoCustomer {
+            tenant_id: "t".into(),
+            domain: domain.into(),
+            display_name: "C".into(),
+            consented: true,
+            admin_upn: "a".into(),
+            admin_password: "p".into(),
+        };
+        let manifest = DemoManifest {
+            authority: "https://127.0.0.1:8443".into(),
+            api_base: "https://127.0.0.1:8443".into(),
+            ca_certificate: "/home/zoë/\"demo\" data\\tls/ca.pem".into(),
+            resource: "https://api.security.microsoft.com".into(),
+            partner: DemoPartner {
+                tenant_id: "p".into(),
+                domain: "fabrikam.onmicrosoft.com".into(),
+                admin_upn: "a".into(),
+                admin_password: "p".into(),
+            },
+            app: DemoApp {
+                app_id: "app".into(),
+                display_name: "d".into(),
+                client_secret: "never in the profile".into(),
+                redirect_uri: "r".into(),
+            },
+            customers: vec![customer("contoso.onmicrosoft.com"), customer("northwind.onmicrosoft.com")],
+        };
+        let text = super::partner_profile(&manifest)?;
+        assert!(!text.contains("never in the profile"), "the secret stays in its own file");
+        let parsed: toml::Value = toml::from_str(&text)?;
+        assert_eq!(parsed["demo"]["ca_cert"].as_str(), Some(manifest.ca_certificate.as_str()));
+        assert_eq!(parsed["demo"]["client_secret_file"].as_str(), Some("partner-secret.txt"));
+        assert_eq!(parsed["demo"]["tenants"].as_array().map(Vec::len), Some(2));
+        Ok(())
+    }
 }
