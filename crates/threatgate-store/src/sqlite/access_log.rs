@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use threatgate_domain::{ReadAccessLog, TenantScope};
 
-use super::{SqliteStore, parse_column};
+use super::{SqliteStore, begin_immediate, parse_column};
 use crate::{AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, Result, StoreError, StoredAccessEntry};
 
 /// 12 parameters a row: 80 rows stay far below SQLite's 32,766 parameters a statement.
@@ -17,7 +17,7 @@ impl AccessLogStore for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.log_pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_immediate(&self.log_pool).await?;
         // Many rows per statement: one round trip to SQLite's thread per chunk, not per row.
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
@@ -71,10 +71,10 @@ impl AccessLogStore for SqliteStore {
     }
 
     async fn delete_access_entries_before(&self, before: i64) -> Result<u64> {
-        // The table's trigger refuses entries younger than a day, whatever `before` says.
-        let day_ago = (time::OffsetDateTime::now_utc().unix_timestamp() - 86_400) * 10_000_000;
-        let result = sqlx::query("DELETE FROM access_log WHERE at < $1")
-            .bind(before.min(day_ago))
+        // Entries younger than a day are left, with the same bound as the table's trigger
+        // (which would otherwise abort the whole statement).
+        let result = sqlx::query("DELETE FROM access_log WHERE at < $1 AND at <= (unixepoch() - 86400) * 10000000")
+            .bind(before)
             .execute(&self.log_pool)
             .await?;
         Ok(result.rows_affected())

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
@@ -33,11 +34,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file, and the access log's next to it, and
     /// applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
-        let store = Self::connect(Self::file_options(path), 8).await?;
+        let pool = connect(Self::file_options(path), 8, &MAIN).await?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "threatgate".into());
         let log_path = path.with_file_name(format!("{stem}-access-log.db"));
-        let log_pool = Self::connect_log(Self::file_options(&log_path), 2).await?;
-        Ok(Self { log_pool, ..store })
+        let log_pool = connect(Self::file_options(&log_path), 2, &ACCESS_LOG).await?;
+        Ok(Self { pool, log_pool })
     }
 
     fn file_options(path: &Path) -> SqliteConnectOptions {
@@ -63,34 +64,38 @@ impl SqliteStore {
     pub async fn open_in_memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: each in-memory connection would otherwise be its own database.
-        let store = Self::connect(options, 1).await?;
+        let pool = connect(options, 1, &MAIN).await?;
         // A second in-memory database (each parse of `sqlite::memory:` names a new one).
         let log_options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        Ok(Self { log_pool: Self::connect_log(log_options, 1).await?, ..store })
+        Ok(Self { pool, log_pool: connect(log_options, 1, &ACCESS_LOG).await? })
     }
 
-    async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
-        let pool = pool_options(max_connections).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { log_pool: pool.clone(), pool })
-    }
-
-    async fn connect_log(options: SqliteConnectOptions, max_connections: u32) -> Result<SqlitePool> {
-        let pool = pool_options(max_connections).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite-access-log").run(&pool).await?;
-        Ok(pool)
-    }
-
-    /// Begins a write transaction holding the database's write lock.
+    /// Begins a write transaction holding the main database's write lock.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        begin_immediate(&self.pool).await
     }
 }
 
-/// Connections are kept for the pool's life: an in-memory database lives only as long as one
-/// of its connections does.
-fn pool_options(max_connections: u32) -> SqlitePoolOptions {
-    SqlitePoolOptions::new().max_connections(max_connections).min_connections(1).idle_timeout(None).max_lifetime(None)
+static MAIN: Migrator = sqlx::migrate!("./migrations/sqlite");
+static ACCESS_LOG: Migrator = sqlx::migrate!("./migrations/sqlite-access-log");
+
+/// A pool whose connections are kept for its life (an in-memory database lives only as long as
+/// one of its connections does), with `migrator` applied.
+async fn connect(options: SqliteConnectOptions, max_connections: u32, migrator: &Migrator) -> Result<SqlitePool> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await?;
+    migrator.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Begins a write transaction on `pool` that takes the database's write lock up front.
+pub(crate) async fn begin_immediate(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 fn unix_seconds(time: OffsetDateTime) -> i64 {
