@@ -214,6 +214,26 @@ async fn a_429_waits_for_retry_after_and_stays_typed_when_it_persists() {
     assert!(clock.sleeps().is_empty());
 }
 
+/// Serves `app` over plain HTTP on a free loopback port; returns its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A client of a scripted server at `base` (identity platform and API alike).
+fn scripted_client(base: &str) -> threatgate_client::ClientBuilder {
+    Client::builder("11111111-1111-1111-1111-111111111111")
+        .client_secret(ClientSecret::new("s"))
+        .authority(base)
+        .api_base(base)
+}
+
+fn token_response() -> serde_json::Value {
+    serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "t"})
+}
+
 /// A plain-HTTP server that fails the first token request with 503, the first list with 429
 /// (`Retry-After: 7`), and every update with 503.
 async fn scripted_server() -> (String, Arc<AtomicU32>) {
@@ -234,8 +254,7 @@ async fn scripted_server() -> (String, Arc<AtomicU32>) {
                     if n == 0 {
                         (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response()
                     } else {
-                        axum::Json(serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "t"}))
-                            .into_response()
+                        axum::Json(token_response()).into_response()
                     }
                 }
             }),
@@ -246,7 +265,11 @@ async fn scripted_server() -> (String, Arc<AtomicU32>) {
                 let n = list_calls.fetch_add(1, Ordering::SeqCst);
                 async move {
                     if n == 0 {
-                        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], r#"{"error":{"code":"429","message":"slow down","target":"x"}}"#)
+                        (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "7")],
+                            r#"{"error":{"code":"429","message":"slow down","target":"x"}}"#,
+                        )
                             .into_response()
                     } else {
                         axum::Json(serde_json::json!({"@odata.context": "c", "value": []})).into_response()
@@ -261,23 +284,14 @@ async fn scripted_server() -> (String, Arc<AtomicU32>) {
                 async { (StatusCode::BAD_GATEWAY, "upstream failed").into_response() }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, calls)
+    (serve(app).await, calls)
 }
 
 #[tokio::test]
 async fn server_errors_back_off_a_429_waits_as_told_and_updates_are_not_repeated() {
     let (base, patches) = scripted_server().await;
     let clock = manual_clock();
-    let client = Client::builder("11111111-1111-1111-1111-111111111111")
-        .client_secret(ClientSecret::new("s"))
-        .authority(&base)
-        .api_base(&base)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
+    let client = scripted_client(&base).clock(clock.clone()).build().unwrap();
     let incidents = client.list_incidents("contoso.onmicrosoft.com", &IncidentFilter::new()).await.unwrap();
     assert!(incidents.is_empty());
     let sleeps = clock.sleeps();
@@ -292,9 +306,7 @@ async fn server_errors_back_off_a_429_waits_as_told_and_updates_are_not_repeated
     assert_eq!(patches.load(Ordering::SeqCst), 1, "an update is never sent twice");
 
     // Nobody listening: a transport error, after the bounded retries.
-    let dead = Client::builder("11111111-1111-1111-1111-111111111111")
-        .client_secret(ClientSecret::new("s"))
-        .authority("http://127.0.0.1:9")
+    let dead = scripted_client("http://127.0.0.1:9")
         .retry(RetryPolicy { max_attempts: 3, ..RetryPolicy::default() })
         .clock(manual_clock())
         .build()
@@ -327,23 +339,10 @@ async fn without_next_links_pages_are_followed_by_skip_until_a_short_page() {
         axum::Json(serde_json::json!({ "@odata.context": "c", "value": value }))
     }
     let app = axum::Router::new()
-        .route(
-            "/{tenant}/oauth2/v2.0/token",
-            post(|| async {
-                axum::Json(serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "t"}))
-            }),
-        )
+        .route("/{tenant}/oauth2/v2.0/token", post(|| async { axum::Json(token_response()) }))
         .route("/api/incidents", get(page));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let client = Client::builder("11111111-1111-1111-1111-111111111111")
-        .client_secret(ClientSecret::new("s"))
-        .authority(&base)
-        .api_base(&base)
-        .build()
-        .unwrap();
+    let base = serve(app).await;
+    let client = scripted_client(&base).build().unwrap();
     let incidents = client.list_incidents("contoso.onmicrosoft.com", &IncidentFilter::new()).await.unwrap();
     let ids: Vec<i64> = incidents.iter().map(|i| i.incident_id).collect();
     assert_eq!(ids, (1..=250).rev().collect::<Vec<_>>(), "three pages by $skip, unknown fields ignored");

@@ -244,11 +244,12 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
         SecretCommand::List { data, app } => {
             let opened = Opened::new(&data).await?;
             let secrets = opened.admin().list_secrets(&app).await?;
+            let now = time::OffsetDateTime::now_utc();
             emit(json, &secrets, || {
                 secrets
                     .iter()
                     .map(|s| {
-                        let state = s.state_at(time::OffsetDateTime::now_utc());
+                        let state = s.state_at(now);
                         format!("{}  {}***  expires {} ({state})  {}\n", s.key_id, s.hint, when(s.end), s.description)
                     })
                     .collect()

@@ -217,6 +217,7 @@ pub async fn overview(
         .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
         .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
         .collect();
+    let now = state.identity.clock().now();
     let secrets = state
         .identity
         .store()
@@ -225,7 +226,7 @@ pub async fn overview(
         .unwrap_or_default()
         .into_iter()
         .map(|s| {
-            let state = s.state_at(state.identity.clock().now());
+            let state = s.state_at(now);
             (
                 s.key_id.to_string(),
                 s.description,
