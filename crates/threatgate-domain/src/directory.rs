@@ -156,7 +156,39 @@ impl ClientSecretRecord {
     }
 }
 
-/// Credentials (secrets, later certificates) are warned about this many days before they end.
+/// A certificate credential of an application: the public part of a certificate whose private
+/// key signs the application's client assertions. Matched by its thumbprints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateCredentialRecord {
+    /// The credential's id (Microsoft's `keyId`), used to delete it.
+    pub key_id: ObjectId,
+    pub app_id: AppId,
+    /// What the uploader called it; the certificate's subject when they did not say.
+    pub description: String,
+    /// SHA-1 of the certificate's DER (what `x5t` names), as Microsoft shows it: upper-case hex.
+    pub thumbprint: String,
+    /// SHA-256 of the certificate's DER (what `x5t#S256` names), upper-case hex.
+    pub thumbprint_sha256: String,
+    /// The certificate, DER.
+    #[serde(skip_serializing)]
+    pub certificate_der: Vec<u8>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+impl CertificateCredentialRecord {
+    pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
+        self.start <= now && now < self.end
+    }
+
+    pub fn state_at(&self, now: OffsetDateTime) -> CredentialState {
+        CredentialState::of(self.start, self.end, now)
+    }
+}
+
+/// Credentials (secrets and certificates) are warned about this many days before they end.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// Where a credential stands at a moment.

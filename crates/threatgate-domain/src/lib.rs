@@ -13,8 +13,8 @@ pub mod odata;
 pub mod resource;
 
 pub use directory::{
-    AppRoleAssignment, Application, ClientSecretRecord, CredentialState, EXPIRY_WARNING_DAYS, RequiredAppRole,
-    ServicePrincipal, SignInAudience, Tenant, User, UserRole,
+    AppRoleAssignment, Application, CertificateCredentialRecord, ClientSecretRecord, CredentialState,
+    EXPIRY_WARNING_DAYS, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, User, UserRole,
 };
 pub use ids::{AppId, AppRoleId, KeyId, ObjectId, TenantId};
 pub use incidents::{

@@ -6,13 +6,14 @@
 
 use serde::Serialize;
 use threatgate_domain::{
-    AppId, Application, ClientSecretRecord, CredentialState, DisplayName, DomainName, NameError, ObjectId, RedirectUri,
-    RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, TenantSegment, Upn, User,
-    UserRole,
+    AppId, Application, CertificateCredentialRecord, ClientSecretRecord, CredentialState, DisplayName, DomainName,
+    NameError, ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant,
+    TenantId, TenantSegment, Upn, User, UserRole,
 };
-use threatgate_store::{ConsentGrant, Store, StoreError, TenantKey};
+use threatgate_store::{AuditCategory, AuditEvent, ConsentGrant, Store, StoreError, TenantKey};
 use time::{Duration, OffsetDateTime};
 
+use crate::certificates::Certificate;
 use crate::clock::Clock;
 use crate::passwords::{check_password_strength, generate_password, hash_password};
 use crate::random::new_guid;
@@ -86,10 +87,11 @@ pub struct CredentialReport {
     pub tenant: String,
     pub app_id: AppId,
     pub app_name: String,
-    /// `client secret` (certificates will join).
+    /// `client secret` or `certificate`.
     pub kind: &'static str,
     pub key_id: ObjectId,
     pub description: String,
+    /// A secret's first characters, or a certificate's thumbprint (SHA-1, hex).
     pub hint: String,
     #[serde(with = "time::serde::rfc3339")]
     pub end: OffsetDateTime,
@@ -97,15 +99,53 @@ pub struct CredentialReport {
     pub state: CredentialState,
 }
 
-/// Administration over a store.
+/// Who the audit trail names for changes made from the command line.
+pub const COMMAND_LINE_ACTOR: &str = "threatgate (command line)";
+
+/// Administration over a store. Every change is recorded in the audit trail as done by
+/// `actor`.
 #[derive(Debug, Clone, Copy)]
 pub struct DirectoryAdmin<'a> {
     pub store: &'a dyn Store,
     pub hasher: &'a SecretHasher,
     pub clock: &'a dyn Clock,
+    /// A signed-in user's UPN, or [`COMMAND_LINE_ACTOR`].
+    pub actor: &'a str,
+}
+
+/// A change for the audit trail.
+struct Change<'x> {
+    tenant_id: TenantId,
+    application: Option<&'x Application>,
+    category: AuditCategory,
+    operation: &'static str,
+    target: String,
+    detail: String,
 }
 
 impl DirectoryAdmin<'_> {
+    /// Records a change made. The change is already stored (the trail lives in another
+    /// database), so a failure to record it is reported in the log, not to the caller.
+    async fn record(&self, change: Change<'_>) {
+        let event = AuditEvent {
+            at: threatgate_domain::datetime::to_ticks(self.clock.now()),
+            tenant_id: change.tenant_id,
+            app_id: change.application.map(|application| application.app_id),
+            app_tenant_id: change.application.map(|application| application.home_tenant_id),
+            app_name: change.application.map(|application| application.display_name.to_string()).unwrap_or_default(),
+            category: change.category,
+            operation: change.operation.to_owned(),
+            actor: self.actor.to_owned(),
+            target: change.target,
+            result: "success".into(),
+            detail: change.detail,
+            client_address: None,
+        };
+        if let Err(error) = self.store.append_audit_events(&[event]).await {
+            tracing::error!(%error, operation = change.operation, "the audit trail could not record a change");
+        }
+    }
+
     fn now(&self) -> OffsetDateTime {
         // Whole seconds: the store keeps seconds, and read-back records should compare equal.
         let now = self.clock.now();
@@ -143,6 +183,15 @@ impl DirectoryAdmin<'_> {
             )),
             other => other.into(),
         })?;
+        self.record(Change {
+            tenant_id: tenant.id,
+            application: None,
+            category: AuditCategory::Directory,
+            operation: "CreateTenant",
+            target: tenant.initial_domain.to_string(),
+            detail: format!("displayName={}", tenant.display_name),
+        })
+        .await;
         Ok(tenant)
     }
 
@@ -206,6 +255,15 @@ impl DirectoryAdmin<'_> {
             created_at: self.now(),
         };
         self.store.insert_user(&user).await?;
+        self.record(Change {
+            tenant_id: tenant.id,
+            application: None,
+            category: AuditCategory::Directory,
+            operation: "CreateUser",
+            target: user.upn.to_string(),
+            detail: format!("role={}", if global_admin { "Global Administrator" } else { "none" }),
+        })
+        .await;
         Ok(CreatedUser { user, generated_password: generated })
     }
 
@@ -220,13 +278,23 @@ impl DirectoryAdmin<'_> {
 
     /// Sets a new generated password for a user and returns it (shown once).
     pub async fn reset_password(&self, upn: &str) -> AdminResult<String> {
-        let upn = Upn::parse(upn)?;
+        let user = self.get_user(upn).await?;
+        let upn = user.upn;
         let password = generate_password()?;
         let to_hash = password.clone();
         let hashed = tokio::task::spawn_blocking(move || hash_password(&to_hash))
             .await
             .map_err(|e| AdminError::Refused(format!("password hashing was interrupted: {e}")))??;
         if self.store.set_user_password(&upn, &hashed).await? {
+            self.record(Change {
+                tenant_id: user.tenant_id,
+                application: None,
+                category: AuditCategory::Directory,
+                operation: "ResetPassword",
+                target: upn.to_string(),
+                detail: String::new(),
+            })
+            .await;
             Ok(password)
         } else {
             Err(AdminError::NotFound { what: "user", name: upn.to_string() })
@@ -288,6 +356,15 @@ impl DirectoryAdmin<'_> {
             consented_at: None,
         };
         self.store.insert_application(&application, &principal).await?;
+        self.record(Change {
+            tenant_id: tenant.id,
+            application: Some(&application),
+            category: AuditCategory::Directory,
+            operation: "RegisterApplication",
+            target: application.app_id.to_string(),
+            detail: format!("signInAudience={}", application.sign_in_audience.as_str()),
+        })
+        .await;
         Ok(application)
     }
 
@@ -330,6 +407,15 @@ impl DirectoryAdmin<'_> {
             }
         }
         self.store.set_required_app_roles(application.app_id, &required).await?;
+        self.record(Change {
+            tenant_id: application.home_tenant_id,
+            application: Some(&application),
+            category: AuditCategory::Directory,
+            operation: "AddPermissions",
+            target: application.app_id.to_string(),
+            detail: format!("requested={}", role_names.join(",")),
+        })
+        .await;
         Ok(Application { required_app_roles: required, ..application })
     }
 
@@ -342,11 +428,7 @@ impl DirectoryAdmin<'_> {
                 "a secret's lifetime must be 1 to {MAX_SECRET_LIFETIME_DAYS} days, not {days}"
             )));
         }
-        if description.chars().count() > 256 || description.chars().any(char::is_control) {
-            return Err(AdminError::Refused(
-                "a description has at most 256 characters and no control characters".into(),
-            ));
-        }
+        let description = checked_description(description)?;
         let value = ClientSecret::generate()?;
         let now = self.now();
         let record = ClientSecretRecord {
@@ -359,14 +441,124 @@ impl DirectoryAdmin<'_> {
             end: now + Duration::days(days),
         };
         self.store.insert_client_secret(&record).await?;
+        self.record(Change {
+            tenant_id: application.home_tenant_id,
+            application: Some(&application),
+            category: AuditCategory::Credential,
+            operation: "AddClientSecret",
+            target: record.key_id.to_string(),
+            detail: credential_detail(&record.description, record.start, record.end),
+        })
+        .await;
         Ok(CreatedSecret { record, value })
+    }
+
+    /// Adds a certificate credential from an upload (PEM or DER), valid as the certificate
+    /// says. `description` defaults to the certificate's subject.
+    pub async fn add_certificate(
+        &self,
+        app_id: &str,
+        upload: &[u8],
+        description: Option<&str>,
+    ) -> AdminResult<CertificateCredentialRecord> {
+        let application = self.get_application(app_id).await?;
+        let certificate = Certificate::from_upload(upload)
+            .map_err(|error| AdminError::Refused(format!("certificate refused: {error}")))?;
+        if certificate.not_after() <= self.now() {
+            let end =
+                certificate.not_after().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            return Err(AdminError::Refused(format!("certificate refused: it expired on {end}")));
+        }
+        let description = match description {
+            Some(description) => checked_description(description)?.to_owned(),
+            None => certificate.subject().chars().take(256).collect(),
+        };
+        let record = CertificateCredentialRecord {
+            key_id: ObjectId::from_uuid(new_guid()?),
+            app_id: application.app_id,
+            description,
+            thumbprint: certificate.thumbprint(),
+            thumbprint_sha256: certificate.thumbprint_sha256(),
+            certificate_der: certificate.der().to_vec(),
+            start: certificate.not_before(),
+            end: certificate.not_after(),
+        };
+        self.store.insert_certificate_credential(&record).await.map_err(|error| match error {
+            StoreError::Conflict(_) => {
+                AdminError::Refused(format!("the application already has the certificate {}", record.thumbprint))
+            }
+            other => other.into(),
+        })?;
+        self.record(Change {
+            tenant_id: application.home_tenant_id,
+            application: Some(&application),
+            category: AuditCategory::Credential,
+            operation: "AddCertificate",
+            target: record.key_id.to_string(),
+            detail: format!(
+                "thumbprint={}, {}",
+                record.thumbprint,
+                credential_detail(&record.description, record.start, record.end)
+            ),
+        })
+        .await;
+        Ok(record)
+    }
+
+    /// Removes a certificate credential, named by its key id or its thumbprint.
+    pub async fn delete_certificate(&self, app_id: &str, key_id_or_thumbprint: &str) -> AdminResult<()> {
+        let application = self.get_application(app_id).await?;
+        let not_found =
+            || AdminError::NotFound { what: "certificate credential", name: key_id_or_thumbprint.to_owned() };
+        let wanted = key_id_or_thumbprint.trim();
+        let key_id = match ObjectId::parse(wanted) {
+            Some(key_id) => key_id,
+            None => self
+                .store
+                .list_certificate_credentials(application.app_id)
+                .await?
+                .into_iter()
+                .find(|certificate| certificate.thumbprint.eq_ignore_ascii_case(wanted))
+                .map(|certificate| certificate.key_id)
+                .ok_or_else(not_found)?,
+        };
+        if !self.store.delete_certificate_credential(application.app_id, key_id).await? {
+            return Err(not_found());
+        }
+        self.record(Change {
+            tenant_id: application.home_tenant_id,
+            application: Some(&application),
+            category: AuditCategory::Credential,
+            operation: "DeleteCertificate",
+            target: key_id.to_string(),
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
+    }
+
+    pub async fn list_certificates(&self, app_id: &str) -> AdminResult<Vec<CertificateCredentialRecord>> {
+        let application = self.get_application(app_id).await?;
+        Ok(self.store.list_certificate_credentials(application.app_id).await?)
     }
 
     pub async fn delete_secret(&self, app_id: &str, key_id: &str) -> AdminResult<()> {
         let application = self.get_application(app_id).await?;
         let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_owned() };
         let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
-        if self.store.delete_client_secret(application.app_id, key_id).await? { Ok(()) } else { Err(not_found()) }
+        if !self.store.delete_client_secret(application.app_id, key_id).await? {
+            return Err(not_found());
+        }
+        self.record(Change {
+            tenant_id: application.home_tenant_id,
+            application: Some(&application),
+            category: AuditCategory::Credential,
+            operation: "DeleteClientSecret",
+            target: key_id.to_string(),
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
     }
 
     /// Every credential of the applications registered in `tenant` (or of `app`, or of all),
@@ -401,6 +593,19 @@ impl DirectoryAdmin<'_> {
                     end: secret.end,
                 });
             }
+            for certificate in self.store.list_certificate_credentials(application.app_id).await? {
+                report.push(CredentialReport {
+                    tenant: home.clone(),
+                    app_id: application.app_id,
+                    app_name: application.display_name.to_string(),
+                    kind: "certificate",
+                    key_id: certificate.key_id,
+                    state: certificate.state_at(now),
+                    description: certificate.description,
+                    hint: certificate.thumbprint,
+                    end: certificate.end,
+                });
+            }
         }
         report.sort_by_key(|credential| credential.end);
         Ok(report)
@@ -413,12 +618,8 @@ impl DirectoryAdmin<'_> {
 
     /// Consents to the application in `tenant` on behalf of the organisation: creates its
     /// service principal there and grants every Threat Protection permission it requests.
+    /// The consent is recorded as given by the actor.
     pub async fn grant_consent(&self, tenant: &str, app_id: &str) -> AdminResult<ConsentStatus> {
-        self.grant_consent_as(tenant, app_id, "threatgate (command line)").await
-    }
-
-    /// [`Self::grant_consent`], recording who consented (a signed-in user's UPN).
-    pub async fn grant_consent_as(&self, tenant: &str, app_id: &str, consented_by: &str) -> AdminResult<ConsentStatus> {
         let tenant = self.get_tenant(tenant).await?;
         let application = self.get_application(app_id).await?;
         if !application.may_be_used_in(tenant.id) {
@@ -452,26 +653,45 @@ impl DirectoryAdmin<'_> {
             resource_service_principal_id: resource.object_id,
             roles,
             at: self.now(),
-            consented_by: consented_by.to_owned(),
+            consented_by: self.actor.to_owned(),
         };
         self.store.grant_consent(&grant).await?;
-        self.consent_status(&tenant, application.app_id)
+        let status = self
+            .consent_status(&tenant, application.app_id)
             .await?
-            .ok_or_else(|| AdminError::Refused("the consent was recorded but cannot be read back".into()))
+            .ok_or_else(|| AdminError::Refused("the consent was recorded but cannot be read back".into()))?;
+        self.record(Change {
+            tenant_id: tenant.id,
+            application: Some(&application),
+            category: AuditCategory::Consent,
+            operation: "GrantConsent",
+            target: application.app_id.to_string(),
+            detail: format!("roles={}", status.roles.join(",")),
+        })
+        .await;
+        Ok(status)
     }
 
     /// Removes the application's service principal from `tenant`, and with it every grant.
     pub async fn revoke_consent(&self, tenant: &str, app_id: &str) -> AdminResult<()> {
         let tenant = self.get_tenant(tenant).await?;
         let application = self.get_application(app_id).await?;
-        if self.store.revoke_consent(tenant.id, application.app_id).await? {
-            Ok(())
-        } else {
-            Err(AdminError::NotFound {
+        if !self.store.revoke_consent(tenant.id, application.app_id).await? {
+            return Err(AdminError::NotFound {
                 what: "consent for application",
                 name: format!("{} in {}", application.app_id, tenant.id),
-            })
+            });
         }
+        self.record(Change {
+            tenant_id: tenant.id,
+            application: Some(&application),
+            category: AuditCategory::Consent,
+            operation: "RevokeConsent",
+            target: application.app_id.to_string(),
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
     }
 
     /// The applications (other than built-in resources) present in `tenant`, with their roles.
@@ -510,4 +730,18 @@ impl DirectoryAdmin<'_> {
         let statuses = self.list_consents(&tenant.id.to_string()).await?;
         Ok(statuses.into_iter().find(|status| status.app_id == app_id))
     }
+}
+
+/// A credential's description and validity, for the audit trail.
+fn credential_detail(description: &str, start: OffsetDateTime, end: OffsetDateTime) -> String {
+    let format = |time: OffsetDateTime| time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    format!("description={description:?}, start={}, end={}", format(start), format(end))
+}
+
+/// A credential's description: at most 256 characters, no control characters.
+fn checked_description(description: &str) -> AdminResult<&str> {
+    if description.chars().count() > 256 || description.chars().any(char::is_control) {
+        return Err(AdminError::Refused("a description has at most 256 characters and no control characters".into()));
+    }
+    Ok(description)
 }

@@ -63,9 +63,21 @@ pub enum AadError {
     )]
     ExpiredClientSecret { app_id: String },
     #[error(
-        "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}'. Application '{app_id}' has no certificate credential that matches.]"
+        "Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by client: '{thumbprint}'{detail}]"
     )]
-    ClientAssertionKeyNotFound { app_id: String, thumbprint: String },
+    InvalidClientAssertionSignature { reason: &'static str, thumbprint: String, detail: String },
+    #[error(
+        "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}', Found key 'Start={start}, End={end}'. The certificate credential of application '{app_id}' is outside its validity period: add a current certificate (threatgate app certificate add).]"
+    )]
+    ExpiredCertificate { app_id: String, thumbprint: String, start: String, end: String },
+    #[error("Invalid JWT token. {detail}")]
+    InvalidClientAssertion { detail: String },
+    #[error("Subject mismatches Issuer claim in the client assertion.")]
+    AssertionSubjectMismatch,
+    #[error(
+        "The client_assertion_type '{assertion_type}' is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer."
+    )]
+    UnsupportedAssertionType { assertion_type: String },
     #[error(
         "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
     )]

@@ -6,10 +6,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use threatgate_domain::{AppId, THREAT_PROTECTION, Tenant, TenantSegment};
+use threatgate_domain::{AppId, THREAT_PROTECTION, Tenant, TenantId, TenantSegment};
 use threatgate_proto::AccessTokenClaims;
 use time::{Duration, OffsetDateTime};
 
+use crate::assertion::{AssertionCheck, verify_client_assertion};
 use crate::error::{AadError, excerpt};
 use crate::keys::KeyRing;
 use crate::random::random_bytes;
@@ -46,6 +47,35 @@ pub struct TokenRequest<'a> {
     pub tenant: &'a str,
     pub parameters: TokenParameters,
     pub basic: Option<BasicCredentials>,
+    /// The origins (`https://host[:port]`) clients reach the token endpoints at: a client
+    /// assertion's `aud` must be a token endpoint URL at one of them.
+    pub origins: &'a [String],
+}
+
+/// How the client proved who it is (the token's `appidacr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ClientCredentialKind {
+    /// A client secret: `appidacr` "1".
+    Secret,
+    /// A certificate-signed client assertion: `appidacr` "2".
+    Certificate,
+}
+
+impl ClientCredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::Certificate => "certificate",
+        }
+    }
+
+    fn application_authentication_class(self) -> &'static str {
+        match self {
+            Self::Secret => "1",
+            Self::Certificate => "2",
+        }
+    }
 }
 
 /// A signed access token and what the response reports about it.
@@ -57,6 +87,11 @@ pub struct IssuedToken {
     pub expires_in: i64,
     pub expires_on: i64,
     pub not_before: i64,
+    /// Who got it, for the audit trail (never the token itself).
+    pub tenant_id: TenantId,
+    pub app_id: AppId,
+    pub roles: Vec<String>,
+    pub credential: ClientCredentialKind,
 }
 
 /// Checks a client-credentials request and issues a token for it.
@@ -65,7 +100,7 @@ pub fn issue_client_credentials(
     request: TokenRequest<'_>,
 ) -> Result<IssuedToken, AadError> {
     let IssuanceContext { view, keys, hasher, now } = context;
-    let TokenRequest { endpoint, tenant: segment_text, parameters, basic } = request;
+    let TokenRequest { endpoint, tenant: segment_text, parameters, basic, origins } = request;
 
     // 1. The tenant (90002).
     let segment = TenantSegment::parse(segment_text)
@@ -102,26 +137,30 @@ pub fn issue_client_credentials(
     let application = view.application(app_id).ok_or_else(not_found)?;
     let principal = view.service_principal(tenant.id, app_id).ok_or_else(not_found)?;
 
-    // 5. Its credential (7000218, 7000215, 7000222).
+    // 5. Its credential (7000218, 7000215, 7000222; 700027, 50027, 50048).
     let app_text = app_id.to_string();
-    let method_reference = match secret {
-        Some(secret) => {
-            verify_secret(hasher, &application.secrets, &secret, now, &app_text)?;
-            "1"
+    let credential = match (secret, parameters.client_assertion.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(AadError::MalformedRequest {
+                detail: "The request authenticates the client twice (client_secret and client_assertion).".into(),
+            });
         }
-        None => match (&parameters.client_assertion, &parameters.client_assertion_type) {
-            (Some(_), Some(kind)) if kind == CLIENT_ASSERTION_TYPE_JWT => {
-                // No certificate credential can be registered yet, so no assertion verifies.
-                return Err(AadError::ClientAssertionKeyNotFound {
-                    app_id: app_text,
-                    thumbprint: assertion_thumbprint(parameters.client_assertion.as_deref().unwrap_or_default()),
-                });
+        (Some(secret), None) => {
+            verify_secret(hasher, &application.secrets, &secret, now, &app_text)?;
+            ClientCredentialKind::Secret
+        }
+        (None, Some(assertion)) => {
+            match parameters.client_assertion_type.as_deref() {
+                None => return Err(AadError::MissingParameter { name: "client_assertion_type" }),
+                Some(CLIENT_ASSERTION_TYPE_JWT) => {}
+                Some(other) => return Err(AadError::UnsupportedAssertionType { assertion_type: excerpt(other) }),
             }
-            (Some(_), _) => {
-                return Err(AadError::MissingParameter { name: "client_assertion_type" });
-            }
-            (None, _) => return Err(AadError::MissingClientCredential),
-        },
+            let check =
+                AssertionCheck { client_id: app_id, certificates: &application.certificates, tenant, origins, now };
+            verify_client_assertion(assertion, check)?;
+            ClientCredentialKind::Certificate
+        }
+        (None, None) => return Err(AadError::MissingClientCredential),
     };
 
     // 6. The resource (1002012, 70011, 700022, 500011).
@@ -131,7 +170,7 @@ pub fn issue_client_credentials(
     };
 
     // 7. The token.
-    let roles = view.threat_protection_roles(tenant.id, app_id);
+    let roles: Vec<String> = view.threat_protection_roles(tenant.id, app_id).into_iter().map(str::to_owned).collect();
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
     let issued_at = now - BACKDATE;
     let expires = now + LIFETIME;
@@ -147,12 +186,12 @@ pub fn issue_client_credentials(
         exp: expires.unix_timestamp(),
         aio: STANDARD.encode(random_bytes::<48>().map_err(internal)?),
         appid: app_text,
-        appidacr: method_reference.into(),
+        appidacr: credential.application_authentication_class().into(),
         idp: issuer,
         idtyp: "app".into(),
         oid: principal.principal.object_id.to_string(),
         rh: format!("1.{}.", URL_SAFE_NO_PAD.encode(random_bytes::<36>().map_err(internal)?)),
-        roles: roles.into_iter().map(str::to_owned).collect(),
+        roles: roles.clone(),
         sub: principal.principal.object_id.to_string(),
         tid: tenant.id.to_string(),
         uti: URL_SAFE_NO_PAD.encode(random_bytes::<16>().map_err(internal)?),
@@ -166,6 +205,10 @@ pub fn issue_client_credentials(
         expires_in: EXPIRES_IN_SECONDS,
         expires_on: expires.unix_timestamp(),
         not_before: issued_at.unix_timestamp(),
+        tenant_id: tenant.id,
+        app_id,
+        roles,
+        credential,
     })
 }
 
@@ -265,21 +308,4 @@ fn canonical_audience(identifier: &str) -> String {
     } else {
         THREAT_PROTECTION.identifier_uri.to_owned()
     }
-}
-
-/// The certificate thumbprint an assertion's header names (`x5t`, in hex as Microsoft prints
-/// it), for the error message; empty when there is none.
-fn assertion_thumbprint(assertion: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE;
-    let header = assertion.split('.').next().unwrap_or_default().trim_end_matches('=');
-    let decoded = URL_SAFE_NO_PAD.decode(header).ok();
-    let json: Option<serde_json::Value> = decoded.and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let x5t = json.as_ref().and_then(|value| value.get("x5t")).and_then(|value| value.as_str()).unwrap_or_default();
-    let trimmed = x5t.trim_end_matches('=');
-    let bytes = URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .or_else(|_| URL_SAFE.decode(x5t))
-        .or_else(|_| STANDARD.decode(x5t))
-        .unwrap_or_default();
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

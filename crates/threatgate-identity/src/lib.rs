@@ -5,6 +5,8 @@
 //! request and gets back a token or an [`AadError`]; it never sees a key or a secret hash.
 
 pub mod admin;
+pub mod assertion;
+pub mod certificates;
 pub mod clock;
 mod error;
 mod files;
@@ -20,6 +22,7 @@ pub mod verify;
 pub mod view;
 
 pub use admin::{AdminError, CredentialReport, DirectoryAdmin};
+pub use certificates::{Certificate, CertificateError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AadError, Error, Result};
 pub use files::read_or_create_private_file;

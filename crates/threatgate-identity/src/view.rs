@@ -10,6 +10,9 @@ use threatgate_domain::{
 };
 use threatgate_store::DirectoryData;
 
+use crate::assertion::RegisteredCertificate;
+use crate::certificates::Certificate;
+
 /// The directory as of one revision.
 #[derive(Debug, Default)]
 pub struct DirectoryView {
@@ -25,6 +28,7 @@ pub struct DirectoryView {
 pub struct ApplicationEntry {
     pub application: Application,
     pub secrets: Vec<ClientSecretRecord>,
+    pub certificates: Vec<RegisteredCertificate>,
 }
 
 /// A service principal with the roles it holds, per resource service principal.
@@ -52,11 +56,28 @@ impl DirectoryView {
             view.tenants.insert(tenant.id, tenant);
         }
         for application in data.applications {
-            view.applications.insert(application.app_id, ApplicationEntry { application, secrets: Vec::new() });
+            view.applications.insert(
+                application.app_id,
+                ApplicationEntry { application, secrets: Vec::new(), certificates: Vec::new() },
+            );
         }
         for secret in data.client_secrets {
             if let Some(entry) = view.applications.get_mut(&secret.app_id) {
                 entry.secrets.push(secret);
+            }
+        }
+        for record in data.certificates {
+            // Checked when it was added; a stored certificate that no longer parses cannot
+            // verify anything, so it is left out (and said so).
+            let certificate = match Certificate::from_der(&record.certificate_der) {
+                Ok(certificate) => certificate,
+                Err(error) => {
+                    tracing::warn!(app_id = %record.app_id, key_id = %record.key_id, %error, "stored certificate credential unusable");
+                    continue;
+                }
+            };
+            if let Some(entry) = view.applications.get_mut(&record.app_id) {
+                entry.certificates.push(RegisteredCertificate { record, certificate });
             }
         }
         let mut principal_keys: HashMap<ObjectId, (TenantId, AppId)> = HashMap::new();

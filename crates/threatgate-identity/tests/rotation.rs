@@ -24,7 +24,7 @@ async fn world() -> World {
     let store: Arc<dyn threatgate_store::Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let hasher = Arc::new(SecretHasher::from_key_bytes(&[9; 32]));
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-26 12:00 UTC)));
-    let admin = DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: clock.as_ref() };
+    let admin = DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: clock.as_ref(), actor: "test" };
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
@@ -46,8 +46,13 @@ impl World {
             scope: Some("https://api.security.microsoft.com/.default".into()),
             ..TokenParameters::default()
         };
-        let request =
-            TokenRequest { endpoint: TokenEndpoint::V2, tenant: "contoso.onmicrosoft.com", parameters, basic: None };
+        let request = TokenRequest {
+            endpoint: TokenEndpoint::V2,
+            tenant: "contoso.onmicrosoft.com",
+            parameters,
+            basic: None,
+            origins: &[],
+        };
         self.service.issue_token(request).unwrap().access_token
     }
 

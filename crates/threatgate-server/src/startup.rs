@@ -203,6 +203,7 @@ async fn warn_about_expiring_credentials(identity: &IdentityService) {
         store: identity.store().as_ref(),
         hasher: identity.hasher(),
         clock: identity.clock().as_ref(),
+        actor: "threatgate (server)",
     };
     match admin.credential_report(None, None).await {
         Ok(report) => {

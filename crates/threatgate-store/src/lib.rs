@@ -7,14 +7,16 @@
 //! tenant, what a secret's hash is, which key signs: the identity crate decides, the store
 //! records.
 
+mod audit;
 mod error;
 mod sqlite;
 mod traits;
 
+pub use audit::{AuditRecord, AuditTrailQuery, read_audit_trail};
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, ConsentGrant, DirectoryData, DirectoryStore,
-    IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord, SessionStore, SigningKeyRecord, Store,
-    StoredAccessEntry, TenantKey, UpdateOutcome,
+    AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
+    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord,
+    SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey, UpdateOutcome,
 };

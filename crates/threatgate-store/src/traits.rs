@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{
-    AppId, AppRoleAssignment, AppRoleId, Application, ClientSecretRecord, DomainName, KeyId, ObjectId, RequiredAppRole,
-    ServicePrincipal, Tenant, TenantId, Upn, User,
+    AppId, AppRoleAssignment, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DomainName,
+    KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Upn, User,
 };
 use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, TenantScope, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, IngestAlert};
@@ -27,6 +27,7 @@ pub struct DirectoryData {
     pub tenants: Vec<Tenant>,
     pub applications: Vec<Application>,
     pub client_secrets: Vec<ClientSecretRecord>,
+    pub certificates: Vec<CertificateCredentialRecord>,
     pub service_principals: Vec<ServicePrincipal>,
     pub app_role_assignments: Vec<AppRoleAssignment>,
 }
@@ -85,6 +86,12 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug + 'static {
     /// Returns whether a secret was deleted.
     async fn delete_client_secret(&self, app_id: AppId, key_id: ObjectId) -> Result<bool>;
     async fn list_client_secrets(&self, app_id: AppId) -> Result<Vec<ClientSecretRecord>>;
+
+    /// Adds a certificate credential; an application holds each certificate once.
+    async fn insert_certificate_credential(&self, certificate: &CertificateCredentialRecord) -> Result<()>;
+    /// Returns whether a certificate credential was deleted.
+    async fn delete_certificate_credential(&self, app_id: AppId, key_id: ObjectId) -> Result<bool>;
+    async fn list_certificate_credentials(&self, app_id: AppId) -> Result<Vec<CertificateCredentialRecord>>;
 
     /// Records a consent; returns the client's service principal in the tenant.
     async fn grant_consent(&self, grant: &ConsentGrant) -> Result<ServicePrincipal>;
@@ -308,6 +315,11 @@ pub struct AccessLogQuery {
     pub incident_id: Option<i64>,
     /// Only entries before this id (the next page after a page ending at it).
     pub before_id: Option<i64>,
+    /// Only entries before these ticks.
+    pub until: Option<i64>,
+    /// Also the entries of these applications in every other tenant (a partner's view of
+    /// what its applications did).
+    pub applications: Vec<AppId>,
     pub limit: u32,
 }
 
@@ -326,7 +338,105 @@ pub trait AccessLogStore: Send + Sync + 'static {
     async fn delete_access_entries_before(&self, before: i64) -> Result<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore {}
+/// What an audit event is about. API calls are in the access log; the audit trail shows them
+/// as the category `api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AuditCategory {
+    /// Tenants, users, applications and their permissions.
+    Directory,
+    /// Client secrets and certificates added or removed.
+    Credential,
+    /// Consent given or revoked.
+    Consent,
+    /// A token issued.
+    Token,
+}
 
-impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore> Store for T {}
+impl AuditCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Directory => "directory",
+            Self::Credential => "credential",
+            Self::Consent => "consent",
+            Self::Token => "token",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Directory, Self::Credential, Self::Consent, Self::Token]
+            .into_iter()
+            .find(|category| category.as_str() == text)
+    }
+}
+
+/// A change or a token issued, as the audit trail keeps it. Never holds a secret, a password
+/// or a token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// When it happened, in 100 ns ticks since the Unix epoch.
+    #[serde(skip)]
+    pub at: i64,
+    /// Where it happened: the customer's tenant for a consent or a token, the home tenant for
+    /// an application's own changes.
+    pub tenant_id: TenantId,
+    #[serde(rename = "applicationId")]
+    pub app_id: Option<AppId>,
+    /// The application's home tenant: the partner sees its applications' events everywhere.
+    #[serde(skip)]
+    pub app_tenant_id: Option<TenantId>,
+    #[serde(rename = "applicationName")]
+    pub app_name: String,
+    /// Written by [`crate::AuditRecord::json_line`] as the line's second field.
+    #[serde(skip)]
+    pub category: AuditCategory,
+    /// What was done, e.g. `AddCertificate`, `GrantConsent`, `IssueToken`.
+    pub operation: String,
+    /// Who did it: a user's UPN, `threatgate (command line)`, or the application for a token.
+    pub actor: String,
+    /// What it was done to: a domain, a UPN, a credential's key id, a resource.
+    pub target: String,
+    pub result: String,
+    /// More about it: roles granted, a credential's dates, a token's roles and credential type.
+    pub detail: String,
+    pub client_address: Option<String>,
+}
+
+/// An audit event with the position the trail gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEvent {
+    pub id: i64,
+    pub event: AuditEvent,
+}
+
+/// Which audit events of a tenant to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events at or after these ticks.
+    pub since: Option<i64>,
+    /// Only events before these ticks.
+    pub until: Option<i64>,
+    pub limit: u32,
+}
+
+/// The audit trail beyond API calls: append-only, read per tenant.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends events in one transaction, in order.
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()>;
+    /// The events that happened in the scope's tenant or were done by an application
+    /// registered in it, newest first.
+    async fn list_audit_events(
+        &self,
+        scope: &TenantScope<ReadAccessLog>,
+        query: &AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>>;
+    /// The retention cleanup, as [`AccessLogStore::delete_access_entries_before`].
+    async fn delete_audit_events_before(&self, before: i64) -> Result<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore {}
+
+impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore> Store for T {}

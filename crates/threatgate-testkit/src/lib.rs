@@ -87,7 +87,12 @@ impl TestApp {
 
     /// Administration on this server's store, as the CLI would do it.
     pub fn admin(&self) -> DirectoryAdmin<'_> {
-        DirectoryAdmin { store: self.identity.store().as_ref(), hasher: self.identity.hasher(), clock: &SystemClock }
+        DirectoryAdmin {
+            store: self.identity.store().as_ref(),
+            hasher: self.identity.hasher(),
+            clock: &SystemClock,
+            actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
+        }
     }
 
     /// Makes the server's view current after a change through `admin()`.

@@ -25,7 +25,12 @@ async fn main() -> anyhow::Result<()> {
     let data = DataDir::create(std::path::Path::new(&dir))?;
     let store = data.open_store().await?;
     let hasher = data.open_secret_hasher()?;
-    let admin = DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: &SystemClock };
+    let admin = DirectoryAdmin {
+        store: store.as_ref(),
+        hasher: &hasher,
+        clock: &SystemClock,
+        actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
+    };
 
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await?;
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Fabrikam Threat Connector", true, &[]).await?;

@@ -12,7 +12,8 @@ use threatgate_server::DataDir;
 use threatgate_store::Store;
 
 use crate::cli::{
-    AppCommand, ConsentCommand, DataDirArg, KeysCommand, PermissionCommand, SecretCommand, TenantCommand, UserCommand,
+    AppCommand, CertificateCommand, ConsentCommand, DataDirArg, KeysCommand, PermissionCommand, SecretCommand,
+    TenantCommand, UserCommand,
 };
 use crate::output::{emit, when};
 
@@ -29,7 +30,12 @@ impl Opened {
     }
 
     fn admin(&self) -> DirectoryAdmin<'_> {
-        DirectoryAdmin { store: self.store.as_ref(), hasher: &self.hasher, clock: &SystemClock }
+        DirectoryAdmin {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            clock: &SystemClock,
+            actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
+        }
     }
 }
 
@@ -184,8 +190,9 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
                     .iter()
                     .map(|c| {
                         let mark = if c.state.needs_rotation() { "  <- rotate it" } else { "" };
+                        let elided = if c.kind == "client secret" { "***" } else { "" };
                         format!(
-                            "{}  {:<24} {}  {}  {}***  ends {}  {}{mark}\n",
+                            "{}  {:<24} {}  {}  {}{elided}  ends {}  {}{mark}\n",
                             c.app_id,
                             c.app_name,
                             c.kind,
@@ -199,7 +206,7 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
                 let due = report.iter().filter(|c| c.state.needs_rotation()).count();
                 if due > 0 {
                     text.push_str(&format!(
-                        "\n{due} credential(s) end within {} days or have ended: add a new one (`app secret add`), move clients to it, then delete the old one.",
+                        "\n{due} credential(s) end within {} days or have ended: add a new one (`app secret add` or `app certificate add`), move clients to it, then delete the old one.",
                         threatgate_domain::EXPIRY_WARNING_DAYS
                     ));
                 } else if report.is_empty() {
@@ -209,6 +216,7 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
             })
         }
         AppCommand::Secret(command) => secret(command, json).await,
+        AppCommand::Certificate(command) => certificate(command, json).await,
         AppCommand::Permission(command) => permission(command, json).await,
     }
 }
@@ -253,6 +261,45 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
                         format!("{}  {}***  expires {} ({state})  {}\n", s.key_id, s.hint, when(s.end), s.description)
                     })
                     .collect()
+            })
+        }
+    }
+}
+
+async fn certificate(command: CertificateCommand, json: bool) -> anyhow::Result<()> {
+    let describe = |c: &threatgate_domain::CertificateCredentialRecord, now| {
+        format!(
+            "thumbprint  {}\nkey id      {}\nvalid       {} to {} ({})\ndescription {}\n",
+            c.thumbprint,
+            c.key_id,
+            when(c.start),
+            when(c.end),
+            c.state_at(now),
+            c.description
+        )
+    };
+    match command {
+        CertificateCommand::Add { data, app, certificate, description } => {
+            let upload = std::fs::read(&certificate)
+                .with_context(|| format!("reading the certificate {}", certificate.display()))?;
+            let opened = Opened::new(&data).await?;
+            let record = opened.admin().add_certificate(&app, &upload, description.as_deref()).await?;
+            emit(json, &record, || describe(&record, time::OffsetDateTime::now_utc()))
+        }
+        CertificateCommand::Delete { data, app, key_id } => {
+            let opened = Opened::new(&data).await?;
+            opened.admin().delete_certificate(&app, &key_id).await?;
+            emit(json, &serde_json::json!({ "deleted": key_id }), || format!("deleted certificate {key_id}"))
+        }
+        CertificateCommand::List { data, app } => {
+            let opened = Opened::new(&data).await?;
+            let certificates = opened.admin().list_certificates(&app).await?;
+            let now = time::OffsetDateTime::now_utc();
+            emit(json, &certificates, || {
+                if certificates.is_empty() {
+                    return "no certificates".into();
+                }
+                certificates.iter().map(|c| describe(c, now)).collect::<Vec<_>>().join("\n")
             })
         }
     }

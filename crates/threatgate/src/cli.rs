@@ -381,6 +381,10 @@ pub enum AppCommand {
     /// Client secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Certificate credentials (the public part of a certificate whose key signs client
+    /// assertions).
+    #[command(subcommand)]
+    Certificate(CertificateCommand),
     /// API permissions (application permissions of the Threat Protection API).
     #[command(subcommand)]
     Permission(PermissionCommand),
@@ -411,6 +415,40 @@ pub enum SecretCommand {
         key_id: String,
     },
     /// List an application's secrets (hints and dates, never values).
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertificateCommand {
+    /// Upload a certificate's public part (PEM or DER); it is valid as the certificate says.
+    Add {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+        /// The certificate file: PEM (-----BEGIN CERTIFICATE-----) or DER. Never the private key.
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+        /// [default: the certificate's subject]
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Remove a certificate credential.
+    Delete {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        app: String,
+        /// The credential's key id or its thumbprint (hex), from `app certificate list`.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// List an application's certificates: thumbprints and validity.
     List {
         #[command(flatten)]
         data: DataDirArg,

@@ -42,7 +42,12 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let manifest_path = service.data_dir().demo_manifest_path();
 
     let identity = service.identity();
-    let admin = DirectoryAdmin { store: identity.store().as_ref(), hasher: identity.hasher(), clock: &SystemClock };
+    let admin = DirectoryAdmin {
+        store: identity.store().as_ref(),
+        hasher: identity.hasher(),
+        clock: &SystemClock,
+        actor: "threatgate demo",
+    };
     let mut manifest = seed(&admin, previous.as_ref()).await?;
     seed_incidents(identity.store().as_ref(), &admin, &manifest).await?;
     identity.refresh().await?;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::{IngestAlerts, Tenant, TenantScope};
+use threatgate_identity::admin::COMMAND_LINE_ACTOR;
 use threatgate_identity::{DirectoryAdmin, SystemClock};
 use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
@@ -26,7 +27,9 @@ async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Ar
     let store = dir.open_store().await?;
     let hasher = dir.open_secret_hasher()?;
     let tenant =
-        DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: &SystemClock }.get_tenant(tenant).await?;
+        DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: &SystemClock, actor: COMMAND_LINE_ACTOR }
+            .get_tenant(tenant)
+            .await?;
     Ok((store, tenant))
 }
 
@@ -129,7 +132,7 @@ pub async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
     let scope = TenantScope::<threatgate_domain::ReadAccessLog>::for_administrator(tenant.id);
     let mut remaining = args.limit.unwrap_or(u64::MAX);
     let mut query =
-        threatgate_store::AccessLogQuery { since, incident_id: args.incident, before_id: None, limit: 1000 };
+        threatgate_store::AccessLogQuery { since, incident_id: args.incident, limit: 1000, ..Default::default() };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while remaining > 0 {
         query.limit = u32::try_from(remaining.min(1000)).unwrap_or(1000);

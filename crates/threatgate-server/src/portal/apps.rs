@@ -11,15 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threatgate_domain::{AppId, Application, THREAT_PROTECTION};
-use threatgate_identity::{AdminError, DirectoryAdmin, SystemClock};
+use threatgate_identity::AdminError;
 
-use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
+use super::session::{PortalSession, checked_form, directory_admin, is_global_admin, sign_in_redirect};
 use super::{message, page};
 use crate::routes::AppState;
-
-fn admin(state: &AppState) -> DirectoryAdmin<'_> {
-    DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock }
-}
 
 fn tenant_name(state: &AppState, session: &PortalSession) -> String {
     state
@@ -155,7 +151,10 @@ pub async fn register(
     };
     let uris: Vec<String> = Some(form.redirect_uri.trim().to_owned()).filter(|u| !u.is_empty()).into_iter().collect();
     let tenant = session.tenant_id.to_string();
-    match admin(&state).register_application(&tenant, &form.name, form.audience == "multi", &uris).await {
+    match directory_admin(&state, &session)
+        .register_application(&tenant, &form.name, form.audience == "multi", &uris)
+        .await
+    {
         Ok(application) => {
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}", application.app_id)).into_response()
@@ -341,7 +340,7 @@ pub async fn add_permission(
     if roles.is_empty() {
         return Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response();
     }
-    match admin(&state).add_permissions(&application.app_id.to_string(), &roles).await {
+    match directory_admin(&state, &session).add_permissions(&application.app_id.to_string(), &roles).await {
         Ok(_) => {
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
@@ -378,8 +377,8 @@ pub async fn grant(
             Some(&session),
         );
     }
-    match admin(&state)
-        .grant_consent_as(&session.tenant_id.to_string(), &application.app_id.to_string(), session.upn.as_str())
+    match directory_admin(&state, &session)
+        .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
         .await
     {
         Ok(_) => {
@@ -435,7 +434,10 @@ pub async fn add_secret(
             Some(&session),
         );
     };
-    match admin(&state).add_secret(&application.app_id.to_string(), &form.description, Some(days)).await {
+    match directory_admin(&state, &session)
+        .add_secret(&application.app_id.to_string(), &form.description, Some(days))
+        .await
+    {
         Ok(created) => {
             let _ = state.identity.refresh().await;
             page(
@@ -475,7 +477,7 @@ pub async fn delete_secret(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match admin(&state).delete_secret(&application.app_id.to_string(), &form.key_id).await {
+    match directory_admin(&state, &session).delete_secret(&application.app_id.to_string(), &form.key_id).await {
         Ok(()) => {
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment};
-use threatgate_identity::{DirectoryAdmin, SystemClock};
 
 use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
@@ -287,10 +286,8 @@ pub async fn decide(
             Some(&session),
         );
     }
-    let admin =
-        DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock };
-    let granted = admin
-        .grant_consent_as(&session.tenant_id.to_string(), &application.app_id.to_string(), session.upn.as_str())
+    let granted = super::session::directory_admin(&state, &session)
+        .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
         .await;
     if let Err(error) = granted {
         return message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), Some(65005), Some(&session));

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_identity::{DirectoryAdmin, SystemClock};
 
 use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
@@ -29,15 +28,11 @@ struct EnterpriseAppsPage {
     can_revoke: bool,
 }
 
-fn admin(state: &AppState) -> DirectoryAdmin<'_> {
-    DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock }
-}
-
 /// `GET /portal/enterprise-apps`. Needs a session.
 pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
     let Some(session) = session else { return sign_in_redirect("/portal/enterprise-apps") };
     let tenant = session.tenant_id.to_string();
-    let consents = match admin(&state).list_consents(&tenant).await {
+    let consents = match super::session::directory_admin(&state, &session).list_consents(&tenant).await {
         Ok(consents) => consents,
         Err(error) => {
             return message(StatusCode::INTERNAL_SERVER_ERROR, "Unavailable", &error.to_string(), None, Some(&session));
@@ -97,7 +92,10 @@ pub async fn revoke(
             Some(&session),
         );
     }
-    match admin(&state).revoke_consent(&session.tenant_id.to_string(), &form.app_id).await {
+    match super::session::directory_admin(&state, &session)
+        .revoke_consent(&session.tenant_id.to_string(), &form.app_id)
+        .await
+    {
         Ok(()) => {
             if let Err(error) = state.identity.refresh().await {
                 tracing::warn!(%error, "refresh after revocation failed");

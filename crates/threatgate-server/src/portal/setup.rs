@@ -81,8 +81,12 @@ pub async fn create(State(state): State<AppState>, Form(form): Form<SetupForm>) 
     if !token_matches(&state, &form.token) {
         return expired();
     }
-    let admin =
-        DirectoryAdmin { store: state.identity.store().as_ref(), hasher: state.identity.hasher(), clock: &SystemClock };
+    let admin = DirectoryAdmin {
+        store: state.identity.store().as_ref(),
+        hasher: state.identity.hasher(),
+        clock: &SystemClock,
+        actor: "threatgate (portal setup link)",
+    };
     let again = |error: String| {
         page(
             StatusCode::BAD_REQUEST,

@@ -40,7 +40,13 @@ pub async fn error_code_page(Query(query): Query<ErrorCodeQuery>) -> Response {
         7000218 => "Send client_secret in the body or HTTP Basic, or a client assertion.",
         7000215 => "The client secret is wrong. Send the secret's value, not its id.",
         7000222 => "Every matching client secret has expired. Create a new one (threatgate app secret add).",
-        700027 => "The client assertion is signed by a key no certificate credential of the application matches.",
+        700027 => {
+            "The client assertion names a certificate the application does not have (x5t, x5t#S256, x5c), is not signed by that certificate's key, or the certificate has expired. List them with threatgate app certificate list."
+        }
+        50027 => {
+            "The client assertion is not a valid JWT for this request: base64 JSON header and payload, iss = sub = client_id, aud = this tenant's token endpoint, exp in the future."
+        }
+        50048 => "The client assertion's sub differs from its iss; both must be the client_id.",
         1002012 => "Client credentials need scope=<resource>/.default.",
         70011 => {
             "The scope names a resource this server does not host. Use https://api.security.microsoft.com/.default."

@@ -72,7 +72,8 @@ async fn token(
         Ok(basic) => basic,
         Err(error) => return refuse(error),
     };
-    let request = TokenRequest { endpoint, tenant: &tenant, parameters, basic };
+    let origins = origins_of(&state.public_url, &headers);
+    let request = TokenRequest { endpoint, tenant: &tenant, parameters, basic, origins: &origins };
     match state.identity.issue_token(request) {
         Ok(issued) => {
             tracing::info!(?endpoint, %tenant, "token issued");
@@ -80,6 +81,22 @@ async fn token(
         }
         Err(error) => refuse(error),
     }
+}
+
+/// The origins a client assertion's `aud` may name: the configured public URL, and the host
+/// this request was sent to (with the public URL's scheme), which differs when clients reach
+/// the server by another name (`127.0.0.1` for `localhost`, an internal load-balancer name).
+fn origins_of(public_url: &str, headers: &HeaderMap) -> Vec<String> {
+    let mut origins = vec![public_url.trim_end_matches('/').to_owned()];
+    let scheme = public_url.split_once("://").map_or("https", |(scheme, _)| scheme);
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).filter(|host| !host.is_empty());
+    if let Some(host) = host {
+        let origin = format!("{scheme}://{host}");
+        if !origin.eq_ignore_ascii_case(&origins[0]) {
+            origins.push(origin);
+        }
+    }
+    origins
 }
 
 /// Reads the form body; a body of another content type carries no parameters, as for

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Executor, Row, Sqlite};
 use threatgate_domain::{
-    AppId, AppRoleAssignment, Application, ClientSecretRecord, DisplayName, DomainName, ObjectId, RedirectUri,
-    RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, TenantId, Upn, User, UserRole,
+    AppId, AppRoleAssignment, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName,
+    ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, TenantId, Upn, User, UserRole,
 };
 
 use super::{SqliteStore, from_unix_seconds, parse_column, unix_seconds};
@@ -27,10 +27,19 @@ impl DirectoryStore for SqliteStore {
         let tenants = select_tenants(&mut tx, None).await?;
         let applications = select_applications(&mut tx, None, None).await?;
         let client_secrets = select_client_secrets(&mut tx, None).await?;
+        let certificates = select_certificate_credentials(&mut tx, None).await?;
         let service_principals = select_service_principals(&mut tx, None).await?;
         let app_role_assignments = select_app_role_assignments(&mut tx, None).await?;
         tx.commit().await?;
-        Ok(DirectoryData { revision, tenants, applications, client_secrets, service_principals, app_role_assignments })
+        Ok(DirectoryData {
+            revision,
+            tenants,
+            applications,
+            client_secrets,
+            certificates,
+            service_principals,
+            app_role_assignments,
+        })
     }
 
     async fn insert_tenant(&self, tenant: &Tenant, built_in: &[ServicePrincipal]) -> Result<()> {
@@ -225,6 +234,43 @@ impl DirectoryStore for SqliteStore {
     async fn list_client_secrets(&self, app_id: AppId) -> Result<Vec<ClientSecretRecord>> {
         let mut conn = self.pool.acquire().await?;
         select_client_secrets(&mut conn, Some(app_id)).await
+    }
+
+    async fn insert_certificate_credential(&self, certificate: &CertificateCredentialRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO certificate_credentials
+                (key_id, app_id, description, thumbprint, thumbprint_sha256, certificate, start_at, end_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(certificate.key_id.to_string())
+        .bind(certificate.app_id.to_string())
+        .bind(&certificate.description)
+        .bind(&certificate.thumbprint)
+        .bind(&certificate.thumbprint_sha256)
+        .bind(&certificate.certificate_der)
+        .bind(unix_seconds(certificate.start))
+        .bind(unix_seconds(certificate.end))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound("application"),
+            other => StoreError::on_unique(other, "certificate credential"),
+        })?;
+        Ok(())
+    }
+
+    async fn delete_certificate_credential(&self, app_id: AppId, key_id: ObjectId) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM certificate_credentials WHERE app_id = $1 AND key_id = $2")
+            .bind(app_id.to_string())
+            .bind(key_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn list_certificate_credentials(&self, app_id: AppId) -> Result<Vec<CertificateCredentialRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        select_certificate_credentials(&mut conn, Some(app_id)).await
     }
 
     async fn grant_consent(&self, grant: &ConsentGrant) -> Result<ServicePrincipal> {
@@ -463,6 +509,33 @@ async fn select_client_secrets(
                 description: row.try_get("description")?,
                 hint: row.try_get("hint")?,
                 value_hash: row.try_get("value_hash")?,
+                start: from_unix_seconds(row.try_get("start_at")?)?,
+                end: from_unix_seconds(row.try_get("end_at")?)?,
+            })
+        })
+        .collect()
+}
+
+async fn select_certificate_credentials(
+    conn: &mut sqlx::SqliteConnection,
+    app_id: Option<AppId>,
+) -> Result<Vec<CertificateCredentialRecord>> {
+    let rows = sqlx::query(
+        "SELECT key_id, app_id, description, thumbprint, thumbprint_sha256, certificate, start_at, end_at
+         FROM certificate_credentials WHERE $1 IS NULL OR app_id = $1 ORDER BY app_id, start_at, key_id",
+    )
+    .bind(app_id.map(|id| id.to_string()))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CertificateCredentialRecord {
+                key_id: parse_column(row.try_get("key_id")?, "certificate_credentials.key_id")?,
+                app_id: parse_column(row.try_get("app_id")?, "certificate_credentials.app_id")?,
+                description: row.try_get("description")?,
+                thumbprint: row.try_get("thumbprint")?,
+                thumbprint_sha256: row.try_get("thumbprint_sha256")?,
+                certificate_der: row.try_get("certificate")?,
                 start: from_unix_seconds(row.try_get("start_at")?)?,
                 end: from_unix_seconds(row.try_get("end_at")?)?,
             })

@@ -6,6 +6,7 @@
 //! timeout, so they never fail half-way on a lock upgrade.
 
 mod access_log;
+mod audit;
 mod directory;
 mod incidents;
 mod keys;

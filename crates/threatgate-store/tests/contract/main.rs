@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use threatgate_domain::{
-    AppId, AppRoleId, Application, ClientSecretRecord, DisplayName, DomainName, KeyId, ObjectId, RedirectUri,
-    RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn, User, UserRole,
+    AppId, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName, KeyId,
+    ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn,
+    User, UserRole,
 };
 use threatgate_store::{
-    AccessEntry, AccessLogQuery, AccessOperation, ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord,
-    SqliteStore, Store, StoreError, TenantKey,
+    AccessEntry, AccessLogQuery, AccessOperation, AuditCategory, AuditEvent, AuditRecord, AuditTrailQuery,
+    ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,6 +43,8 @@ store_tests!(
     sessions_are_found_until_they_expire,
     the_access_log_is_read_per_tenant_newest_first_and_pages,
     recent_access_entries_survive_the_retention_cleanup,
+    certificates_are_added_once_listed_loaded_and_deleted,
+    the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere,
 );
 
 fn now() -> OffsetDateTime {
@@ -270,6 +273,110 @@ async fn secrets_are_added_listed_and_deleted(store: Arc<dyn Store>) {
     assert!(store.delete_client_secret(app.app_id, secret.key_id).await.unwrap());
     assert!(!store.delete_client_secret(app.app_id, secret.key_id).await.unwrap());
     assert!(store.list_client_secrets(app.app_id).await.unwrap().is_empty());
+}
+
+async fn certificates_are_added_once_listed_loaded_and_deleted(store: Arc<dyn Store>) {
+    let (home, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let app = application(store.as_ref(), &home).await;
+    let before = store.revision().await.unwrap();
+    let certificate = CertificateCredentialRecord {
+        key_id: ObjectId::from_uuid(guid()),
+        app_id: app.app_id,
+        description: "CN=connector".into(),
+        thumbprint: "84E05C1D98BCE3A5421D225B140B36E86A3D5534".into(),
+        thumbprint_sha256: "AB".repeat(32),
+        certificate_der: vec![0x30, 0x82, 1, 2, 3],
+        start: now(),
+        end: now() + time::Duration::days(365),
+    };
+    store.insert_certificate_credential(&certificate).await.unwrap();
+    assert!(store.revision().await.unwrap() > before, "a new certificate reaches the token path");
+    assert_eq!(store.list_certificate_credentials(app.app_id).await.unwrap(), vec![certificate.clone()]);
+    assert_eq!(store.load_directory().await.unwrap().certificates, vec![certificate.clone()]);
+    let again = CertificateCredentialRecord { key_id: ObjectId::from_uuid(guid()), ..certificate.clone() };
+    assert!(matches!(store.insert_certificate_credential(&again).await, Err(StoreError::Conflict(_))));
+    let orphan = CertificateCredentialRecord { app_id: AppId::from_uuid(guid()), ..again };
+    assert!(matches!(store.insert_certificate_credential(&orphan).await, Err(StoreError::NotFound("application"))));
+    assert!(store.delete_certificate_credential(app.app_id, certificate.key_id).await.unwrap());
+    assert!(!store.delete_certificate_credential(app.app_id, certificate.key_id).await.unwrap());
+    assert!(store.list_certificate_credentials(app.app_id).await.unwrap().is_empty());
+}
+
+fn audit_event(at: i64, tenant: TenantId, app: Option<&Application>, operation: &str) -> AuditEvent {
+    AuditEvent {
+        at,
+        tenant_id: tenant,
+        app_id: app.map(|app| app.app_id),
+        app_tenant_id: app.map(|app| app.home_tenant_id),
+        app_name: app.map(|app| app.display_name.to_string()).unwrap_or_default(),
+        category: if operation == "IssueToken" { AuditCategory::Token } else { AuditCategory::Consent },
+        operation: operation.into(),
+        actor: "admin@contoso.onmicrosoft.com".into(),
+        target: "t".into(),
+        result: "success".into(),
+        detail: "roles=Incident.Read.All".into(),
+        client_address: Some("192.0.2.7".into()),
+    }
+}
+
+async fn the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere(store: Arc<dyn Store>) {
+    let (partner, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let (customer, _) = tenant(store.as_ref(), "Contoso").await;
+    let (bystander, _) = tenant(store.as_ref(), "Woodgrove").await;
+    let app = application(store.as_ref(), &partner).await;
+    let t = 17_900_000_000_000_000;
+    let events = vec![
+        audit_event(t, customer.id, Some(&app), "GrantConsent"),
+        audit_event(t + 10, customer.id, Some(&app), "IssueToken"),
+        audit_event(t + 30, bystander.id, None, "CreateUser"),
+    ];
+    store.append_audit_events(&events).await.unwrap();
+    let call = AccessEntry {
+        at: t + 20,
+        app_id: app.app_id,
+        ..access_entry(customer.id, AccessOperation::ListIncidents, &[1])
+    };
+    store.append_access_entries(std::slice::from_ref(&call)).await.unwrap();
+
+    let trail = |tenant: TenantId, applications: Vec<AppId>, since: Option<i64>| {
+        let store = Arc::clone(&store);
+        async move {
+            let scope = threatgate_domain::TenantScope::for_administrator(tenant);
+            let query = AuditTrailQuery { applications, since, until: None, limit: 100 };
+            threatgate_store::read_audit_trail(store.as_ref(), &scope, &query).await.unwrap()
+        }
+    };
+    let operations = |records: &[AuditRecord]| -> Vec<String> {
+        records
+            .iter()
+            .map(|record| match record {
+                AuditRecord::Api(entry) => entry.entry.operation.as_str().to_owned(),
+                AuditRecord::Event(event) => event.event.operation.clone(),
+            })
+            .collect()
+    };
+    // The customer: everything that happened in it, newest first, API calls included.
+    let customers = trail(customer.id, vec![], None).await;
+    assert_eq!(operations(&customers), ["ListIncidents", "IssueToken", "GrantConsent"]);
+    // The partner: what its application did in the customer's tenant.
+    let partners = trail(partner.id, vec![app.app_id], None).await;
+    assert_eq!(operations(&partners), ["ListIncidents", "IssueToken", "GrantConsent"]);
+    // Anyone else sees none of it.
+    assert_eq!(operations(&trail(bystander.id, vec![], None).await), ["CreateUser"]);
+    assert_eq!(operations(&trail(customer.id, vec![], Some(t + 5)).await), ["ListIncidents", "IssueToken"]);
+
+    let line: serde_json::Value = serde_json::from_str(&customers[1].json_line()).unwrap();
+    assert_eq!(line["category"], "token");
+    assert_eq!(line["operation"], "IssueToken");
+    assert_eq!(line["applicationId"], app.app_id.to_string());
+    let api: serde_json::Value = serde_json::from_str(&customers[0].json_line()).unwrap();
+    assert_eq!(api["category"], "api");
+    assert_eq!(api["incidentIds"], serde_json::json!([1]));
+
+    let now_ticks = OffsetDateTime::now_utc().unix_timestamp() * 10_000_000;
+    let recent = audit_event(now_ticks - 60 * 10_000_000, customer.id, None, "RevokeConsent");
+    store.append_audit_events(&[recent]).await.unwrap();
+    assert_eq!(store.delete_audit_events_before(now_ticks).await.unwrap(), 3, "the old ones go, the last day stays");
 }
 
 async fn consent_is_idempotent_and_revocation_removes_every_grant(store: Arc<dyn Store>) {
