@@ -90,6 +90,9 @@ pub struct IssuedToken {
     /// Who got it, for the audit trail (never the token itself).
     pub tenant_id: TenantId,
     pub app_id: AppId,
+    pub app_name: String,
+    /// The application's home tenant.
+    pub app_tenant_id: TenantId,
     pub roles: Vec<String>,
     pub credential: ClientCredentialKind,
 }
@@ -207,6 +210,8 @@ pub fn issue_client_credentials(
         not_before: issued_at.unix_timestamp(),
         tenant_id: tenant.id,
         app_id,
+        app_name: application.application.display_name.to_string(),
+        app_tenant_id: application.application.home_tenant_id,
         roles,
         credential,
     })

@@ -1,6 +1,7 @@
-//! The partner access log's writer: API handlers hand entries to a channel, and one task
-//! writes whatever arrived within 200 ms in one transaction (a few thousand rows at most), so a
-//! poll of 10,000 requests a second costs five transactions a second, not 10,000.
+//! The writer of the partner access log and the audit trail's token events: handlers hand
+//! records to a channel, and one task writes whatever arrived within 200 ms in one transaction
+//! (a few thousand rows at most), so a poll of 10,000 requests a second costs five
+//! transactions a second, not 10,000.
 //!
 //! Nothing is dropped: when the database falls behind, the channel fills and callers wait
 //! (`record` applies back-pressure instead of losing entries). `flush` writes everything
@@ -9,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use threatgate_store::{AccessEntry, Store};
+use threatgate_store::{AccessEntry, AuditEvent, Store};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Entries per transaction, at most.
@@ -19,6 +20,7 @@ const QUEUE: usize = 16_384;
 
 enum Message {
     Entry(Box<AccessEntry>),
+    Event(Box<AuditEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -46,6 +48,13 @@ impl AccessLog {
         }
     }
 
+    /// Queues an audit event (a token issued); waits only when the queue is full.
+    pub async fn record_event(&self, event: AuditEvent) {
+        if self.sender.send(Message::Event(Box::new(event))).await.is_err() {
+            tracing::error!("the access log writer has stopped; an audit event was not recorded");
+        }
+    }
+
     /// Returns once every entry queued before the call is in the store (or its write failed
     /// and was reported).
     pub async fn flush(&self) {
@@ -63,6 +72,7 @@ impl AccessLog {
 async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Message>, flush_requested: Arc<Notify>) {
     let mut messages = Vec::with_capacity(QUEUE);
     let mut batch: Vec<AccessEntry> = Vec::with_capacity(BATCH);
+    let mut events: Vec<AuditEvent> = Vec::new();
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         if receiver.recv_many(&mut messages, QUEUE).await == 0 {
@@ -81,35 +91,39 @@ async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Messa
         for message in messages.drain(..) {
             match message {
                 Message::Entry(entry) => batch.push(*entry),
+                Message::Event(event) => events.push(*event),
                 Message::Flush(done) => waiting.push(done),
             }
         }
         for chunk in batch.chunks(BATCH) {
-            write(store.as_ref(), chunk).await;
+            write_with_retry("access log entries", chunk.len(), || store.append_access_entries(chunk)).await;
         }
         batch.clear();
+        for chunk in events.chunks(BATCH) {
+            write_with_retry("audit events", chunk.len(), || store.append_audit_events(chunk)).await;
+        }
+        events.clear();
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-async fn write(store: &dyn Store, batch: &[AccessEntry]) {
-    if batch.is_empty() {
-        return;
-    }
-    // One retry after a pause: a busy database (an administration command holding the write
-    // lock past the busy timeout) should not cost entries.
+/// Writes with one retry after a pause: a busy database (an administration command holding the
+/// write lock past the busy timeout) should not cost records.
+async fn write_with_retry<F, Fut>(what: &'static str, count: usize, mut append: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = threatgate_store::Result<()>>,
+{
     for attempt in 0..2 {
-        match store.append_access_entries(batch).await {
+        match append().await {
             Ok(()) => return,
             Err(error) if attempt == 0 => {
-                tracing::warn!(%error, entries = batch.len(), "writing the access log failed; retrying");
+                tracing::warn!(%error, count, "writing {what} failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(error) => {
-                tracing::error!(%error, entries = batch.len(), "access log entries could not be written");
-            }
+            Err(error) => tracing::error!(%error, count, "{what} could not be written"),
         }
     }
 }

@@ -35,7 +35,8 @@ pub struct Config {
     /// How long after an incident's last activity a new alert sharing an entity still joins it,
     /// in hours.
     pub correlation_window_hours: u32,
-    /// How long the partner access log keeps its entries, in days (at least 1).
+    /// How long the audit trail (the partner access log, changes, consents, tokens) keeps its
+    /// records, in days (at least 1).
     pub access_log_retention_days: u32,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.

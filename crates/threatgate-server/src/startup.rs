@@ -192,6 +192,11 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
                 Ok(removed) => tracing::info!(removed, "access log entries past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the access log's retention"),
             }
+            match identity.store().delete_audit_events_before(cutoff).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "audit events past their retention removed"),
+                Err(error) => tracing::warn!(%error, "could not apply the audit trail's retention"),
+            }
         }
     }
 }

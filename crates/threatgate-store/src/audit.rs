@@ -15,6 +15,14 @@ pub enum AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record's identity across both sources.
+    fn key(&self) -> (bool, i64) {
+        match self {
+            Self::Api(entry) => (true, entry.id),
+            Self::Event(event) => (false, event.id),
+        }
+    }
+
     /// When it happened, in ticks.
     pub fn at(&self) -> i64 {
         match self {
@@ -85,4 +93,54 @@ pub async fn read_audit_trail(
     records.sort_by_key(|record| std::cmp::Reverse(record.at()));
     records.truncate(query.limit as usize);
     Ok(records)
+}
+
+/// Reads a tenant's whole trail in the window, newest first, a page at a time: each page
+/// continues where the last one ended, without repeating or skipping records that share the
+/// boundary's tick.
+#[derive(Debug)]
+pub struct AuditTrailPages {
+    query: AuditTrailQuery,
+    /// The oldest tick returned so far and the records returned at it.
+    boundary: Option<(i64, Vec<(bool, i64)>)>,
+    done: bool,
+}
+
+impl AuditTrailPages {
+    pub fn new(query: AuditTrailQuery) -> Self {
+        Self { query, boundary: None, done: false }
+    }
+
+    /// The next page; empty when the trail is read.
+    pub async fn next_page(
+        &mut self,
+        store: &dyn Store,
+        scope: &TenantScope<ReadAccessLog>,
+    ) -> Result<Vec<AuditRecord>> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let mut query = self.query.clone();
+        if let Some((tick, _)) = &self.boundary {
+            query.until = Some(tick + 1);
+        }
+        let page = read_audit_trail(store, scope, &query).await?;
+        let full = page.len() == query.limit as usize;
+        let seen = |record: &AuditRecord| {
+            self.boundary.as_ref().is_some_and(|(tick, keys)| record.at() == *tick && keys.contains(&record.key()))
+        };
+        let fresh: Vec<AuditRecord> = page.into_iter().filter(|record| !seen(record)).collect();
+        if let Some(last) = fresh.last() {
+            let tick = last.at();
+            let mut keys: Vec<(bool, i64)> = match self.boundary.take() {
+                Some((previous, keys)) if previous == tick => keys,
+                _ => Vec::new(),
+            };
+            keys.extend(fresh.iter().filter(|record| record.at() == tick).map(AuditRecord::key));
+            self.boundary = Some((tick, keys));
+        }
+        // A page with nothing new would repeat forever (more records at one tick than a page).
+        self.done = !full || fresh.is_empty();
+        Ok(fresh)
+    }
 }

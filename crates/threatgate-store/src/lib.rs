@@ -12,7 +12,7 @@ mod error;
 mod sqlite;
 mod traits;
 
-pub use audit::{AuditRecord, AuditTrailQuery, read_audit_trail};
+pub use audit::{AuditRecord, AuditTrailPages, AuditTrailQuery, read_audit_trail};
 pub use error::{Result, StoreError};
 pub use sqlite::SqliteStore;
 pub use traits::{

@@ -47,6 +47,10 @@ pub enum Command {
     /// The partner access log of a tenant, newest first, as JSON lines: every call an
     /// application made to the Threat Protection API there.
     AccessLog(AccessLogArgs),
+    /// The audit trail of a tenant, newest first, as JSON lines: changes to its directory and
+    /// applications, consents, tokens issued and API calls in it, and what its own
+    /// applications did in every other tenant. Never a token or a secret.
+    Audit(AuditArgs),
     /// Partner: get an access token for a customer tenant (client credentials).
     Token(TokenArgs),
     /// Partner: list, get and update incidents in one customer tenant or in all of them.
@@ -205,6 +209,22 @@ pub struct AccessLogArgs {
     #[arg(long)]
     pub incident: Option<i64>,
     /// At most this many entries.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Tenant GUID or domain.
+    #[arg(long)]
+    pub tenant: String,
+    /// Only records of the last period (`30m`, `48h`, `7d`) or since a UTC time
+    /// (`2026-11-01T00:00:00Z`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many records.
     #[arg(long)]
     pub limit: Option<u64>,
 }

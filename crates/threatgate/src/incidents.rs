@@ -15,7 +15,7 @@ use threatgate_incidents::prepare_alert;
 use threatgate_server::DataDir;
 use threatgate_store::{IngestReport, Store};
 
-use crate::cli::{AccessLogArgs, IngestArgs, SeedArgs};
+use crate::cli::{AccessLogArgs, AuditArgs, IngestArgs, SeedArgs};
 use crate::output::emit;
 
 /// Alerts per transaction.
@@ -120,6 +120,38 @@ fn describe(report: &IngestReport, tenant: &Tenant) -> String {
         report.incidents_created,
         report.incidents_merged
     )
+}
+
+/// Prints a tenant's audit trail as JSON lines, newest first, a thousand records at a time.
+pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let (store, tenant) = open(&args.data, &args.tenant).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let since = args.since.as_deref().map(|text| since_ticks(text, now)).transpose()?;
+    let scope = TenantScope::<threatgate_domain::ReadAccessLog>::for_administrator(tenant.id);
+    let applications = store.list_applications(Some(tenant.id)).await?.into_iter().map(|app| app.app_id).collect();
+    let mut remaining = args.limit.unwrap_or(u64::MAX);
+    let query = threatgate_store::AuditTrailQuery {
+        applications,
+        since,
+        until: None,
+        limit: u32::try_from(remaining.min(1000)).unwrap_or(1000),
+    };
+    let mut pages = threatgate_store::AuditTrailPages::new(query);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while remaining > 0 {
+        let page = pages.next_page(store.as_ref(), &scope).await?;
+        if page.is_empty() {
+            break;
+        }
+        for record in page.iter().take(usize::try_from(remaining).unwrap_or(usize::MAX)) {
+            writeln!(out, "{}", record.json_line())?;
+        }
+        remaining = remaining.saturating_sub(page.len() as u64);
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints a tenant's access log as JSON lines, newest first, reading a thousand at a time.

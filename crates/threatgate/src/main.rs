@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => incidents::ingest(args, json).await,
         Command::Seed(args) => incidents::seed(args, json).await,
         Command::AccessLog(args) => incidents::access_log(args).await,
+        Command::Audit(args) => incidents::audit(args).await,
         Command::Token(args) => partner::token(args, json).await,
         Command::Incidents(command) => partner::incidents(command, json).await,
     }

@@ -12,7 +12,7 @@ use threatgate_domain::datetime::{format_ticks, to_ticks};
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{IncidentStatus, Permission, ReadAccessLog, ReadIncidents, TenantScope};
 use threatgate_proto::Incident;
-use threatgate_store::{AccessLogQuery, StoredAccessEntry};
+use threatgate_store::{AccessLogQuery, AuditTrailPages, AuditTrailQuery, StoredAccessEntry};
 
 use super::session::{PortalSession, sign_in_redirect};
 use super::{message, page};
@@ -469,10 +469,60 @@ pub async fn access_log_lines(
             }
         }
     });
+    json_lines_download(chunks, "attachment; filename=\"access-log.jsonl\"")
+}
+
+/// `GET /portal/audit.jsonl`: the tenant's audit trail (or its last `days`), newest first:
+/// directory and credential changes, consents, tokens issued and API calls in the tenant, and
+/// what the tenant's own applications did in other tenants.
+pub async fn audit_lines(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Query(params): Query<ExportParams>,
+) -> Response {
+    let scope = match signed_in::<ReadAccessLog>(&state, session, "/portal/access-log").await {
+        Ok((scope, _)) => scope,
+        Err(response) => return response,
+    };
+    state.access_log.flush().await;
+    let since = params
+        .days
+        .map(|days| to_ticks(state.identity.clock().now() - time::Duration::days(i64::from(days.min(36_500)))));
+    let store = std::sync::Arc::clone(state.identity.store());
+    let applications = match store.list_applications(Some(scope.tenant())).await {
+        Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
+        Err(error) => {
+            tracing::error!(%error, "reading the tenant's applications failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let query = AuditTrailQuery { applications, since, until: None, limit: EXPORT_CHUNK };
+    let pages = AuditTrailPages::new(query);
+    let chunks = futures_util::stream::unfold((pages, store, scope), |(mut pages, store, scope)| async move {
+        match pages.next_page(store.as_ref(), &scope).await {
+            Ok(records) if records.is_empty() => None,
+            Ok(records) => {
+                let text: String = records.iter().map(|record| record.json_line() + "\n").collect();
+                Some((Ok::<_, std::io::Error>(text), (pages, store, scope)))
+            }
+            Err(error) => {
+                tracing::error!(%error, "reading the audit trail failed");
+                None
+            }
+        }
+    });
+    json_lines_download(chunks, "attachment; filename=\"audit.jsonl\"")
+}
+
+/// A streamed JSON lines download, never cached.
+fn json_lines_download(
+    chunks: impl futures_util::Stream<Item = Result<String, std::io::Error>> + Send + 'static,
+    disposition: &'static str,
+) -> Response {
     let mut response = Body::from_stream(chunks).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson; charset=utf-8"));
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"access-log.jsonl\""));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(disposition));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/incidents/{id}", get(incidents::incident))
         .route("/portal/access-log", get(incidents::access_log))
         .route("/portal/access-log.jsonl", get(incidents::access_log_lines))
+        .route("/portal/audit.jsonl", get(incidents::audit_lines))
         .route("/portal/consent", post(consent::decide))
         .route("/decode", get(decode::page).post(decode::decode))
         .route("/static/portal.js", get(script))

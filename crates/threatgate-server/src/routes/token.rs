@@ -3,11 +3,15 @@
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use threatgate_identity::{AadError, BasicCredentials, IssuedToken, TokenEndpoint, TokenParameters, TokenRequest};
 use threatgate_proto::{TokenResponseV1, TokenResponseV2};
+use threatgate_store::{AuditCategory, AuditEvent};
 
 use super::AppState;
 use crate::aad_errors::{Surface, aad_error_response};
@@ -20,30 +24,34 @@ pub const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
 /// v1 token endpoint. Needs no authentication beyond the client credential in the request.
 pub async fn token_v1(
     state: State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tenant: Result<Path<String>, PathRejection>,
     ids: RequestIds,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    token(state, TokenEndpoint::V1, tenant, ids, method, headers, body).await
+    token(state, TokenEndpoint::V1, peer, tenant, ids, method, headers, body).await
 }
 
 /// v2 token endpoint. Needs no authentication beyond the client credential in the request.
 pub async fn token_v2(
     state: State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tenant: Result<Path<String>, PathRejection>,
     ids: RequestIds,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    token(state, TokenEndpoint::V2, tenant, ids, method, headers, body).await
+    token(state, TokenEndpoint::V2, peer, tenant, ids, method, headers, body).await
 }
 
+#[allow(clippy::too_many_arguments, reason = "the extractors of two handlers, passed on")]
 async fn token(
     State(state): State<AppState>,
     endpoint: TokenEndpoint,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tenant: Result<Path<String>, PathRejection>,
     ids: RequestIds,
     method: Method,
@@ -77,9 +85,41 @@ async fn token(
     match state.identity.issue_token(request) {
         Ok(issued) => {
             tracing::info!(?endpoint, %tenant, "token issued");
+            state.access_log.record_event(token_event(&issued, endpoint, peer)).await;
             token_response(endpoint, issued, &ids)
         }
         Err(error) => refuse(error),
+    }
+}
+
+/// The audit trail's record of a token issued: who got it, for which tenant, with which roles
+/// and which kind of credential, from where. Never the token.
+fn token_event(
+    issued: &IssuedToken,
+    endpoint: TokenEndpoint,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> AuditEvent {
+    let version = match endpoint {
+        TokenEndpoint::V1 => "v1",
+        TokenEndpoint::V2 => "v2",
+    };
+    AuditEvent {
+        at: threatgate_domain::datetime::to_ticks(time::OffsetDateTime::now_utc()),
+        tenant_id: issued.tenant_id,
+        app_id: Some(issued.app_id),
+        app_tenant_id: Some(issued.app_tenant_id),
+        app_name: issued.app_name.clone(),
+        category: AuditCategory::Token,
+        operation: "IssueToken".into(),
+        actor: issued.app_id.to_string(),
+        target: issued.resource.clone(),
+        result: "issued".into(),
+        detail: format!(
+            "roles={}, credential={}, endpoint={version}",
+            issued.roles.join(","),
+            issued.credential.as_str()
+        ),
+        client_address: peer.map(|Extension(ConnectInfo(address))| address.ip().to_string()),
     }
 }
 

@@ -9,14 +9,14 @@ use threatgate_testkit::{TestApp, spawn_app};
 use crate::{assert_aad_error, request_v2_token, unverified_claims};
 
 /// Runs `threatgate <args> --data-dir <dir> --json` and returns its JSON output.
-async fn threatgate(app: &TestApp, args: &[&str]) -> Value {
+pub(crate) async fn threatgate(app: &TestApp, args: &[&str]) -> Value {
     let output = run(app, args).await;
     assert!(output.status.success(), "threatgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
 
-async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
         .args(args)
         .arg("--data-dir")

@@ -9,6 +9,7 @@ mod api_ingest;
 mod api_support;
 mod api_update;
 mod architecture;
+mod audit;
 mod bad_input;
 mod browser;
 mod cli;
