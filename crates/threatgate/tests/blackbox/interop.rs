@@ -15,7 +15,7 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
         return;
     };
     let data_dir = tempfile::tempdir().unwrap();
-    let (demo, _manifest) = Demo::start(data_dir.path()).await;
+    let (demo, manifest) = Demo::start(data_dir.path()).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/clients.py");
     let output = tokio::process::Command::new(&python)
         .arg(&script)
@@ -23,9 +23,42 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
         .output()
         .await
         .expect("python runs");
-    demo.stop().await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the clients failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all client checks passed"), "{stdout}");
+
+    // Certificate credentials: upload a certificate to the demo's application, then MSAL,
+    // azure-identity and scripts/cert-token.py each get a token with it.
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).unwrap();
+    let mut parameters = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    parameters.distinguished_name.push(rcgen::DnType::CommonName, "Fabrikam connector");
+    let certificate = parameters.self_signed(&key).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (key_path, cert_path) = (files.path().join("key.pem"), files.path().join("cert.pem"));
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    std::fs::write(&cert_path, certificate.pem()).unwrap();
+    let upload = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["app", "certificate", "add", "--app", &manifest.app.app_id, "--certificate"])
+        .arg(&cert_path)
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(upload.status.success(), "{}", String::from_utf8_lossy(&upload.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/certificates.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(data_dir.path().join("demo.json"))
+        .arg(&key_path)
+        .arg(&cert_path)
+        .output()
+        .await
+        .expect("python runs");
+    demo.stop().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the certificate clients failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all certificate checks passed"), "{stdout}");
 }
