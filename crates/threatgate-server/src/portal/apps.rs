@@ -190,9 +190,10 @@ struct OverviewPage {
     resource: &'static str,
     /// value, display name, granted in the home tenant
     permissions: Vec<(&'static str, &'static str, bool)>,
-    /// key id, description, hint, expiry
     /// Id, description, hint, end date, state, whether it needs rotating.
     secrets: Vec<(String, String, String, String, String, bool)>,
+    /// Id, description, thumbprint, end date, state, whether it needs rotating.
+    certificates: Vec<(String, String, String, String, String, bool)>,
     secrets_need_rotation: bool,
 }
 
@@ -236,6 +237,25 @@ pub async fn overview(
             )
         })
         .collect::<Vec<_>>();
+    let certificates = state
+        .identity
+        .store()
+        .list_certificate_credentials(application.app_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let state = c.state_at(now);
+            (
+                c.key_id.to_string(),
+                c.description,
+                c.thumbprint,
+                c.end.date().to_string(),
+                state.to_string(),
+                state.needs_rotation(),
+            )
+        })
+        .collect::<Vec<_>>();
     let redirect_uris = application.redirect_uris.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     page(
         StatusCode::OK,
@@ -256,8 +276,9 @@ pub async fn overview(
             ),
             resource: THREAT_PROTECTION.display_name,
             permissions,
-            secrets_need_rotation: secrets.iter().any(|s| s.5),
+            secrets_need_rotation: secrets.iter().chain(&certificates).any(|s| s.5),
             secrets,
+            certificates,
         },
     )
 }
@@ -457,6 +478,61 @@ pub async fn add_secret(
             message(StatusCode::BAD_REQUEST, "Secret not added", &why, None, Some(&session))
         }
         Err(error) => message(StatusCode::BAD_REQUEST, "Secret not added", &error.to_string(), None, Some(&session)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewCertificateForm {
+    csrf: String,
+    /// The certificate as PEM text (`-----BEGIN CERTIFICATE-----` …).
+    certificate: String,
+    description: String,
+}
+
+/// `POST /portal/apps/{app_id}/certificates`: upload a certificate's public part (PEM pasted).
+/// Needs a session and its CSRF token.
+pub async fn add_certificate(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Form(form): Form<NewCertificateForm>,
+) -> Response {
+    let (session, application) = match checked_app_form(&state, session, &form.csrf, &app_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let description = Some(form.description.trim()).filter(|description| !description.is_empty());
+    match directory_admin(&state, &session)
+        .add_certificate(&application.app_id.to_string(), form.certificate.as_bytes(), description)
+        .await
+    {
+        Ok(_) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
+        }
+        Err(error) => {
+            message(StatusCode::BAD_REQUEST, "Certificate not added", &error.to_string(), None, Some(&session))
+        }
+    }
+}
+
+/// `POST /portal/apps/{app_id}/certificates/delete`. Needs a session and its CSRF token.
+pub async fn delete_certificate(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Path(app_id): Path<String>,
+    Form(form): Form<DeleteSecretForm>,
+) -> Response {
+    let (session, application) = match checked_app_form(&state, session, &form.csrf, &app_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match directory_admin(&state, &session).delete_certificate(&application.app_id.to_string(), &form.key_id).await {
+        Ok(()) => {
+            let _ = state.identity.refresh().await;
+            Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
+        }
+        Err(error) => message(StatusCode::NOT_FOUND, "Certificate not found", &error.to_string(), None, Some(&session)),
     }
 }
 

@@ -36,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/portal/apps/{app_id}/grant", post(apps::grant))
         .route("/portal/apps/{app_id}/secrets", post(apps::add_secret))
         .route("/portal/apps/{app_id}/secrets/delete", post(apps::delete_secret))
+        .route("/portal/apps/{app_id}/certificates", post(apps::add_certificate))
+        .route("/portal/apps/{app_id}/certificates/delete", post(apps::delete_certificate))
         .route("/portal/enterprise-apps", get(enterprise::list))
         .route("/portal/enterprise-apps/revoke", post(enterprise::revoke))
         .route("/portal/incidents", get(incidents::queue))

@@ -424,6 +424,37 @@ async fn the_partner_guide_from_new_registration_to_a_working_secret() {
         .unwrap();
     let refused = request_v2_token(&app, &partner.id.to_string(), &app_id, &secret).await;
     assert_aad_error(refused, 401, "invalid_client", 7000215).await;
+
+    // Certificates: a pasted private key is refused; the certificate is listed by thumbprint.
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).unwrap();
+    let mut parameters = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    parameters.distinguished_name.push(rcgen::DnType::CommonName, "Guide connector");
+    let certificate = parameters.self_signed(&key).unwrap();
+    let upload = |pem: String| {
+        browser
+            .post(format!("{}/portal/apps/{app_id}/certificates", app.base_url))
+            .form(&[("csrf", csrf.clone()), ("certificate", pem), ("description", String::new())])
+            .send()
+    };
+    let with_key = upload(format!("{}{}", certificate.pem(), key.serialize_pem())).await.unwrap();
+    assert_eq!(with_key.status(), 400);
+    assert!(with_key.text().await.unwrap().contains("holds a private key"));
+    assert_eq!(upload(certificate.pem()).await.unwrap().status(), 303);
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("CN=Guide connector"), "the subject is the default description");
+    let key_id = hidden(&overview, "key_id");
+    let audit = browser.get(format!("{}/portal/audit.jsonl", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let added =
+        audit.lines().find(|line| line.contains("\"AddCertificate\"")).expect("the upload is in the audit trail");
+    assert!(added.contains("\"actor\":\"admin@fabrikam.onmicrosoft.com\""), "{added}");
+    browser
+        .post(format!("{}/portal/apps/{app_id}/certificates/delete", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("key_id", key_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let overview = browser.get(format!("{}{overview_path}", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("No certificate.") && !overview.contains("CN=Guide connector"));
 }
 
 #[tokio::test]
@@ -492,6 +523,6 @@ async fn the_overview_warns_about_a_secret_that_ends_soon() {
 
     app.admin().add_secret(&partner.app_id, "short-lived", Some(5)).await.unwrap();
     let warned = browser.get(&path).send().await.unwrap().text().await.unwrap();
-    assert!(warned.contains("A client secret ends within 30 days or has ended."), "{warned}");
+    assert!(warned.contains("A credential ends within 30 days or has ended."), "{warned}");
     assert!(warned.contains("<span class=\"bad\">expires in "));
 }
