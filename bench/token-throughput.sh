@@ -5,6 +5,9 @@
 #
 #   bench/token-throughput.sh [RUNS=5] [SECONDS=10] [CONNECTIONS=32]
 #
+# THREATGATE_BINARY=path runs that binary instead of building this checkout (to compare two
+# versions on one machine, alternately).
+#
 # Each run is bounded (-d SECONDS). The report gives every run and the median. Server CPU per
 # request is (utime+stime of the server process during the run) / requests: it barely moves when
 # the machine is shared, unlike requests per second.
@@ -15,8 +18,12 @@ connections=${3:-32}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-binary="$root/target/release/threatgate"
+if [ -n "${THREATGATE_BINARY:-}" ]; then
+  binary=$THREATGATE_BINARY
+else
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  binary="$root/target/release/threatgate"
+fi
 
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
