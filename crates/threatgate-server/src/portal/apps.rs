@@ -197,6 +197,18 @@ struct OverviewPage {
     secrets_need_rotation: bool,
 }
 
+/// A row of the credentials tables: id, description, hint or thumbprint, end date, state, and
+/// whether it needs rotating.
+fn credential_row(
+    key_id: threatgate_domain::ObjectId,
+    description: String,
+    hint: String,
+    end: time::OffsetDateTime,
+    state: threatgate_domain::CredentialState,
+) -> (String, String, String, String, String, bool) {
+    (key_id.to_string(), description, hint, end.date().to_string(), state.to_string(), state.needs_rotation())
+}
+
 /// `GET /portal/apps/{app_id}`: Overview, API permissions, Certificates & secrets. Needs a
 /// session of the application's home tenant.
 pub async fn overview(
@@ -218,42 +230,25 @@ pub async fn overview(
         .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
         .collect();
     let now = state.identity.clock().now();
-    let secrets = state
-        .identity
-        .store()
+    let store = state.identity.store();
+    let secrets = store
         .list_client_secrets(application.app_id)
         .await
         .unwrap_or_default()
         .into_iter()
         .map(|s| {
             let state = s.state_at(now);
-            (
-                s.key_id.to_string(),
-                s.description,
-                s.hint,
-                s.end.date().to_string(),
-                state.to_string(),
-                state.needs_rotation(),
-            )
+            credential_row(s.key_id, s.description, s.hint, s.end, state)
         })
         .collect::<Vec<_>>();
-    let certificates = state
-        .identity
-        .store()
+    let certificates = store
         .list_certificate_credentials(application.app_id)
         .await
         .unwrap_or_default()
         .into_iter()
         .map(|c| {
             let state = c.state_at(now);
-            (
-                c.key_id.to_string(),
-                c.description,
-                c.thumbprint,
-                c.end.date().to_string(),
-                state.to_string(),
-                state.needs_rotation(),
-            )
+            credential_row(c.key_id, c.description, c.thumbprint, c.end, state)
         })
         .collect::<Vec<_>>();
     let redirect_uris = application.redirect_uris.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");

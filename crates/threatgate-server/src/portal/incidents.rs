@@ -438,14 +438,10 @@ pub async fn access_log_lines(
     session: Option<PortalSession>,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    let scope = match signed_in::<ReadAccessLog>(&state, session, "/portal/access-log").await {
-        Ok((scope, _)) => scope,
+    let (scope, since) = match export_window(&state, session, &params).await {
+        Ok(window) => window,
         Err(response) => return response,
     };
-    state.access_log.flush().await;
-    let since = params
-        .days
-        .map(|days| to_ticks(state.identity.clock().now() - time::Duration::days(i64::from(days.min(36_500)))));
     let store = std::sync::Arc::clone(state.identity.store());
     let scope = std::sync::Arc::new(scope);
     let chunks = futures_util::stream::unfold(Some(None), move |cursor: Option<Option<i64>>| {
@@ -480,14 +476,10 @@ pub async fn audit_lines(
     session: Option<PortalSession>,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    let scope = match signed_in::<ReadAccessLog>(&state, session, "/portal/access-log").await {
-        Ok((scope, _)) => scope,
+    let (scope, since) = match export_window(&state, session, &params).await {
+        Ok(window) => window,
         Err(response) => return response,
     };
-    state.access_log.flush().await;
-    let since = params
-        .days
-        .map(|days| to_ticks(state.identity.clock().now() - time::Duration::days(i64::from(days.min(36_500)))));
     let store = std::sync::Arc::clone(state.identity.store());
     let applications = match store.list_applications(Some(scope.tenant())).await {
         Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
@@ -512,6 +504,21 @@ pub async fn audit_lines(
         }
     });
     json_lines_download(chunks, "attachment; filename=\"audit.jsonl\"")
+}
+
+/// The scope and start of an export: a Global Administrator's tenant, everything recorded so
+/// far on this node flushed, and the start of the last `days` if given.
+async fn export_window(
+    state: &AppState,
+    session: Option<PortalSession>,
+    params: &ExportParams,
+) -> Result<(TenantScope<ReadAccessLog>, Option<i64>), Response> {
+    let (scope, _) = signed_in::<ReadAccessLog>(state, session, "/portal/access-log").await?;
+    state.access_log.flush().await;
+    let since = params
+        .days
+        .map(|days| to_ticks(state.identity.clock().now() - time::Duration::days(i64::from(days.min(36_500)))));
+    Ok((scope, since))
 }
 
 /// A streamed JSON lines download, never cached.
