@@ -8,12 +8,16 @@
 //! records.
 
 mod audit;
+mod columns;
 mod error;
+mod filter_sql;
+mod postgres;
 mod sqlite;
 mod traits;
 
 pub use audit::{AuditRecord, AuditTrailPages, AuditTrailQuery, read_audit_trail};
 pub use error::{Result, StoreError};
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,

@@ -4,77 +4,14 @@
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
-use threatgate_domain::odata::{Comparison, Filter, FilterProperty, FilterValue, IncidentQuery};
+use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
 use threatgate_incidents::{IncidentUpdate, IngestAlert, add_alert, apply_update, merge_into, new_incident, redirect};
 use threatgate_proto::Incident;
 
 use super::SqliteStore;
+use crate::filter_sql::{Bind, Placeholders, compile_filter};
 use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
-
-/// A value bound to a `?` of compiled SQL.
-enum Bind {
-    Integer(i64),
-    Text(String),
-}
-
-/// Appends the SQL of a filter to `sql`: fixed column names and operators only; every
-/// literal becomes a bound parameter.
-fn compile_filter(filter: &Filter, sql: &mut String, binds: &mut Vec<Bind>) {
-    match filter {
-        Filter::And(left, right) | Filter::Or(left, right) => {
-            let joiner = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
-            sql.push('(');
-            compile_filter(left, sql, binds);
-            sql.push_str(joiner);
-            compile_filter(right, sql, binds);
-            sql.push(')');
-        }
-        Filter::Not(inner) => {
-            sql.push_str("(NOT ");
-            compile_filter(inner, sql, binds);
-            sql.push(')');
-        }
-        Filter::Compare { property, comparison, value } => {
-            let operator = match comparison {
-                Comparison::Eq => "=",
-                Comparison::Ne => "<>",
-                Comparison::Gt => ">",
-                Comparison::Ge => ">=",
-                Comparison::Lt => "<",
-                Comparison::Le => "<=",
-            };
-            let column = match property {
-                FilterProperty::LastUpdateTime => "last_update_time",
-                FilterProperty::CreatedTime => "created_time",
-                FilterProperty::Status => "status",
-                FilterProperty::AssignedTo => "assigned_to",
-            };
-            match value {
-                FilterValue::DateTime(ticks) => {
-                    sql.push_str(&format!("({column} {operator} ?)"));
-                    binds.push(Bind::Integer(*ticks));
-                }
-                FilterValue::Status(status) => {
-                    sql.push_str(&format!("({column} {operator} ?)"));
-                    binds.push(Bind::Text(status.as_str().to_owned()));
-                }
-                // OData: null eq 'x' is false and null ne 'x' is true, also under `not`.
-                FilterValue::Text(text) => {
-                    match comparison {
-                        Comparison::Ne => sql.push_str(&format!("({column} IS NULL OR {column} <> ?)")),
-                        _ => sql.push_str(&format!("({column} IS NOT NULL AND {column} = ?)")),
-                    }
-                    binds.push(Bind::Text(text.clone()));
-                }
-                FilterValue::Null => match comparison {
-                    Comparison::Ne => sql.push_str(&format!("({column} IS NOT NULL)")),
-                    _ => sql.push_str(&format!("({column} IS NULL)")),
-                },
-            }
-        }
-    }
-}
 
 fn parse_document(text: &str) -> Result<Incident> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("an incident document is unreadable: {e}")))
@@ -95,7 +32,7 @@ impl IncidentStore for SqliteStore {
         let mut binds = Vec::new();
         if let Some(filter) = &query.filter {
             sql.push_str(" AND ");
-            compile_filter(filter, &mut sql, &mut binds);
+            compile_filter(filter, Placeholders::Question, &mut sql, &mut binds);
         }
         sql.push_str(" ORDER BY last_update_time DESC, incident_id DESC LIMIT ? OFFSET ?");
         // Built from fixed fragments only; every value is bound.

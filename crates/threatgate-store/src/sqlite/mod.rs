@@ -16,12 +16,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::Result;
+use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
-use time::OffsetDateTime;
-
-use crate::{Result, StoreError};
 
 /// The SQLite implementation of every store trait.
 #[derive(Debug, Clone)]
@@ -97,18 +96,4 @@ async fn connect(options: SqliteConnectOptions, max_connections: u32, migrator: 
 /// Begins a write transaction on `pool` that takes the database's write lock up front.
 pub(crate) async fn begin_immediate(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-}
-
-fn unix_seconds(time: OffsetDateTime) -> i64 {
-    time.unix_timestamp()
-}
-
-fn from_unix_seconds(seconds: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|_| StoreError::Corrupt(format!("time {seconds} is out of range")))
-}
-
-/// Parses a stored value with its type's `FromStr`, or reports the column as corrupt.
-fn parse_column<T: FromStr>(text: &str, column: &'static str) -> Result<T> {
-    text.parse().map_err(|_| StoreError::Corrupt(format!("{column} holds an invalid value")))
 }

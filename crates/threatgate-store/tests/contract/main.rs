@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use sqlx::Connection;
 use threatgate_domain::{
     AppId, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName, KeyId,
     ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn,
@@ -28,7 +29,56 @@ macro_rules! store_tests {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(database) = super::FreshDatabase::create().await else { return };
+                    super::$test(database.store.clone()).await;
+                    database.drop().await;
+                }
+            )*
+        }
     };
+}
+
+/// A database of its own on the server `THREATGATE_TEST_DATABASE_URL` names, dropped after
+/// the test (a failed test leaves it, named `threatgate_test_…`, for a look).
+struct FreshDatabase {
+    store: Arc<dyn Store>,
+    admin_url: String,
+    name: String,
+}
+
+impl FreshDatabase {
+    /// `None`, after saying why, when no test server is configured.
+    async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("THREATGATE_TEST_DATABASE_URL") else {
+            eprintln!(
+                "SKIPPED on PostgreSQL: THREATGATE_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            return None;
+        };
+        let name = format!("threatgate_test_{}", guid().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("THREATGATE_TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        let store =
+            threatgate_store::PgStore::open(url.as_str(), &threatgate_store::PgSettings::default()).await.unwrap();
+        Some(Self { store: Arc::new(store), admin_url, name })
+    }
+
+    async fn drop(self) {
+        drop(self.store);
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
 }
 
 store_tests!(
@@ -45,6 +95,7 @@ store_tests!(
     recent_access_entries_survive_the_retention_cleanup,
     certificates_are_added_once_listed_loaded_and_deleted,
     the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere,
+    ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
 );
 
 fn now() -> OffsetDateTime {
@@ -377,6 +428,83 @@ async fn the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_else
     let recent = audit_event(now_ticks - 60 * 10_000_000, customer.id, None, "RevokeConsent");
     store.append_audit_events(&[recent]).await.unwrap();
     assert_eq!(store.delete_audit_events_before(now_ticks).await.unwrap(), 3, "the old ones go, the last day stays");
+}
+
+async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant(store: Arc<dyn Store>) {
+    use threatgate_domain::odata::IncidentQuery;
+    use threatgate_domain::{IngestAlerts, ReadIncidents, TenantScope, WriteIncidents};
+
+    let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
+    let (woodgrove, _) = tenant(store.as_ref(), "Woodgrove").await;
+    let now = 17_900_000_000_000_000;
+    let alerts: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(7, "contoso.onmicrosoft.com", 40, now, 7)
+        .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
+        .collect();
+    let ingest = TenantScope::<IngestAlerts>::for_administrator(contoso.id);
+    let window = 24 * 3_600 * 10_000_000;
+    let report = store.ingest_alerts(&ingest, alerts.clone(), window).await.unwrap();
+    assert_eq!(report.alerts_added as usize, alerts.len());
+    assert!(report.incidents_created >= 40, "{report:?}");
+    let again = store.ingest_alerts(&ingest, alerts[..5].to_vec(), window).await.unwrap();
+    assert_eq!((again.alerts_added, again.duplicates_skipped), (0, 5), "an alert id is taken once");
+
+    let read = TenantScope::<ReadIncidents>::for_administrator(contoso.id);
+    let total = store.count_incidents(&read).await.unwrap();
+    assert_eq!(total, report.incidents_created);
+    let query = |text: &str| {
+        IncidentQuery::parse(
+            form_urlencoded::parse(text.as_bytes()).collect::<Vec<_>>().iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+        )
+        .unwrap()
+    };
+    let everything = store.list_incidents(&read, &query("$top=100")).await.unwrap();
+    assert_eq!(everything.documents.len() as u64, total);
+    let documents: Vec<serde_json::Value> =
+        everything.documents.iter().map(|document| serde_json::from_str(document).unwrap()).collect();
+    let order: Vec<(String, i64)> = documents
+        .iter()
+        .map(|d| (d["lastUpdateTime"].as_str().unwrap().to_owned(), d["incidentId"].as_i64().unwrap()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(order, sorted, "newest change first, then the higher id");
+    assert_eq!(everything.ids, order.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+
+    // Pages neither repeat nor skip; the filter agrees with the documents.
+    let first = store.list_incidents(&read, &query("$top=7")).await.unwrap();
+    let second = store.list_incidents(&read, &query("$top=7&$skip=7")).await.unwrap();
+    assert!(first.more && second.ids.len() == 7);
+    assert_eq!([first.ids, second.ids].concat(), everything.ids[..14].to_vec());
+    let redirected = documents.iter().filter(|d| d["status"] == "Redirected").count();
+    let not_redirected = store.list_incidents(&read, &query("$top=100&$filter=status ne 'Redirected'")).await.unwrap();
+    assert_eq!(not_redirected.ids.len(), documents.len() - redirected);
+
+    // An update is kept and moves the incident to the top.
+    let target = *not_redirected.ids.last().unwrap();
+    let write = TenantScope::<WriteIncidents>::for_administrator(contoso.id);
+    let update = threatgate_incidents::IncidentUpdate {
+        assigned_to: Some(Some("analyst@contoso.com".into())),
+        comment: Some("looked at it".into()),
+        ..Default::default()
+    };
+    let outcome = store.update_incident(&write, target, &update, now + 10_000_000_000).await.unwrap();
+    assert!(matches!(outcome, threatgate_store::UpdateOutcome::Updated(_)), "{outcome:?}");
+    let assigned = store.list_incidents(&read, &query("$filter=assignedTo eq 'analyst@contoso.com'")).await.unwrap();
+    assert_eq!(assigned.ids, vec![target]);
+    assert_eq!(store.list_incidents(&read, &query("$top=1")).await.unwrap().ids, vec![target]);
+    let got: serde_json::Value =
+        serde_json::from_str(&store.get_incident(&read, target).await.unwrap().unwrap()).unwrap();
+    assert_eq!(got["assignedTo"], "analyst@contoso.com");
+
+    // Another tenant sees none of it.
+    let theirs = TenantScope::<ReadIncidents>::for_administrator(woodgrove.id);
+    assert_eq!(store.count_incidents(&theirs).await.unwrap(), 0);
+    assert!(store.get_incident(&theirs, target).await.unwrap().is_none());
+    let foreign = TenantScope::<WriteIncidents>::for_administrator(woodgrove.id);
+    assert!(matches!(
+        store.update_incident(&foreign, target, &update, now).await.unwrap(),
+        threatgate_store::UpdateOutcome::NotFound
+    ));
 }
 
 async fn consent_is_idempotent_and_revocation_removes_every_grant(store: Arc<dyn Store>) {

@@ -1,0 +1,318 @@
+//! Incidents in PostgreSQL: listing with a compiled `$filter`, get, update, and ingestion with
+//! correlation. Each change rewrites the incident's served document in the same transaction;
+//! ingestion locks the tenant's row and an update its incident's row, so that nodes sharing the
+//! database never correlate one tenant's alerts at the same time.
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use threatgate_domain::datetime::parse_datetime_ticks;
+use threatgate_domain::odata::IncidentQuery;
+use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
+use threatgate_incidents::{IncidentUpdate, IngestAlert, add_alert, apply_update, merge_into, new_incident, redirect};
+use threatgate_proto::Incident;
+
+use super::PgStore;
+use crate::filter_sql::{Bind, Placeholders, compile_filter};
+use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
+
+fn parse_document(text: &str) -> Result<Incident> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("an incident document is unreadable: {e}")))
+}
+
+fn render(incident: &Incident) -> Result<String> {
+    serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(format!("an incident cannot be written: {e}")))
+}
+
+fn ticks_of(text: &str) -> i64 {
+    parse_datetime_ticks(text).unwrap_or_default()
+}
+
+#[async_trait]
+impl IncidentStore for PgStore {
+    async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
+        let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = $1");
+        let mut binds = Vec::new();
+        if let Some(filter) = &query.filter {
+            sql.push_str(" AND ");
+            compile_filter(filter, Placeholders::Numbered { before: 1 }, &mut sql, &mut binds);
+        }
+        let limit_at = binds.len() + 2;
+        sql.push_str(&format!(
+            " ORDER BY last_update_time DESC, incident_id DESC LIMIT ${limit_at} OFFSET ${}",
+            limit_at + 1
+        ));
+        // Built from fixed fragments only; every value is bound.
+        let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(scope.tenant().to_string());
+        for bind in binds {
+            statement = match bind {
+                Bind::Integer(value) => statement.bind(value),
+                Bind::Text(value) => statement.bind(value),
+            };
+        }
+        let limit = i64::from(query.top) + 1;
+        let offset = i64::try_from(query.skip).unwrap_or(i64::MAX);
+        let rows = statement.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let more = rows.len() > query.top as usize;
+        let rows = &rows[..rows.len().min(query.top as usize)];
+        let ids = rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
+        let documents = rows.iter().map(|row| row.try_get::<String, _>(1)).collect::<Result<Vec<_>, _>>()?;
+        Ok(IncidentPage { documents, ids, more })
+    }
+
+    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
+            .bind(scope.tenant().to_string())
+            .bind(incident_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn update_incident(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        incident_id: i64,
+        update: &IncidentUpdate,
+        now: i64,
+    ) -> Result<UpdateOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let tenant = scope.tenant().to_string();
+        let Some(mut incident) = select_incident(&mut tx, &tenant, incident_id).await? else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        if let Err(refusal) = apply_update(&mut incident, update, scope.caller_name(), now) {
+            return Ok(UpdateOutcome::Refused(refusal));
+        }
+        write_incident(&mut tx, &incident, None).await?;
+        tx.commit().await?;
+        Ok(UpdateOutcome::Updated(render(&incident)?))
+    }
+
+    async fn ingest_alerts(
+        &self,
+        scope: &TenantScope<IngestAlerts>,
+        alerts: Vec<IngestAlert>,
+        window: i64,
+    ) -> Result<IngestReport> {
+        let tenant = scope.tenant().to_string();
+        let mut report = IngestReport::default();
+        let mut tx = self.pool.begin().await?;
+        // One ingestion per tenant at a time, across every node: correlation reads, then writes.
+        sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE").bind(&tenant).execute(&mut *tx).await?;
+        // Alert ids already known, for the whole batch in one query.
+        let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
+        let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let now = alert.received;
+            if !known.insert(alert.alert.alert_id.clone()) {
+                report.duplicates_skipped += 1;
+                continue;
+            }
+            let matching = open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
+            let incident_id = match correlate(matching) {
+                Correlation::NewIncident => {
+                    // The id first: it is part of the document.
+                    let incident_id: i64 =
+                        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('incidents', 'incident_id'))")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let incident = new_incident(incident_id, alert.alert.clone(), now);
+                    sqlx::query(
+                        "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
+                         VALUES ($1, $2, $3, NULL, $4, $4, $5, $6)",
+                    )
+                    .bind(incident_id)
+                    .bind(&tenant)
+                    .bind(&incident.status)
+                    .bind(now)
+                    .bind(alert.last_activity)
+                    .bind(render(&incident)?)
+                    .execute(&mut *tx)
+                    .await?;
+                    report.incidents_created += 1;
+                    incident_id
+                }
+                Correlation::Join { into, merge } => {
+                    let mut target = select_incident(&mut tx, &tenant, into)
+                        .await?
+                        .ok_or_else(|| StoreError::Corrupt(format!("incident {into} vanished during correlation")))?;
+                    let mut last_activity = alert.last_activity;
+                    for younger_id in merge {
+                        let Some(mut younger) = select_incident(&mut tx, &tenant, younger_id).await? else { continue };
+                        last_activity = last_activity.max(incident_last_activity(&younger));
+                        merge_into(&mut target, &mut younger, now);
+                        redirect(&mut younger, into, now);
+                        write_incident(&mut tx, &younger, None).await?;
+                        // Alerts of this batch not written yet move along too.
+                        for (_, placed_in) in placed.iter_mut().filter(|(_, id)| *id == younger_id) {
+                            *placed_in = into;
+                        }
+                        move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
+                        report.incidents_merged += 1;
+                    }
+                    add_alert(&mut target, alert.alert.clone(), now);
+                    last_activity = last_activity.max(incident_last_activity(&target));
+                    write_incident(&mut tx, &target, Some(last_activity)).await?;
+                    into
+                }
+            };
+            insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
+            placed.push((alert.alert.alert_id.clone(), incident_id));
+            report.alerts_added += 1;
+        }
+        insert_alerts(&mut tx, &tenant, &placed).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE tenant_id = $1")
+            .bind(scope.tenant().to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// The alert ids of `alerts` the tenant already has.
+async fn known_alert_ids(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    alerts: &[IngestAlert],
+) -> Result<std::collections::HashSet<String>> {
+    let ids: Vec<&str> = alerts.iter().map(|alert| alert.alert.alert_id.as_str()).collect();
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT alert_id FROM alerts WHERE tenant_id = $1 AND alert_id = ANY($2)")
+            .bind(tenant)
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(known.into_iter().collect())
+}
+
+/// Records which incident each alert of the batch landed in, in one statement.
+async fn insert_alerts(tx: &mut Transaction<'static, Postgres>, tenant: &str, placed: &[(String, i64)]) -> Result<()> {
+    let alert_ids: Vec<&str> = placed.iter().map(|(alert_id, _)| alert_id.as_str()).collect();
+    let incident_ids: Vec<i64> = placed.iter().map(|(_, incident_id)| *incident_id).collect();
+    sqlx::query(
+        "INSERT INTO alerts (tenant_id, alert_id, incident_id)
+         SELECT $1, alert_id, incident_id FROM UNNEST($2::text[], $3::bigint[]) AS placed (alert_id, incident_id)",
+    )
+    .bind(tenant)
+    .bind(&alert_ids)
+    .bind(&incident_ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Indexes an incident under the alert's entity keys, in one statement.
+async fn insert_entity_keys(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    keys: &[String],
+    incident_id: i64,
+) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO incident_entities (tenant_id, entity_key, incident_id)
+         SELECT $1, entity_key, $3 FROM UNNEST($2::text[]) AS keys (entity_key)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(keys)
+    .bind(incident_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn incident_last_activity(incident: &Incident) -> i64 {
+    incident.alerts.iter().map(|alert| ticks_of(&alert.last_activity)).max().unwrap_or_default()
+}
+
+async fn select_incident(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    incident_id: i64,
+) -> Result<Option<Incident>> {
+    let document: Option<String> =
+        sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2 FOR UPDATE")
+            .bind(tenant)
+            .bind(incident_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    document.as_deref().map(parse_document).transpose()
+}
+
+/// Writes an incident's indexed columns and document; `last_activity` moves only forward.
+async fn write_incident(
+    tx: &mut Transaction<'static, Postgres>,
+    incident: &Incident,
+    last_activity: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET status = $1, assigned_to = $2, last_update_time = $3,
+             last_activity = GREATEST(last_activity, COALESCE($4, last_activity)), document = $5
+         WHERE incident_id = $6",
+    )
+    .bind(&incident.status)
+    .bind(&incident.assigned_to)
+    .bind(ticks_of(&incident.last_update_time))
+    .bind(last_activity)
+    .bind(render(incident)?)
+    .bind(incident.incident_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a merged incident's alerts and entity keys to the incident it was merged into.
+async fn move_incident_rows(tx: &mut Transaction<'static, Postgres>, tenant: &str, from: i64, to: i64) -> Result<()> {
+    sqlx::query("UPDATE alerts SET incident_id = $1 WHERE tenant_id = $2 AND incident_id = $3")
+        .bind(to)
+        .bind(tenant)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO incident_entities (tenant_id, entity_key, incident_id)
+         SELECT tenant_id, entity_key, $1 FROM incident_entities WHERE tenant_id = $2 AND incident_id = $3
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(to)
+    .bind(tenant)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM incident_entities WHERE tenant_id = $1 AND incident_id = $2")
+        .bind(tenant)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
+async fn open_incidents_sharing(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    keys: &[String],
+    since: i64,
+) -> Result<Vec<i64>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT e.incident_id FROM incident_entities e JOIN incidents i ON i.incident_id = e.incident_id
+         WHERE e.tenant_id = $1 AND e.entity_key = ANY($2)
+           AND i.status IN ('Active', 'InProgress') AND i.last_activity >= $3
+         ORDER BY e.incident_id",
+    )
+    .bind(tenant)
+    .bind(keys)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?)
+}

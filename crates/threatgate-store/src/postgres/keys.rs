@@ -1,0 +1,68 @@
+//! Signing keys in PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use threatgate_domain::KeyId;
+use time::OffsetDateTime;
+
+use super::{PgStore, from_unix_seconds, unix_seconds};
+use crate::{KeyStore, Result, SigningKeyRecord, StoreError};
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, private_key, certificate, created_at, activates_at, retired_at
+             FROM signing_keys WHERE retired_at IS NULL ORDER BY activates_at, created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: KeyId::new(row.try_get::<String, _>("kid")?),
+                    private_key_pkcs8: row.try_get("private_key")?,
+                    certificate_der: row.try_get("certificate")?,
+                    created_at: from_unix_seconds(row.try_get("created_at")?)?,
+                    activates_at: from_unix_seconds(row.try_get("activates_at")?)?,
+                    retired_at: row.try_get::<Option<i64>, _>("retired_at")?.map(from_unix_seconds).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, certificate, created_at, activates_at, retired_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.kid.as_str())
+        .bind(&key.private_key_pkcs8)
+        .bind(&key.certificate_der)
+        .bind(unix_seconds(key.created_at))
+        .bind(unix_seconds(key.activates_at))
+        .bind(key.retired_at.map(unix_seconds))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::on_unique(error, "signing key"))?;
+        Ok(())
+    }
+
+    async fn set_signing_key_activation(&self, kid: &KeyId, activates_at: OffsetDateTime) -> Result<bool> {
+        let result = sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+            .bind(unix_seconds(activates_at))
+            .bind(kid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn retire_signing_key(&self, kid: &KeyId, at: OffsetDateTime) -> Result<bool> {
+        let result = sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+            .bind(unix_seconds(at))
+            .bind(kid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,74 @@
+//! The PostgreSQL backend: every store trait on one database, for several stateless nodes.
+//!
+//! Connections come from one pool per process; each session gets a statement timeout, so a
+//! stuck query fails instead of holding a connection. Migrations run at open under sqlx's
+//! advisory lock, so nodes starting together apply them once. Changes that touch several rows
+//! (consent, correlation, merge, an update) run in one transaction; ingestion and updates lock
+//! the rows they read (`FOR UPDATE`), so two nodes never correlate a tenant's alerts at once.
+
+mod access_log;
+mod audit;
+mod directory;
+mod incidents;
+mod keys;
+mod sessions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::Result;
+use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
+
+/// How a node connects to PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// Connections this process keeps at most.
+    pub max_connections: u32,
+    /// A statement running longer is cancelled.
+    pub statement_timeout: Duration,
+    /// How long to wait for a free connection before failing a request.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The PostgreSQL implementation of every store trait.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/database`) and applies pending migrations.
+    pub async fn open(url: &str, settings: &PgSettings) -> Result<Self> {
+        let timeout = format!("{}ms", settings.statement_timeout.as_millis());
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("threatgate")
+            .options([("statement_timeout", timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
