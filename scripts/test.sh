@@ -3,7 +3,10 @@
 #
 # It first prepares the unmodified Python clients (MSAL, azure-identity, PyJWT) that the
 # interop test drives, in a virtual environment under target/, then runs `cargo test`.
-# Extra arguments go to `cargo test`.
+# With THREATGATE_TEST_DATABASE_URL set (e.g. postgres://postgres@127.0.0.1:5432/test; .ci/run
+# sets it), the store's contract suite also runs on PostgreSQL, and the black-box suite runs a
+# second time with every test server on a PostgreSQL database of its own. Extra arguments go
+# to `cargo test`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/target/interop-venv"
@@ -21,6 +24,12 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+if [ -n "${THREATGATE_TEST_DATABASE_URL:-}" ]; then
+  echo "== the black-box suite again, on PostgreSQL"
+  THREATGATE_TEST_BACKEND=postgres cargo test -p threatgate --test blackbox --locked "$@" 2>&1 | tee -a "$log" || status=$?
+else
+  echo "PostgreSQL runs SKIPPED: THREATGATE_TEST_DATABASE_URL is not set"
+fi
 # One closing line for the whole run (cargo prints one per test binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

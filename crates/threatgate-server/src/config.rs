@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Directory holding the database, the key files and the TLS material.
     pub data_dir: PathBuf,
+    /// The database: `postgres://user[:password]@host[:port]/database` for PostgreSQL (several
+    /// nodes may share it), `sqlite://PATH` for another SQLite file; unset, the data
+    /// directory's `threatgate.db`. The key files and TLS material stay in the data directory,
+    /// which nodes of one service share (or copy).
+    pub database_url: Option<String>,
+    /// PostgreSQL connections this node keeps at most.
+    pub database_max_connections: u32,
     /// Address and port to listen on.
     pub listen: SocketAddr,
     /// Base URL clients use to reach this server, without a trailing slash. It appears in
@@ -47,6 +54,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("threatgate-data"),
+            database_url: None,
+            database_max_connections: 16,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: None,
             plain_http: false,
@@ -83,6 +92,8 @@ impl Config {
         let config: Config = figment
             .merge(Env::prefixed("THREATGATE_").only(&[
                 "data_dir",
+                "database_url",
+                "database_max_connections",
                 "listen",
                 "public_url",
                 "plain_http",
@@ -112,6 +123,12 @@ impl Config {
         }
         if !(50..=60_000).contains(&self.refresh_interval_ms) {
             return Err(ConfigError::Invalid("refresh_interval_ms must be between 50 and 60000".into()));
+        }
+        if let Some(url) = &self.database_url {
+            crate::data_dir::StoreLocation::parse(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if !(1..=1_000).contains(&self.database_max_connections) {
+            return Err(ConfigError::Invalid("database_max_connections must be between 1 and 1000".into()));
         }
         if self.access_log_retention_days == 0 {
             return Err(ConfigError::Invalid("access_log_retention_days must be at least 1".into()));

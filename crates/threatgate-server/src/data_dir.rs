@@ -5,7 +5,41 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use threatgate_identity::{KeyEncryptionKey, SecretHasher};
-use threatgate_store::{SqliteStore, Store};
+use threatgate_store::{PgSettings, PgStore, SqliteStore, Store};
+
+/// Where the store lives, from a database URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite(PathBuf),
+    /// The URL as given (it may hold a password: never printed).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(_) => f.write_str("Postgres(<url>)"),
+        }
+    }
+}
+
+impl StoreLocation {
+    pub fn parse(url: &str) -> Result<Self, DataDirError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err(DataDirError::DatabaseUrl { scheme: url.chars().take_while(|c| *c != ':').take(16).collect() })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
 
 /// Paths inside a data directory.
 #[derive(Debug, Clone)]
@@ -19,6 +53,10 @@ pub enum DataDirError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("opening the database {path}: {source}")]
     Store { path: PathBuf, source: threatgate_store::StoreError },
+    #[error("opening the PostgreSQL database: {0}")]
+    Postgres(threatgate_store::StoreError),
+    #[error("the database URL must start with postgres://, postgresql:// or sqlite:// (got '{scheme}…')")]
+    DatabaseUrl { scheme: String },
     #[error(transparent)]
     Identity(#[from] threatgate_identity::Error),
 }
@@ -58,11 +96,28 @@ impl DataDir {
         self.root.join("demo.json")
     }
 
-    /// Opens the SQLite database, applying migrations.
-    pub async fn open_store(&self) -> Result<Arc<dyn Store>, DataDirError> {
-        let path = self.database_path();
-        let store = SqliteStore::open(&path).await.map_err(|source| DataDirError::Store { path, source })?;
-        Ok(Arc::new(store))
+    /// Opens the store (`database_url`, or the data directory's SQLite file), applying
+    /// migrations. `max_connections` sizes a PostgreSQL pool.
+    pub async fn open_store(
+        &self,
+        database_url: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Arc<dyn Store>, DataDirError> {
+        let location = match database_url {
+            Some(url) => StoreLocation::parse(url)?,
+            None => StoreLocation::Sqlite(self.database_path()),
+        };
+        match location {
+            StoreLocation::Sqlite(path) => {
+                let store = SqliteStore::open(&path).await.map_err(|source| DataDirError::Store { path, source })?;
+                Ok(Arc::new(store))
+            }
+            StoreLocation::Postgres(url) => {
+                let settings = PgSettings { max_connections, ..PgSettings::default() };
+                let store = PgStore::open(&url, &settings).await.map_err(DataDirError::Postgres)?;
+                Ok(Arc::new(store))
+            }
+        }
     }
 
     pub fn key_encryption_key_path(&self) -> PathBuf {

@@ -52,7 +52,7 @@ impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let data_dir = DataDir::create(&config.data_dir)?;
-        let store = data_dir.open_store().await?;
+        let store = data_dir.open_store(config.database_url.as_deref(), config.database_max_connections).await?;
         let hasher = data_dir.open_secret_hasher()?;
         let kek = data_dir.open_key_encryption(config.key_encryption_key_file.as_deref())?;
         let identity =

@@ -13,6 +13,7 @@ mod error;
 mod filter_sql;
 mod postgres;
 mod sqlite;
+pub mod testing;
 mod traits;
 
 pub use audit::{AuditRecord, AuditTrailPages, AuditTrailQuery, read_audit_trail};

@@ -1,7 +1,8 @@
 //! Test helpers: a real Threatgate server on `127.0.0.1:0` with a fresh data directory,
 //! served over HTTPS by its own local CA, and a client that trusts that CA.
 //!
-//! Every test gets its own server and directory, so tests run in parallel and in any order.
+//! Every test gets its own server and directory (and, with `THREATGATE_TEST_BACKEND=postgres`,
+//! its own PostgreSQL database), so tests run in parallel and in any order.
 #![allow(clippy::expect_used, reason = "test support: a failed setup step should stop the test with its message")]
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use tempfile::TempDir;
+pub use threatgate_store::testing::{TestDatabase, postgres_requested};
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
@@ -28,6 +30,8 @@ pub struct TestApp {
     /// The first-run setup link (a fresh data directory has one).
     pub setup_link: Option<String>,
     data_dir: Arc<TempDir>,
+    /// The PostgreSQL database, when the tests run on PostgreSQL.
+    database: Option<Arc<TestDatabase>>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -41,14 +45,27 @@ pub async fn spawn_app() -> TestApp {
 /// say); the data directory, address and refresh interval are the test's.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+    let database = if postgres_requested() { TestDatabase::create().await.map(Arc::new) } else { None };
     let mut config = Config::default();
     configure(&mut config);
-    start(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    start(data_dir, database, SocketAddr::from(([127, 0, 0, 1], 0)), config).await
 }
 
-async fn start(data_dir: Arc<TempDir>, listen: SocketAddr, base: Config) -> TestApp {
+async fn start(
+    data_dir: Arc<TempDir>,
+    database: Option<Arc<TestDatabase>>,
+    listen: SocketAddr,
+    base: Config,
+) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let config = Config { data_dir: data_dir.path().to_owned(), listen, refresh_interval_ms: 50, ..base };
+    let config = Config {
+        data_dir: data_dir.path().to_owned(),
+        database_url: database.as_ref().map(|database| database.url().to_owned()),
+        database_max_connections: 4,
+        listen,
+        refresh_interval_ms: 50,
+        ..base
+    };
     let application = Application::build(&config).await.expect("the server starts");
     let address = application.local_addr();
     let base_url = application.public_url().to_owned();
@@ -68,6 +85,7 @@ async fn start(data_dir: Arc<TempDir>, listen: SocketAddr, base: Config) -> Test
         identity,
         setup_link,
         data_dir,
+        database,
         stop: Some(stop),
         server: Some(server),
     }
@@ -83,6 +101,21 @@ pub fn client_trusting(ca_certificate: &Path) -> anyhow::Result<reqwest::Client>
 impl TestApp {
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// The PostgreSQL URL, when the tests run on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_deref().map(TestDatabase::url)
+    }
+
+    /// `--data-dir DIR` (and `--database-url URL` on PostgreSQL): what a command needs to work
+    /// on this server's data.
+    pub fn store_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = vec!["--data-dir".into(), self.data_dir().as_os_str().to_owned()];
+        if let Some(url) = self.database_url() {
+            args.extend(["--database-url".into(), url.into()]);
+        }
+        args
     }
 
     /// Administration on this server's store, as the CLI would do it.
@@ -104,7 +137,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.shutdown().await;
         let data_dir = Arc::clone(&self.data_dir);
-        start(data_dir, self.address, Config::default()).await
+        start(data_dir, self.database.clone(), self.address, Config::default()).await
     }
 
     async fn shutdown(&mut self) {

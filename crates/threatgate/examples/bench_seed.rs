@@ -23,7 +23,9 @@ async fn main() -> anyhow::Result<()> {
         _ => anyhow::bail!("usage: bench_seed DATA_DIR TENANTS INCIDENTS_PER_TENANT"),
     };
     let data = DataDir::create(std::path::Path::new(&dir))?;
-    let store = data.open_store().await?;
+    // THREATGATE_DATABASE_URL seeds PostgreSQL instead of the data directory's SQLite file.
+    let url = std::env::var("THREATGATE_DATABASE_URL").ok();
+    let store = data.open_store(url.as_deref(), 8).await?;
     let hasher = data.open_secret_hasher()?;
     let admin = DirectoryAdmin {
         store: store.as_ref(),

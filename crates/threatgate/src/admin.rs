@@ -25,8 +25,8 @@ struct Opened {
 
 impl Opened {
     async fn new(data: &DataDirArg) -> anyhow::Result<Self> {
-        let dir = DataDir::create(&data.data_dir)?;
-        Ok(Self { store: dir.open_store().await?, hasher: dir.open_secret_hasher()? })
+        let (dir, store) = data.open().await?;
+        Ok(Self { store, hasher: dir.open_secret_hasher()? })
     }
 
     fn admin(&self) -> DirectoryAdmin<'_> {

@@ -267,6 +267,21 @@ pub struct DataDirArg {
     /// The data directory.
     #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
     pub data_dir: PathBuf,
+    /// The database, when not the data directory's SQLite file: postgres://user@host/db or
+    /// sqlite://PATH.
+    #[arg(long, env = "THREATGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DataDirArg {
+    /// Opens the directory and the store it names (a small pool: one command's work).
+    pub async fn open(
+        &self,
+    ) -> anyhow::Result<(threatgate_server::DataDir, std::sync::Arc<dyn threatgate_store::Store>)> {
+        let dir = threatgate_server::DataDir::create(&self.data_dir)?;
+        let store = dir.open_store(self.database_url.as_deref(), 4).await?;
+        Ok((dir, store))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -274,6 +289,10 @@ pub struct ServeArgs {
     /// The data directory [default: ./threatgate-data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The database: postgres://user@host/db (nodes may share it) or sqlite://PATH [default:
+    /// the data directory's SQLite file; env THREATGATE_DATABASE_URL].
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:8443].
     #[arg(long)]
     pub listen: Option<String>,

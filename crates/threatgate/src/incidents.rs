@@ -12,7 +12,6 @@ use threatgate_identity::admin::COMMAND_LINE_ACTOR;
 use threatgate_identity::{DirectoryAdmin, SystemClock};
 use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
-use threatgate_server::DataDir;
 use threatgate_store::{IngestReport, Store};
 
 use crate::cli::{AccessLogArgs, AuditArgs, IngestArgs, SeedArgs};
@@ -23,8 +22,7 @@ const BATCH: usize = 1000;
 const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 
 async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Arc<dyn Store>, Tenant)> {
-    let dir = DataDir::create(&data.data_dir)?;
-    let store = dir.open_store().await?;
+    let (dir, store) = data.open().await?;
     let hasher = dir.open_secret_hasher()?;
     let tenant =
         DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: &SystemClock, actor: COMMAND_LINE_ACTOR }

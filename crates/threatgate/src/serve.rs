@@ -11,6 +11,8 @@ struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     public_url: Option<String>,
@@ -24,6 +26,7 @@ struct Overrides {
 pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
         listen: args.listen.clone(),
         public_url: args.public_url.clone(),
         plain_http: args.plain_http,

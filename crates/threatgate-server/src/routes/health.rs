@@ -1,4 +1,5 @@
-//! Liveness, and the page behind `error_uri` in identity error bodies.
+//! Liveness and readiness for load balancers, and the page behind `error_uri` in identity
+//! error bodies.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -8,10 +9,39 @@ use serde::Deserialize;
 use super::AppState;
 use crate::json::json_utf8;
 
-/// `GET /healthz`: 200 with the directory revision the server serves. Public.
+/// `GET /healthz`: liveness, 200 with the directory revision the server serves (from memory,
+/// whatever the database does). Public.
 pub async fn health(State(state): State<AppState>) -> Response {
     let revision = state.identity.snapshot().directory.revision();
     json_utf8(&serde_json::json!({ "status": "ok", "directory_revision": revision })).into_response()
+}
+
+/// How long readiness waits for the database.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: readiness, 200 when the database answers within 2 s, else 503, so that a
+/// load balancer sends no request to a node that cannot reach it. Public; the reason is in the
+/// log, not the body.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let checked = tokio::time::timeout(READINESS_TIMEOUT, state.identity.store().revision()).await;
+    match checked {
+        Ok(Ok(revision)) => {
+            json_utf8(&serde_json::json!({ "status": "ready", "database_revision": revision })).into_response()
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the database refused");
+            not_ready("the database cannot be reached")
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer within 2 s");
+            not_ready("the database did not answer in time")
+        }
+    }
+}
+
+fn not_ready(reason: &str) -> Response {
+    let body = json_utf8(&serde_json::json!({ "status": "unavailable", "reason": reason }));
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/common/discovery/instance", get(discovery::instance_discovery))
         .route("/error", get(health::error_code_page))
         .route("/healthz", get(health::health))
+        .route("/readyz", get(health::ready))
         .merge(crate::api::router(state.clone()))
         .merge(crate::portal::router())
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use sqlx::Connection;
 use threatgate_domain::{
     AppId, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName, KeyId,
     ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn,
@@ -33,52 +32,12 @@ macro_rules! store_tests {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    let Some(database) = super::FreshDatabase::create().await else { return };
-                    super::$test(database.store.clone()).await;
-                    database.drop().await;
+                    let Some(database) = threatgate_store::testing::TestDatabase::create().await else { return };
+                    super::$test(database.open().await).await;
                 }
             )*
         }
     };
-}
-
-/// A database of its own on the server `THREATGATE_TEST_DATABASE_URL` names, dropped after
-/// the test (a failed test leaves it, named `threatgate_test_…`, for a look).
-struct FreshDatabase {
-    store: Arc<dyn Store>,
-    admin_url: String,
-    name: String,
-}
-
-impl FreshDatabase {
-    /// `None`, after saying why, when no test server is configured.
-    async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("THREATGATE_TEST_DATABASE_URL") else {
-            eprintln!(
-                "SKIPPED on PostgreSQL: THREATGATE_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
-            );
-            return None;
-        };
-        let name = format!("threatgate_test_{}", guid().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("THREATGATE_TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        let store =
-            threatgate_store::PgStore::open(url.as_str(), &threatgate_store::PgSettings::default()).await.unwrap();
-        Some(Self { store: Arc::new(store), admin_url, name })
-    }
-
-    async fn drop(self) {
-        drop(self.store);
-        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
 }
 
 store_tests!(

@@ -19,8 +19,7 @@ pub(crate) async fn threatgate(app: &TestApp, args: &[&str]) -> Value {
 pub(crate) async fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
         .args(args)
-        .arg("--data-dir")
-        .arg(app.data_dir())
+        .args(app.store_args())
         .arg("--json")
         .output()
         .await
@@ -208,8 +207,8 @@ async fn app_credentials_lists_every_secret_and_marks_those_to_rotate() {
     let due = threatgate(&app, &["app", "credentials", "--app", &partner.app_id, "--expiring"]).await;
     assert_eq!(due.as_array().unwrap().len(), 1);
     let text = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
-        .args(["app", "credentials", "--expiring", "--data-dir"])
-        .arg(app.data_dir())
+        .args(["app", "credentials", "--expiring"])
+        .args(app.store_args())
         .output()
         .await
         .unwrap();
@@ -272,8 +271,8 @@ async fn signing_keys_are_sealed_at_rest_and_a_wrong_key_encryption_key_changes_
     );
 
     let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(app.data_dir())
+        .args(["keys", "rotate"])
+        .args(app.store_args())
         .env("THREATGATE_KEY_ENCRYPTION_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
         .output()
         .await

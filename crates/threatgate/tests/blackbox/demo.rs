@@ -13,18 +13,32 @@ pub struct Demo {
     child: tokio::process::Child,
 }
 
+/// The test's own PostgreSQL database when the suite runs on PostgreSQL.
+pub async fn test_database() -> Option<threatgate_testkit::TestDatabase> {
+    if threatgate_testkit::postgres_requested() { threatgate_testkit::TestDatabase::create().await } else { None }
+}
+
+/// `--data-dir DIR` and, on PostgreSQL, `--database-url URL`.
+pub fn store_args(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>) -> Vec<std::ffi::OsString> {
+    let mut args = vec!["--data-dir".into(), data_dir.as_os_str().to_owned()];
+    if let Some(database) = database {
+        args.extend(["--database-url".into(), database.url().into()]);
+    }
+    args
+}
+
 impl Demo {
     /// Starts the demo and waits for a new `demo.json` (the old one, from an earlier run,
     /// names another port).
-    pub async fn start(data_dir: &Path) -> (Self, DemoManifest) {
+    pub async fn start(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>) -> (Self, DemoManifest) {
         let manifest_path = data_dir.join("demo.json");
         let old = std::fs::read(&manifest_path).ok();
         // Everything the demo prints and logs (at debug level) goes to a file, for the check
         // that no secret or token reaches the log.
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("demo.log")).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
-            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .args(store_args(data_dir, database))
             .env("RUST_LOG", "debug")
             .stdout(std::process::Stdio::null())
             .stderr(log)
@@ -65,7 +79,8 @@ async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str) 
 #[tokio::test]
 async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
     let data_dir = tempfile::tempdir().unwrap();
-    let (demo, manifest) = Demo::start(data_dir.path()).await;
+    let database = test_database().await;
+    let (demo, manifest) = Demo::start(data_dir.path(), database.as_ref()).await;
 
     assert!(manifest.authority.starts_with("https://127.0.0.1:"));
     assert_eq!(manifest.api_base, manifest.authority);
@@ -123,7 +138,7 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
     assert!(!log.contains("eyJ0eXAi"), "no token reaches the log");
     assert!(!log.contains("$argon2id$"), "no password hash reaches the log");
 
-    let (demo, again) = Demo::start(data_dir.path()).await;
+    let (demo, again) = Demo::start(data_dir.path(), database.as_ref()).await;
     assert_eq!(again.app.app_id, manifest.app.app_id, "the same application");
     assert_eq!(again.app.client_secret, manifest.app.client_secret, "the recorded secret still works and is kept");
     assert_eq!(again.customers[0].tenant_id, manifest.customers[0].tenant_id);
