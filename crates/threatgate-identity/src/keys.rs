@@ -275,18 +275,22 @@ pub async fn ensure_signing_keys(
     let newest_active = records.iter().filter(|r| r.activates_at <= now).map(|r| r.activates_at).max();
     let has_next = records.iter().any(|r| r.activates_at > now);
     let mut changed = false;
+    // Each insertion is conditional in the store, so that nodes sharing it that find the same
+    // key missing at once add it once ("one node rotates"); the others load it on refresh, a
+    // day before it signs.
     let current_start = match newest_active {
         Some(start) => start,
         None => {
-            store.insert_signing_key(&SigningKey::generate(kek, now, now)?).await?;
-            changed = true;
+            let key = SigningKey::generate(kek, now, now)?;
+            changed |= store.insert_signing_key_unless_published(&key, OffsetDateTime::UNIX_EPOCH, now).await?;
             now
         }
     };
     if !has_next {
         let activates_at = (current_start + rotation_period).max(now + PUBLISH_BEFORE_SIGNING);
-        store.insert_signing_key(&SigningKey::generate(kek, now, activates_at)?).await?;
-        changed = true;
+        let key = SigningKey::generate(kek, now, activates_at)?;
+        let far_future = now + Duration::days(365 * 100);
+        changed |= store.insert_signing_key_unless_published(&key, now + Duration::seconds(1), far_future).await?;
     }
     for old in records.iter().filter(|r| r.activates_at < current_start) {
         // Its successor is the next key to activate after it; all of them are active by now.

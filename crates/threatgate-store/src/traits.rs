@@ -132,6 +132,15 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Keys not retired, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Inserts `key` unless a published key already activates within `from..=until`, as one
+    /// step for every process sharing the store: nodes that find the same key missing at the
+    /// same time add it once. Returns whether it was inserted.
+    async fn insert_signing_key_unless_published(
+        &self,
+        key: &SigningKeyRecord,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool>;
     /// Moves a key's activation time; returns whether the key exists (and is not retired).
     async fn set_signing_key_activation(&self, kid: &KeyId, activates_at: OffsetDateTime) -> Result<bool>;
     /// Stops publishing a key: it no longer signs nor verifies. Returns whether it was published.

@@ -48,6 +48,42 @@ impl KeyStore for PgStore {
         Ok(())
     }
 
+    async fn insert_signing_key_unless_published(
+        &self,
+        key: &SigningKeyRecord,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Other nodes wait here until this one has decided (and inserted).
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let published: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL AND activates_at BETWEEN $1 AND $2",
+        )
+        .bind(unix_seconds(from))
+        .bind(unix_seconds(until))
+        .fetch_one(&mut *tx)
+        .await?;
+        if published > 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, certificate, created_at, activates_at, retired_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.kid.as_str())
+        .bind(&key.private_key_pkcs8)
+        .bind(&key.certificate_der)
+        .bind(unix_seconds(key.created_at))
+        .bind(unix_seconds(key.activates_at))
+        .bind(key.retired_at.map(unix_seconds))
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| StoreError::on_unique(error, "signing key"))?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn set_signing_key_activation(&self, kid: &KeyId, activates_at: OffsetDateTime) -> Result<bool> {
         let result = sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND retired_at IS NULL")
             .bind(unix_seconds(activates_at))

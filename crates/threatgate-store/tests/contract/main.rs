@@ -55,6 +55,7 @@ store_tests!(
     certificates_are_added_once_listed_loaded_and_deleted,
     the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere,
     ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
+    a_missing_key_is_added_once_however_many_add_it_at_once,
 );
 
 fn now() -> OffsetDateTime {
@@ -543,6 +544,48 @@ async fn signing_keys_round_trip(store: Arc<dyn Store>) {
     let moved = SigningKeyRecord { activates_at: now() + time::Duration::days(2), ..next };
     assert_eq!(store.list_signing_keys().await.unwrap(), vec![moved]);
     assert!(store.revision().await.unwrap() > revision, "other processes see key changes");
+}
+
+async fn a_missing_key_is_added_once_however_many_add_it_at_once(store: Arc<dyn Store>) {
+    let key = |kid: &str| SigningKeyRecord {
+        kid: KeyId::new(kid),
+        private_key_pkcs8: vec![1],
+        certificate_der: vec![2],
+        created_at: now(),
+        activates_at: now() + time::Duration::days(30),
+        retired_at: None,
+    };
+    let (from, until) = (now() + time::Duration::seconds(1), now() + time::Duration::days(3650));
+    // Eight "nodes" find the next key missing at the same moment.
+    let attempts = (0..8).map(|node| {
+        let store = Arc::clone(&store);
+        let key = key(&format!("next-{node}"));
+        async move { store.insert_signing_key_unless_published(&key, from, until).await.unwrap() }
+    });
+    let inserted = join_all_spawned(attempts).await;
+    assert_eq!(inserted.iter().filter(|added| **added).count(), 1, "{inserted:?}");
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 1);
+    // Outside the window, a key is added.
+    assert!(
+        store
+            .insert_signing_key_unless_published(&key("current"), now() - time::Duration::days(1), now())
+            .await
+            .unwrap()
+    );
+}
+
+/// Runs the futures concurrently, each on its own task.
+async fn join_all_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
 }
 
 async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {
