@@ -32,6 +32,9 @@ pub struct TestApp {
     data_dir: Arc<TempDir>,
     /// The PostgreSQL database, when the tests run on PostgreSQL.
     database: Option<Arc<TestDatabase>>,
+    /// The settings it was started with (besides directory, database and address), for a
+    /// restart or another node.
+    settings: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -51,6 +54,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     start(data_dir, database, SocketAddr::from(([127, 0, 0, 1], 0)), config).await
 }
 
+/// Starts a server on a fresh data directory and the given PostgreSQL database (whatever
+/// backend the run asked for), with settings changed by `configure`: the first node of a
+/// multi-node test.
+pub async fn spawn_app_on(database: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+    let mut config = Config::default();
+    configure(&mut config);
+    start(data_dir, Some(database), SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+}
+
 async fn start(
     data_dir: Arc<TempDir>,
     database: Option<Arc<TestDatabase>>,
@@ -58,6 +71,7 @@ async fn start(
     base: Config,
 ) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let settings = base.clone();
     let config = Config {
         data_dir: data_dir.path().to_owned(),
         database_url: database.as_ref().map(|database| database.url().to_owned()),
@@ -86,6 +100,7 @@ async fn start(
         setup_link,
         data_dir,
         database,
+        settings,
         stop: Some(stop),
         server: Some(server),
     }
@@ -133,11 +148,18 @@ impl TestApp {
         self.identity.refresh().await.expect("the view refreshes");
     }
 
+    /// Starts another node of the same service: a server of its own (own snapshot, own pool,
+    /// own port) on the same data directory and database.
+    pub async fn start_node(&self) -> TestApp {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        start(Arc::clone(&self.data_dir), self.database.clone(), listen, self.settings.clone()).await
+    }
+
     /// Stops the server and starts a new one on the same data directory and port.
     pub async fn restart(mut self) -> TestApp {
         self.shutdown().await;
         let data_dir = Arc::clone(&self.data_dir);
-        start(data_dir, self.database.clone(), self.address, Config::default()).await
+        start(data_dir, self.database.clone(), self.address, self.settings.clone()).await
     }
 
     async fn shutdown(&mut self) {

@@ -49,14 +49,14 @@ pub async fn sign_in(app: &TestApp, browser: &reqwest::Client, upn: &str, return
         .unwrap()
 }
 
-async fn northwind_admin(app: &TestApp, global_admin: bool) -> String {
+pub(crate) async fn northwind_admin(app: &TestApp, global_admin: bool) -> String {
     let upn = if global_admin { "admin@northwind.onmicrosoft.com" } else { "analyst@northwind.onmicrosoft.com" };
     app.admin().create_user("northwind.onmicrosoft.com", upn, Some(PASSWORD), global_admin).await.unwrap();
     upn.to_owned()
 }
 
 /// Follows the guide's consent link as `upn` and returns the consent page's HTML.
-async fn open_consent_link(
+pub(crate) async fn open_consent_link(
     app: &TestApp,
     browser: &reqwest::Client,
     partner: &PartnerFixture,
@@ -78,7 +78,12 @@ async fn open_consent_link(
     page.text().await.unwrap()
 }
 
-async fn decide(app: &TestApp, browser: &reqwest::Client, consent_page: &str, decision: &str) -> reqwest::Response {
+pub(crate) async fn decide(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    consent_page: &str,
+    decision: &str,
+) -> reqwest::Response {
     let fields: Vec<(String, String)> = ["csrf", "client_id", "redirect_uri", "state", "flow", "scope"]
         .iter()
         .map(|name| ((*name).to_owned(), hidden(consent_page, name)))
