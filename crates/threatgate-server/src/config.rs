@@ -8,6 +8,31 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// Which path sets a node serves, so that the identity side and the API scale separately
+/// behind a load balancer that routes by path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Both.
+    #[default]
+    All,
+    /// Token endpoints, discovery and keys, and the portal (consent, registrations, the
+    /// customer's pages).
+    Identity,
+    /// The Threat Protection API (`/api/…`).
+    Api,
+}
+
+impl Role {
+    pub fn serves_identity(self) -> bool {
+        matches!(self, Self::All | Self::Identity)
+    }
+
+    pub fn serves_api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+}
+
 /// Every setting of `threatgate serve` and `threatgate demo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +46,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// PostgreSQL connections this node keeps at most.
     pub database_max_connections: u32,
+    /// Which paths this node serves: `all`, `identity` or `api`. Health (`/healthz`,
+    /// `/readyz`) is served by every node.
+    pub role: Role,
     /// Address and port to listen on.
     pub listen: SocketAddr,
     /// Base URL clients use to reach this server, without a trailing slash. It appears in
@@ -56,6 +84,7 @@ impl Default for Config {
             data_dir: PathBuf::from("threatgate-data"),
             database_url: None,
             database_max_connections: 16,
+            role: Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: None,
             plain_http: false,
@@ -94,6 +123,7 @@ impl Config {
                 "data_dir",
                 "database_url",
                 "database_max_connections",
+                "role",
                 "listen",
                 "public_url",
                 "plain_http",

@@ -45,6 +45,7 @@ pub struct Application {
     correlation_window_ticks: i64,
     access_log_retention: time::Duration,
     setup_token: Option<String>,
+    role: crate::config::Role,
 }
 
 impl Application {
@@ -90,6 +91,7 @@ impl Application {
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             setup_token,
+            role: config.role,
         })
     }
 
@@ -132,7 +134,7 @@ impl Application {
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
             access_log: access_log.clone(),
         };
-        let app = router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+        let app = router(state, self.role).layer(tower_http::trace::TraceLayer::new_for_http());
         let refresher =
             tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval, self.access_log_retention));
         let result = match self.tls {

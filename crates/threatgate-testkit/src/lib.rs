@@ -151,8 +151,15 @@ impl TestApp {
     /// Starts another node of the same service: a server of its own (own snapshot, own pool,
     /// own port) on the same data directory and database.
     pub async fn start_node(&self) -> TestApp {
+        self.start_node_with(|_| {}).await
+    }
+
+    /// [`Self::start_node`] with settings changed by `configure` (another role, say).
+    pub async fn start_node_with(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
         let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        start(Arc::clone(&self.data_dir), self.database.clone(), listen, self.settings.clone()).await
+        start(Arc::clone(&self.data_dir), self.database.clone(), listen, settings).await
     }
 
     /// Stops the server and starts a new one on the same data directory and port.

@@ -293,6 +293,10 @@ pub struct ServeArgs {
     /// the data directory's SQLite file; env THREATGATE_DATABASE_URL].
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Which paths this node serves: all, identity (tokens, discovery, portal) or api
+    /// (/api/…) [default: all; env THREATGATE_ROLE].
+    #[arg(long, value_parser = ["all", "identity", "api"])]
+    pub role: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:8443].
     #[arg(long)]
     pub listen: Option<String>,

@@ -13,6 +13,8 @@ struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     public_url: Option<String>,
@@ -27,6 +29,7 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
+        role: args.role.clone(),
         listen: args.listen.clone(),
         public_url: args.public_url.clone(),
         plain_http: args.plain_http,

@@ -28,8 +28,28 @@ pub struct AppState {
     pub access_log: crate::access_log::AccessLog,
 }
 
-/// Every route of the service.
-pub fn router(state: AppState) -> Router {
+/// The routes of a node with `role`; health and readiness on every node.
+pub fn router(state: AppState, role: crate::config::Role) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(health::health))
+        .route("/readyz", get(health::ready))
+        .route("/error", get(health::error_code_page));
+    if role.serves_identity() {
+        router = router.merge(identity_routes()).merge(crate::portal::router());
+    }
+    if role.serves_api() {
+        router = router.merge(crate::api::router(state.clone()));
+    }
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(state)
+}
+
+/// The identity platform's endpoints: tokens, discovery, keys.
+fn identity_routes() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/oauth2/token", any(token::token_v1))
         .route("/{tenant}/oauth2/v2.0/token", any(token::token_v2))
@@ -38,14 +58,4 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
         .route("/common/discovery/instance", get(discovery::instance_discovery))
-        .route("/error", get(health::error_code_page))
-        .route("/healthz", get(health::health))
-        .route("/readyz", get(health::ready))
-        .merge(crate::api::router(state.clone()))
-        .merge(crate::portal::router())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .with_state(state)
 }

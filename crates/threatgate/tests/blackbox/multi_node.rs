@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use threatgate_testkit::{TestApp, TestDatabase, seed_partner, spawn_app_on};
+use threatgate_server::config::Role;
+use threatgate_testkit::{TestApp, TestDatabase, seed_partner, spawn_app_on, spawn_app_with};
 
 use crate::portal::{browser, decide, northwind_admin, open_consent_link};
 use crate::{request_v2_token, unverified_claims};
@@ -122,6 +123,29 @@ async fn two_nodes_share_tokens_consents_revocations_and_key_switches() {
     // The token from before the switch still verifies on both.
     assert_eq!(api_status(&node1, &from_node1).await, 200);
     assert_eq!(api_status(&node2, &from_node1).await, 200);
+}
+
+#[tokio::test]
+async fn identity_and_api_nodes_serve_their_own_paths_and_work_together() {
+    // On whichever backend the run uses: SQLite files are shared by processes on one machine too.
+    let identity = spawn_app_with(|config| config.role = Role::Identity).await;
+    let api = identity.start_node_with(|config| config.role = Role::Api).await;
+    let partner = seed_partner(&identity, &["Incident.Read.All"]).await;
+    let contoso = partner.consented[0].as_str();
+    let issued = token(&identity, contoso, &partner.app_id, &partner.client_secret).await.expect("a token");
+    eventually("the API node accepts the identity node's token", || async { api_status(&api, &issued).await == 200 })
+        .await;
+
+    assert_eq!(api_status(&identity, &issued).await, 404, "the identity node serves no API");
+    let refused = request_v2_token(&api, contoso, &partner.app_id, &partner.client_secret).await;
+    assert_eq!(refused.status(), 404, "the API node issues no token");
+    assert_eq!(api.get("/portal").await.status(), 404);
+    for node in [&identity, &api] {
+        assert_eq!(node.get("/readyz").await.status(), 200);
+        assert_eq!(node.get("/healthz").await.status(), 200);
+    }
+    let discovery = identity.get(&format!("/{contoso}/v2.0/.well-known/openid-configuration")).await;
+    assert_eq!(discovery.status(), 200);
 }
 
 /// Alerts of one batch: all share one user, so they land in one incident together.
