@@ -9,6 +9,7 @@
 
 mod audit;
 mod columns;
+mod copy;
 mod error;
 mod filter_sql;
 mod postgres;
@@ -17,11 +18,13 @@ pub mod testing;
 mod traits;
 
 pub use audit::{AuditRecord, AuditTrailPages, AuditTrailQuery, read_audit_trail};
+pub use copy::{CopyError, CopyProgress, CopyReport, copy_store};
 pub use error::{Result, StoreError};
 pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
-    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentStore, IngestReport, KeyStore, SessionRecord,
-    SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey, UpdateOutcome,
+    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
+    SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey,
+    TransferStore, UpdateOutcome,
 };

@@ -445,7 +445,48 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn delete_audit_events_before(&self, before: i64) -> Result<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore {}
+/// An incident with everything stored about it, for copying a store into another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    pub incident_id: i64,
+    pub tenant_id: TenantId,
+    pub status: String,
+    pub assigned_to: Option<String>,
+    pub created_time: i64,
+    pub last_update_time: i64,
+    pub last_activity: i64,
+    /// The incident as served.
+    pub document: String,
+    /// The alerts placed in it.
+    pub alert_ids: Vec<String>,
+    /// The entity keys it is found by.
+    pub entity_keys: Vec<String>,
+}
 
-impl<T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore> Store for T {}
+/// Bulk reading and writing for `threatgate migrate`: what the other traits do not expose
+/// (incidents with their ids and correlation rows, the logs in order).
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// Incidents of every tenant.
+    async fn count_all_incidents(&self) -> Result<u64>;
+    /// Incidents with ids above `after_id`, ascending, at most `limit`.
+    async fn export_incidents(&self, after_id: i64, limit: u32) -> Result<Vec<IncidentRecord>>;
+    /// Writes incidents as they are (ids included) in one transaction; new incidents get ids
+    /// above every imported one.
+    async fn import_incidents(&self, incidents: &[IncidentRecord]) -> Result<()>;
+    /// Access log entries with ids above `after_id`, oldest first.
+    async fn export_access_entries(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAccessEntry>>;
+    /// Audit events with ids above `after_id`, oldest first.
+    async fn export_audit_events(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAuditEvent>>;
+}
+
+/// Everything a backend provides.
+pub trait Store:
+    DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore
+{
+}
+
+impl<T> Store for T where
+    T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore
+{
+}

@@ -95,7 +95,7 @@ fn join_ids(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn read_entry(row: &PgRow) -> Result<StoredAccessEntry> {
+pub(super) fn read_entry(row: &PgRow) -> Result<StoredAccessEntry> {
     let operation: String = row.try_get("operation")?;
     let ids: String = row.try_get("incident_ids")?;
     let status: i64 = row.try_get("status")?;

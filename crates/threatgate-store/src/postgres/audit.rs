@@ -79,7 +79,7 @@ impl AuditStore for PgStore {
     }
 }
 
-fn read_event(row: &PgRow) -> Result<StoredAuditEvent> {
+pub(super) fn read_event(row: &PgRow) -> Result<StoredAuditEvent> {
     let category: String = row.try_get("category")?;
     let optional = |column: &'static str| -> Result<Option<String>> { Ok(row.try_get(column)?) };
     Ok(StoredAuditEvent {

@@ -12,6 +12,7 @@ mod directory;
 mod incidents;
 mod keys;
 mod sessions;
+mod transfer;
 
 use std::str::FromStr;
 use std::time::Duration;

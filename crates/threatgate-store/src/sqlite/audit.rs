@@ -77,7 +77,7 @@ impl AuditStore for SqliteStore {
     }
 }
 
-fn read_event(row: &SqliteRow) -> Result<StoredAuditEvent> {
+pub(super) fn read_event(row: &SqliteRow) -> Result<StoredAuditEvent> {
     let category: String = row.try_get("category")?;
     let optional = |column: &'static str| -> Result<Option<String>> { Ok(row.try_get(column)?) };
     Ok(StoredAuditEvent {

@@ -11,6 +11,7 @@ mod directory;
 mod incidents;
 mod keys;
 mod sessions;
+mod transfer;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -56,6 +56,7 @@ store_tests!(
     the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere,
     ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
     a_missing_key_is_added_once_however_many_add_it_at_once,
+    a_copy_into_the_other_backend_holds_everything_and_continues_the_ids,
 );
 
 fn now() -> OffsetDateTime {
@@ -586,6 +587,92 @@ where
         outputs.push(handle.await.unwrap());
     }
     outputs
+}
+
+/// A store of the other backend: PostgreSQL for SQLite (when configured), SQLite for PostgreSQL.
+async fn other_backend(store: &dyn Store) -> (Arc<dyn Store>, Option<threatgate_store::testing::TestDatabase>) {
+    let is_sqlite = format!("{store:?}").starts_with("SqliteStore");
+    if is_sqlite && let Some(database) = threatgate_store::testing::TestDatabase::create().await {
+        return (database.open().await, Some(database));
+    }
+    (Arc::new(SqliteStore::open_in_memory().await.unwrap()), None)
+}
+
+async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(store: Arc<dyn Store>) {
+    use threatgate_domain::{IngestAlerts, TenantScope};
+    // A small world: partner, customer with a consent, a user, a secret, a certificate, keys,
+    // incidents, log records.
+    let (partner, _) = tenant(store.as_ref(), "Fabrikam").await;
+    let (customer, resource) = tenant(store.as_ref(), "Contoso").await;
+    let app = application(store.as_ref(), &partner).await;
+    store.insert_user(&fabrikam_admin(&partner)).await.unwrap();
+    store
+        .insert_client_secret(&ClientSecretRecord {
+            key_id: ObjectId::from_uuid(guid()),
+            app_id: app.app_id,
+            description: "ci".into(),
+            hint: "abc".into(),
+            value_hash: vec![7; 32],
+            start: now(),
+            end: now() + time::Duration::days(10),
+        })
+        .await
+        .unwrap();
+    store.grant_consent(&consent(&customer, &app, &resource, &[THREAT_PROTECTION.roles[0].id])).await.unwrap();
+    let key = SigningKeyRecord {
+        kid: KeyId::new("kid-1"),
+        private_key_pkcs8: vec![1, 2, 3],
+        certificate_der: vec![4, 5, 6],
+        created_at: now(),
+        activates_at: now(),
+        retired_at: None,
+    };
+    store.insert_signing_key(&key).await.unwrap();
+    let at = 17_900_000_000_000_000;
+    let alerts: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(3, "contoso.onmicrosoft.com", 30, at, 5)
+        .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
+        .collect();
+    let ingest = TenantScope::<IngestAlerts>::for_administrator(customer.id);
+    store.ingest_alerts(&ingest, alerts, 24 * 3_600 * 10_000_000).await.unwrap();
+    store.append_access_entries(&[access_entry(customer.id, AccessOperation::ListIncidents, &[1, 2])]).await.unwrap();
+    store.append_audit_events(&[audit_event(at, customer.id, Some(&app), "GrantConsent")]).await.unwrap();
+
+    let (target, _database) = other_backend(store.as_ref()).await;
+    let mut stages = Vec::new();
+    let report =
+        threatgate_store::copy_store(store.as_ref(), target.as_ref(), |stage| stages.push(stage)).await.unwrap();
+    assert_eq!((report.tenants, report.users, report.applications, report.consents), (2, 1, 1, 1), "{report:?}");
+    assert_eq!(
+        (report.client_secrets, report.signing_keys, report.access_log_entries, report.audit_events),
+        (1, 1, 1, 1)
+    );
+    assert!(matches!(stages.last(), Some(threatgate_store::CopyProgress::Logs { done: 2 })), "{stages:?}");
+
+    // The directory reads back the same (revisions differ: they count changes).
+    let (mut source, mut copied) = (store.load_directory().await.unwrap(), target.load_directory().await.unwrap());
+    source.revision = 0;
+    copied.revision = 0;
+    assert_eq!(copied.tenants, source.tenants);
+    assert_eq!(copied.applications, source.applications);
+    assert_eq!(copied.client_secrets, source.client_secrets);
+    assert_eq!(copied.app_role_assignments, source.app_role_assignments);
+    assert_eq!(copied.service_principals, source.service_principals);
+    assert_eq!(target.list_signing_keys().await.unwrap(), vec![key]);
+    let all = |store: Arc<dyn Store>| async move { store.export_incidents(0, 1_000).await.unwrap() };
+    let incidents = all(Arc::clone(&store)).await;
+    assert_eq!(all(Arc::clone(&target)).await, incidents, "incidents, ids, alerts and entity keys");
+    assert_eq!(report.incidents, incidents.len() as u64);
+
+    // New incidents continue after the copied ids; a second copy into it is refused.
+    let more: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(4, "contoso.onmicrosoft.com", 1, at + 1, 1)
+        .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
+        .collect();
+    target.ingest_alerts(&ingest, more, 0).await.unwrap();
+    let highest = incidents.iter().map(|incident| incident.incident_id).max().unwrap();
+    assert!(target.export_incidents(highest, 10).await.unwrap().iter().all(|incident| incident.incident_id > highest));
+    assert_eq!(target.count_all_incidents().await.unwrap(), incidents.len() as u64 + 1);
+    let again = threatgate_store::copy_store(store.as_ref(), target.as_ref(), |_| {}).await;
+    assert!(matches!(again, Err(threatgate_store::CopyError::TargetNotEmpty(_))), "{again:?}");
 }
 
 async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {
