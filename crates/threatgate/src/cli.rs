@@ -51,6 +51,9 @@ pub enum Command {
     /// applications, consents, tokens issued and API calls in it, and what its own
     /// applications did in every other tenant. Never a token or a secret.
     Audit(AuditArgs),
+    /// Copy a whole store into a new, empty database (SQLite to PostgreSQL, say), with a
+    /// progress bar. Key files and TLS material stay in the data directory.
+    Migrate(MigrateArgs),
     /// Partner: get an access token for a customer tenant (client credentials).
     Token(TokenArgs),
     /// Partner: list, get and update incidents in one customer tenant or in all of them.
@@ -211,6 +214,16 @@ pub struct AccessLogArgs {
     /// At most this many entries.
     #[arg(long)]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The source: sqlite://PATH (a data directory or its threatgate.db) or postgres://….
+    #[arg(long)]
+    pub from: String,
+    /// The target, which must be empty: postgres://user@host/db (or sqlite://PATH).
+    #[arg(long)]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

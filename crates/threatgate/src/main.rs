@@ -5,6 +5,7 @@ mod cli;
 mod decode;
 mod demo;
 mod incidents;
+mod migrate;
 mod output;
 mod partner;
 mod serve;
@@ -55,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => incidents::seed(args, json).await,
         Command::AccessLog(args) => incidents::access_log(args).await,
         Command::Audit(args) => incidents::audit(args).await,
+        Command::Migrate(args) => migrate::migrate(args, json).await,
         Command::Token(args) => partner::token(args, json).await,
         Command::Incidents(command) => partner::incidents(command, json).await,
     }

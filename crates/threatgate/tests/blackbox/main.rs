@@ -17,6 +17,7 @@ mod demo;
 mod discovery;
 mod errors;
 mod interop;
+mod migrate;
 mod multi_node;
 mod partner_cli;
 mod portal;

@@ -1,0 +1,82 @@
+//! `threatgate migrate`: a demo's SQLite data directory moved to PostgreSQL, then served from
+//! there with the same directory: the same secret gets a token, a token from before the move
+//! still verifies, the incidents are the same; a second migration into it is refused.
+//!
+//! Needs `THREATGATE_TEST_DATABASE_URL`; says so and passes without it.
+
+use serde_json::Value;
+use threatgate_testkit::TestDatabase;
+
+use crate::demo::Demo;
+
+#[tokio::test]
+async fn a_demo_directory_moves_to_postgresql_and_serves_the_same_state() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let data_dir = tempfile::tempdir().unwrap();
+    let (demo, manifest) = Demo::start(data_dir.path(), None).await;
+    let client = threatgate_testkit::client_trusting(std::path::Path::new(&manifest.ca_certificate)).unwrap();
+    let contoso = &manifest.customers[0].tenant_id;
+    let token = |authority: String| {
+        let client = client.clone();
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", manifest.app.app_id.clone()),
+            ("scope", crate::SCOPE.to_owned()),
+            ("client_secret", manifest.app.client_secret.clone()),
+        ];
+        let url = format!("{authority}/{contoso}/oauth2/v2.0/token");
+        async move {
+            let response = client.post(url).form(&form).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let list = |base: String, token: String| {
+        let client = client.clone();
+        async move {
+            let response =
+                client.get(format!("{base}/api/incidents?$top=100")).bearer_auth(token).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["value"].clone()
+        }
+    };
+    let before = token(manifest.authority.clone()).await;
+    let incidents = list(manifest.api_base.clone(), before.clone()).await;
+    demo.stop().await;
+
+    let migrate = |from: String| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+            .args(["migrate", "--json", "--from", &from, "--to", database.url()])
+            .output()
+    };
+    let moved = migrate(format!("sqlite://{}", data_dir.path().display())).await.unwrap();
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let report: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    assert_eq!(report["tenants"], 4);
+    assert_eq!(report["incidents"], 80, "Contoso's and Woodgrove's 40 each");
+    let again = migrate(format!("sqlite://{}", data_dir.path().display())).await.unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&again.stderr));
+
+    // Served from PostgreSQL with the same directory: same TLS, keys, secrets, incidents.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", database.url(), "--data-dir"])
+        .arg(data_dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "the server on PostgreSQL did not become ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(list(base.clone(), before).await, incidents, "a token from before the move still verifies");
+    let after = token(base.clone()).await;
+    assert_eq!(list(base, after).await, incidents, "the same incidents");
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+}
