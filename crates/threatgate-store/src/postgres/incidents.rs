@@ -98,6 +98,10 @@ impl IncidentStore for PgStore {
         let mut tx = self.pool.begin().await?;
         // One ingestion per tenant at a time, across every node: correlation reads, then writes.
         sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE").bind(&tenant).execute(&mut *tx).await?;
+        // The correlation queries run once per alert against tables this very batch grows: a
+        // cached generic plan made while they were small turns into sequential scans (seen:
+        // 10 incidents/s at 6,000). Planned per execution instead, for this transaction only.
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
         // Alert ids already known, for the whole batch in one query.
         let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
         let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
