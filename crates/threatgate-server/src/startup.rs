@@ -125,10 +125,12 @@ impl Application {
     /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let access_log = crate::access_log::AccessLog::start(Arc::clone(self.identity.store()));
+        let quotas = Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone()));
+        let quota_sync = tokio::spawn(share_quota_counts(Arc::clone(&quotas), Arc::clone(self.identity.store())));
         let state = AppState {
             identity: Arc::clone(&self.identity),
             public_url: Arc::from(self.public_url.as_str()),
-            quotas: Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone())),
+            quotas: Arc::clone(&quotas),
             correlation_window_ticks: self.correlation_window_ticks,
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
@@ -158,6 +160,7 @@ impl Application {
             }
         };
         refresher.abort();
+        quota_sync.abort();
         access_log.flush().await;
         result
     }
@@ -194,11 +197,40 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
                 Ok(removed) => tracing::info!(removed, "access log entries past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the access log's retention"),
             }
+            let two_hours_ago = OffsetDateTime::now_utc().unix_timestamp() - 7_200;
+            if let Err(error) = identity.store().delete_quota_counts_before(two_hours_ago).await {
+                tracing::warn!(%error, "could not remove old quota counts");
+            }
             match identity.store().delete_audit_events_before(cutoff).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "audit events past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the audit trail's retention"),
             }
+        }
+    }
+}
+
+/// Reports this node's quota counts and learns the other nodes', every
+/// [`crate::api::quotas::SYNC_INTERVAL`]. While the store refuses, each node counts alone (said
+/// once, and again when sharing resumes).
+async fn share_quota_counts(quotas: Arc<crate::api::quotas::Quotas>, store: Arc<dyn threatgate_store::Store>) {
+    let mut ticker = tokio::time::interval(crate::api::quotas::SYNC_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticker.tick().await;
+        let now = crate::api::quotas::unix_millis(OffsetDateTime::now_utc());
+        match quotas.sync(store.as_ref(), now).await {
+            Ok(()) if failing => {
+                tracing::info!("quota counts are shared across nodes again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(error) if !failing => {
+                tracing::warn!(%error, "quota counts cannot be shared; this node counts alone until the store answers");
+                failing = true;
+            }
+            Err(_) => {}
         }
     }
 }

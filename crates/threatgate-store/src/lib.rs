@@ -25,6 +25,6 @@ pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
     ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
-    SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey,
-    TransferStore, UpdateOutcome,
+    QuotaCount, QuotaStore, SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent,
+    TenantKey, TransferStore, UpdateOutcome,
 };

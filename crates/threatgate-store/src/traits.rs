@@ -480,13 +480,42 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn export_audit_events(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAuditEvent>>;
 }
 
+/// Calls counted in one quota window: by one node since its last report (when adding), or by
+/// every node (when read back).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QuotaCount {
+    /// `tenant/application/api`.
+    pub key: String,
+    pub length_seconds: i64,
+    /// Unix seconds / `length_seconds`.
+    pub window_index: i64,
+    pub calls: i64,
+}
+
+/// Quota counts shared by the nodes on one database.
+#[async_trait]
+pub trait QuotaStore: Send + Sync + 'static {
+    /// Adds each count (0 adds nothing) to its window's total, in one statement, and returns
+    /// every window's total after the addition, in the same order.
+    async fn add_quota_counts(&self, counts: &[QuotaCount]) -> Result<Vec<QuotaCount>>;
+    /// Removes windows that ended before `window_start_seconds`; returns how many.
+    async fn delete_quota_counts_before(&self, window_start_seconds: i64) -> Result<u64>;
+}
+
 /// Everything a backend provides.
 pub trait Store:
-    DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore
+    DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore + QuotaStore
 {
 }
 
 impl<T> Store for T where
-    T: DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore
+    T: DirectoryStore
+        + KeyStore
+        + IncidentStore
+        + SessionStore
+        + AccessLogStore
+        + AuditStore
+        + TransferStore
+        + QuotaStore
 {
 }

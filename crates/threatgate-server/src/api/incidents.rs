@@ -1,7 +1,5 @@
 //! `GET /api/incidents`, `GET /api/incidents/{id}`, `PATCH /api/incidents/{id}`.
 
-use std::time::Instant;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderValue, header};
@@ -129,20 +127,23 @@ fn not_found(incident_id: i64) -> ApiFailure {
 /// Counts the call against the caller's quota, or refuses it with 429.
 pub(super) fn throttle<P: Permission>(state: &AppState, scope: &TenantScope<P>, api: Api) -> Result<(), ApiFailure> {
     let Some(app) = scope.caller() else { return Ok(()) };
-    state.quotas.check(scope.tenant(), app, api, Instant::now()).map_err(|exceeded| {
-        let per = exceeded.per.as_secs();
-        let retry = exceeded.retry_after.as_secs().max(1);
-        ApiFailure::Throttled {
-            message: format!(
-                "API calls quota exceeded! maximum allowed {} per {:02}:{:02}:{:02}. Try again in {retry} seconds.",
-                exceeded.limit,
-                per / 3600,
-                per % 3600 / 60,
-                per % 60
-            ),
-            retry_after_seconds: retry,
-        }
-    })
+    state
+        .quotas
+        .check(scope.tenant(), app, api, crate::api::quotas::unix_millis(time::OffsetDateTime::now_utc()))
+        .map_err(|exceeded| {
+            let per = exceeded.per.as_secs();
+            let retry = exceeded.retry_after.as_secs().max(1);
+            ApiFailure::Throttled {
+                message: format!(
+                    "API calls quota exceeded! maximum allowed {} per {:02}:{:02}:{:02}. Try again in {retry} seconds.",
+                    exceeded.limit,
+                    per / 3600,
+                    per % 3600 / 60,
+                    per % 60
+                ),
+                retry_after_seconds: retry,
+            }
+        })
 }
 
 /// One incident with its `@odata.context`, spliced in front of the stored document.

@@ -1,14 +1,25 @@
 //! Call quotas per tenant, application and API (spec README decision 7): a per-minute and a
 //! per-hour budget each, counted with a sliding-window estimate (the previous window's count
-//! weighted by how much of it still overlaps, plus the current one). Counted in this process:
-//! each node of a multi-node deployment counts its own calls.
+//! weighted by how much of it still overlaps, plus the current one).
+//!
+//! Counted across nodes: windows are aligned to the wall clock, each node counts its own calls
+//! and reports them to the store every [`SYNC_INTERVAL`] (one upsert for all), reading back the
+//! totals of every node. A node decides on what it knows: the totals as of its last report
+//! plus its own calls since. So the service may admit, beyond a budget, the calls other nodes
+//! admitted within one sync interval that this node has not heard of yet; with one node, or
+//! with the store unreachable (then each node counts alone, and says so in the log), nothing
+//! changes from a single process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use threatgate_domain::{AppId, TenantId};
+use threatgate_store::{QuotaCount, QuotaStore};
+
+/// How often a node reports its counts and learns the others'.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The APIs with quotas of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,6 +27,16 @@ pub enum Api {
     ListIncidents,
     GetIncident,
     UpdateIncident,
+}
+
+impl Api {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ListIncidents => "list",
+            Self::GetIncident => "get",
+            Self::UpdateIncident => "update",
+        }
+    }
 }
 
 /// Limits per tenant and application; `enabled = false` turns quotas off.
@@ -56,12 +77,28 @@ impl QuotaLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Instant,
-    current: u32,
-    previous: u32,
+/// A moment as the quota counters take it: Unix milliseconds.
+pub fn unix_millis(time: time::OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
+
+/// One window's count as this node knows it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Count {
+    /// Every node's calls, as of the last report.
+    reported: u64,
+    /// This node's calls since, not yet reported.
+    pending: u64,
+}
+
+impl Count {
+    fn known(self) -> u64 {
+        self.reported + self.pending
+    }
+}
+
+/// (tenant, application, API, window length in seconds, window index).
+type WindowKey = (TenantId, AppId, Api, i64, i64);
 
 /// A refused call: the limit that was reached and when to retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,54 +108,98 @@ pub struct Exceeded {
     pub retry_after: Duration,
 }
 
-/// The counters.
+/// The counters of this node.
 #[derive(Debug)]
 pub struct Quotas {
     limits: QuotaLimits,
-    windows: Mutex<HashMap<(TenantId, AppId, Api, usize), Window>>,
+    counts: Mutex<HashMap<WindowKey, Count>>,
 }
 
 impl Quotas {
     pub fn new(limits: QuotaLimits) -> Self {
-        Self { limits, windows: Mutex::new(HashMap::new()) }
+        Self { limits, counts: Mutex::new(HashMap::new()) }
     }
 
-    /// Counts a call at `now`, or refuses it when a budget is spent (a refused call is not
-    /// counted).
-    pub fn check(&self, tenant: TenantId, app: AppId, api: Api, now: Instant) -> Result<(), Exceeded> {
+    /// Counts a call at `now_ms` (Unix milliseconds), or refuses it when a budget is spent (a
+    /// refused call is not counted).
+    pub fn check(&self, tenant: TenantId, app: AppId, api: Api, now_ms: i64) -> Result<(), Exceeded> {
         if !self.limits.enabled {
             return Ok(());
         }
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let limits = self.limits.limits(api);
-        let mut slots = [None, None];
-        for (index, (limit, length)) in limits.iter().enumerate() {
-            let window =
-                windows.entry((tenant, app, api, index)).or_insert(Window { start: now, current: 0, previous: 0 });
-            roll(window, *length, now);
-            let elapsed = now.duration_since(window.start).as_secs_f64() / length.as_secs_f64();
-            let estimate = f64::from(window.previous) * (1.0 - elapsed) + f64::from(window.current);
+        let mut windows = [(0, 0); 2];
+        for (slot, (limit, length)) in limits.iter().enumerate() {
+            let length_ms = i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
+            let index = now_ms.div_euclid(length_ms);
+            let elapsed = now_ms.rem_euclid(length_ms) as f64 / length_ms as f64;
+            let length_seconds = length_ms / 1000;
+            let known =
+                |index| counts.get(&(tenant, app, api, length_seconds, index)).copied().unwrap_or_default().known();
+            let estimate = known(index - 1) as f64 * (1.0 - elapsed) + known(index) as f64;
             if estimate + 1.0 > f64::from(*limit) {
-                let retry_after = (window.start + *length).saturating_duration_since(now).max(Duration::from_secs(1));
+                let retry_after = Duration::from_millis(u64::try_from((index + 1) * length_ms - now_ms).unwrap_or(0))
+                    .max(Duration::from_secs(1));
                 return Err(Exceeded { limit: *limit, per: *length, retry_after });
             }
-            slots[index] = Some((tenant, app, api, index));
+            windows[slot] = (length_seconds, index);
         }
-        for key in slots.into_iter().flatten() {
-            if let Some(window) = windows.get_mut(&key) {
-                window.current += 1;
+        for (length_seconds, index) in windows {
+            counts.entry((tenant, app, api, length_seconds, index)).or_default().pending += 1;
+        }
+        Ok(())
+    }
+
+    /// Reports this node's calls since the last report and learns every node's totals (run
+    /// every [`SYNC_INTERVAL`]). Windows that ended more than one window ago are forgotten.
+    /// Windows near their limit are re-read even without calls of this node, so that other
+    /// nodes' calls count here too.
+    pub async fn sync(&self, store: &dyn QuotaStore, now_ms: i64) -> threatgate_store::Result<()> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        let (keys, batch) = {
+            let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            counts.retain(|(_, _, _, length_seconds, index), _| (index + 2) * length_seconds * 1000 > now_ms);
+            let mut keys = Vec::new();
+            let mut batch = Vec::new();
+            for (key, count) in counts.iter() {
+                let (tenant, app, api, length_seconds, index) = *key;
+                let limit = self.limit_of(api, length_seconds);
+                if count.pending == 0 && count.known() * 2 < u64::from(limit) {
+                    continue;
+                }
+                keys.push((*key, count.pending));
+                batch.push(QuotaCount {
+                    key: format!("{tenant}/{app}/{}", api.as_str()),
+                    length_seconds,
+                    window_index: index,
+                    calls: i64::try_from(count.pending).unwrap_or(i64::MAX),
+                });
+            }
+            (keys, batch)
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let totals = store.add_quota_counts(&batch).await?;
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ((key, sent), total) in keys.into_iter().zip(totals) {
+            if let Some(count) = counts.get_mut(&key) {
+                // Calls made while the report was on its way stay pending for the next one.
+                count.pending -= sent.min(count.pending);
+                count.reported = u64::try_from(total.calls).unwrap_or_default();
             }
         }
         Ok(())
     }
-}
 
-fn roll(window: &mut Window, length: Duration, now: Instant) {
-    let since = now.duration_since(window.start);
-    if since >= length * 2 {
-        *window = Window { start: now, current: 0, previous: 0 };
-    } else if since >= length {
-        *window = Window { start: window.start + length, current: 0, previous: window.current };
+    fn limit_of(&self, api: Api, length_seconds: i64) -> u32 {
+        self.limits
+            .limits(api)
+            .iter()
+            .find(|(_, length)| i64::try_from(length.as_secs()).unwrap_or_default() == length_seconds)
+            .map_or(u32::MAX, |(limit, _)| *limit)
     }
 }
 
@@ -130,28 +211,58 @@ mod tests {
         (TenantId::from_uuid(uuid::Uuid::from_u128(1)), AppId::from_uuid(uuid::Uuid::from_u128(2)))
     }
 
+    /// 12:00:00 on some day: the start of a minute and of an hour.
+    const NOON_MS: i64 = 1_790_000_000_000 - 1_790_000_000_000 % 3_600_000;
+
     #[test]
     fn the_fifty_first_list_call_in_a_minute_is_refused_until_the_window_moves() {
         let quotas = Quotas::new(QuotaLimits::default());
         let (tenant, app) = ids();
-        let start = Instant::now();
         for _ in 0..50 {
-            assert!(quotas.check(tenant, app, Api::ListIncidents, start).is_ok());
+            assert!(quotas.check(tenant, app, Api::ListIncidents, NOON_MS + 1_000).is_ok());
         }
-        let refused = quotas.check(tenant, app, Api::ListIncidents, start).unwrap_err();
+        let refused = quotas.check(tenant, app, Api::ListIncidents, NOON_MS + 1_000).unwrap_err();
         assert_eq!((refused.limit, refused.per), (50, Duration::from_secs(60)));
-        assert!(refused.retry_after <= Duration::from_secs(60));
-        assert!(quotas.check(tenant, app, Api::GetIncident, start).is_ok(), "each API has its own budget");
-        assert!(quotas.check(tenant, app, Api::ListIncidents, start + Duration::from_secs(121)).is_ok());
+        assert_eq!(refused.retry_after, Duration::from_secs(59), "until the minute ends");
+        assert!(quotas.check(tenant, app, Api::GetIncident, NOON_MS + 1_000).is_ok(), "each API has its own budget");
+        // Half into the next minute, half of the last minute's 50 still count.
+        assert!(quotas.check(tenant, app, Api::ListIncidents, NOON_MS + 60_000 + 30_000).is_ok());
+        assert!(quotas.check(tenant, app, Api::ListIncidents, NOON_MS + 121_000).is_ok());
     }
 
     #[test]
     fn quotas_can_be_switched_off() {
         let quotas = Quotas::new(QuotaLimits { enabled: false, ..QuotaLimits::default() });
         let (tenant, app) = ids();
-        let now = Instant::now();
         for _ in 0..1000 {
-            assert!(quotas.check(tenant, app, Api::UpdateIncident, now).is_ok());
+            assert!(quotas.check(tenant, app, Api::UpdateIncident, NOON_MS).is_ok());
         }
+    }
+
+    #[tokio::test]
+    async fn two_nodes_share_one_budget_through_the_store() {
+        let store = threatgate_store::SqliteStore::open_in_memory().await.unwrap();
+        let (node1, node2) = (Quotas::new(QuotaLimits::default()), Quotas::new(QuotaLimits::default()));
+        let (tenant, app) = ids();
+        let at = NOON_MS + 5_000;
+        for _ in 0..30 {
+            assert!(node1.check(tenant, app, Api::ListIncidents, at).is_ok());
+        }
+        node1.sync(&store, at).await.unwrap();
+        node2.sync(&store, at).await.unwrap();
+        // Node 2 has heard nothing yet of node 1's calls; it learns them at its first report.
+        assert!(node2.check(tenant, app, Api::ListIncidents, at).is_ok());
+        node2.sync(&store, at).await.unwrap();
+        for _ in 0..19 {
+            assert!(node2.check(tenant, app, Api::ListIncidents, at).is_ok());
+        }
+        let refused = node2.check(tenant, app, Api::ListIncidents, at).unwrap_err();
+        assert_eq!(refused.limit, 50, "30 on node 1 + 20 on node 2");
+        // And node 1, once it reports, refuses too (its budget is spent on node 2).
+        node2.sync(&store, at).await.unwrap();
+        node1.sync(&store, at).await.unwrap();
+        assert!(node1.check(tenant, app, Api::ListIncidents, at).is_err());
+        // A window near its limit is re-read even when this node made no new call.
+        assert!(store.delete_quota_counts_before(NOON_MS).await.is_ok());
     }
 }

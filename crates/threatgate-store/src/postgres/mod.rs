@@ -11,6 +11,7 @@ mod audit;
 mod directory;
 mod incidents;
 mod keys;
+mod quotas;
 mod sessions;
 mod transfer;
 

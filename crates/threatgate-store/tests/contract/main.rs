@@ -57,6 +57,7 @@ store_tests!(
     ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
     a_missing_key_is_added_once_however_many_add_it_at_once,
     a_copy_into_the_other_backend_holds_everything_and_continues_the_ids,
+    quota_counts_add_up_across_reports_and_old_windows_go,
 );
 
 fn now() -> OffsetDateTime {
@@ -673,6 +674,26 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     assert_eq!(target.count_all_incidents().await.unwrap(), incidents.len() as u64 + 1);
     let again = threatgate_store::copy_store(store.as_ref(), target.as_ref(), |_| {}).await;
     assert!(matches!(again, Err(threatgate_store::CopyError::TargetNotEmpty(_))), "{again:?}");
+}
+
+async fn quota_counts_add_up_across_reports_and_old_windows_go(store: Arc<dyn Store>) {
+    let count = |key: &str, window_index: i64, calls: i64| threatgate_store::QuotaCount {
+        key: key.into(),
+        length_seconds: 60,
+        window_index,
+        calls,
+    };
+    let first = store.add_quota_counts(&[count("t/a/list", 100, 30), count("t/a/get", 100, 2)]).await.unwrap();
+    assert_eq!(first, vec![count("t/a/list", 100, 30), count("t/a/get", 100, 2)]);
+    // Another node's report: totals come back in the order asked; 0 adds nothing but reads.
+    let second = store
+        .add_quota_counts(&[count("t/a/get", 100, 0), count("t/a/list", 100, 20), count("t/a/list", 101, 1)])
+        .await
+        .unwrap();
+    assert_eq!(second, vec![count("t/a/get", 100, 2), count("t/a/list", 100, 50), count("t/a/list", 101, 1)]);
+    // Windows that ended before 101 × 60 s go; the one that ends later stays.
+    assert_eq!(store.delete_quota_counts_before(101 * 60).await.unwrap(), 2);
+    assert_eq!(store.add_quota_counts(&[count("t/a/list", 101, 0)]).await.unwrap(), vec![count("t/a/list", 101, 1)]);
 }
 
 async fn sessions_are_found_until_they_expire(store: Arc<dyn Store>) {

@@ -148,6 +148,40 @@ async fn identity_and_api_nodes_serve_their_own_paths_and_work_together() {
     assert_eq!(discovery.status(), 200);
 }
 
+#[tokio::test]
+async fn a_quota_spent_on_one_node_is_spent_on_the_other() {
+    // On whichever backend the run uses; a budget of 10 list calls a minute.
+    let node1 = spawn_app_with(|config| config.quotas.list_per_minute = 10).await;
+    let node2 = node1.start_node().await;
+    let partner = seed_partner(&node1, &["Incident.Read.All"]).await;
+    let contoso = partner.consented[0].as_str();
+    let issued = token(&node1, contoso, &partner.app_id, &partner.client_secret).await.expect("a token");
+    // Node 2 has seen the partner once it verifies the token (a get: another budget).
+    eventually("node 2 verifies the token", || async {
+        let response = node2.client.get(format!("{}/api/incidents/1", node2.base_url)).bearer_auth(&issued).send();
+        response.await.is_ok_and(|response| response.status() != 401)
+    })
+    .await;
+    for call in 0..10 {
+        assert_eq!(api_status(&node1, &issued).await, 200, "call {call} on node 1");
+    }
+    assert_eq!(api_status(&node1, &issued).await, 429);
+    // Node 2 learns node 1's count at its first report (every 250 ms): at most the call that
+    // made it report gets through. Calls are paced so that each finds the report done.
+    let mut admitted = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match api_status(&node2, &issued).await {
+            200 => admitted += 1,
+            429 => break,
+            other => panic!("node 2 answered {other}"),
+        }
+        assert!(Instant::now() < deadline, "node 2 never refused: {admitted} calls admitted beyond the budget");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(admitted <= 1, "node 2 admitted {admitted} calls beyond a spent budget");
+}
+
 /// Alerts of one batch: all share one user, so they land in one incident together.
 fn batch(number: usize, size: usize) -> Value {
     let alerts: Vec<Value> = (0..size)
