@@ -46,6 +46,8 @@ pub struct Application {
     access_log_retention: time::Duration,
     setup_token: Option<String>,
     role: crate::config::Role,
+    /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
+    host_names: Vec<String>,
 }
 
 impl Application {
@@ -92,6 +94,7 @@ impl Application {
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             setup_token,
             role: config.role,
+            host_names: if config.plain_http { Vec::new() } else { crate::tls::server_names(&config.tls_names) },
         })
     }
 
@@ -130,6 +133,7 @@ impl Application {
         let state = AppState {
             identity: Arc::clone(&self.identity),
             public_url: Arc::from(self.public_url.as_str()),
+            host_names: Arc::from(self.host_names.clone()),
             quotas: Arc::clone(&quotas),
             correlation_window_ticks: self.correlation_window_ticks,
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),

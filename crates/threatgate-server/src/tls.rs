@@ -54,6 +54,18 @@ const RENEW_BEFORE: Duration = Duration::days(30);
 
 /// Loads the local CA and server certificate from `dir`, creating or renewing what is
 /// missing, stale or not made for `extra_names`.
+/// The names the generated server certificate holds: loopback and `extra_names`. Clients can
+/// reach this server over HTTPS by these names only.
+pub fn server_names(extra_names: &[String]) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    for extra in extra_names {
+        if !names.contains(extra) {
+            names.push(extra.clone());
+        }
+    }
+    names
+}
+
 pub fn ensure_local_tls(dir: &Path, extra_names: &[String], now: OffsetDateTime) -> Result<TlsMaterial, TlsError> {
     create_dir(dir)?;
     let ca_cert_path = dir.join("ca.pem");
@@ -73,12 +85,7 @@ pub fn ensure_local_tls(dir: &Path, extra_names: &[String], now: OffsetDateTime)
         (certificate.pem(), key)
     };
 
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    for extra in extra_names {
-        if !names.contains(extra) {
-            names.push(extra.clone());
-        }
-    }
+    let names = server_names(extra_names);
     let server_cert_path = dir.join("server.pem");
     let server_key_path = dir.join("server-key.pem");
     let info_path = dir.join("server.json");

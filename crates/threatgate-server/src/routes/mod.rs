@@ -18,6 +18,9 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     /// Base URL clients use, without a trailing slash.
     pub public_url: Arc<str>,
+    /// Other host names clients may reach this server by (the server certificate's names): a
+    /// client assertion's `aud` may name them.
+    pub host_names: Arc<[String]>,
     pub quotas: Arc<crate::api::quotas::Quotas>,
     /// How long after an incident's last activity a new alert may still join it (ticks).
     pub correlation_window_ticks: i64,

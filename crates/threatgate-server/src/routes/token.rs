@@ -1,11 +1,11 @@
 //! `POST /{tenant}/oauth2/token` (v1) and `POST /{tenant}/oauth2/v2.0/token` (v2):
 //! client-credentials tokens (`identity-protocol.md` sections 2–4, 7).
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
 use std::net::SocketAddr;
 
 use axum::Extension;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -80,7 +80,7 @@ async fn token(
         Ok(basic) => basic,
         Err(error) => return refuse(error),
     };
-    let origins = origins_of(&state.public_url, &headers);
+    let origins = origins_of(&state.public_url, &state.host_names, &headers);
     let request = TokenRequest { endpoint, tenant: &tenant, parameters, basic, origins: &origins };
     match state.identity.issue_token(request) {
         Ok(issued) => {
@@ -124,13 +124,19 @@ fn token_event(
 }
 
 /// The origins a client assertion's `aud` may name: the configured public URL, and the host
-/// this request was sent to (with the public URL's scheme), which differs when clients reach
-/// the server by another name (`127.0.0.1` for `localhost`, an internal load-balancer name).
-fn origins_of(public_url: &str, headers: &HeaderMap) -> Vec<String> {
+/// this request was sent to when it is one of the server certificate's names (`127.0.0.1` for
+/// a `localhost` public URL, say). Any other `Host` is ignored: an assertion made for another
+/// server (Microsoft's, say) must not be replayable here by naming that server in the header.
+fn origins_of(public_url: &str, host_names: &[String], headers: &HeaderMap) -> Vec<String> {
     let mut origins = vec![public_url.trim_end_matches('/').to_owned()];
     let scheme = public_url.split_once("://").map_or("https", |(scheme, _)| scheme);
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).filter(|host| !host.is_empty());
-    if let Some(host) = host {
+    let Some(host) = host else { return origins };
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if host_names.iter().any(|known| known.eq_ignore_ascii_case(name)) {
         let origin = format!("{scheme}://{host}");
         if !origin.eq_ignore_ascii_case(&origins[0]) {
             origins.push(origin);
@@ -179,4 +185,24 @@ fn token_response(endpoint: TokenEndpoint, issued: IssuedToken, ids: &RequestIds
     headers.insert(header::EXPIRES, HeaderValue::from_static("-1"));
     ids.insert_headers(headers);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_certificates_names_join_the_public_url_as_assertion_audiences() {
+        let names = crate::tls::server_names(&["threatgate.internal".into()]);
+        let with_host = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            origins_of("https://localhost:8443", &names, &headers)
+        };
+        assert_eq!(with_host("127.0.0.1:8443"), ["https://localhost:8443", "https://127.0.0.1:8443"]);
+        assert_eq!(with_host("[::1]:8443"), ["https://localhost:8443", "https://[::1]:8443"]);
+        assert_eq!(with_host("threatgate.internal"), ["https://localhost:8443", "https://threatgate.internal"]);
+        assert_eq!(with_host("localhost:8443"), ["https://localhost:8443"]);
+        assert_eq!(with_host("login.microsoftonline.com"), ["https://localhost:8443"], "not a name of this server");
+    }
 }
