@@ -5,10 +5,11 @@
 //! Counted across nodes: windows are aligned to the wall clock, each node counts its own calls
 //! and reports them to the store every [`SYNC_INTERVAL`] (one upsert for all), reading back the
 //! totals of every node. A node decides on what it knows: the totals as of its last report
-//! plus its own calls since. So the service may admit, beyond a budget, the calls other nodes
-//! admitted within one sync interval that this node has not heard of yet; with one node, or
-//! with the store unreachable (then each node counts alone, and says so in the log), nothing
-//! changes from a single process.
+//! plus its own calls since. So beyond a budget the service may admit the calls each node
+//! receives before it has read the others' latest counts: another node reports within one
+//! interval and this node reads within the next, so at most what arrives at each node in about
+//! half a second (one or two calls for a client polling a tenant). With one node nothing
+//! changes from a single process; with the store unreachable each node counts alone (logged).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -89,7 +90,13 @@ struct Count {
     reported: u64,
     /// This node's calls since, not yet reported.
     pending: u64,
+    /// When this node last admitted a call in the window (Unix ms).
+    last_call_ms: i64,
 }
+
+/// A window this node admitted a call in this recently is re-read at every report, so that a
+/// client spreading calls over nodes meets every node's count within one or two reports.
+const RECENT_CALL_MS: i64 = 2_000;
 
 impl Count {
     fn known(self) -> u64 {
@@ -145,15 +152,17 @@ impl Quotas {
             windows[slot] = (length_seconds, index);
         }
         for (length_seconds, index) in windows {
-            counts.entry((tenant, app, api, length_seconds, index)).or_default().pending += 1;
+            let count = counts.entry((tenant, app, api, length_seconds, index)).or_default();
+            count.pending += 1;
+            count.last_call_ms = now_ms;
         }
         Ok(())
     }
 
     /// Reports this node's calls since the last report and learns every node's totals (run
     /// every [`SYNC_INTERVAL`]). Windows that ended more than one window ago are forgotten.
-    /// Windows near their limit are re-read even without calls of this node, so that other
-    /// nodes' calls count here too.
+    /// Windows used here in the last two seconds, or near their limit, are re-read even
+    /// without new calls of this node, so that other nodes' calls count here too.
     pub async fn sync(&self, store: &dyn QuotaStore, now_ms: i64) -> threatgate_store::Result<()> {
         if !self.limits.enabled {
             return Ok(());
@@ -166,7 +175,8 @@ impl Quotas {
             for (key, count) in counts.iter() {
                 let (tenant, app, api, length_seconds, index) = *key;
                 let limit = self.limit_of(api, length_seconds);
-                if count.pending == 0 && count.known() * 2 < u64::from(limit) {
+                let recent = now_ms - count.last_call_ms < RECENT_CALL_MS;
+                if count.pending == 0 && !recent && count.known() * 2 < u64::from(limit) {
                     continue;
                 }
                 keys.push((*key, count.pending));

@@ -166,8 +166,8 @@ async fn a_quota_spent_on_one_node_is_spent_on_the_other() {
         assert_eq!(api_status(&node1, &issued).await, 200, "call {call} on node 1");
     }
     assert_eq!(api_status(&node1, &issued).await, 429);
-    // Node 2 learns node 1's count at its first report (every 250 ms): at most the call that
-    // made it report gets through. Calls are paced so that each finds the report done.
+    // Node 2 learns node 1's count within two reports (node 1 reports within 250 ms, node 2
+    // reads within the next 250 ms): calls paced 500 ms apart let at most two through.
     let mut admitted = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -177,9 +177,9 @@ async fn a_quota_spent_on_one_node_is_spent_on_the_other() {
             other => panic!("node 2 answered {other}"),
         }
         assert!(Instant::now() < deadline, "node 2 never refused: {admitted} calls admitted beyond the budget");
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert!(admitted <= 1, "node 2 admitted {admitted} calls beyond a spent budget");
+    assert!(admitted <= 2, "node 2 admitted {admitted} calls beyond a spent budget");
 }
 
 /// Alerts of one batch: all share one user, so they land in one incident together.
