@@ -46,6 +46,12 @@ impl TestDatabase {
         Some(Self { server_url, name, url: url.to_string() })
     }
 
+    /// A fresh database when this run asked for PostgreSQL (`THREATGATE_TEST_BACKEND=postgres`),
+    /// else `None`: the test then uses the data directory's SQLite file.
+    pub async fn for_this_run() -> Option<Self> {
+        if postgres_requested() { Self::create().await } else { None }
+    }
+
     /// Opens it as a store.
     #[allow(clippy::expect_used, reason = "test support: a failed setup stops the test")]
     pub async fn open(&self) -> std::sync::Arc<dyn crate::Store> {

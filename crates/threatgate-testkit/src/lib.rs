@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use tempfile::TempDir;
-pub use threatgate_store::testing::{TestDatabase, postgres_requested};
+pub use threatgate_store::testing::TestDatabase;
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub async fn spawn_app() -> TestApp {
 /// say); the data directory, address and refresh interval are the test's.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
-    let database = if postgres_requested() { TestDatabase::create().await.map(Arc::new) } else { None };
+    let database = TestDatabase::for_this_run().await.map(Arc::new);
     let mut config = Config::default();
     configure(&mut config);
     start(data_dir, database, SocketAddr::from(([127, 0, 0, 1], 0)), config).await
@@ -106,6 +106,16 @@ async fn start(
     }
 }
 
+/// `--data-dir DIR` and, with a PostgreSQL database, `--database-url URL`: what a command needs
+/// to work on a data directory and its store.
+pub fn store_args(data_dir: &Path, database: Option<&TestDatabase>) -> Vec<std::ffi::OsString> {
+    let mut args = vec!["--data-dir".into(), data_dir.as_os_str().to_owned()];
+    if let Some(database) = database {
+        args.extend(["--database-url".into(), database.url().into()]);
+    }
+    args
+}
+
 /// A reqwest client that trusts only the given CA (PEM).
 pub fn client_trusting(ca_certificate: &Path) -> anyhow::Result<reqwest::Client> {
     let pem = std::fs::read(ca_certificate).context("reading the CA certificate")?;
@@ -126,11 +136,7 @@ impl TestApp {
     /// `--data-dir DIR` (and `--database-url URL` on PostgreSQL): what a command needs to work
     /// on this server's data.
     pub fn store_args(&self) -> Vec<std::ffi::OsString> {
-        let mut args = vec!["--data-dir".into(), self.data_dir().as_os_str().to_owned()];
-        if let Some(url) = self.database_url() {
-            args.extend(["--database-url".into(), url.into()]);
-        }
-        args
+        store_args(self.data_dir(), self.database.as_deref())
     }
 
     /// Administration on this server's store, as the CLI would do it.

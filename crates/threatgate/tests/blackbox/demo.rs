@@ -13,20 +13,6 @@ pub struct Demo {
     child: tokio::process::Child,
 }
 
-/// The test's own PostgreSQL database when the suite runs on PostgreSQL.
-pub async fn test_database() -> Option<threatgate_testkit::TestDatabase> {
-    if threatgate_testkit::postgres_requested() { threatgate_testkit::TestDatabase::create().await } else { None }
-}
-
-/// `--data-dir DIR` and, on PostgreSQL, `--database-url URL`.
-pub fn store_args(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>) -> Vec<std::ffi::OsString> {
-    let mut args = vec!["--data-dir".into(), data_dir.as_os_str().to_owned()];
-    if let Some(database) = database {
-        args.extend(["--database-url".into(), database.url().into()]);
-    }
-    args
-}
-
 impl Demo {
     /// Starts the demo and waits for a new `demo.json` (the old one, from an earlier run,
     /// names another port).
@@ -38,7 +24,7 @@ impl Demo {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("demo.log")).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
             .args(["demo", "--listen", "127.0.0.1:0"])
-            .args(store_args(data_dir, database))
+            .args(threatgate_testkit::store_args(data_dir, database))
             .env("RUST_LOG", "debug")
             .stdout(std::process::Stdio::null())
             .stderr(log)
@@ -79,7 +65,7 @@ async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str) 
 #[tokio::test]
 async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database = test_database().await;
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
     let (demo, manifest) = Demo::start(data_dir.path(), database.as_ref()).await;
 
     assert!(manifest.authority.starts_with("https://127.0.0.1:"));

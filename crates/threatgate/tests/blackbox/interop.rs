@@ -15,7 +15,7 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
         return;
     };
     let data_dir = tempfile::tempdir().unwrap();
-    let database = crate::demo::test_database().await;
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
     let (demo, manifest) = Demo::start(data_dir.path(), database.as_ref()).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/clients.py");
     let output = tokio::process::Command::new(&python)
@@ -42,7 +42,7 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     let upload = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
         .args(["app", "certificate", "add", "--app", &manifest.app.app_id, "--certificate"])
         .arg(&cert_path)
-        .args(crate::demo::store_args(data_dir.path(), database.as_ref()))
+        .args(threatgate_testkit::store_args(data_dir.path(), database.as_ref()))
         .output()
         .await
         .unwrap();

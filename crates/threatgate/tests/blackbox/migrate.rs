@@ -59,21 +59,8 @@ async fn a_demo_directory_moves_to_postgresql_and_serves_the_same_state() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&again.stderr));
 
     // Served from PostgreSQL with the same directory: same TLS, keys, secrets, incidents.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", database.url(), "--data-dir"])
-        .arg(data_dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("https://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(std::time::Instant::now() < deadline, "the server on PostgreSQL did not become ready");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let store = threatgate_testkit::store_args(data_dir.path(), Some(&database));
+    let (mut server, base) = crate::multi_node::spawn_serve(store, &client, std::time::Duration::from_secs(30)).await;
     assert_eq!(list(base.clone(), before).await, incidents, "a token from before the move still verifies");
     let after = token(base.clone()).await;
     assert_eq!(list(base, after).await, incidents, "the same incidents");

@@ -182,6 +182,32 @@ async fn a_quota_spent_on_one_node_is_spent_on_the_other() {
     assert!(admitted <= 2, "node 2 admitted {admitted} calls beyond a spent budget");
 }
 
+/// Starts `threatgate serve` on a free loopback port with `store_args` (data directory and
+/// database) and waits until `/readyz` answers 200, for at most `ready_within`. Returns the
+/// process (killed when dropped) and its base URL.
+pub(crate) async fn spawn_serve(
+    store_args: Vec<std::ffi::OsString>,
+    client: &reqwest::Client,
+    ready_within: Duration,
+) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(store_args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    let deadline = Instant::now() + ready_within;
+    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|response| response.status() == 200) {
+        assert!(Instant::now() < deadline, "the server at {base} did not become ready within {ready_within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
 /// Alerts of one batch: all share one user, so they land in one incident together.
 fn batch(number: usize, size: usize) -> Value {
     let alerts: Vec<Value> = (0..size)
@@ -214,22 +240,8 @@ async fn a_node_killed_during_ingestion_loses_no_acknowledged_batch_and_leaves_n
     admin.grant_consent(&contoso, &source_id).await.unwrap();
 
     // Node 2: a real process, so that it can be killed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut node2 = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(node1.store_args())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let node2_url = format!("https://127.0.0.1:{port}");
+    let (mut node2, node2_url) = spawn_serve(node1.store_args(), &node1.client, Duration::from_secs(5)).await;
     let client = node1.client.clone();
-    eventually("node 2 is ready", || {
-        let request = client.get(format!("{node2_url}/readyz")).send();
-        async move { request.await.is_ok_and(|response| response.status() == 200) }
-    })
-    .await;
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", source_id.as_str()),
