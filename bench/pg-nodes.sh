@@ -5,8 +5,9 @@
 #   bench/pg-nodes.sh [TENANTS=1000] [INCIDENTS_PER_TENANT=1000] [RUNS=3] [SECONDS=10]
 #
 # PG_URL (default postgres://postgres@127.0.0.1:5432) names the server; the data go to the
-# database threatgate_bench_<TENANTS>_<PER_TENANT>, seeded through correlation once and reused
-# (the data directory target/bench-pg-<T>-<P> holds its bench.json and key files). Then:
+# database threatgate_bench_<TENANTS>_<PER_TENANT>, seeded once and reused (the data directory
+# target/bench-pg-<T>-<P> holds its bench.json and key files): through correlation, or with
+# SEED=bulk correlated in memory and bulk-imported (the same rows; the way to ten million). Then:
 #   - the minute poll (GET /api/incidents?$filter=lastUpdateTime ge <5 minutes ago>) and a deep
 #     full page ($top=100&$skip=<P-100>), tokens of 200 tenants in turn, quotas off;
 #   - the v2 token endpoint;
@@ -36,12 +37,12 @@ if [ ! -f "$data/bench.json" ]; then
   rm -rf "$data"
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
   echo "seeding $tenants tenants x $per_tenant incidents into PostgreSQL database $name"
-  "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" | grep -v '^ *"' | grep -v '^[]{}[]' || true
+  "$root/target/release/examples/bench_seed" "$data" "$tenants" "$per_tenant" ${SEED:+--$SEED} | grep -v '^ *"' | grep -v '^[]{}[]' || true
 fi
 python3 - "$data/bench.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print("ingestion through correlation: %d alerts -> %d incidents in %.1f s: %.0f alerts/s" % (m["alerts"], m["incidents"], m["ingest_seconds"], m["alerts_per_second"]))
+print("loading (%s): %d alerts -> %d incidents in %.1f s: %.0f alerts/s" % (m.get("loading", "correlation"), m["alerts"], m["incidents"], m["ingest_seconds"], m["alerts_per_second"]))
 PY
 echo "database: $(psql "$THREATGATE_DATABASE_URL" -Atc "SELECT pg_size_pretty(pg_database_size(current_database()))") for $(psql "$THREATGATE_DATABASE_URL" -Atc 'SELECT COUNT(*) FROM incidents') incidents"
 
