@@ -10,22 +10,17 @@ pub(crate) enum Bind {
     Text(String),
 }
 
-/// How a backend writes placeholders.
+/// Placeholders are numbered (`$n`, which both backends read) after the `before` parameters
+/// that come ahead of the filter in the statement.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Placeholders {
-    /// `?`, bound in order (SQLite).
-    Question,
-    /// `$n`, numbered after the `n` parameters that come before the filter (PostgreSQL).
-    Numbered { before: usize },
+pub(crate) struct Placeholders {
+    pub(crate) before: usize,
 }
 
 impl Placeholders {
     /// The placeholder of the next bind.
     fn next(self, binds: &[Bind]) -> String {
-        match self {
-            Self::Question => "?".into(),
-            Self::Numbered { before } => format!("${}", before + binds.len() + 1),
-        }
+        format!("${}", self.before + binds.len() + 1)
     }
 }
 

@@ -12,6 +12,8 @@ mod columns;
 mod copy;
 mod error;
 mod filter_sql;
+// The modules in `shared/` are compiled into both backends, each with its own `super`.
+#[allow(clippy::duplicate_mod, reason = "shared/*.rs are compiled once per backend on purpose")]
 mod postgres;
 mod sqlite;
 pub mod testing;

@@ -6,24 +6,39 @@
 //! (consent, correlation, merge, an update) run in one transaction; ingestion and updates lock
 //! the rows they read (`FOR UPDATE`), so two nodes never correlate a tenant's alerts at once.
 
+#[path = "../shared/access_log.rs"]
 mod access_log;
+#[path = "../shared/audit.rs"]
 mod audit;
+mod correlation;
+mod dialect;
+#[path = "../shared/directory.rs"]
 mod directory;
+#[path = "../shared/incidents.rs"]
 mod incidents;
+#[path = "../shared/keys.rs"]
 mod keys;
+#[path = "../shared/quotas.rs"]
 mod quotas;
+#[path = "../shared/sessions.rs"]
 mod sessions;
 mod transfer;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::Result;
 use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
+
+/// The names the modules in `../shared` use for this backend.
+type Backend = PgStore;
+type Db = Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type DbConnection = sqlx::PgConnection;
 
 /// How a node connects to PostgreSQL.
 #[derive(Debug, Clone)]
@@ -66,6 +81,20 @@ impl PgStore {
             .await?;
         MIGRATIONS.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Begins a transaction; rows it changes are locked until it ends.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The access log and audit trail live in the one database.
+    fn log_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_log_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.begin_write().await
     }
 
     pub async fn close(&self) {

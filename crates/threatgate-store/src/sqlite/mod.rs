@@ -5,12 +5,21 @@
 //! writes take the database lock up front (`BEGIN IMMEDIATE`) and wait for it up to the busy
 //! timeout, so they never fail half-way on a lock upgrade.
 
+#[path = "../shared/access_log.rs"]
 mod access_log;
+#[path = "../shared/audit.rs"]
 mod audit;
+mod correlation;
+mod dialect;
+#[path = "../shared/directory.rs"]
 mod directory;
+#[path = "../shared/incidents.rs"]
 mod incidents;
+#[path = "../shared/keys.rs"]
 mod keys;
+#[path = "../shared/quotas.rs"]
 mod quotas;
+#[path = "../shared/sessions.rs"]
 mod sessions;
 mod transfer;
 
@@ -23,6 +32,12 @@ use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+
+/// The names the modules in `../shared` use for this backend.
+type Backend = SqliteStore;
+type Db = Sqlite;
+type DbRow = sqlx::sqlite::SqliteRow;
+type DbConnection = sqlx::SqliteConnection;
 
 /// The SQLite implementation of every store trait.
 #[derive(Debug, Clone)]
@@ -75,6 +90,16 @@ impl SqliteStore {
     /// Begins a write transaction holding the main database's write lock.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         begin_immediate(&self.pool).await
+    }
+
+    /// The access log's and audit trail's database.
+    fn log_pool(&self) -> &SqlitePool {
+        &self.log_pool
+    }
+
+    /// Begins a write transaction holding the log database's write lock.
+    async fn begin_log_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        begin_immediate(&self.log_pool).await
     }
 }
 

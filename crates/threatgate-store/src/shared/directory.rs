@@ -1,20 +1,22 @@
-//! The directory in SQLite. Each query is a named function or trait method beside its SQL.
+//! The directory. Each query is a named function or trait method beside its SQL.
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and SQL that differs between the two comes from its `dialect`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Executor, Row, Sqlite};
+use sqlx::{Executor, Row};
 use threatgate_domain::{
     AppId, AppRoleAssignment, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName,
     ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, TenantId, Upn, User, UserRole,
 };
 
-use super::{SqliteStore, from_unix_seconds, parse_column, unix_seconds};
+use super::{Backend, Db, DbConnection, DbRow, from_unix_seconds, parse_column, unix_seconds};
 use crate::{ConsentGrant, DirectoryData, DirectoryStore, Result, StoreError, TenantKey};
 
 #[async_trait]
-impl DirectoryStore for SqliteStore {
+impl DirectoryStore for Backend {
     async fn revision(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT revision FROM directory_revision WHERE id = 1").fetch_one(&self.pool).await?)
     }
@@ -185,7 +187,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn set_required_app_roles(&self, app_id: AppId, roles: &[RequiredAppRole]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM applications WHERE app_id = $1")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM applications WHERE app_id = $1")
             .bind(app_id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
@@ -344,7 +346,7 @@ impl DirectoryStore for SqliteStore {
 }
 
 async fn insert_service_principal<'c>(
-    executor: impl Executor<'c, Database = Sqlite>,
+    executor: impl Executor<'c, Database = Db>,
     principal: &ServicePrincipal,
 ) -> Result<()> {
     sqlx::query(
@@ -363,7 +365,7 @@ async fn insert_service_principal<'c>(
 }
 
 async fn insert_required_roles(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    tx: &mut sqlx::Transaction<'static, Db>,
     app_id: AppId,
     roles: &[RequiredAppRole],
 ) -> Result<()> {
@@ -382,7 +384,7 @@ async fn insert_required_roles(
 }
 
 /// Tenants with their domains; all of them, or the one with `only`.
-async fn select_tenants(conn: &mut sqlx::SqliteConnection, only: Option<TenantId>) -> Result<Vec<Tenant>> {
+async fn select_tenants(conn: &mut DbConnection, only: Option<TenantId>) -> Result<Vec<Tenant>> {
     let only = only.map(|id| id.to_string());
     let tenant_rows = sqlx::query(
         "SELECT id, display_name, created_at FROM tenants
@@ -426,7 +428,7 @@ async fn select_tenants(conn: &mut sqlx::SqliteConnection, only: Option<TenantId
 
 /// Applications with their redirect URIs and required roles, filtered by id or home tenant.
 async fn select_applications(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut DbConnection,
     app_id: Option<AppId>,
     home_tenant: Option<TenantId>,
 ) -> Result<Vec<Application>> {
@@ -490,10 +492,7 @@ async fn select_applications(
         .collect()
 }
 
-async fn select_client_secrets(
-    conn: &mut sqlx::SqliteConnection,
-    app_id: Option<AppId>,
-) -> Result<Vec<ClientSecretRecord>> {
+async fn select_client_secrets(conn: &mut DbConnection, app_id: Option<AppId>) -> Result<Vec<ClientSecretRecord>> {
     let rows = sqlx::query(
         "SELECT key_id, app_id, description, hint, value_hash, start_at, end_at FROM client_secrets
          WHERE $1 IS NULL OR app_id = $1 ORDER BY app_id, start_at, key_id",
@@ -517,7 +516,7 @@ async fn select_client_secrets(
 }
 
 async fn select_certificate_credentials(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut DbConnection,
     app_id: Option<AppId>,
 ) -> Result<Vec<CertificateCredentialRecord>> {
     let rows = sqlx::query(
@@ -543,10 +542,7 @@ async fn select_certificate_credentials(
         .collect()
 }
 
-async fn select_service_principals(
-    conn: &mut sqlx::SqliteConnection,
-    tenant: Option<TenantId>,
-) -> Result<Vec<ServicePrincipal>> {
+async fn select_service_principals(conn: &mut DbConnection, tenant: Option<TenantId>) -> Result<Vec<ServicePrincipal>> {
     let rows = sqlx::query(
         "SELECT object_id, tenant_id, app_id, display_name, created_at, consented_by, consented_at FROM service_principals
          WHERE $1 IS NULL OR tenant_id = $1 ORDER BY tenant_id, created_at, object_id",
@@ -558,7 +554,7 @@ async fn select_service_principals(
 }
 
 async fn select_app_role_assignments(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut DbConnection,
     tenant: Option<TenantId>,
 ) -> Result<Vec<AppRoleAssignment>> {
     let rows = sqlx::query(
@@ -582,7 +578,7 @@ async fn select_app_role_assignments(
         .collect()
 }
 
-fn read_service_principal(row: &SqliteRow) -> Result<ServicePrincipal> {
+fn read_service_principal(row: &DbRow) -> Result<ServicePrincipal> {
     Ok(ServicePrincipal {
         object_id: parse_column(row.try_get("object_id")?, "service_principals.object_id")?,
         tenant_id: parse_column(row.try_get("tenant_id")?, "service_principals.tenant_id")?,
@@ -594,7 +590,7 @@ fn read_service_principal(row: &SqliteRow) -> Result<ServicePrincipal> {
     })
 }
 
-fn read_user(row: &SqliteRow) -> Result<User> {
+fn read_user(row: &DbRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
         object_id: parse_column(row.try_get("object_id")?, "users.object_id")?,

@@ -1,26 +1,28 @@
-//! The partner access log in SQLite: appended in batches, read per tenant, newest first.
+//! The partner access log: appended in batches, read per tenant, newest first.
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and SQL that differs between the two comes from its `dialect`.
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row};
 use threatgate_domain::{ReadAccessLog, TenantScope};
 
-use super::{SqliteStore, begin_immediate, parse_column};
+use super::{Backend, Db, DbRow, dialect, parse_column};
 use crate::{AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, Result, StoreError, StoredAccessEntry};
 
 /// 12 parameters a row: 80 rows stay far below SQLite's 32,766 parameters a statement.
 const ROWS_PER_INSERT: usize = 80;
 
 #[async_trait]
-impl AccessLogStore for SqliteStore {
+impl AccessLogStore for Backend {
     async fn append_access_entries(&self, entries: &[AccessEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = begin_immediate(&self.log_pool).await?;
+        let mut tx = self.begin_log_write().await?;
         // Many rows per statement: one round trip to SQLite's thread per chunk, not per row.
         for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
+            let mut insert = QueryBuilder::<Db>::new(
                 "INSERT INTO access_log (at, tenant_id, app_id, app_name, operation, incident_id, incident_ids, \
                  status, result, detail, request_id, client_address) ",
             );
@@ -52,9 +54,9 @@ impl AccessLogStore for SqliteStore {
         // The tenant alone, or with its applications' entries elsewhere: two statements, so that
         // the common case keeps to the tenant's index.
         let who = if query.applications.is_empty() {
-            "tenant_id = $1"
+            "tenant_id = $1".to_owned()
         } else {
-            "(tenant_id = $1 OR app_id IN (SELECT value FROM json_each($7)))"
+            format!("(tenant_id = $1 OR {})", dialect::in_text_list("app_id", 7))
         };
         let sql = format!(
             "SELECT id, at, tenant_id, app_id, app_name, operation, incident_id, incident_ids, status, result,
@@ -76,33 +78,25 @@ impl AccessLogStore for SqliteStore {
             .bind(i64::from(query.limit))
             .bind(query.until);
         if !query.applications.is_empty() {
-            statement = statement.bind(json_list(&query.applications));
+            statement = statement.bind(dialect::text_list(&query.applications));
         }
-        let rows = statement.fetch_all(&self.log_pool).await?;
+        let rows = statement.fetch_all(self.log_pool()).await?;
         rows.iter().map(read_entry).collect()
     }
 
     async fn delete_access_entries_before(&self, before: i64) -> Result<u64> {
         // Entries younger than a day are left, with the same bound as the table's trigger
         // (which would otherwise abort the whole statement).
-        let result = sqlx::query("DELETE FROM access_log WHERE at < $1 AND at <= (unixepoch() - 86400) * 10000000")
-            .bind(before)
-            .execute(&self.log_pool)
-            .await?;
+        let result = sqlx::query(dialect::DELETE_ACCESS_LOG_BEFORE).bind(before).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
-}
-
-/// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`: one parameter, any length.
-pub(super) fn json_list(ids: &[impl ToString]) -> String {
-    serde_json::to_string(&ids.iter().map(ToString::to_string).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
 fn join_ids(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-pub(super) fn read_entry(row: &SqliteRow) -> Result<StoredAccessEntry> {
+pub(super) fn read_entry(row: &DbRow) -> Result<StoredAccessEntry> {
     let operation: String = row.try_get("operation")?;
     let ids: String = row.try_get("incident_ids")?;
     let status: i64 = row.try_get("status")?;

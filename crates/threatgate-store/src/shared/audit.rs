@@ -1,25 +1,27 @@
-//! The audit trail (beyond API calls) in SQLite, next to the access log in its own file.
+//! The audit trail beyond API calls (in SQLite, in the access log's file).
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and SQL that differs between the two comes from its `dialect`.
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row};
 use threatgate_domain::{ReadAccessLog, TenantScope};
 
-use super::{SqliteStore, begin_immediate, parse_column};
+use super::{Backend, Db, DbRow, dialect, parse_column};
 use crate::{AuditCategory, AuditEvent, AuditQuery, AuditStore, Result, StoreError, StoredAuditEvent};
 
 /// 13 parameters a row.
 const ROWS_PER_INSERT: usize = 80;
 
 #[async_trait]
-impl AuditStore for SqliteStore {
+impl AuditStore for Backend {
     async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = begin_immediate(&self.log_pool).await?;
+        let mut tx = self.begin_log_write().await?;
         for chunk in events.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
+            let mut insert = QueryBuilder::<Db>::new(
                 "INSERT INTO audit_events (at, tenant_id, app_id, app_tenant_id, app_name, category, operation, \
                  actor, target, result, detail, client_address) ",
             );
@@ -62,22 +64,19 @@ impl AuditStore for SqliteStore {
         .bind(query.since)
         .bind(query.until)
         .bind(i64::from(query.limit))
-        .fetch_all(&self.log_pool)
+        .fetch_all(self.log_pool())
         .await?;
         rows.iter().map(read_event).collect()
     }
 
     async fn delete_audit_events_before(&self, before: i64) -> Result<u64> {
         // The trigger's own bound: records younger than a day stay.
-        let result = sqlx::query("DELETE FROM audit_events WHERE at < $1 AND at <= (unixepoch() - 86400) * 10000000")
-            .bind(before)
-            .execute(&self.log_pool)
-            .await?;
+        let result = sqlx::query(dialect::DELETE_AUDIT_EVENTS_BEFORE).bind(before).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
 }
 
-pub(super) fn read_event(row: &SqliteRow) -> Result<StoredAuditEvent> {
+pub(super) fn read_event(row: &DbRow) -> Result<StoredAuditEvent> {
     let category: String = row.try_get("category")?;
     let optional = |column: &'static str| -> Result<Option<String>> { Ok(row.try_get(column)?) };
     Ok(StoredAuditEvent {

@@ -1,15 +1,18 @@
-//! Signing keys in PostgreSQL.
+//! Signing keys.
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and SQL that differs between the two comes from its `dialect`.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use threatgate_domain::KeyId;
 use time::OffsetDateTime;
 
-use super::{PgStore, from_unix_seconds, unix_seconds};
+use super::{Backend, dialect, from_unix_seconds, unix_seconds};
 use crate::{KeyStore, Result, SigningKeyRecord, StoreError};
 
 #[async_trait]
-impl KeyStore for PgStore {
+impl KeyStore for Backend {
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         let rows = sqlx::query(
             "SELECT kid, private_key, certificate, created_at, activates_at, retired_at
@@ -54,9 +57,9 @@ impl KeyStore for PgStore {
         from: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        // Other nodes wait here until this one has decided (and inserted).
-        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let mut tx = self.begin_write().await?;
+        // Other processes wait here until this one has decided (and inserted).
+        dialect::lock_signing_keys(&mut tx).await?;
         let published: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL AND activates_at BETWEEN $1 AND $2",
         )

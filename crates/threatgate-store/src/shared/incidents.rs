@@ -1,15 +1,24 @@
-//! Incidents in SQLite: listing with a compiled `$filter`, get, update, and ingestion with
-//! correlation. Each change rewrites the incident's served document in the same transaction.
+//! Incidents: listing with a compiled `$filter`, get, update, and ingestion with correlation.
+//! Each change rewrites the incident's served document in the same transaction, and an update
+//! or a correlation holds the rows it read until it commits (SQLite's write lock; PostgreSQL's
+//! row locks, so that nodes sharing the database never correlate one tenant's alerts at once).
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and the statements that differ between the two are in its `correlation` module.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Row, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
 use threatgate_incidents::{IncidentUpdate, IngestAlert, add_alert, apply_update, merge_into, new_incident, redirect};
 use threatgate_proto::Incident;
 
-use super::SqliteStore;
+use super::correlation::{
+    IncidentIds, SELECT_INCIDENT_FOR_UPDATE, begin_ingestion, insert_alerts, insert_entity_keys, known_alert_ids,
+    open_incidents_sharing,
+};
+use super::{Backend, Db};
 use crate::filter_sql::{Bind, Placeholders, compile_filter};
 use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
 
@@ -26,15 +35,19 @@ fn ticks_of(text: &str) -> i64 {
 }
 
 #[async_trait]
-impl IncidentStore for SqliteStore {
+impl IncidentStore for Backend {
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
-        let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = ?");
+        let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = $1");
         let mut binds = Vec::new();
         if let Some(filter) = &query.filter {
             sql.push_str(" AND ");
-            compile_filter(filter, Placeholders::Question, &mut sql, &mut binds);
+            compile_filter(filter, Placeholders { before: 1 }, &mut sql, &mut binds);
         }
-        sql.push_str(" ORDER BY last_update_time DESC, incident_id DESC LIMIT ? OFFSET ?");
+        let limit_at = binds.len() + 2;
+        sql.push_str(&format!(
+            " ORDER BY last_update_time DESC, incident_id DESC LIMIT ${limit_at} OFFSET ${}",
+            limit_at + 1
+        ));
         // Built from fixed fragments only; every value is bound.
         let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(scope.tenant().to_string());
         for bind in binds {
@@ -90,13 +103,10 @@ impl IncidentStore for SqliteStore {
         let tenant = scope.tenant().to_string();
         let mut report = IngestReport::default();
         let mut tx = self.begin_write().await?;
+        begin_ingestion(&mut tx, &tenant).await?;
         // Alert ids already known, for the whole batch in one query.
         let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
-        // Ids are assigned here, under the write lock, so a new incident is one INSERT.
-        let mut next_id: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'incidents'")
-                .fetch_one(&mut *tx)
-                .await?;
+        let mut incident_ids = IncidentIds::start(&mut tx).await?;
         let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let now = alert.received;
@@ -107,8 +117,8 @@ impl IncidentStore for SqliteStore {
             let matching = open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
             let incident_id = match correlate(matching) {
                 Correlation::NewIncident => {
-                    let incident_id = next_id;
-                    next_id += 1;
+                    // The id first: it is part of the document.
+                    let incident_id = incident_ids.next(&mut tx).await?;
                     let incident = new_incident(incident_id, alert.alert.clone(), now);
                     sqlx::query(
                         "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
@@ -167,98 +177,29 @@ impl IncidentStore for SqliteStore {
     }
 }
 
-/// Most variables one statement binds (SQLite allows 32766).
-const MAX_BINDS: usize = 30_000;
-
-/// The alert ids of `alerts` the tenant already has.
-async fn known_alert_ids(
-    tx: &mut Transaction<'static, Sqlite>,
-    tenant: &str,
-    alerts: &[IngestAlert],
-) -> Result<std::collections::HashSet<String>> {
-    let mut known = std::collections::HashSet::new();
-    for chunk in alerts.chunks(MAX_BINDS) {
-        let sql = format!(
-            "SELECT alert_id FROM alerts WHERE tenant_id = ? AND alert_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        // Built from fixed fragments and `?` only; every id is bound.
-        let mut statement = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(tenant);
-        for alert in chunk {
-            statement = statement.bind(&alert.alert.alert_id);
-        }
-        known.extend(statement.fetch_all(&mut **tx).await?);
-    }
-    Ok(known)
-}
-
-/// Records which incident each alert of the batch landed in.
-async fn insert_alerts(tx: &mut Transaction<'static, Sqlite>, tenant: &str, placed: &[(String, i64)]) -> Result<()> {
-    for chunk in placed.chunks(MAX_BINDS / 3) {
-        let sql = format!(
-            "INSERT INTO alerts (tenant_id, alert_id, incident_id) VALUES {}",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        // Built from fixed fragments and `?` only; every value is bound.
-        let mut statement = sqlx::query(AssertSqlSafe(sql));
-        for (alert_id, incident_id) in chunk {
-            statement = statement.bind(tenant).bind(alert_id).bind(*incident_id);
-        }
-        statement.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Indexes an incident under the alert's entity keys, in one statement.
-async fn insert_entity_keys(
-    tx: &mut Transaction<'static, Sqlite>,
-    tenant: &str,
-    keys: &[String],
-    incident_id: i64,
-) -> Result<()> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id) VALUES {}",
-        vec!["(?, ?, ?)"; keys.len()].join(", ")
-    );
-    // Built from fixed fragments and `?` only; every value is bound.
-    let mut statement = sqlx::query(AssertSqlSafe(sql));
-    for key in keys {
-        statement = statement.bind(tenant).bind(key).bind(incident_id);
-    }
-    statement.execute(&mut **tx).await?;
-    Ok(())
-}
-
 fn incident_last_activity(incident: &Incident) -> i64 {
     incident.alerts.iter().map(|alert| ticks_of(&alert.last_activity)).max().unwrap_or_default()
 }
 
 async fn select_incident(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Db>,
     tenant: &str,
     incident_id: i64,
 ) -> Result<Option<Incident>> {
     let document: Option<String> =
-        sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
-            .bind(tenant)
-            .bind(incident_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        sqlx::query_scalar(SELECT_INCIDENT_FOR_UPDATE).bind(tenant).bind(incident_id).fetch_optional(&mut **tx).await?;
     document.as_deref().map(parse_document).transpose()
 }
 
 /// Writes an incident's indexed columns and document; `last_activity` moves only forward.
 async fn write_incident(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Db>,
     incident: &Incident,
     last_activity: Option<i64>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET status = $1, assigned_to = $2, last_update_time = $3,
-             last_activity = MAX(last_activity, COALESCE($4, last_activity)), document = $5
+             last_activity = CASE WHEN $4 > last_activity THEN $4 ELSE last_activity END, document = $5
          WHERE incident_id = $6",
     )
     .bind(&incident.status)
@@ -273,7 +214,7 @@ async fn write_incident(
 }
 
 /// Moves a merged incident's alerts and entity keys to the incident it was merged into.
-async fn move_incident_rows(tx: &mut Transaction<'static, Sqlite>, tenant: &str, from: i64, to: i64) -> Result<()> {
+async fn move_incident_rows(tx: &mut Transaction<'static, Db>, tenant: &str, from: i64, to: i64) -> Result<()> {
     sqlx::query("UPDATE alerts SET incident_id = $1 WHERE tenant_id = $2 AND incident_id = $3")
         .bind(to)
         .bind(tenant)
@@ -281,8 +222,9 @@ async fn move_incident_rows(tx: &mut Transaction<'static, Sqlite>, tenant: &str,
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT OR IGNORE INTO incident_entities (tenant_id, entity_key, incident_id)
-         SELECT tenant_id, entity_key, $1 FROM incident_entities WHERE tenant_id = $2 AND incident_id = $3",
+        "INSERT INTO incident_entities (tenant_id, entity_key, incident_id)
+         SELECT tenant_id, entity_key, $1 FROM incident_entities WHERE tenant_id = $2 AND incident_id = $3
+         ON CONFLICT DO NOTHING",
     )
     .bind(to)
     .bind(tenant)
@@ -295,28 +237,4 @@ async fn move_incident_rows(tx: &mut Transaction<'static, Sqlite>, tenant: &str,
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
-async fn open_incidents_sharing(
-    tx: &mut Transaction<'static, Sqlite>,
-    tenant: &str,
-    keys: &[String],
-    since: i64,
-) -> Result<Vec<i64>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders = vec!["?"; keys.len()].join(", ");
-    let sql = format!(
-        "SELECT DISTINCT e.incident_id FROM incident_entities e JOIN incidents i ON i.incident_id = e.incident_id
-         WHERE e.tenant_id = ? AND e.entity_key IN ({placeholders})
-           AND i.status IN ('Active', 'InProgress') AND i.last_activity >= ?"
-    );
-    // Built from fixed fragments and `?` only; every key is bound.
-    let mut statement = sqlx::query_scalar(AssertSqlSafe(sql)).bind(tenant);
-    for key in keys {
-        statement = statement.bind(key);
-    }
-    Ok(statement.bind(since).fetch_all(&mut **tx).await?)
 }

@@ -1,14 +1,17 @@
-//! Portal sessions in SQLite.
+//! Portal sessions.
+//!
+//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
+//! backend, and SQL that differs between the two comes from its `dialect`.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{SqliteStore, from_unix_seconds, parse_column, unix_seconds};
+use super::{Backend, from_unix_seconds, parse_column, unix_seconds};
 use crate::{Result, SessionRecord, SessionStore};
 
 #[async_trait]
-impl SessionStore for SqliteStore {
+impl SessionStore for Backend {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO portal_sessions (token_hash, user_id, tenant_id, upn, csrf_token, created_at, expires_at)

@@ -1,0 +1,28 @@
+//! SQL that SQLite spells differently from PostgreSQL, for the modules in `../shared`.
+
+use sqlx::{Sqlite, Transaction};
+
+use crate::Result;
+
+/// Removes log entries older than `$1`, keeping those younger than a day with the same bound
+/// as the table's trigger (which would otherwise abort the whole statement).
+pub(super) const DELETE_ACCESS_LOG_BEFORE: &str =
+    "DELETE FROM access_log WHERE at < $1 AND at <= (unixepoch() - 86400) * 10000000";
+/// As [`DELETE_ACCESS_LOG_BEFORE`], for the audit events.
+pub(super) const DELETE_AUDIT_EVENTS_BEFORE: &str =
+    "DELETE FROM audit_events WHERE at < $1 AND at <= (unixepoch() - 86400) * 10000000";
+
+/// `column` is one of the texts of the list bound at `$parameter` (made by [`text_list`]).
+pub(super) fn in_text_list(column: &str, parameter: usize) -> String {
+    format!("{column} IN (SELECT value FROM json_each(${parameter}))")
+}
+
+/// A list of texts as one parameter of any length: a JSON array.
+pub(super) fn text_list(values: &[impl ToString]) -> String {
+    serde_json::to_string(&values.iter().map(ToString::to_string).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+/// Nothing to do: a write transaction already holds the database's write lock.
+pub(super) async fn lock_signing_keys(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+    Ok(())
+}
