@@ -1,0 +1,257 @@
+//! A parsed query. Every node keeps its span, so that later checks (unknown tables and columns,
+//! type errors, unsupported functions) can point at the text.
+
+use crate::error::Span;
+
+/// `let` statements, then the tabular expression whose rows the query returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub lets: Vec<Let>,
+    pub body: Pipeline,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub value: LetValue,
+}
+
+/// What a `let` binds. A bare name (`let T = DeviceInfo;`) is parsed as an expression; whether
+/// it names a table is known only once the names in scope are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LetValue {
+    Scalar(Expr),
+    Tabular(Pipeline),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A source of rows and the operators applied to it in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub source: Source,
+    pub operators: Vec<Operator>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A table or a tabular `let`.
+    Named(Ident),
+    /// `union A, (B | …)`.
+    Union(Vec<Pipeline>),
+    /// `( … )`.
+    Nested(Box<Pipeline>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operator {
+    pub kind: OperatorKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperatorKind {
+    /// `where` (or `filter`).
+    Where(Expr),
+    Project(Vec<NamedExpr>),
+    ProjectAway(Vec<Ident>),
+    /// `project-rename New = Old, …`: (new, old).
+    ProjectRename(Vec<(Ident, Ident)>),
+    Extend(Vec<NamedExpr>),
+    Summarize {
+        aggregates: Vec<NamedExpr>,
+        by: Vec<NamedExpr>,
+    },
+    /// `order by` / `sort by`.
+    Sort(Vec<SortKey>),
+    Top {
+        count: Expr,
+        key: SortKey,
+    },
+    /// `take` / `limit`.
+    Take(Expr),
+    /// `distinct A, B`; empty for `distinct *`.
+    Distinct(Vec<Expr>),
+    Count,
+    Join {
+        kind: Option<Ident>,
+        right: Box<Pipeline>,
+        on: Vec<JoinKey>,
+    },
+    Union(Vec<Pipeline>),
+}
+
+/// `Name = expr`, or `expr` whose column name comes from the expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedExpr {
+    pub name: Option<Ident>,
+    pub expr: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: Expr,
+    /// KQL sorts descending unless told `asc`.
+    pub descending: bool,
+    /// `nulls first` / `nulls last`; by default nulls come last when descending, first when
+    /// ascending.
+    pub nulls_first: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JoinKey {
+    /// `on DeviceId`: the same column on both sides.
+    Same(Ident),
+    /// `on $left.A == $right.B`.
+    Pair { left: Ident, right: Ident },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Literal(Literal),
+    /// A column or a scalar `let`.
+    Name(String),
+    /// `*`, as in `arg_max(Timestamp, *)`.
+    Star,
+    Negate(Box<Expr>),
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    /// `in`, `!in`, `in~`, `!in~`.
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    /// `has_any`, `has_all` (and negations).
+    HasAny {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        all: bool,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
+    /// `dynamic([…])`: an array of literals.
+    Dynamic(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Real(f64),
+    String(String),
+    /// Ticks (100 ns).
+    Timespan(i64),
+    /// Ticks (100 ns) since the Unix epoch (as `threatgate_domain::datetime`).
+    DateTime(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    NotEq,
+    /// `=~`: equal ignoring case.
+    EqCi,
+    /// `!~`
+    NotEqCi,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    /// A string operator; `negated` for the `!` forms.
+    Text {
+        op: TextOp,
+        negated: bool,
+    },
+}
+
+/// The string operators, case-insensitive unless `_cs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    Contains,
+    ContainsCs,
+    Has,
+    HasCs,
+    HasPrefix,
+    HasSuffix,
+    StartsWith,
+    StartsWithCs,
+    EndsWith,
+    EndsWithCs,
+    MatchesRegex,
+}
+
+impl TextOp {
+    /// The operator's name as written (without `!`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TextOp::Contains => "contains",
+            TextOp::ContainsCs => "contains_cs",
+            TextOp::Has => "has",
+            TextOp::HasCs => "has_cs",
+            TextOp::HasPrefix => "hasprefix",
+            TextOp::HasSuffix => "hassuffix",
+            TextOp::StartsWith => "startswith",
+            TextOp::StartsWithCs => "startswith_cs",
+            TextOp::EndsWith => "endswith",
+            TextOp::EndsWithCs => "endswith_cs",
+            TextOp::MatchesRegex => "matches regex",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<TextOp> {
+        Some(match word {
+            "contains" => TextOp::Contains,
+            "contains_cs" => TextOp::ContainsCs,
+            "has" => TextOp::Has,
+            "has_cs" => TextOp::HasCs,
+            "hasprefix" => TextOp::HasPrefix,
+            "hassuffix" => TextOp::HasSuffix,
+            "startswith" => TextOp::StartsWith,
+            "startswith_cs" => TextOp::StartsWithCs,
+            "endswith" => TextOp::EndsWith,
+            "endswith_cs" => TextOp::EndsWithCs,
+            _ => return None,
+        })
+    }
+
+    /// The operator a word names, and whether it is negated (`!has`).
+    pub(crate) fn parse(word: &str) -> Option<(TextOp, bool)> {
+        match word.strip_prefix('!') {
+            Some(rest) => Self::from_word(rest).map(|op| (op, true)),
+            None => Self::from_word(word).map(|op| (op, false)),
+        }
+    }
+}

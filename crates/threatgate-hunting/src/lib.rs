@@ -1,0 +1,13 @@
+//! Advanced hunting: the Kusto Query Language subset that Threatgate runs.
+//!
+//! `parse` turns query text into a [`ast::Query`], or a [`KqlError`] that says what was expected
+//! where (byte span, line and column). The parser is the project's own: no maintained Rust KQL
+//! parser covers joins, `let` and the string operators partners' hunting queries use.
+
+pub mod ast;
+mod error;
+mod lexer;
+mod parser;
+
+pub use error::{ErrorKind, KqlError, Span};
+pub use parser::parse;

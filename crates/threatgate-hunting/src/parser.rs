@@ -1,0 +1,879 @@
+//! Tokens to a [`Query`]: recursive descent for statements and tabular operators, precedence
+//! climbing for scalar expressions. Operators and functions outside the subset are recognised
+//! by name and refused as unsupported (not as a syntax error), so that the message says what is
+//! missing rather than that the query is wrong.
+
+use threatgate_domain::datetime::parse_datetime_ticks;
+
+use crate::ast::{
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, Let, LetValue, Literal, NamedExpr, Operator, OperatorKind, Pipeline,
+    Query, SortKey, Source, TextOp,
+};
+use crate::error::{KqlError, Span};
+use crate::lexer::{Spanned, Token, tokenize};
+
+/// Deepest nesting of parentheses, sub-queries and operators accepted: enough for any real
+/// query, and far from exhausting the stack.
+const MAX_DEPTH: usize = 64;
+/// Longest query text accepted.
+pub const MAX_QUERY_LENGTH: usize = 100_000;
+
+/// KQL tabular operators Threatgate does not run, so that a query using one is told so.
+const UNSUPPORTED_OPERATORS: &[&str] = &[
+    "as",
+    "consume",
+    "evaluate",
+    "extend-if",
+    "facet",
+    "find",
+    "fork",
+    "getschema",
+    "invoke",
+    "lookup",
+    "make-series",
+    "mv-apply",
+    "mv-expand",
+    "parse",
+    "parse-kv",
+    "parse-where",
+    "partition",
+    "project-keep",
+    "project-reorder",
+    "reduce",
+    "render",
+    "sample",
+    "sample-distinct",
+    "scan",
+    "search",
+    "serialize",
+    "top-hitters",
+    "top-nested",
+];
+
+/// Parses a whole query.
+pub fn parse(text: &str) -> Result<Query, KqlError> {
+    if text.len() > MAX_QUERY_LENGTH {
+        return Err(KqlError::syntax(
+            format!("the query is longer than {MAX_QUERY_LENGTH} characters"),
+            Span::new(0, 0),
+        ));
+    }
+    let tokens = tokenize(text)?;
+    let mut parser = Parser { tokens, at: 0, depth: 0 };
+    parser.query()
+}
+
+struct Parser {
+    tokens: Vec<Spanned>,
+    at: usize,
+    depth: usize,
+}
+
+type Parsed<T> = Result<T, KqlError>;
+
+impl Parser {
+    // ----- Tokens -----
+
+    fn peek(&self) -> &Token {
+        self.peek_at(0)
+    }
+
+    fn peek_at(&self, ahead: usize) -> &Token {
+        self.tokens.get(self.at + ahead).or(self.tokens.last()).map_or(&Token::End, |t| &t.token)
+    }
+
+    fn span(&self) -> Span {
+        self.tokens.get(self.at).or(self.tokens.last()).map_or(Span::default(), |t| t.span)
+    }
+
+    /// The span of the token just consumed.
+    fn previous_span(&self) -> Span {
+        self.at.checked_sub(1).and_then(|i| self.tokens.get(i)).map_or(Span::default(), |t| t.span)
+    }
+
+    fn advance(&mut self) -> Spanned {
+        let token = self.tokens.get(self.at).cloned().unwrap_or(Spanned { token: Token::End, span: self.span() });
+        if self.at < self.tokens.len() - 1 {
+            self.at += 1;
+        }
+        token
+    }
+
+    fn is_word(&self, word: &str) -> bool {
+        matches!(self.peek(), Token::Word(w) if w == word)
+    }
+
+    fn eat_word(&mut self, word: &str) -> bool {
+        if self.is_word(word) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat(&mut self, token: &Token) -> bool {
+        if self.peek() == token {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn unexpected(&self, expected: &str) -> KqlError {
+        KqlError::syntax(format!("expected {expected}, found {}", self.peek().describe()), self.span())
+    }
+
+    fn expect(&mut self, token: &Token, expected: &str) -> Parsed<Span> {
+        if self.peek() == token { Ok(self.advance().span) } else { Err(self.unexpected(expected)) }
+    }
+
+    fn expect_word(&mut self, word: &str) -> Parsed<Span> {
+        if self.is_word(word) { Ok(self.advance().span) } else { Err(self.unexpected(&format!("'{word}'"))) }
+    }
+
+    /// A name: a word, or `['name']` / `["name"]` for names that are not words.
+    fn ident(&mut self, what: &str) -> Parsed<Ident> {
+        match self.peek().clone() {
+            Token::Word(name) if !name.starts_with('!') => {
+                let span = self.advance().span;
+                Ok(Ident { name, span })
+            }
+            Token::LBracket => {
+                let start = self.advance().span;
+                let Token::String(name) = self.peek().clone() else {
+                    return Err(self.unexpected("a quoted name after '['"));
+                };
+                self.advance();
+                let end = self.expect(&Token::RBracket, "']'")?;
+                Ok(Ident { name, span: start.to(end) })
+            }
+            _ => Err(self.unexpected(what)),
+        }
+    }
+
+    fn enter(&mut self) -> Parsed<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(KqlError::syntax("the query nests too deeply", self.span()));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    // ----- Statements -----
+
+    fn query(&mut self) -> Parsed<Query> {
+        let mut lets = Vec::new();
+        loop {
+            while self.eat(&Token::Semicolon) {}
+            if self.is_word("let") {
+                lets.push(self.let_statement()?);
+                continue;
+            }
+            if self.is_word("set") || self.is_word("declare") || self.is_word("alias") {
+                return Err(KqlError::unsupported(
+                    format!("the '{}' statement is not supported", self.peek().describe().trim_matches('\'')),
+                    self.span(),
+                ));
+            }
+            break;
+        }
+        if *self.peek() == Token::End {
+            return Err(KqlError::syntax("the query has no tabular expression to run", self.span()));
+        }
+        let body = self.pipeline()?;
+        while self.eat(&Token::Semicolon) {}
+        if *self.peek() != Token::End {
+            let found = self.peek().describe();
+            return Err(KqlError::syntax(
+                format!(
+                    "expected '|' or the end of the query, found {found} (only one tabular expression may follow the let statements)"
+                ),
+                self.span(),
+            ));
+        }
+        Ok(Query { lets, body })
+    }
+
+    fn let_statement(&mut self) -> Parsed<Let> {
+        self.expect_word("let")?;
+        let name = self.ident("a name after 'let'")?;
+        self.expect(&Token::Assign, "'=' after the let's name")?;
+        let value = if matches!(self.peek(), Token::LParen) && self.looks_like_function() {
+            return Err(KqlError::unsupported(
+                "user-defined functions (let f = (…) { … }) are not supported",
+                name.span,
+            ));
+        } else if self.starts_tabular() {
+            LetValue::Tabular(self.pipeline()?)
+        } else {
+            LetValue::Scalar(self.expr()?)
+        };
+        if !self.eat(&Token::Semicolon) {
+            return Err(self.unexpected("';' after the let statement"));
+        }
+        Ok(Let { name, value })
+    }
+
+    /// `(a:long, …) {` or `() {`: a function definition (`()` and `name:` are never scalars).
+    fn looks_like_function(&self) -> bool {
+        matches!(self.peek_at(1), Token::RParen)
+            || matches!((self.peek_at(1), self.peek_at(2)), (Token::Word(_), Token::Colon))
+    }
+
+    /// Whether a `let` value is tabular: `union …`, a name followed by `|`, or `(` whose
+    /// contents are tabular.
+    fn starts_tabular(&self) -> bool {
+        match (self.peek(), self.peek_at(1)) {
+            (Token::Word(w), _) if w == "union" => true,
+            (Token::Word(_), Token::Pipe) => true,
+            (Token::LParen, Token::Word(_)) => matches!(self.peek_at(2), Token::Pipe),
+            _ => false,
+        }
+    }
+
+    // ----- Tabular expressions -----
+
+    fn pipeline(&mut self) -> Parsed<Pipeline> {
+        self.enter()?;
+        let start = self.span();
+        let source = self.source()?;
+        let mut operators = Vec::new();
+        while self.eat(&Token::Pipe) {
+            operators.push(self.operator()?);
+        }
+        self.leave();
+        Ok(Pipeline { source, operators, span: start.to(self.previous_span()) })
+    }
+
+    fn source(&mut self) -> Parsed<Source> {
+        match self.peek().clone() {
+            Token::Word(w) if w == "union" => {
+                self.advance();
+                Ok(Source::Union(self.union_legs()?))
+            }
+            Token::LParen => {
+                self.advance();
+                let inner = self.pipeline()?;
+                self.expect(&Token::RParen, "')' after the nested query")?;
+                Ok(Source::Nested(Box::new(inner)))
+            }
+            Token::Word(w)
+                if matches!(w.as_str(), "print" | "datatable" | "range" | "externaldata" | "find" | "search") =>
+            {
+                Err(KqlError::unsupported(
+                    format!("'{w}' is not supported as a source of rows; start from a table"),
+                    self.span(),
+                ))
+            }
+            Token::Word(_) | Token::LBracket => Ok(Source::Named(self.ident("a table name")?)),
+            _ => Err(self.unexpected("a table name")),
+        }
+    }
+
+    /// `union`'s legs: tables or parenthesised queries, separated by commas.
+    fn union_legs(&mut self) -> Parsed<Vec<Pipeline>> {
+        if self.is_word("kind") || self.is_word("withsource") || self.is_word("isfuzzy") {
+            return Err(KqlError::unsupported(
+                "union parameters (kind=, withsource=, isfuzzy=) are not supported",
+                self.span(),
+            ));
+        }
+        let mut legs = Vec::new();
+        loop {
+            let start = self.span();
+            let leg = if self.eat(&Token::LParen) {
+                let inner = self.pipeline()?;
+                self.expect(&Token::RParen, "')' after the union's query")?;
+                inner
+            } else {
+                let name = self.ident("a table name or '(' in union")?;
+                if name.name.contains('*') {
+                    return Err(KqlError::unsupported("wildcard table names are not supported", name.span));
+                }
+                Pipeline { source: Source::Named(name), operators: Vec::new(), span: start }
+            };
+            legs.push(leg);
+            if !self.eat(&Token::Comma) {
+                return Ok(legs);
+            }
+        }
+    }
+
+    fn operator(&mut self) -> Parsed<Operator> {
+        let start = self.span();
+        let Token::Word(word) = self.peek().clone() else {
+            return Err(self.unexpected("an operator after '|'"));
+        };
+        self.advance();
+        let kind = match word.as_str() {
+            "where" | "filter" => OperatorKind::Where(self.expr()?),
+            "project" => OperatorKind::Project(self.named_list(false)?),
+            "extend" => OperatorKind::Extend(self.named_list(false)?),
+            "project-away" => OperatorKind::ProjectAway(self.ident_list()?),
+            "project-rename" => {
+                let mut pairs = Vec::new();
+                loop {
+                    let new = self.ident("the new column name")?;
+                    self.expect(&Token::Assign, "'=' in project-rename (New = Old)")?;
+                    let old = self.ident("the column to rename")?;
+                    pairs.push((new, old));
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+                OperatorKind::ProjectRename(pairs)
+            }
+            "summarize" => self.summarize()?,
+            "order" | "sort" => {
+                self.expect_word("by")?;
+                let mut keys = vec![self.sort_key()?];
+                while self.eat(&Token::Comma) {
+                    keys.push(self.sort_key()?);
+                }
+                OperatorKind::Sort(keys)
+            }
+            "top" => {
+                let count = self.expr()?;
+                self.expect_word("by")?;
+                let key = self.sort_key()?;
+                if self.is_word("with") {
+                    return Err(KqlError::unsupported("top … with others is not supported", self.span()));
+                }
+                OperatorKind::Top { count, key }
+            }
+            "take" | "limit" => OperatorKind::Take(self.expr()?),
+            "distinct" => {
+                if self.eat(&Token::Star) {
+                    OperatorKind::Distinct(Vec::new())
+                } else {
+                    let mut columns = vec![self.expr()?];
+                    while self.eat(&Token::Comma) {
+                        columns.push(self.expr()?);
+                    }
+                    OperatorKind::Distinct(columns)
+                }
+            }
+            "count" => OperatorKind::Count,
+            "join" => self.join()?,
+            "union" => OperatorKind::Union(self.union_legs()?),
+            other if UNSUPPORTED_OPERATORS.contains(&other) => {
+                return Err(KqlError::unsupported(format!("the '{other}' operator is not supported"), start));
+            }
+            other => {
+                return Err(KqlError::syntax(format!("'{other}' is not a tabular operator"), start));
+            }
+        };
+        Ok(Operator { kind, span: start.to(self.previous_span()) })
+    }
+
+    /// `[Name =] expr, …` (`aggregates` allows the `(A, B) = arg_max(…)` form to be refused
+    /// clearly rather than misread).
+    fn named_list(&mut self, aggregates: bool) -> Parsed<Vec<NamedExpr>> {
+        let mut items = Vec::new();
+        loop {
+            if aggregates && *self.peek() == Token::LParen && matches!(self.peek_at(2), Token::Comma) {
+                return Err(KqlError::unsupported(
+                    "naming several columns at once ((A, B) = …) is not supported",
+                    self.span(),
+                ));
+            }
+            let named = matches!(self.peek(), Token::Word(_) | Token::LBracket)
+                && match self.peek() {
+                    Token::LBracket => matches!(self.peek_at(3), Token::Assign),
+                    _ => matches!(self.peek_at(1), Token::Assign),
+                };
+            let name = if named {
+                let name = self.ident("a column name")?;
+                self.advance(); // '='
+                Some(name)
+            } else {
+                None
+            };
+            items.push(NamedExpr { name, expr: self.expr()? });
+            if !self.eat(&Token::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn ident_list(&mut self) -> Parsed<Vec<Ident>> {
+        let mut names = vec![self.ident("a column name")?];
+        while self.eat(&Token::Comma) {
+            names.push(self.ident("a column name")?);
+        }
+        Ok(names)
+    }
+
+    fn summarize(&mut self) -> Parsed<OperatorKind> {
+        if self.is_word("hint") {
+            return Err(KqlError::unsupported("summarize hints are not supported", self.span()));
+        }
+        if matches!(self.peek(), Token::End | Token::Pipe | Token::RParen) {
+            return Err(self.unexpected("an aggregation or 'by' after summarize"));
+        }
+        let aggregates = if self.is_word("by") { Vec::new() } else { self.named_list(true)? };
+        let by = if self.eat_word("by") { self.named_list(false)? } else { Vec::new() };
+        if aggregates.is_empty() && by.is_empty() {
+            return Err(self.unexpected("an aggregation or 'by' after summarize"));
+        }
+        Ok(OperatorKind::Summarize { aggregates, by })
+    }
+
+    fn sort_key(&mut self) -> Parsed<SortKey> {
+        let expr = self.expr()?;
+        let descending = if self.eat_word("asc") {
+            false
+        } else {
+            self.eat_word("desc");
+            true
+        };
+        let nulls_first = if self.eat_word("nulls") {
+            if self.eat_word("first") {
+                Some(true)
+            } else if self.eat_word("last") {
+                Some(false)
+            } else {
+                return Err(self.unexpected("'first' or 'last' after 'nulls'"));
+            }
+        } else {
+            None
+        };
+        Ok(SortKey { expr, descending, nulls_first })
+    }
+
+    fn join(&mut self) -> Parsed<OperatorKind> {
+        let mut kind = None;
+        loop {
+            if self.is_word("kind") {
+                self.advance();
+                self.expect(&Token::Assign, "'=' after kind")?;
+                kind = Some(self.ident("a join kind")?);
+            } else if self.is_word("hint") || matches!(self.peek(), Token::Word(w) if w.starts_with("hint.")) {
+                return Err(KqlError::unsupported("join hints are not supported", self.span()));
+            } else {
+                break;
+            }
+        }
+        let right = if self.eat(&Token::LParen) {
+            let inner = self.pipeline()?;
+            self.expect(&Token::RParen, "')' after the join's right side")?;
+            inner
+        } else {
+            let start = self.span();
+            let name = self.ident("'(' or a table name after join")?;
+            Pipeline { source: Source::Named(name), operators: Vec::new(), span: start }
+        };
+        self.expect_word("on")?;
+        let mut on = Vec::new();
+        loop {
+            on.push(self.join_key()?);
+            if !self.eat(&Token::Comma) && !self.eat_word("and") {
+                break;
+            }
+        }
+        Ok(OperatorKind::Join { kind, right: Box::new(right), on })
+    }
+
+    fn join_key(&mut self) -> Parsed<JoinKey> {
+        if let Token::Side(_) = self.peek() {
+            let left = self.side_column("$left")?;
+            self.expect(&Token::Eq, "'==' between $left.Column and $right.Column")?;
+            let right = self.side_column("$right")?;
+            return Ok(JoinKey::Pair { left, right });
+        }
+        Ok(JoinKey::Same(self.ident("a column name after 'on'")?))
+    }
+
+    fn side_column(&mut self, side: &str) -> Parsed<Ident> {
+        match self.peek().clone() {
+            Token::Side(s) if s == side => {
+                self.advance();
+                self.expect(&Token::Dot, &format!("'.' after {side}"))?;
+                self.ident("a column name")
+            }
+            _ => Err(self.unexpected(&format!("{side}.Column"))),
+        }
+    }
+
+    // ----- Scalar expressions -----
+
+    pub(crate) fn expr(&mut self) -> Parsed<Expr> {
+        self.enter()?;
+        let result = self.or_expr();
+        self.leave();
+        result
+    }
+
+    fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+        let span = left.span.to(right.span);
+        Expr { kind: ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, span }
+    }
+
+    fn or_expr(&mut self) -> Parsed<Expr> {
+        let mut left = self.and_expr()?;
+        while self.eat_word("or") {
+            let right = self.and_expr()?;
+            left = Self::binary(BinaryOp::Or, left, right);
+        }
+        Ok(left)
+    }
+
+    fn and_expr(&mut self) -> Parsed<Expr> {
+        let mut left = self.comparison()?;
+        while self.eat_word("and") {
+            let right = self.comparison()?;
+            left = Self::binary(BinaryOp::And, left, right);
+        }
+        Ok(left)
+    }
+
+    /// Comparisons and string operators: one per operand pair (`a < b < c` is not KQL).
+    fn comparison(&mut self) -> Parsed<Expr> {
+        let left = self.additive()?;
+        let symbol = match self.peek() {
+            Token::Eq => Some(BinaryOp::Eq),
+            Token::NotEq => Some(BinaryOp::NotEq),
+            Token::EqTilde => Some(BinaryOp::EqCi),
+            Token::NotTilde => Some(BinaryOp::NotEqCi),
+            Token::Lt => Some(BinaryOp::Lt),
+            Token::Le => Some(BinaryOp::Le),
+            Token::Gt => Some(BinaryOp::Gt),
+            Token::Ge => Some(BinaryOp::Ge),
+            _ => None,
+        };
+        if let Some(op) = symbol {
+            self.advance();
+            let right = self.additive()?;
+            return Ok(Self::binary(op, left, right));
+        }
+        let Token::Word(word) = self.peek().clone() else { return Ok(left) };
+        if let Some((op, negated)) = TextOp::parse(&word) {
+            self.advance();
+            let right = self.additive()?;
+            return Ok(Self::binary(BinaryOp::Text { op, negated }, left, right));
+        }
+        let start = self.span();
+        match word.as_str() {
+            "matches" => {
+                self.advance();
+                self.expect_word("regex")?;
+                let right = self.additive()?;
+                Ok(Self::binary(BinaryOp::Text { op: TextOp::MatchesRegex, negated: false }, left, right))
+            }
+            "in" | "!in" | "in~" | "!in~" => {
+                self.advance();
+                let (list, end) = self.list()?;
+                let span = left.span.to(end);
+                Ok(Expr {
+                    kind: ExprKind::In {
+                        expr: Box::new(left),
+                        list,
+                        negated: word.starts_with('!'),
+                        case_insensitive: word.ends_with('~'),
+                    },
+                    span,
+                })
+            }
+            "has_any" | "has_all" | "!has_any" | "!has_all" => {
+                self.advance();
+                let (list, end) = self.list()?;
+                let span = left.span.to(end);
+                Ok(Expr {
+                    kind: ExprKind::HasAny {
+                        expr: Box::new(left),
+                        list,
+                        all: word.ends_with("has_all"),
+                        negated: word.starts_with('!'),
+                    },
+                    span,
+                })
+            }
+            "between" | "!between" => {
+                self.advance();
+                self.expect(&Token::LParen, "'(' after between")?;
+                let low = self.additive()?;
+                self.expect(&Token::DotDot, "'..' between the bounds")?;
+                let high = self.additive()?;
+                let end = self.expect(&Token::RParen, "')' after the bounds")?;
+                let span = left.span.to(end);
+                Ok(Expr {
+                    kind: ExprKind::Between {
+                        expr: Box::new(left),
+                        low: Box::new(low),
+                        high: Box::new(high),
+                        negated: word.starts_with('!'),
+                    },
+                    span,
+                })
+            }
+            "hasprefix_cs" | "hassuffix_cs" | "contains_any" => {
+                Err(KqlError::unsupported(format!("the '{word}' operator is not supported"), start))
+            }
+            w if w.starts_with('!') => {
+                Err(KqlError::unsupported(format!("the '{w}' operator is not supported"), start))
+            }
+            _ => Ok(left),
+        }
+    }
+
+    /// `( expr, … )` or `dynamic([…])` as the right side of `in` / `has_any`.
+    fn list(&mut self) -> Parsed<(Vec<Expr>, Span)> {
+        self.expect(&Token::LParen, "'(' and a list of values")?;
+        if self.starts_tabular_inside_parens() {
+            return Err(KqlError::unsupported("'in' with a sub-query is not supported; list the values", self.span()));
+        }
+        let mut items = Vec::new();
+        if *self.peek() != Token::RParen {
+            loop {
+                let item = self.expr()?;
+                match item.kind {
+                    ExprKind::Dynamic(values) => items.extend(values),
+                    _ => items.push(item),
+                }
+                if !self.eat(&Token::Comma) {
+                    break;
+                }
+            }
+        }
+        let end = self.expect(&Token::RParen, "')' after the list")?;
+        Ok((items, end))
+    }
+
+    fn starts_tabular_inside_parens(&self) -> bool {
+        matches!((self.peek(), self.peek_at(1)), (Token::Word(_), Token::Pipe))
+    }
+
+    fn additive(&mut self) -> Parsed<Expr> {
+        let mut left = self.multiplicative()?;
+        loop {
+            let op = match self.peek() {
+                Token::Plus => BinaryOp::Add,
+                Token::Minus => BinaryOp::Sub,
+                _ => return Ok(left),
+            };
+            self.advance();
+            let right = self.multiplicative()?;
+            left = Self::binary(op, left, right);
+        }
+    }
+
+    fn multiplicative(&mut self) -> Parsed<Expr> {
+        let mut left = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Token::Star => BinaryOp::Mul,
+                Token::Slash => BinaryOp::Div,
+                Token::Percent => BinaryOp::Mod,
+                _ => return Ok(left),
+            };
+            self.advance();
+            let right = self.unary()?;
+            left = Self::binary(op, left, right);
+        }
+    }
+
+    fn unary(&mut self) -> Parsed<Expr> {
+        match self.peek() {
+            Token::Minus => {
+                let start = self.advance().span;
+                self.enter()?;
+                let inner = self.unary();
+                self.leave();
+                let inner = inner?;
+                let span = start.to(inner.span);
+                // A negative literal stays a literal (so that `-9223372036854775808` and
+                // `ago(-1d)` read as written).
+                Ok(match inner.kind {
+                    ExprKind::Literal(Literal::Long(n)) => Expr { kind: ExprKind::Literal(Literal::Long(-n)), span },
+                    ExprKind::Literal(Literal::Real(n)) => Expr { kind: ExprKind::Literal(Literal::Real(-n)), span },
+                    ExprKind::Literal(Literal::Timespan(n)) => {
+                        Expr { kind: ExprKind::Literal(Literal::Timespan(-n)), span }
+                    }
+                    _ => Expr { kind: ExprKind::Negate(Box::new(inner)), span },
+                })
+            }
+            Token::Plus => {
+                self.advance();
+                self.unary()
+            }
+            _ => self.primary(),
+        }
+    }
+
+    fn primary(&mut self) -> Parsed<Expr> {
+        let Spanned { token, span } = self.advance();
+        let literal = |literal| Ok(Expr { kind: ExprKind::Literal(literal), span });
+        match token {
+            Token::String(s) => literal(Literal::String(s)),
+            Token::Long(n) => literal(Literal::Long(n)),
+            Token::Real(n) => literal(Literal::Real(n)),
+            Token::Timespan(n) => literal(Literal::Timespan(n)),
+            Token::DateTime(raw) => match datetime_ticks(&raw) {
+                Some(ticks) => literal(Literal::DateTime(ticks)),
+                None if raw == "null" => literal(Literal::Null),
+                None => Err(KqlError::syntax(
+                    format!("'{raw}' is not a datetime (e.g. 2024-05-01 or 2024-05-01T10:00:00Z)"),
+                    span,
+                )),
+            },
+            Token::Star => Ok(Expr { kind: ExprKind::Star, span }),
+            Token::LParen => {
+                let inner = self.expr()?;
+                let end = self.expect(&Token::RParen, "')'")?;
+                Ok(Expr { span: span.to(end), ..inner })
+            }
+            Token::LBracket => {
+                // ['Column name']
+                let Token::String(name) = self.peek().clone() else {
+                    return Err(self.unexpected("a quoted column name after '['"));
+                };
+                self.advance();
+                let end = self.expect(&Token::RBracket, "']'")?;
+                Ok(Expr { kind: ExprKind::Name(name), span: span.to(end) })
+            }
+            Token::Side(side) => Err(KqlError::syntax(format!("{side} may appear only in a join's 'on' clause"), span)),
+            Token::Word(word) => self.word_expr(word, span),
+            other => Err(KqlError::syntax(format!("expected an expression, found {}", other.describe()), span)),
+        }
+    }
+
+    fn word_expr(&mut self, word: String, span: Span) -> Parsed<Expr> {
+        match word.as_str() {
+            "true" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(true)), span }),
+            "false" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(false)), span }),
+            _ => {}
+        }
+        if *self.peek() != Token::LParen {
+            if word.starts_with('!') || is_reserved(&word) {
+                return Err(KqlError::syntax(format!("expected an expression, found '{word}'"), span));
+            }
+            return Ok(Expr { kind: ExprKind::Name(word), span });
+        }
+        // A call: typed literals first.
+        match word.as_str() {
+            "dynamic" => return self.dynamic(span),
+            "bool" | "boolean" | "long" | "int" | "real" | "double" | "timespan" | "time" | "guid" => {
+                return self.typed_literal(&word, span);
+            }
+            _ => {}
+        }
+        self.advance(); // '('
+        let mut args = Vec::new();
+        if *self.peek() != Token::RParen {
+            loop {
+                args.push(self.expr()?);
+                if !self.eat(&Token::Comma) {
+                    break;
+                }
+            }
+        }
+        let end = self.expect(&Token::RParen, &format!("')' after the arguments of {word}"))?;
+        Ok(Expr { kind: ExprKind::Call { name: Ident { name: word, span }, args }, span: span.to(end) })
+    }
+
+    /// `dynamic([1, "a"])`, `dynamic(null)`; property bags are not supported.
+    fn dynamic(&mut self, start: Span) -> Parsed<Expr> {
+        self.advance(); // '('
+        if self.eat_word("null") {
+            let end = self.expect(&Token::RParen, "')'")?;
+            return Ok(Expr { kind: ExprKind::Literal(Literal::Null), span: start.to(end) });
+        }
+        if *self.peek() == Token::LBrace {
+            return Err(KqlError::unsupported("dynamic property bags are not supported", self.span()));
+        }
+        self.expect(&Token::LBracket, "'[' (an array) in dynamic(…)")?;
+        let mut items = Vec::new();
+        if *self.peek() != Token::RBracket {
+            loop {
+                let item = self.unary()?;
+                if !matches!(item.kind, ExprKind::Literal(_)) {
+                    return Err(KqlError::syntax("dynamic arrays hold literals only", item.span));
+                }
+                items.push(item);
+                if !self.eat(&Token::Comma) {
+                    break;
+                }
+            }
+        }
+        self.expect(&Token::RBracket, "']'")?;
+        let end = self.expect(&Token::RParen, "')'")?;
+        Ok(Expr { kind: ExprKind::Dynamic(items), span: start.to(end) })
+    }
+
+    /// `long(5)`, `real(1.5)`, `bool(true)`, `timespan(1d)`, and `null` of each.
+    fn typed_literal(&mut self, kind: &str, start: Span) -> Parsed<Expr> {
+        self.advance(); // '('
+        let value = self.advance();
+        let end = self.expect(&Token::RParen, &format!("')' after the {kind} literal"))?;
+        let span = start.to(end);
+        let literal = match (kind, value.token) {
+            (_, Token::Word(w)) if w == "null" => Literal::Null,
+            ("bool" | "boolean", Token::Word(w)) if w == "true" => Literal::Bool(true),
+            ("bool" | "boolean", Token::Word(w)) if w == "false" => Literal::Bool(false),
+            ("long" | "int", Token::Long(n)) => Literal::Long(n),
+            ("real" | "double", Token::Long(n)) => Literal::Real(n as f64),
+            ("real" | "double", Token::Real(n)) => Literal::Real(n),
+            ("timespan" | "time", Token::Timespan(n)) => Literal::Timespan(n),
+            // time(2) is two days.
+            ("timespan" | "time", Token::Long(n)) => Literal::Timespan(n.saturating_mul(864_000_000_000)),
+            ("guid", _) => {
+                return Err(KqlError::unsupported("guid literals are not supported; compare as strings", span));
+            }
+            (kind, _) => return Err(KqlError::syntax(format!("not a {kind} literal"), span)),
+        };
+        Ok(Expr { kind: ExprKind::Literal(literal), span })
+    }
+}
+
+/// Words that cannot be a column where an expression is expected.
+fn is_reserved(word: &str) -> bool {
+    matches!(word, "and" | "or" | "by" | "on" | "let" | "asc" | "desc" | "with" | "in" | "in~" | "between" | "has_any")
+}
+
+/// A `datetime(…)` literal: a date, or a date and time with `T` or a space, optionally with
+/// fractional seconds and `Z`; no zone means UTC.
+fn datetime_ticks(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 40 {
+        return None;
+    }
+    let mut text = raw.replacen(' ', "T", 1);
+    if !text.contains('T') {
+        text.push_str("T00:00:00");
+    }
+    let time = text.split_once('T').map_or("", |(_, t)| t);
+    if time.matches(':').count() == 1 {
+        text.push_str(":00");
+    }
+    let zoned = text.ends_with('Z') || text.ends_with('z') || {
+        let time = text.split_once('T').map_or("", |(_, t)| t);
+        time.contains('+') || time.contains('-')
+    };
+    if !zoned {
+        text.push('Z');
+    }
+    parse_datetime_ticks(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_in_the_forms_kql_accepts() {
+        let day = datetime_ticks("2024-05-01").expect("date");
+        assert_eq!(datetime_ticks("2024-05-01T00:00:00Z"), Some(day));
+        assert_eq!(datetime_ticks("2024-05-01 00:00"), Some(day));
+        assert_eq!(datetime_ticks("2024-05-01T00:00:00.0000000Z"), Some(day));
+        assert_eq!(datetime_ticks("2024-05-01T01:00:00+01:00"), Some(day));
+        assert_eq!(datetime_ticks("2024-05-01T10:00:00").map(|t| t - day), Some(36_000 * 10_000_000));
+        assert_eq!(datetime_ticks("yesterday"), None);
+        assert_eq!(datetime_ticks(""), None);
+    }
+}
