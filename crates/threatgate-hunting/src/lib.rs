@@ -8,6 +8,7 @@ pub mod ast;
 mod error;
 mod lexer;
 mod parser;
+pub mod schema;
 
 pub use error::{ErrorKind, KqlError, Span};
 pub use parser::parse;
