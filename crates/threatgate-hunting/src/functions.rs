@@ -1,0 +1,380 @@
+//! The functions a query may call: scalar functions (any expression) and aggregations (in
+//! `summarize` only), with the argument types each accepts and the type it returns.
+
+use crate::schema::Type;
+
+/// A scalar function of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    Not,
+    IsEmpty,
+    IsNotEmpty,
+    IsNull,
+    IsNotNull,
+    Iff,
+    Case,
+    Strcat,
+    ToLower,
+    ToUpper,
+    Strlen,
+    Substring,
+    Split,
+    ToString,
+    ToInt,
+    ToLong,
+    ToDouble,
+    Ago,
+    Now,
+    Bin,
+    StartOfDay,
+    FormatDatetime,
+}
+
+/// An aggregation of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Count,
+    CountIf,
+    DCount,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    MakeSet,
+    ArgMax,
+    ArgMin,
+}
+
+impl Scalar {
+    pub fn lookup(name: &str) -> Option<Scalar> {
+        Some(match name {
+            "not" => Scalar::Not,
+            "isempty" => Scalar::IsEmpty,
+            "isnotempty" => Scalar::IsNotEmpty,
+            "isnull" => Scalar::IsNull,
+            "isnotnull" => Scalar::IsNotNull,
+            "iff" | "iif" => Scalar::Iff,
+            "case" => Scalar::Case,
+            "strcat" => Scalar::Strcat,
+            "tolower" => Scalar::ToLower,
+            "toupper" => Scalar::ToUpper,
+            "strlen" => Scalar::Strlen,
+            "substring" => Scalar::Substring,
+            "split" => Scalar::Split,
+            "tostring" => Scalar::ToString,
+            "toint" => Scalar::ToInt,
+            "tolong" => Scalar::ToLong,
+            "todouble" | "toreal" => Scalar::ToDouble,
+            "ago" => Scalar::Ago,
+            "now" => Scalar::Now,
+            "bin" | "floor" => Scalar::Bin,
+            "startofday" => Scalar::StartOfDay,
+            "format_datetime" => Scalar::FormatDatetime,
+            _ => return None,
+        })
+    }
+
+    /// The result type for arguments of `args` types, or what is wrong with them.
+    pub fn result_type(self, args: &[Type]) -> Result<Type, String> {
+        use Type::*;
+        let count = |range: std::ops::RangeInclusive<usize>| {
+            if range.contains(&args.len()) {
+                Ok(())
+            } else if range.start() == range.end() {
+                Err(format!("expects {} argument(s), got {}", range.start(), args.len()))
+            } else {
+                Err(format!("expects {} to {} arguments, got {}", range.start(), range.end(), args.len()))
+            }
+        };
+        let want = |index: usize, accepts: &dyn Fn(Type) -> bool, what: &str| match args.get(index) {
+            Some(ty) if accepts(*ty) => Ok(()),
+            Some(ty) => Err(format!("argument {} must be {what}, not {}", index + 1, ty.kql_name())),
+            None => Ok(()),
+        };
+        let string = |t: Type| t == String;
+        let numeric = |t: Type| t.is_numeric();
+        let datetime = |t: Type| t == DateTime;
+        let timespan = |t: Type| t == TimeSpan;
+        let boolean = |t: Type| t == Bool;
+        match self {
+            Scalar::Not => {
+                count(1..=1)?;
+                want(0, &boolean, "a bool")?;
+                Ok(Bool)
+            }
+            Scalar::IsEmpty | Scalar::IsNotEmpty | Scalar::IsNull | Scalar::IsNotNull => {
+                count(1..=1)?;
+                Ok(Bool)
+            }
+            Scalar::Iff => {
+                count(3..=3)?;
+                want(0, &boolean, "a bool")?;
+                unify(args[1], args[2]).ok_or_else(|| {
+                    format!("its two results differ in type ({} and {})", args[1].kql_name(), args[2].kql_name())
+                })
+            }
+            Scalar::Case => {
+                if args.len() < 3 || args.len() % 2 == 0 {
+                    return Err("expects pairs of condition and value, then a value for else".into());
+                }
+                let mut ty = args[args.len() - 1];
+                for pair in args[..args.len() - 1].chunks(2) {
+                    if pair[0] != Bool {
+                        return Err(format!("conditions must be bool, not {}", pair[0].kql_name()));
+                    }
+                    ty = unify(ty, pair[1]).ok_or("its values differ in type")?;
+                }
+                Ok(ty)
+            }
+            Scalar::Strcat => {
+                count(1..=64)?;
+                Ok(String)
+            }
+            Scalar::ToLower | Scalar::ToUpper => {
+                count(1..=1)?;
+                want(0, &string, "a string")?;
+                Ok(String)
+            }
+            Scalar::Strlen => {
+                count(1..=1)?;
+                want(0, &string, "a string")?;
+                Ok(Long)
+            }
+            Scalar::Substring => {
+                count(2..=3)?;
+                want(0, &string, "a string")?;
+                want(1, &numeric, "a number")?;
+                want(2, &numeric, "a number")?;
+                Ok(String)
+            }
+            Scalar::Split => {
+                count(2..=3)?;
+                want(0, &string, "a string")?;
+                want(1, &string, "a string")?;
+                want(2, &numeric, "a number")?;
+                Ok(Dynamic)
+            }
+            Scalar::ToString => {
+                count(1..=1)?;
+                Ok(String)
+            }
+            Scalar::ToInt => {
+                count(1..=1)?;
+                Ok(Int)
+            }
+            Scalar::ToLong => {
+                count(1..=1)?;
+                Ok(Long)
+            }
+            Scalar::ToDouble => {
+                count(1..=1)?;
+                Ok(Real)
+            }
+            Scalar::Ago => {
+                count(1..=1)?;
+                want(0, &timespan, "a timespan")?;
+                Ok(DateTime)
+            }
+            Scalar::Now => {
+                count(0..=1)?;
+                want(0, &timespan, "a timespan")?;
+                Ok(DateTime)
+            }
+            Scalar::Bin => {
+                count(2..=2)?;
+                match (args[0], args[1]) {
+                    (DateTime, TimeSpan) => Ok(DateTime),
+                    (TimeSpan, TimeSpan) => Ok(TimeSpan),
+                    (a, b) if a.is_numeric() && b.is_numeric() => Ok(a),
+                    (a, b) => Err(format!("cannot round a {} to a multiple of a {}", a.kql_name(), b.kql_name())),
+                }
+            }
+            Scalar::StartOfDay => {
+                count(1..=1)?;
+                want(0, &datetime, "a datetime")?;
+                Ok(DateTime)
+            }
+            Scalar::FormatDatetime => {
+                count(2..=2)?;
+                want(0, &datetime, "a datetime")?;
+                want(1, &string, "a format string")?;
+                Ok(String)
+            }
+        }
+    }
+}
+
+impl Aggregate {
+    pub fn lookup(name: &str) -> Option<Aggregate> {
+        Some(match name {
+            "count" => Aggregate::Count,
+            "countif" => Aggregate::CountIf,
+            "dcount" => Aggregate::DCount,
+            "sum" => Aggregate::Sum,
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "make_set" => Aggregate::MakeSet,
+            "arg_max" => Aggregate::ArgMax,
+            "arg_min" => Aggregate::ArgMin,
+            _ => return None,
+        })
+    }
+
+    /// The prefix of the column an unnamed aggregation makes (`count_`, `dcount_RemoteIP`).
+    pub fn column_prefix(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::CountIf => "countif",
+            Aggregate::DCount => "dcount",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::MakeSet => "set",
+            Aggregate::ArgMax => "max",
+            Aggregate::ArgMin => "min",
+        }
+    }
+
+    /// The result type of the aggregation over `args` (`arg_max`/`arg_min` are typed by the
+    /// binder, since they make several columns).
+    pub fn result_type(self, args: &[Type]) -> Result<Type, String> {
+        use Type::*;
+        let one = || if args.len() == 1 { Ok(args[0]) } else { Err(format!("expects 1 argument, got {}", args.len())) };
+        match self {
+            Aggregate::Count => {
+                if args.is_empty() { Ok(Long) } else { Err("count() takes no argument (use countif(predicate))".into()) }
+            }
+            Aggregate::CountIf => match one()? {
+                Bool => Ok(Long),
+                other => Err(format!("the predicate must be bool, not {}", other.kql_name())),
+            },
+            Aggregate::DCount => {
+                if args.is_empty() || args.len() > 2 {
+                    return Err("expects 1 argument (and an optional accuracy)".into());
+                }
+                Ok(Long)
+            }
+            Aggregate::Sum => match one()? {
+                Int | Long => Ok(Long),
+                Real => Ok(Real),
+                TimeSpan => Ok(TimeSpan),
+                other => Err(format!("cannot sum a {}", other.kql_name())),
+            },
+            Aggregate::Avg => match one()? {
+                t if t.is_numeric() => Ok(Real),
+                other => Err(format!("cannot average a {}", other.kql_name())),
+            },
+            Aggregate::Min | Aggregate::Max => match one()? {
+                Dynamic | Bool => Err("expects a number, string, datetime or timespan".into()),
+                t => Ok(t),
+            },
+            Aggregate::MakeSet => {
+                if args.is_empty() || args.len() > 2 {
+                    return Err("expects 1 argument (and an optional maximum size)".into());
+                }
+                Ok(Dynamic)
+            }
+            Aggregate::ArgMax | Aggregate::ArgMin => {
+                if args.len() < 2 {
+                    return Err("expects the expression to maximize, then the columns to return (or *)".into());
+                }
+                Ok(args[0])
+            }
+        }
+    }
+}
+
+/// The common type of two branches: the same type, or numbers widened.
+pub fn unify(a: Type, b: Type) -> Option<Type> {
+    use Type::*;
+    match (a, b) {
+        (a, b) if a == b => Some(a),
+        (Real, t) | (t, Real) if t.is_numeric() => Some(Real),
+        (Long, Int) | (Int, Long) => Some(Long),
+        _ => None,
+    }
+}
+
+/// Names of KQL functions outside the subset that a query may reasonably use, so that the error
+/// says the function is not supported rather than unknown.
+pub const KNOWN_UNSUPPORTED: &[&str] = &[
+    "extract",
+    "extract_all",
+    "parse_json",
+    "todynamic",
+    "bag_unpack",
+    "array_length",
+    "make_list",
+    "make_bag",
+    "percentile",
+    "percentiles",
+    "stdev",
+    "variance",
+    "dcountif",
+    "sumif",
+    "hash",
+    "hash_sha256",
+    "base64_decode_tostring",
+    "parse_url",
+    "parse_path",
+    "ipv4_is_private",
+    "ipv4_is_in_range",
+    "datetime_diff",
+    "datetime_add",
+    "dayofweek",
+    "getmonth",
+    "getyear",
+    "startofweek",
+    "startofmonth",
+    "endofday",
+    "todatetime",
+    "totimespan",
+    "replace_string",
+    "replace_regex",
+    "trim",
+    "indexof",
+    "countof",
+    "coalesce",
+    "round",
+    "materialize",
+    "toscalar",
+    "row_number",
+    "prev",
+    "next",
+    "pack",
+    "pack_array",
+    "bag_pack",
+    "FileProfile",
+    "DeviceFromIP",
+    "AssignedIPAddresses",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Type::*;
+
+    #[test]
+    fn result_types_and_refusals() {
+        assert_eq!(Scalar::lookup("iif"), Some(Scalar::Iff));
+        assert_eq!(Scalar::Iff.result_type(&[Bool, Int, Real]), Ok(Real));
+        assert!(Scalar::Iff.result_type(&[Bool, String, Long]).is_err());
+        assert_eq!(Scalar::Bin.result_type(&[DateTime, TimeSpan]), Ok(DateTime));
+        assert_eq!(Scalar::Bin.result_type(&[Long, Int]), Ok(Long));
+        assert_eq!(
+            Scalar::ToLower.result_type(&[Long]),
+            Err("argument 1 must be a string, not long".to_owned())
+        );
+        assert_eq!(Scalar::Case.result_type(&[Bool, String, Bool, String, String]), Ok(String));
+        assert!(Scalar::Case.result_type(&[Bool, String]).is_err());
+        assert_eq!(Scalar::Now.result_type(&[]), Ok(DateTime));
+        assert_eq!(Aggregate::Sum.result_type(&[Int]), Ok(Long));
+        assert_eq!(Aggregate::Avg.result_type(&[Long]), Ok(Real));
+        assert_eq!(Aggregate::Count.result_type(&[]), Ok(Long));
+        assert!(Aggregate::Count.result_type(&[Long]).is_err());
+        assert!(Aggregate::CountIf.result_type(&[String]).is_err());
+        assert_eq!(Aggregate::MakeSet.column_prefix(), "set");
+    }
+}
