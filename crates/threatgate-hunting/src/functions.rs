@@ -114,7 +114,7 @@ impl Scalar {
                 })
             }
             Scalar::Case => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return Err("expects pairs of condition and value, then a value for else".into());
                 }
                 let mut ty = args[args.len() - 1];
@@ -244,7 +244,11 @@ impl Aggregate {
         let one = || if args.len() == 1 { Ok(args[0]) } else { Err(format!("expects 1 argument, got {}", args.len())) };
         match self {
             Aggregate::Count => {
-                if args.is_empty() { Ok(Long) } else { Err("count() takes no argument (use countif(predicate))".into()) }
+                if args.is_empty() {
+                    Ok(Long)
+                } else {
+                    Err("count() takes no argument (use countif(predicate))".into())
+                }
             }
             Aggregate::CountIf => match one()? {
                 Bool => Ok(Long),
@@ -363,10 +367,7 @@ mod tests {
         assert!(Scalar::Iff.result_type(&[Bool, String, Long]).is_err());
         assert_eq!(Scalar::Bin.result_type(&[DateTime, TimeSpan]), Ok(DateTime));
         assert_eq!(Scalar::Bin.result_type(&[Long, Int]), Ok(Long));
-        assert_eq!(
-            Scalar::ToLower.result_type(&[Long]),
-            Err("argument 1 must be a string, not long".to_owned())
-        );
+        assert_eq!(Scalar::ToLower.result_type(&[Long]), Err("argument 1 must be a string, not long".to_owned()));
         assert_eq!(Scalar::Case.result_type(&[Bool, String, Bool, String, String]), Ok(String));
         assert!(Scalar::Case.result_type(&[Bool, String]).is_err());
         assert_eq!(Scalar::Now.result_type(&[]), Ok(DateTime));

@@ -6,6 +6,7 @@
 
 pub mod ast;
 mod error;
+pub mod functions;
 mod lexer;
 mod parser;
 pub mod schema;
