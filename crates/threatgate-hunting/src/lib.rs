@@ -5,11 +5,14 @@
 //! parser covers joins, `let` and the string operators partners' hunting queries use.
 
 pub mod ast;
+mod bind;
 mod error;
 pub mod functions;
 mod lexer;
 mod parser;
+pub mod plan;
 pub mod schema;
 
+pub use bind::bind;
 pub use error::{ErrorKind, KqlError, Span};
 pub use parser::parse;

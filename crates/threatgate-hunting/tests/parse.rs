@@ -296,6 +296,10 @@ fn deep_nesting_is_an_error_not_a_crash() {
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("DeviceProcessEvents".to_string()),
+        Just("DeviceNetworkEvents | where RemotePort == 443".to_string()),
+        Just("summarize arg_max(Timestamp, *) by DeviceId".to_string()),
+        Just("extend X = iff(A, 1, 2.5)".to_string()),
+        Just("DeviceName".to_string()),
         Just(" | ".to_string()),
         Just("where ".to_string()),
         Just("project A, B = 1".to_string()),
@@ -334,9 +338,17 @@ proptest! {
     #[test]
     fn near_queries_never_panic(parts in proptest::collection::vec(fragment(), 0..24)) {
         let text: String = parts.concat();
-        if let Err(e) = parse(&text) {
-            prop_assert!(e.span.start <= text.len() && e.span.end <= text.len(), "{:?} outside {}", e.span, text.len());
-            let _ = e.describe(&text);
+        match parse(&text) {
+            Err(e) => {
+                prop_assert!(e.span.start <= text.len() && e.span.end <= text.len(), "{:?} outside {}", e.span, text.len());
+                let _ = e.describe(&text);
+            }
+            // Whatever parses, binding answers (a plan or an error), without panicking.
+            Ok(query) => {
+                if let Err(e) = threatgate_hunting::bind(&query) {
+                    prop_assert!(e.span.end <= text.len());
+                }
+            }
         }
     }
 }

@@ -1,0 +1,722 @@
+//! From a parsed [`Query`] to a [`Relation`]: tables, columns and `let`s resolved, types
+//! checked, output columns named as KQL names them. Errors use the wording of the service
+//! (`'where' operator: Failed to resolve scalar expression named 'x'`) and point at the name.
+
+use std::collections::HashMap;
+
+use crate::ast::{
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, Pipeline, Query,
+    Source,
+};
+use crate::error::{KqlError, Span};
+use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
+use crate::plan::{AggregateCall, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
+use crate::schema::{self, Type};
+
+/// Binds a parsed query against the hunting tables.
+pub fn bind(query: &Query) -> Result<Relation, KqlError> {
+    let mut scope = Scope::default();
+    for statement in &query.lets {
+        let name = statement.name.name.clone();
+        let bound = match &statement.value {
+            LetValue::Tabular(pipeline) => Bound::Tabular(scope.pipeline(pipeline)?),
+            LetValue::Scalar(expr) => match scope.as_table(expr)? {
+                Some(relation) => Bound::Tabular(relation),
+                None => Bound::Scalar(scope.expr(expr, &[], "let")?),
+            },
+        };
+        scope.lets.insert(name, bound);
+    }
+    scope.pipeline(&query.body)
+}
+
+#[derive(Debug, Clone)]
+enum Bound {
+    Scalar(Typed),
+    Tabular(Relation),
+}
+
+#[derive(Debug, Default)]
+struct Scope {
+    lets: HashMap<String, Bound>,
+}
+
+fn typed(kind: TypedKind, ty: Type) -> Typed {
+    Typed { kind, ty }
+}
+
+fn field(name: impl Into<String>, ty: Type) -> Field {
+    Field { name: name.into(), ty }
+}
+
+impl Scope {
+    /// A bare name used where a table may stand: a tabular `let` or a table.
+    fn as_table(&self, expr: &Expr) -> Result<Option<Relation>, KqlError> {
+        let ExprKind::Name(name) = &expr.kind else { return Ok(None) };
+        match self.lets.get(name) {
+            Some(Bound::Tabular(relation)) => Ok(Some(relation.clone())),
+            Some(Bound::Scalar(_)) => Ok(None),
+            None => Ok(schema::table(name).map(|table| Relation::Scan { table })),
+        }
+    }
+
+    fn table(&self, name: &Ident) -> Result<Relation, KqlError> {
+        match self.lets.get(&name.name) {
+            Some(Bound::Tabular(relation)) => return Ok(relation.clone()),
+            Some(Bound::Scalar(_)) => {
+                return Err(KqlError::semantic(format!("'{}' is a scalar, not a table", name.name), name.span));
+            }
+            None => {}
+        }
+        if let Some(table) = schema::table(&name.name) {
+            return Ok(Relation::Scan { table });
+        }
+        let hint = schema::TABLES
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(&name.name))
+            .map(|t| format!(" (table names are case-sensitive: did you mean '{}'?)", t.name))
+            .unwrap_or_default();
+        Err(KqlError::semantic(
+            format!("Failed to resolve table or column expression named '{}'{hint}", name.name),
+            name.span,
+        ))
+    }
+
+    fn pipeline(&self, pipeline: &Pipeline) -> Result<Relation, KqlError> {
+        let mut relation = match &pipeline.source {
+            Source::Named(name) => self.table(name)?,
+            Source::Nested(inner) => self.pipeline(inner)?,
+            Source::Union(legs) => {
+                self.union(legs.iter().map(|leg| self.pipeline(leg)).collect::<Result<_, _>>()?, pipeline.span)?
+            }
+        };
+        for operator in &pipeline.operators {
+            relation = self.operator(relation, operator)?;
+        }
+        Ok(relation)
+    }
+
+    fn union(&self, inputs: Vec<Relation>, span: Span) -> Result<Relation, KqlError> {
+        let mut fields: Vec<Field> = Vec::new();
+        for input in &inputs {
+            for f in input.fields() {
+                match fields.iter().find(|existing| existing.name == f.name) {
+                    Some(existing) if existing.ty != f.ty => {
+                        return Err(KqlError::semantic(
+                            format!(
+                                "union: column '{}' is {} in one input and {} in another",
+                                f.name,
+                                existing.ty.kql_name(),
+                                f.ty.kql_name()
+                            ),
+                            span,
+                        ));
+                    }
+                    Some(_) => {}
+                    None => fields.push(f),
+                }
+            }
+        }
+        Ok(Relation::Union { inputs, fields })
+    }
+
+    fn operator(&self, input: Relation, operator: &Operator) -> Result<Relation, KqlError> {
+        let fields = input.fields();
+        let span = operator.span;
+        Ok(match &operator.kind {
+            OperatorKind::Where(predicate) => {
+                let predicate = self.expr(predicate, &fields, "where")?;
+                if predicate.ty != Type::Bool {
+                    return Err(KqlError::semantic(
+                        format!("'where' operator: the predicate must be bool, not {}", predicate.ty.kql_name()),
+                        span,
+                    ));
+                }
+                Relation::Filter { input: Box::new(input), predicate }
+            }
+            OperatorKind::Project(items) => {
+                let columns = self.named(items, &fields, "project")?;
+                check_unique(&columns, "project", span)?;
+                Relation::Map { input: Box::new(input), columns }
+            }
+            OperatorKind::Extend(items) => {
+                let mut columns: Vec<(Field, Typed)> =
+                    fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))).collect();
+                for (f, value) in self.named(items, &fields, "extend")? {
+                    match columns.iter_mut().find(|(existing, _)| existing.name == f.name) {
+                        Some(slot) => *slot = (f, value),
+                        None => columns.push((f, value)),
+                    }
+                }
+                Relation::Map { input: Box::new(input), columns }
+            }
+            OperatorKind::ProjectAway(names) => {
+                for name in names {
+                    column_index(&fields, name, "project-away")?;
+                }
+                let columns = fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| !names.iter().any(|n| n.name == f.name))
+                    .map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty)))
+                    .collect();
+                Relation::Map { input: Box::new(input), columns }
+            }
+            OperatorKind::ProjectRename(pairs) => {
+                let mut columns: Vec<(Field, Typed)> =
+                    fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))).collect();
+                for (new, old) in pairs {
+                    let index = column_index(&fields, old, "project-rename")?;
+                    columns[index].0.name = new.name.clone();
+                }
+                check_unique(&columns, "project-rename", span)?;
+                Relation::Map { input: Box::new(input), columns }
+            }
+            OperatorKind::Summarize { aggregates, by } => self.summarize(input, &fields, aggregates, by, span)?,
+            OperatorKind::Sort(keys) => {
+                let keys = keys.iter().map(|k| self.sort_key(k, &fields, "order")).collect::<Result<_, _>>()?;
+                Relation::Sort { input: Box::new(input), keys }
+            }
+            OperatorKind::Top { count, key } => {
+                let count = self.count(count, "top")?;
+                let key = self.sort_key(key, &fields, "top")?;
+                Relation::Limit { input: Box::new(Relation::Sort { input: Box::new(input), keys: vec![key] }), count }
+            }
+            OperatorKind::Take(count) => Relation::Limit { input: Box::new(input), count: self.count(count, "take")? },
+            OperatorKind::Distinct(columns) => {
+                if columns.is_empty() {
+                    Relation::Distinct { input: Box::new(input) }
+                } else {
+                    let items: Vec<NamedExpr> =
+                        columns.iter().map(|e| NamedExpr { name: None, expr: e.clone() }).collect();
+                    let columns = self.named(&items, &fields, "distinct")?;
+                    check_unique(&columns, "distinct", span)?;
+                    Relation::Distinct { input: Box::new(Relation::Map { input: Box::new(input), columns }) }
+                }
+            }
+            OperatorKind::Count => Relation::Count { input: Box::new(input) },
+            OperatorKind::Join { kind, right, on } => self.join(input, kind.as_ref(), right, on)?,
+            OperatorKind::Union(legs) => {
+                let mut inputs = vec![input];
+                for leg in legs {
+                    inputs.push(self.pipeline(leg)?);
+                }
+                self.union(inputs, span)?
+            }
+        })
+    }
+
+    fn count(&self, expr: &Expr, operator: &str) -> Result<u64, KqlError> {
+        let value = self.expr(expr, &[], operator)?;
+        match value.kind {
+            TypedKind::Literal(Literal::Long(n)) if n >= 0 => Ok(n.unsigned_abs()),
+            _ => Err(KqlError::semantic(
+                format!("'{operator}' operator: the row count must be a whole number of at least 0"),
+                expr.span,
+            )),
+        }
+    }
+
+    fn sort_key(&self, key: &crate::ast::SortKey, fields: &[Field], operator: &str) -> Result<SortKey, KqlError> {
+        let expr = self.expr(&key.expr, fields, operator)?;
+        if expr.ty == Type::Dynamic {
+            return Err(KqlError::semantic(
+                format!("'{operator}' operator: cannot sort by a dynamic value"),
+                key.expr.span,
+            ));
+        }
+        // KQL: nulls last when descending, first when ascending, unless told.
+        let nulls_first = key.nulls_first.unwrap_or(!key.descending);
+        Ok(SortKey { expr, descending: key.descending, nulls_first })
+    }
+
+    /// `project` / `extend` items with their output names.
+    fn named(&self, items: &[NamedExpr], fields: &[Field], operator: &str) -> Result<Vec<(Field, Typed)>, KqlError> {
+        let mut unnamed = 0;
+        items
+            .iter()
+            .map(|item| {
+                let value = self.expr(&item.expr, fields, operator)?;
+                let name = match (&item.name, &item.expr.kind) {
+                    (Some(name), _) => name.name.clone(),
+                    (None, ExprKind::Name(name)) => name.clone(),
+                    (None, _) => {
+                        unnamed += 1;
+                        format!("Column{unnamed}")
+                    }
+                };
+                Ok((field(name, value.ty), value))
+            })
+            .collect()
+    }
+
+    fn summarize(
+        &self,
+        input: Relation,
+        fields: &[Field],
+        aggregates: &[NamedExpr],
+        by: &[NamedExpr],
+        span: Span,
+    ) -> Result<Relation, KqlError> {
+        let mut keys = Vec::new();
+        let mut unnamed = 0;
+        for item in by {
+            let value = self.expr(&item.expr, fields, "summarize")?;
+            let name = match (&item.name, &item.expr.kind) {
+                (Some(name), _) => name.name.clone(),
+                (None, ExprKind::Name(name)) => name.clone(),
+                // bin(Timestamp, 1h) keeps the column's name.
+                (None, ExprKind::Call { name, args })
+                    if matches!(Scalar::lookup(&name.name), Some(Scalar::Bin | Scalar::StartOfDay)) =>
+                {
+                    match args.first().map(|a| &a.kind) {
+                        Some(ExprKind::Name(column)) => column.clone(),
+                        _ => {
+                            unnamed += 1;
+                            format!("Column{unnamed}")
+                        }
+                    }
+                }
+                (None, _) => {
+                    unnamed += 1;
+                    format!("Column{unnamed}")
+                }
+            };
+            if value.ty == Type::Dynamic {
+                return Err(KqlError::semantic(
+                    "'summarize' operator: cannot group by a dynamic value",
+                    item.expr.span,
+                ));
+            }
+            keys.push((field(name, value.ty), value));
+        }
+        let mut outputs: Vec<(Field, AggregateCall)> = Vec::new();
+        for item in aggregates {
+            let ExprKind::Call { name, args } = &item.expr.kind else {
+                return Err(KqlError::semantic(
+                    "'summarize' operator: expected an aggregation such as count() or dcount(Column)",
+                    item.expr.span,
+                ));
+            };
+            let Some(function) = Aggregate::lookup(&name.name) else {
+                return Err(self.unknown_function(name, "summarize", true));
+            };
+            if matches!(function, Aggregate::ArgMax | Aggregate::ArgMin) {
+                let keys: Vec<&str> = keys.iter().map(|(f, _): &(Field, Typed)| f.name.as_str()).collect();
+                outputs.extend(self.arg_max(function, item, args, fields, &keys)?);
+                continue;
+            }
+            let typed_args = args
+                .iter()
+                .filter(|a| !(function == Aggregate::Count && a.kind == ExprKind::Star))
+                .map(|a| self.expr(a, fields, "summarize"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let types: Vec<Type> = typed_args.iter().map(|a| a.ty).collect();
+            let ty = function.result_type(&types).map_err(|e| {
+                KqlError::semantic(format!("'summarize' operator: {}(): {e}", name.name), item.expr.span)
+            })?;
+            let output = match (&item.name, args.first().map(|a| &a.kind)) {
+                (Some(n), _) => n.name.clone(),
+                (None, Some(ExprKind::Name(column))) if function != Aggregate::CountIf => {
+                    format!("{}_{column}", function.column_prefix())
+                }
+                (None, _) => format!("{}_", function.column_prefix()),
+            };
+            outputs.push((field(output, ty), AggregateCall { function, args: typed_args }));
+        }
+        let all: Vec<(Field, Typed)> = keys
+            .iter()
+            .cloned()
+            .chain(outputs.iter().map(|(f, _)| (f.clone(), typed(TypedKind::Column(0), f.ty))))
+            .collect();
+        check_unique(&all, "summarize", span)?;
+        Ok(Relation::Aggregate { input: Box::new(input), keys, aggregates: outputs })
+    }
+
+    /// `arg_max(Expr, Col, …)` or `arg_max(Expr, *)`: the expression's column, then each named
+    /// column, each taken at the row where the expression is largest. `*` leaves out the
+    /// columns grouped by (`keys`), which the output has already.
+    fn arg_max(
+        &self,
+        function: Aggregate,
+        item: &NamedExpr,
+        args: &[Expr],
+        fields: &[Field],
+        keys: &[&str],
+    ) -> Result<Vec<(Field, AggregateCall)>, KqlError> {
+        let [target, columns @ ..] = args else {
+            return Err(KqlError::semantic(
+                "'summarize' operator: arg_max() expects the expression to maximize, then the columns to return (or *)",
+                item.expr.span,
+            ));
+        };
+        if columns.is_empty() {
+            return Err(KqlError::semantic(
+                "'summarize' operator: arg_max() expects the columns to return (or *) after the expression",
+                item.expr.span,
+            ));
+        }
+        let target_value = self.expr(target, fields, "summarize")?;
+        let target_name = match (&item.name, &target.kind) {
+            (Some(n), _) => n.name.clone(),
+            (None, ExprKind::Name(n)) => n.clone(),
+            (None, _) => format!("{}_", function.column_prefix()),
+        };
+        let mut outputs = vec![(
+            field(target_name.clone(), target_value.ty),
+            AggregateCall { function, args: vec![target_value.clone(), target_value.clone()] },
+        )];
+        let mut indexes = Vec::new();
+        for column in columns {
+            match &column.kind {
+                ExprKind::Star => {
+                    indexes.extend((0..fields.len()).filter(|&i| !keys.contains(&fields[i].name.as_str())))
+                }
+                ExprKind::Name(name) => {
+                    indexes.push(column_index(fields, &Ident { name: name.clone(), span: column.span }, "summarize")?);
+                }
+                _ => {
+                    return Err(KqlError::unsupported(
+                        "arg_max() returns columns: name them (or *); expressions are not supported there",
+                        column.span,
+                    ));
+                }
+            }
+        }
+        for index in indexes {
+            let f = &fields[index];
+            if f.name == target_name || outputs.iter().any(|(o, _)| o.name == f.name) {
+                continue;
+            }
+            outputs.push((
+                f.clone(),
+                AggregateCall { function, args: vec![target_value.clone(), typed(TypedKind::Column(index), f.ty)] },
+            ));
+        }
+        Ok(outputs)
+    }
+
+    fn join(
+        &self,
+        left: Relation,
+        kind: Option<&Ident>,
+        right: &Pipeline,
+        on: &[JoinKey],
+    ) -> Result<Relation, KqlError> {
+        let kind = match kind.map(|k| k.name.as_str()) {
+            None | Some("innerunique") => JoinKind::InnerUnique,
+            Some("inner") => JoinKind::Inner,
+            Some("leftouter") => JoinKind::LeftOuter,
+            Some("leftanti" | "anti" | "leftantisemi") => JoinKind::LeftAnti,
+            Some("leftsemi") => JoinKind::LeftSemi,
+            Some(other @ ("rightouter" | "fullouter" | "rightanti" | "rightantisemi" | "rightsemi")) => {
+                let span = kind.map_or(Span::default(), |k| k.span);
+                return Err(KqlError::unsupported(
+                    format!(
+                        "join kind={other} is not supported (inner, innerunique, leftouter, leftanti, leftsemi are)"
+                    ),
+                    span,
+                ));
+            }
+            Some(other) => {
+                let span = kind.map_or(Span::default(), |k| k.span);
+                return Err(KqlError::semantic(format!("'{other}' is not a join kind"), span));
+            }
+        };
+        let right = self.pipeline(right)?;
+        let (left_fields, right_fields) = (left.fields(), right.fields());
+        let mut pairs = Vec::new();
+        for key in on {
+            let (l, r) = match key {
+                JoinKey::Same(name) => (name, name),
+                JoinKey::Pair { left, right } => (left, right),
+            };
+            let li = column_index(&left_fields, l, "join")?;
+            let ri = column_index(&right_fields, r, "join")?;
+            let (lt, rt) = (left_fields[li].ty, right_fields[ri].ty);
+            if unify(lt, rt).is_none() || lt == Type::Dynamic {
+                return Err(KqlError::semantic(
+                    format!(
+                        "'join' operator: cannot match {} '{}' with {} '{}'",
+                        lt.kql_name(),
+                        l.name,
+                        rt.kql_name(),
+                        r.name
+                    ),
+                    l.span,
+                ));
+            }
+            pairs.push((li, ri));
+        }
+        let mut fields = left_fields.clone();
+        if kind.keeps_right_columns() {
+            for f in &right_fields {
+                // A right column whose name the left has gets a number: DeviceId1.
+                let mut name = f.name.clone();
+                let mut n = 1;
+                while fields.iter().any(|existing| existing.name == name) {
+                    name = format!("{}{n}", f.name);
+                    n += 1;
+                }
+                fields.push(field(name, f.ty));
+            }
+        }
+        Ok(Relation::Join { kind, left: Box::new(left), right: Box::new(right), on: pairs, fields })
+    }
+
+    fn unknown_function(&self, name: &Ident, operator: &str, aggregate_context: bool) -> KqlError {
+        if KNOWN_UNSUPPORTED.contains(&name.name.as_str()) {
+            return KqlError::unsupported(format!("the function '{}' is not supported", name.name), name.span);
+        }
+        if !aggregate_context && Aggregate::lookup(&name.name).is_some() {
+            return KqlError::semantic(
+                format!("'{operator}' operator: the aggregation '{}' may be used only in summarize", name.name),
+                name.span,
+            );
+        }
+        if aggregate_context && Scalar::lookup(&name.name).is_some() {
+            return KqlError::semantic(
+                format!(
+                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, sum, avg, min, max, make_set, arg_max, arg_min)",
+                    name.name
+                ),
+                name.span,
+            );
+        }
+        KqlError::semantic(
+            format!("'{operator}' operator: Failed to resolve scalar function named '{}'", name.name),
+            name.span,
+        )
+    }
+
+    /// Types a scalar expression over `fields`.
+    fn expr(&self, expr: &Expr, fields: &[Field], operator: &str) -> Result<Typed, KqlError> {
+        let span = expr.span;
+        let type_error = |message: String| KqlError::semantic(format!("'{operator}' operator: {message}"), span);
+        Ok(match &expr.kind {
+            ExprKind::Literal(literal) => typed(TypedKind::Literal(literal.clone()), literal_type(literal)),
+            ExprKind::Name(name) => {
+                if let Some(index) = fields.iter().position(|f| &f.name == name) {
+                    typed(TypedKind::Column(index), fields[index].ty)
+                } else if let Some(Bound::Scalar(value)) = self.lets.get(name) {
+                    value.clone()
+                } else {
+                    return Err(type_error(format!("Failed to resolve scalar expression named '{name}'")));
+                }
+            }
+            ExprKind::Star => return Err(type_error("'*' is allowed only in arg_max, arg_min and distinct".into())),
+            ExprKind::Dynamic(items) => {
+                let literals = items
+                    .iter()
+                    .map(|i| match &i.kind {
+                        ExprKind::Literal(l) => Ok(l.clone()),
+                        _ => Err(type_error("dynamic arrays hold literals only".into())),
+                    })
+                    .collect::<Result<_, _>>()?;
+                typed(TypedKind::Array(literals), Type::Dynamic)
+            }
+            ExprKind::Negate(inner) => {
+                let inner = self.expr(inner, fields, operator)?;
+                if !(inner.ty.is_numeric() || inner.ty == Type::TimeSpan) {
+                    return Err(type_error(format!("cannot negate a {}", inner.ty.kql_name())));
+                }
+                let ty = inner.ty;
+                typed(TypedKind::Negate(Box::new(inner)), ty)
+            }
+            ExprKind::Binary { op, left, right } => {
+                let left = self.expr(left, fields, operator)?;
+                let right = self.expr(right, fields, operator)?;
+                let ty = binary_type(*op, left.ty, right.ty).map_err(type_error)?;
+                typed(TypedKind::Binary { op: *op, left: Box::new(left), right: Box::new(right) }, ty)
+            }
+            ExprKind::In { expr, list, negated, case_insensitive } => {
+                let value = self.expr(expr, fields, operator)?;
+                let list = self.list(list, fields, operator, value.ty, *case_insensitive)?;
+                typed(
+                    TypedKind::In {
+                        expr: Box::new(value),
+                        list,
+                        negated: *negated,
+                        case_insensitive: *case_insensitive,
+                    },
+                    Type::Bool,
+                )
+            }
+            ExprKind::HasAny { expr, list, all, negated } => {
+                let value = self.expr(expr, fields, operator)?;
+                let list = self.list(list, fields, operator, Type::String, true)?;
+                typed(TypedKind::HasAny { expr: Box::new(value), list, all: *all, negated: *negated }, Type::Bool)
+            }
+            ExprKind::Between { expr, low, high, negated } => {
+                let value = self.expr(expr, fields, operator)?;
+                let low = self.expr(low, fields, operator)?;
+                let mut high = self.expr(high, fields, operator)?;
+                // datetime between (start .. 1h) means start up to start + 1h.
+                if value.ty == Type::DateTime && low.ty == Type::DateTime && high.ty == Type::TimeSpan {
+                    high = typed(
+                        TypedKind::Binary { op: BinaryOp::Add, left: Box::new(low.clone()), right: Box::new(high) },
+                        Type::DateTime,
+                    );
+                }
+                for bound in [&low, &high] {
+                    if comparable(value.ty, bound.ty).is_none() {
+                        return Err(type_error(format!(
+                            "between: a {} cannot be compared with a {}",
+                            value.ty.kql_name(),
+                            bound.ty.kql_name()
+                        )));
+                    }
+                }
+                typed(
+                    TypedKind::Between {
+                        expr: Box::new(value),
+                        low: Box::new(low),
+                        high: Box::new(high),
+                        negated: *negated,
+                    },
+                    Type::Bool,
+                )
+            }
+            ExprKind::Call { name, args } => {
+                let Some(function) = Scalar::lookup(&name.name) else {
+                    return Err(self.unknown_function(name, operator, false));
+                };
+                let args = args.iter().map(|a| self.expr(a, fields, operator)).collect::<Result<Vec<_>, _>>()?;
+                let types: Vec<Type> = args.iter().map(|a| a.ty).collect();
+                let ty = function.result_type(&types).map_err(|e| type_error(format!("{}(): {e}", name.name)))?;
+                typed(TypedKind::Call { function, args }, ty)
+            }
+        })
+    }
+
+    fn list(
+        &self,
+        list: &[Expr],
+        fields: &[Field],
+        operator: &str,
+        ty: Type,
+        text_only: bool,
+    ) -> Result<Vec<Typed>, KqlError> {
+        let mut items = Vec::new();
+        for item in list {
+            let value = self.expr(item, fields, operator)?;
+            let values = match value.kind {
+                // A dynamic array (directly or through a let) spreads into the list.
+                TypedKind::Array(literals) => literals
+                    .into_iter()
+                    .map(|l| {
+                        let t = literal_type(&l);
+                        typed(TypedKind::Literal(l), t)
+                    })
+                    .collect(),
+                _ => vec![value],
+            };
+            for value in values {
+                let fits = if text_only { value.ty == Type::String } else { comparable(ty, value.ty).is_some() };
+                if !fits {
+                    return Err(KqlError::semantic(
+                        format!(
+                            "'{operator}' operator: the list holds a {} where a {} is compared",
+                            value.ty.kql_name(),
+                            ty.kql_name()
+                        ),
+                        item.span,
+                    ));
+                }
+                items.push(value);
+            }
+        }
+        Ok(items)
+    }
+}
+
+fn column_index(fields: &[Field], name: &Ident, operator: &str) -> Result<usize, KqlError> {
+    fields.iter().position(|f| f.name == name.name).ok_or_else(|| {
+        KqlError::semantic(format!("'{operator}' operator: Failed to resolve column named '{}'", name.name), name.span)
+    })
+}
+
+fn check_unique(columns: &[(Field, Typed)], operator: &str, span: Span) -> Result<(), KqlError> {
+    for (i, (f, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(other, _)| other.name == f.name) {
+            return Err(KqlError::semantic(
+                format!("'{operator}' operator: the column '{}' appears twice", f.name),
+                span,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn literal_type(literal: &Literal) -> Type {
+    match literal {
+        // A bare null compares with anything; typed as dynamic.
+        Literal::Null => Type::Dynamic,
+        Literal::Bool(_) => Type::Bool,
+        Literal::Long(_) => Type::Long,
+        Literal::Real(_) => Type::Real,
+        Literal::String(_) => Type::String,
+        Literal::Timespan(_) => Type::TimeSpan,
+        Literal::DateTime(_) => Type::DateTime,
+    }
+}
+
+/// The type two values are compared as, if they can be.
+fn comparable(a: Type, b: Type) -> Option<Type> {
+    match (a, b) {
+        (Type::Dynamic, t) | (t, Type::Dynamic) => Some(t),
+        _ => unify(a, b),
+    }
+}
+
+fn binary_type(op: BinaryOp, a: Type, b: Type) -> Result<Type, String> {
+    use Type::*;
+    let mismatch = |verb: &str| Err(format!("cannot {verb} a {} and a {}", a.kql_name(), b.kql_name()));
+    match op {
+        BinaryOp::And | BinaryOp::Or => {
+            if a == Bool && b == Bool {
+                Ok(Bool)
+            } else {
+                Err(format!("'and' and 'or' need bool operands, not {} and {}", a.kql_name(), b.kql_name()))
+            }
+        }
+        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+            match comparable(a, b) {
+                Some(_) => Ok(Bool),
+                None => mismatch("compare"),
+            }
+        }
+        BinaryOp::EqCi | BinaryOp::NotEqCi => {
+            if a == String && b == String {
+                Ok(Bool)
+            } else {
+                Err(format!("=~ and !~ compare strings, not {} and {}", a.kql_name(), b.kql_name()))
+            }
+        }
+        BinaryOp::Text { op, .. } => {
+            if b != String {
+                return Err(format!("'{}' needs a string on its right, not {}", op.name(), b.kql_name()));
+            }
+            Ok(Bool)
+        }
+        BinaryOp::Add | BinaryOp::Sub => match (a, b) {
+            (DateTime, TimeSpan) => Ok(DateTime),
+            (TimeSpan, DateTime) if op == BinaryOp::Add => Ok(DateTime),
+            (DateTime, DateTime) if op == BinaryOp::Sub => Ok(TimeSpan),
+            (TimeSpan, TimeSpan) => Ok(TimeSpan),
+            (a, b) if a.is_numeric() && b.is_numeric() => unify(a, b).ok_or(()).or_else(|()| mismatch("add")),
+            _ => mismatch(if op == BinaryOp::Add { "add" } else { "subtract" }),
+        },
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => match (a, b) {
+            (TimeSpan, n) if n.is_numeric() && op != BinaryOp::Mod => Ok(TimeSpan),
+            (n, TimeSpan) if n.is_numeric() && op == BinaryOp::Mul => Ok(TimeSpan),
+            (TimeSpan, TimeSpan) if op == BinaryOp::Div => Ok(Real),
+            (a, b) if a.is_numeric() && b.is_numeric() => unify(a, b).ok_or(()).or_else(|()| mismatch("multiply")),
+            _ => mismatch(match op {
+                BinaryOp::Mul => "multiply",
+                BinaryOp::Div => "divide",
+                _ => "take the remainder of",
+            }),
+        },
+    }
+}

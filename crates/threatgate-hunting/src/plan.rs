@@ -1,0 +1,185 @@
+//! A bound query: every name resolved to a table, a column or a `let`, every expression typed,
+//! every output column named as KQL names it. This is the seam between the language and the
+//! engines: a backend turns a [`Relation`] into whatever it runs (SQL for the row stores).
+
+use crate::ast::{BinaryOp, Literal};
+use crate::functions::{Aggregate, Scalar};
+use crate::schema::{Table, Type};
+
+/// An output column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// How rows are joined (KQL's `kind=`; `innerunique` is KQL's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Each left key once (the first row of its group), then an inner join.
+    InnerUnique,
+    Inner,
+    LeftOuter,
+    /// Left rows with no match; left columns only.
+    LeftAnti,
+    /// Left rows with a match; left columns only.
+    LeftSemi,
+}
+
+impl JoinKind {
+    pub fn keeps_right_columns(self) -> bool {
+        matches!(self, JoinKind::InnerUnique | JoinKind::Inner | JoinKind::LeftOuter)
+    }
+}
+
+/// A table of rows, built from the query's operators.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Relation {
+    /// The tenant's rows of a table (a backend adds the tenant's filter here, and only here).
+    Scan {
+        table: &'static Table,
+    },
+    Filter {
+        input: Box<Relation>,
+        predicate: Typed,
+    },
+    /// The output columns, each computed from the input's (`project`, `extend`, `project-away`,
+    /// `project-rename` all become one).
+    Map {
+        input: Box<Relation>,
+        columns: Vec<(Field, Typed)>,
+    },
+    /// Group by `keys` (which come first in the output), then the aggregations.
+    Aggregate {
+        input: Box<Relation>,
+        keys: Vec<(Field, Typed)>,
+        aggregates: Vec<(Field, AggregateCall)>,
+    },
+    Sort {
+        input: Box<Relation>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Relation>,
+        count: u64,
+    },
+    Distinct {
+        input: Box<Relation>,
+    },
+    /// One row, one column `Count`.
+    Count {
+        input: Box<Relation>,
+    },
+    /// `on` pairs column indexes of the left and the right input.
+    Join {
+        kind: JoinKind,
+        left: Box<Relation>,
+        right: Box<Relation>,
+        on: Vec<(usize, usize)>,
+        fields: Vec<Field>,
+    },
+    /// Columns by name over all inputs (a column an input lacks is null there).
+    Union {
+        inputs: Vec<Relation>,
+        fields: Vec<Field>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: Typed,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// An aggregation over the group's rows. `ArgMax`/`ArgMin` have two arguments: the expression
+/// to maximise and the column whose value at that row this output column takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateCall {
+    pub function: Aggregate,
+    pub args: Vec<Typed>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typed {
+    pub kind: TypedKind,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedKind {
+    /// The input's column at this index.
+    Column(usize),
+    Literal(Literal),
+    Negate(Box<Typed>),
+    Binary {
+        op: BinaryOp,
+        left: Box<Typed>,
+        right: Box<Typed>,
+    },
+    In {
+        expr: Box<Typed>,
+        list: Vec<Typed>,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    HasAny {
+        expr: Box<Typed>,
+        list: Vec<Typed>,
+        all: bool,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Typed>,
+        low: Box<Typed>,
+        high: Box<Typed>,
+        negated: bool,
+    },
+    Call {
+        function: Scalar,
+        args: Vec<Typed>,
+    },
+    /// `dynamic([…])`.
+    Array(Vec<Literal>),
+}
+
+impl Relation {
+    /// The output columns, in order.
+    pub fn fields(&self) -> Vec<Field> {
+        match self {
+            Relation::Scan { table } => {
+                table.columns.iter().map(|c| Field { name: c.name.to_owned(), ty: c.ty }).collect()
+            }
+            Relation::Filter { input, .. }
+            | Relation::Sort { input, .. }
+            | Relation::Limit { input, .. }
+            | Relation::Distinct { input } => input.fields(),
+            Relation::Map { columns, .. } => columns.iter().map(|(f, _)| f.clone()).collect(),
+            Relation::Aggregate { keys, aggregates, .. } => {
+                keys.iter().map(|(f, _)| f.clone()).chain(aggregates.iter().map(|(f, _)| f.clone())).collect()
+            }
+            Relation::Count { .. } => vec![Field { name: "Count".into(), ty: Type::Long }],
+            Relation::Join { fields, .. } | Relation::Union { fields, .. } => fields.clone(),
+        }
+    }
+
+    /// Every table this relation reads, for tests that each read carries the tenant filter.
+    pub fn scans(&self) -> Vec<&'static Table> {
+        match self {
+            Relation::Scan { table } => vec![*table],
+            Relation::Filter { input, .. }
+            | Relation::Sort { input, .. }
+            | Relation::Limit { input, .. }
+            | Relation::Distinct { input }
+            | Relation::Count { input }
+            | Relation::Map { input, .. }
+            | Relation::Aggregate { input, .. } => input.scans(),
+            Relation::Join { left, right, .. } => {
+                let mut scans = left.scans();
+                scans.extend(right.scans());
+                scans
+            }
+            Relation::Union { inputs, .. } => inputs.iter().flat_map(Relation::scans).collect(),
+        }
+    }
+}

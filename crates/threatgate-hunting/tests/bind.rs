@@ -1,0 +1,223 @@
+//! Binding: names resolved, types checked, output columns named as KQL names them.
+#![allow(clippy::expect_used, clippy::panic, reason = "test helpers fail the test with the query in the message")]
+
+use threatgate_hunting::plan::{Field, JoinKind, Relation};
+use threatgate_hunting::schema::Type;
+use threatgate_hunting::{ErrorKind, bind, parse};
+
+fn bound(query: &str) -> Relation {
+    let parsed = parse(query).expect("parses");
+    bind(&parsed).unwrap_or_else(|e| panic!("{query}: {}", e.describe(query)))
+}
+
+/// The output columns as `Name:Type` (schema names).
+fn columns(query: &str) -> Vec<String> {
+    bound(query).fields().iter().map(|Field { name, ty }| format!("{name}:{}", ty.schema_name())).collect()
+}
+
+fn error(query: &str) -> (ErrorKind, String, (usize, usize)) {
+    let parsed = parse(query).expect("parses");
+    let e = bind(&parsed).expect_err("binding fails");
+    (e.kind, e.message.clone(), e.position(query))
+}
+
+#[test]
+fn output_columns_are_named_and_typed_as_kql_does() {
+    assert_eq!(
+        columns(
+            r#"DeviceProcessEvents | where InitiatingProcessFileName =~ "powershell.exe" | project Timestamp, FileName, InitiatingProcessFileName | order by Timestamp desc | limit 2"#
+        ),
+        ["Timestamp:DateTime", "FileName:String", "InitiatingProcessFileName:String"]
+    );
+    assert_eq!(
+        columns(
+            r#"DeviceProcessEvents | where Timestamp > ago(1d) | where FileName =~ "powershell.exe" | summarize count() by DeviceName | top 10 by count_"#
+        ),
+        ["DeviceName:String", "count_:Int64"]
+    );
+    assert_eq!(
+        columns(
+            r#"DeviceProcessEvents | where Timestamp > ago(1d) and FileName =~ "powershell.exe" | join kind=inner (DeviceNetworkEvents | where Timestamp > ago(1d) and RemotePort == 443) on DeviceId | summarize dcount(RemoteIP) by DeviceName | top 10 by dcount_RemoteIP"#
+        ),
+        ["DeviceName:String", "dcount_RemoteIP:Int64"]
+    );
+    assert_eq!(
+        columns(
+            "DeviceNetworkEvents | summarize Calls = count(), countif(RemotePort == 443), sum(RemotePort), avg(RemotePort), max(Timestamp), make_set(RemoteIP) by bin(Timestamp, 1h), DeviceName, tolower(ActionType)"
+        ),
+        [
+            "Timestamp:DateTime",
+            "DeviceName:String",
+            "Column1:String",
+            "Calls:Int64",
+            "countif_:Int64",
+            "sum_RemotePort:Int64",
+            "avg_RemotePort:Double",
+            "max_Timestamp:DateTime",
+            "set_RemoteIP:Object",
+        ]
+    );
+    assert_eq!(
+        columns("DeviceInfo | summarize arg_max(Timestamp, OSPlatform, DeviceName) by DeviceId"),
+        ["DeviceId:String", "Timestamp:DateTime", "OSPlatform:String", "DeviceName:String"]
+    );
+    assert_eq!(columns("DeviceInfo | summarize arg_max(Timestamp, *) by DeviceId").len(), 16);
+    assert_eq!(columns("EmailUrlInfo | count"), ["Count:Int64"]);
+    assert_eq!(
+        columns(
+            "EmailUrlInfo | extend UrlDomain = toupper(UrlDomain), Len = strlen(Url), strcat(Url, '/') | project-away ReportId, Timestamp"
+        ),
+        ["NetworkMessageId:String", "Url:String", "UrlDomain:String", "Len:Int64", "Column1:String"]
+    );
+    assert_eq!(columns("EmailUrlInfo | project-rename Link = Url | project Link"), ["Link:String"]);
+    assert_eq!(columns("EmailUrlInfo | distinct UrlDomain"), ["UrlDomain:String"]);
+}
+
+#[test]
+fn joins_number_the_right_sides_repeated_columns() {
+    let relation = bound(
+        "DeviceLogonEvents | project DeviceId, Timestamp | join (DeviceInfo | project DeviceId, OSPlatform, Timestamp) on DeviceId",
+    );
+    let Relation::Join { kind, on, .. } = &relation else { panic!("a join") };
+    assert_eq!((*kind, on.as_slice()), (JoinKind::InnerUnique, &[(0, 0)][..]));
+    let names: Vec<String> = relation.fields().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["DeviceId", "Timestamp", "DeviceId1", "OSPlatform", "Timestamp1"]);
+    let anti = bound(
+        "DeviceLogonEvents | project DeviceId | join kind=leftanti (DeviceInfo) on $left.DeviceId == $right.DeviceId",
+    );
+    assert_eq!(anti.fields(), vec![Field { name: "DeviceId".into(), ty: Type::String }]);
+}
+
+#[test]
+fn lets_and_unions() {
+    let relation = bound(
+        "let since = ago(7d);\nlet Logons = DeviceLogonEvents | where Timestamp > since;\nlet I = DeviceInfo;\nunion (Logons | project DeviceName, Timestamp), (I | project DeviceName, OSPlatform)",
+    );
+    assert_eq!(
+        relation.fields().into_iter().map(|f| f.name).collect::<Vec<_>>(),
+        ["DeviceName", "Timestamp", "OSPlatform"]
+    );
+    assert_eq!(relation.scans().iter().map(|t| t.name).collect::<Vec<_>>(), ["DeviceLogonEvents", "DeviceInfo"]);
+    assert_eq!(
+        columns("let bad = dynamic(['a', 'b']);\nDeviceNetworkEvents | where RemoteIP in (bad) | take 1").len(),
+        29
+    );
+}
+
+#[test]
+fn unknown_names_are_named_with_their_place() {
+    assert_eq!(
+        error("DeviceInfo\n| where DeviceNme == 'x'"),
+        (ErrorKind::Semantic, "'where' operator: Failed to resolve scalar expression named 'DeviceNme'".into(), (2, 9))
+    );
+    assert_eq!(
+        error("DeviceInfo | project x"),
+        (ErrorKind::Semantic, "'project' operator: Failed to resolve scalar expression named 'x'".into(), (1, 22))
+    );
+    assert_eq!(
+        error("deviceinfo | take 1"),
+        (
+            ErrorKind::Semantic,
+            "Failed to resolve table or column expression named 'deviceinfo' (table names are case-sensitive: did you mean 'DeviceInfo'?)".into(),
+            (1, 1)
+        )
+    );
+    assert_eq!(error("DeviceEvents | take 1").1, "Failed to resolve table or column expression named 'DeviceEvents'");
+    assert_eq!(
+        error("DeviceInfo | project-away Nope").1,
+        "'project-away' operator: Failed to resolve column named 'Nope'"
+    );
+    assert_eq!(
+        error("DeviceInfo | join (EmailEvents) on DeviceId").1,
+        "'join' operator: Failed to resolve column named 'DeviceId'"
+    );
+    assert_eq!(
+        error("DeviceInfo | where frobnicate(DeviceName)").1,
+        "'where' operator: Failed to resolve scalar function named 'frobnicate'"
+    );
+}
+
+#[test]
+fn type_and_usage_errors() {
+    for (query, message, kind) in [
+        (
+            "DeviceInfo | where DeviceName",
+            "'where' operator: the predicate must be bool, not string",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | where OSBuild == 'x'",
+            "'where' operator: cannot compare a long and a string",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | where OSBuild =~ 'x'",
+            "'where' operator: =~ and !~ compare strings, not long and string",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | extend X = tolower(OSBuild)",
+            "'extend' operator: tolower(): argument 1 must be a string, not long",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | where count() > 1",
+            "'where' operator: the aggregation 'count' may be used only in summarize",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | summarize tolower(DeviceName)",
+            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, sum, avg, min, max, make_set, arg_max, arg_min)",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | summarize percentile(OSBuild, 50)",
+            "the function 'percentile' is not supported",
+            ErrorKind::Unsupported,
+        ),
+        (
+            "DeviceInfo | extend x = parse_json(AdditionalFields)",
+            "the function 'parse_json' is not supported",
+            ErrorKind::Unsupported,
+        ),
+        (
+            "DeviceInfo | take -1",
+            "'take' operator: the row count must be a whole number of at least 0",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | join kind=fullouter (DeviceInfo) on DeviceId",
+            "join kind=fullouter is not supported (inner, innerunique, leftouter, leftanti, leftsemi are)",
+            ErrorKind::Unsupported,
+        ),
+        (
+            "DeviceInfo | project DeviceName, DeviceName",
+            "'project' operator: the column 'DeviceName' appears twice",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | where Timestamp > 5",
+            "'where' operator: cannot compare a datetime and a long",
+            ErrorKind::Semantic,
+        ),
+        (
+            "DeviceInfo | where OSBuild in ('a')",
+            "'where' operator: the list holds a string where a long is compared",
+            ErrorKind::Semantic,
+        ),
+        ("let x = 1;\nx | take 1", "'x' is a scalar, not a table", ErrorKind::Semantic),
+    ] {
+        let (got_kind, got, _) = error(query);
+        assert_eq!((got_kind, got.as_str()), (kind, message), "{query}");
+    }
+}
+
+#[test]
+fn timespan_and_datetime_arithmetic() {
+    assert_eq!(
+        columns(
+            "DeviceProcessEvents | project Age = now() - Timestamp, Later = Timestamp + 1h, Half = 1h / 2, Ratio = 1h / 1m, Day = startofday(Timestamp) | where Age between (0s .. 1d) and Later between (datetime(2024-01-01) .. 30d)"
+        ),
+        ["Age:TimeSpan", "Later:DateTime", "Half:TimeSpan", "Ratio:Double", "Day:DateTime"]
+    );
+}
