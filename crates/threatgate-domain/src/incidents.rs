@@ -82,6 +82,9 @@ pub enum WriteIncidents {}
 /// Add alerts to the tenant's incidents (its own detection sources and administrators).
 #[derive(Debug)]
 pub enum IngestAlerts {}
+/// Run advanced hunting queries over the tenant's events (`AdvancedHunting.Read.All`).
+#[derive(Debug)]
+pub enum RunHunting {}
 /// Read the tenant's partner access log. No application role grants it: only the tenant's
 /// administrators, in the portal or the command line.
 #[derive(Debug)]
@@ -96,6 +99,9 @@ impl Permission for WriteIncidents {
 impl Permission for IngestAlerts {
     const ROLES: &'static [&'static str] = &["Incident.ReadWrite.All"];
     const OWN_APPLICATION_ONLY: bool = true;
+}
+impl Permission for RunHunting {
+    const ROLES: &'static [&'static str] = &["AdvancedHunting.Read.All"];
 }
 impl Permission for ReadAccessLog {
     const ROLES: &'static [&'static str] = &[];

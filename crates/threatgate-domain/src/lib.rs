@@ -19,7 +19,7 @@ pub use directory::{
 pub use ids::{AppId, AppRoleId, KeyId, ObjectId, TenantId};
 pub use incidents::{
     Classification, Correlation, Determination, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents,
-    Severity, TenantScope, WriteIncidents, correlate, incident_name,
+    RunHunting, Severity, TenantScope, WriteIncidents, correlate, incident_name,
 };
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
 pub use resource::{AppRole, BuiltInResource, THREAT_PROTECTION};

@@ -12,6 +12,7 @@ mod columns;
 mod copy;
 mod error;
 mod filter_sql;
+pub mod hunting;
 // The modules in `shared/` are compiled into both backends, each with its own `super`.
 #[allow(clippy::duplicate_mod, reason = "shared/*.rs are compiled once per backend on purpose")]
 mod postgres;
@@ -26,7 +27,8 @@ pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
-    ConsentGrant, DirectoryData, DirectoryStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
-    QuotaCount, QuotaStore, SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent,
-    TenantKey, TransferStore, UpdateOutcome,
+    ConsentGrant, DirectoryData, DirectoryStore, EventValue, HuntLimits, HuntOutput, HuntRefusal, HuntingStore,
+    IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore, QuotaCount, QuotaStore, SessionRecord,
+    SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey, TransferStore,
+    UpdateOutcome,
 };

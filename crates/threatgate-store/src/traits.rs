@@ -6,7 +6,7 @@ use threatgate_domain::{
     AppId, AppRoleAssignment, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DomainName,
     KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Upn, User,
 };
-use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, TenantScope, WriteIncidents};
+use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, RunHunting, TenantScope, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, IngestAlert};
 use time::OffsetDateTime;
 
@@ -463,6 +463,67 @@ pub struct IncidentRecord {
     pub entity_keys: Vec<String>,
 }
 
+/// A value of one column of a hunting event, as stored: datetimes and timespans in ticks,
+/// `dynamic` as JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventValue {
+    Text(String),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+/// How much one hunting query may return and take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HuntLimits {
+    /// More rows than this is an error (spec 7.1: 100,000).
+    pub max_rows: u64,
+    /// A query running longer is cancelled.
+    pub timeout: std::time::Duration,
+}
+
+/// A hunting query's answer: the columns, then each row's values in column order, ready for
+/// the API's `Results` (datetimes as the API writes them, `dynamic` parsed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HuntOutput {
+    pub fields: Vec<threatgate_hunting::plan::Field>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// What a hunting query did not do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HuntRefusal {
+    /// It would return more than `HuntLimits::max_rows` rows.
+    TooManyRows,
+    /// It ran longer than `HuntLimits::timeout`.
+    Timeout,
+}
+
+/// The advanced hunting tables: events appended per tenant, KQL plans run over them.
+#[async_trait]
+pub trait HuntingStore: Send + Sync + 'static {
+    /// Appends rows to `table`; each row holds one value (or none) per column of the table, in
+    /// the schema's order. Returns the rows added.
+    async fn insert_events(
+        &self,
+        scope: &TenantScope<IngestAlerts>,
+        table: &'static threatgate_hunting::schema::Table,
+        rows: &[Vec<Option<EventValue>>],
+    ) -> Result<u64>;
+
+    /// Runs a bound query over the tenant's rows at `now` (ticks).
+    async fn run_hunt(
+        &self,
+        scope: &TenantScope<RunHunting>,
+        relation: &threatgate_hunting::plan::Relation,
+        now: i64,
+        limits: HuntLimits,
+    ) -> Result<std::result::Result<HuntOutput, HuntRefusal>>;
+
+    /// Deletes events with a `Timestamp` before `before` (ticks), every tenant's.
+    async fn delete_events_before(&self, before: i64) -> Result<u64>;
+}
+
 /// Bulk reading and writing for `threatgate migrate`: what the other traits do not expose
 /// (incidents with their ids and correlation rows, the logs in order).
 #[async_trait]
@@ -504,7 +565,15 @@ pub trait QuotaStore: Send + Sync + 'static {
 
 /// Everything a backend provides.
 pub trait Store:
-    DirectoryStore + KeyStore + IncidentStore + SessionStore + AccessLogStore + AuditStore + TransferStore + QuotaStore
+    DirectoryStore
+    + KeyStore
+    + IncidentStore
+    + SessionStore
+    + AccessLogStore
+    + AuditStore
+    + TransferStore
+    + QuotaStore
+    + HuntingStore
 {
 }
 
@@ -517,5 +586,6 @@ impl<T> Store for T where
         + AuditStore
         + TransferStore
         + QuotaStore
+        + HuntingStore
 {
 }

@@ -14,6 +14,8 @@ mod correlation;
 mod dialect;
 #[path = "../shared/directory.rs"]
 mod directory;
+#[path = "../shared/hunting.rs"]
+mod hunting;
 #[path = "../shared/incidents.rs"]
 mod incidents;
 #[path = "../shared/keys.rs"]
@@ -94,6 +96,15 @@ impl PgStore {
     }
 
     async fn begin_log_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.begin_write().await
+    }
+
+    /// The advanced hunting tables live in the one database.
+    fn hunt_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_hunt_write(&self) -> Result<Transaction<'static, Postgres>> {
         self.begin_write().await
     }
 

@@ -1,6 +1,9 @@
 //! SQL that SQLite spells differently from PostgreSQL, for the modules in `../shared`.
 
-use sqlx::{Sqlite, Transaction};
+use std::time::Duration;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::Result;
 
@@ -25,4 +28,35 @@ pub(super) fn text_list(values: &[impl ToString]) -> String {
 /// Nothing to do: a write transaction already holds the database's write lock.
 pub(super) async fn lock_signing_keys(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
     Ok(())
+}
+
+/// How the KQL compiler writes SQL for this backend.
+pub(super) const HUNTING: crate::hunting::Dialect = crate::hunting::Dialect::Sqlite;
+
+/// A read transaction for one hunting query. SQLite has no statement timeout: the caller's
+/// timer stops waiting for the answer (the statement finishes on its own thread).
+pub(super) async fn begin_hunt(pool: &SqlitePool, _timeout: Duration) -> Result<Transaction<'static, Sqlite>> {
+    Ok(pool.begin().await?)
+}
+
+/// SQLite reports no timeouts of its own.
+pub(super) fn is_timeout(_error: &sqlx::Error) -> bool {
+    false
+}
+
+pub(super) fn read_long(row: &SqliteRow, index: usize) -> Result<Option<i64>> {
+    Ok(row.try_get(index)?)
+}
+
+/// A real, also where SQLite computed a whole number.
+pub(super) fn read_real(row: &SqliteRow, index: usize) -> Result<Option<f64>> {
+    match row.try_get::<Option<f64>, _>(index) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(row.try_get::<Option<i64>, _>(index)?.map(|v| v as f64)),
+    }
+}
+
+/// Bools are 0 and 1.
+pub(super) fn read_bool(row: &SqliteRow, index: usize) -> Result<Option<bool>> {
+    Ok(row.try_get::<Option<i64>, _>(index)?.map(|v| v != 0))
 }

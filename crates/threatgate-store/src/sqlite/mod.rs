@@ -13,6 +13,8 @@ mod correlation;
 mod dialect;
 #[path = "../shared/directory.rs"]
 mod directory;
+#[path = "../shared/hunting.rs"]
+mod hunting;
 #[path = "../shared/incidents.rs"]
 mod incidents;
 #[path = "../shared/keys.rs"]
@@ -45,6 +47,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The partner access log, in a database file of its own (`<name>-access-log.db`).
     log_pool: SqlitePool,
+    /// The advanced hunting tables, in a file of their own (`<name>-hunting.db`), so that event
+    /// ingestion never waits for the directory's writes or holds them up.
+    hunt_pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -55,7 +60,9 @@ impl SqliteStore {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "threatgate".into());
         let log_path = path.with_file_name(format!("{stem}-access-log.db"));
         let log_pool = connect(Self::file_options(&log_path), 2, &ACCESS_LOG).await?;
-        Ok(Self { pool, log_pool })
+        let hunt_path = path.with_file_name(format!("{stem}-hunting.db"));
+        let hunt_pool = connect(Self::file_options(&hunt_path).with_regexp(), 4, &HUNTING).await?;
+        Ok(Self { pool, log_pool, hunt_pool })
     }
 
     fn file_options(path: &Path) -> SqliteConnectOptions {
@@ -84,7 +91,12 @@ impl SqliteStore {
         let pool = connect(options, 1, &MAIN).await?;
         // A second in-memory database (each parse of `sqlite::memory:` names a new one).
         let log_options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        Ok(Self { pool, log_pool: connect(log_options, 1, &ACCESS_LOG).await? })
+        let hunt_options = SqliteConnectOptions::from_str("sqlite::memory:")?.with_regexp();
+        Ok(Self {
+            pool,
+            log_pool: connect(log_options, 1, &ACCESS_LOG).await?,
+            hunt_pool: connect(hunt_options, 1, &HUNTING).await?,
+        })
     }
 
     /// Begins a write transaction holding the main database's write lock.
@@ -101,10 +113,21 @@ impl SqliteStore {
     async fn begin_log_write(&self) -> Result<Transaction<'static, Sqlite>> {
         begin_immediate(&self.log_pool).await
     }
+
+    /// The advanced hunting tables' database.
+    fn hunt_pool(&self) -> &SqlitePool {
+        &self.hunt_pool
+    }
+
+    /// Begins a write transaction holding the hunting database's write lock.
+    async fn begin_hunt_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        begin_immediate(&self.hunt_pool).await
+    }
 }
 
 static MAIN: Migrator = sqlx::migrate!("./migrations/sqlite");
 static ACCESS_LOG: Migrator = sqlx::migrate!("./migrations/sqlite-access-log");
+static HUNTING: Migrator = sqlx::migrate!("./migrations/sqlite-hunting");
 
 /// A pool whose connections are kept for its life (an in-memory database lives only as long as
 /// one of its connections does), with `migrator` applied.

@@ -58,7 +58,16 @@ store_tests!(
     a_missing_key_is_added_once_however_many_add_it_at_once,
     a_copy_into_the_other_backend_holds_everything_and_continues_the_ids,
     quota_counts_add_up_across_reports_and_old_windows_go,
+    hunting_golden_queries_answer_as_kql_does,
+    hunting_limits_rows_and_reads_only_the_callers_tenant,
+    hunting_tables_hold_every_column_of_the_schema,
 );
+
+mod hunting;
+use hunting::{
+    hunting_golden_queries_answer_as_kql_does, hunting_limits_rows_and_reads_only_the_callers_tenant,
+    hunting_tables_hold_every_column_of_the_schema,
+};
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()

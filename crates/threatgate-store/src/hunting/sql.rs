@@ -1,0 +1,845 @@
+//! A bound [`Relation`] to one parameterized SQL statement, for SQLite or PostgreSQL.
+//!
+//! Every operator becomes a `SELECT` over the previous one's (both databases flatten such
+//! nesting, so filters still reach the indexes). Output columns are named `c0`, `c1`, … by
+//! position, whatever the KQL names are; the caller names them from the plan. Every table read
+//! is `FROM ah_<table> WHERE tenant_id = $n` with the caller's tenant bound at `$n`: this is the
+//! only place a table name is written, so a query cannot read another tenant's rows.
+//!
+//! Order: KQL keeps the order `sort`/`top` made through later `where`, `project`, `extend` and
+//! `take`. SQL promises no order through a sub-select, so an ordered relation carries its row
+//! number in a column `o`, and whatever reads it orders by `o`.
+//!
+//! Values: datetimes and timespans are ticks (100 ns) in `BIGINT`; `dynamic` is JSON text;
+//! bools are `BOOLEAN` in PostgreSQL and 0/1 in SQLite.
+
+use std::fmt::Write as _;
+
+use threatgate_hunting::ast::{BinaryOp, Literal, TextOp};
+use threatgate_hunting::functions::{Aggregate, Scalar};
+use threatgate_hunting::plan::{AggregateCall, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
+use threatgate_hunting::schema::{Table, Type};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+/// One statement: its text, the values for `$1`, `$2`, … in order, and the output columns
+/// (`c0`, `c1`, … in the SQL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub binds: Vec<Value>,
+    pub fields: Vec<Field>,
+}
+
+/// The database table holding a hunting table's rows: `ah_` and the name in snake case.
+pub fn table_name(table: &Table) -> String {
+    let mut name = String::from("ah_");
+    let chars: Vec<char> = table.name.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let after_lower = i > 0 && chars[i - 1].is_ascii_lowercase();
+            let before_lower =
+                chars.get(i + 1).is_some_and(char::is_ascii_lowercase) && i > 0 && chars[i - 1].is_ascii_uppercase();
+            if after_lower || before_lower {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        } else {
+            name.push(*c);
+        }
+    }
+    name
+}
+
+const TICKS_PER_DAY: i64 = 864_000_000_000;
+
+/// Compiles `relation` for `tenant`, at `now` (ticks since the Unix epoch, the value of `now()`
+/// and the base of `ago()`), returning at most `row_limit` rows.
+pub fn compile(relation: &Relation, dialect: Dialect, tenant: &str, now: i64, row_limit: u64) -> Statement {
+    let mut compiler = Compiler { dialect, tenant: tenant.to_owned(), now, binds: Vec::new() };
+    let select = compiler.relation(relation);
+    let fields = relation.fields();
+    let columns = column_list("t", fields.len());
+    let order = if select.ordered { " ORDER BY t.o" } else { "" };
+    let sql = format!("SELECT {columns} FROM ({}) AS t{order} LIMIT {row_limit}", select.sql);
+    Statement { sql, binds: compiler.binds, fields }
+}
+
+struct Select {
+    sql: String,
+    /// Whether the select has the row-number column `o` after its `c` columns.
+    ordered: bool,
+}
+
+struct Compiler {
+    dialect: Dialect,
+    tenant: String,
+    now: i64,
+    binds: Vec<Value>,
+}
+
+/// `t.c0, t.c1, …`
+fn column_list(alias: &str, count: usize) -> String {
+    (0..count).map(|i| format!("{alias}.c{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `t.c0 AS c0, …`: the columns renamed into place, for selects that add or drop others.
+fn column_list_as(alias: &str, count: usize, offset: usize) -> String {
+    (0..count).map(|i| format!("{alias}.c{i} AS c{}", i + offset)).collect::<Vec<_>>().join(", ")
+}
+
+impl Compiler {
+    fn bind(&mut self, value: Value) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn relation(&mut self, relation: &Relation) -> Select {
+        match relation {
+            Relation::Scan { table } => {
+                let columns = table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("\"{}\" AS c{i}", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let tenant = self.bind(Value::Text(self.tenant.clone()));
+                Select {
+                    sql: format!("SELECT {columns} FROM {} WHERE tenant_id = {tenant}", table_name(table)),
+                    ordered: false,
+                }
+            }
+            Relation::Filter { input, predicate } => {
+                let inner = self.relation(input);
+                let predicate = self.expr(predicate, "t");
+                Select { sql: format!("SELECT * FROM ({}) AS t WHERE {predicate}", inner.sql), ordered: inner.ordered }
+            }
+            Relation::Map { input, columns } => {
+                let inner = self.relation(input);
+                let mut list: Vec<String> =
+                    columns.iter().enumerate().map(|(i, (_, e))| format!("{} AS c{i}", self.expr(e, "t"))).collect();
+                if inner.ordered {
+                    list.push("t.o AS o".into());
+                }
+                Select { sql: format!("SELECT {} FROM ({}) AS t", list.join(", "), inner.sql), ordered: inner.ordered }
+            }
+            Relation::Aggregate { input, keys, aggregates } => {
+                let inner = self.relation(input);
+                let mut list = Vec::new();
+                for (i, (_, key)) in keys.iter().enumerate() {
+                    list.push(format!("{} AS c{i}", self.expr(key, "t")));
+                }
+                for (i, (f, call)) in aggregates.iter().enumerate() {
+                    list.push(format!("{} AS c{}", self.aggregate(call, f.ty), keys.len() + i));
+                }
+                let group = if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(" GROUP BY {}", (1..=keys.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+                };
+                Select { sql: format!("SELECT {} FROM ({}) AS t{group}", list.join(", "), inner.sql), ordered: false }
+            }
+            Relation::Sort { input, keys } => {
+                let count = input.fields().len();
+                let inner = self.relation(input);
+                let order = self.order_by(keys, "t");
+                Select {
+                    sql: format!(
+                        "SELECT {}, ROW_NUMBER() OVER (ORDER BY {order}) AS o FROM ({}) AS t",
+                        column_list_as("t", count, 0),
+                        inner.sql
+                    ),
+                    ordered: true,
+                }
+            }
+            Relation::Limit { input, count } => {
+                // top N / sort … | take N: the database's top-N sort, then numbered.
+                if let Relation::Sort { input: sorted, keys } = input.as_ref() {
+                    let columns = sorted.fields().len();
+                    let inner = self.relation(sorted);
+                    let order = self.order_by(keys, "t");
+                    let order_outer = self.order_by(keys, "s");
+                    return Select {
+                        sql: format!(
+                            "SELECT {}, ROW_NUMBER() OVER (ORDER BY {order_outer}) AS o FROM (SELECT * FROM ({}) AS t ORDER BY {order} LIMIT {count}) AS s",
+                            column_list_as("s", columns, 0),
+                            inner.sql
+                        ),
+                        ordered: true,
+                    };
+                }
+                let inner = self.relation(input);
+                let order = if inner.ordered { " ORDER BY t.o" } else { "" };
+                Select {
+                    sql: format!("SELECT * FROM ({}) AS t{order} LIMIT {count}", inner.sql),
+                    ordered: inner.ordered,
+                }
+            }
+            Relation::Distinct { input } => {
+                let count = input.fields().len();
+                let inner = self.relation(input);
+                Select {
+                    sql: format!("SELECT DISTINCT {} FROM ({}) AS t", column_list_as("t", count, 0), inner.sql),
+                    ordered: false,
+                }
+            }
+            Relation::Count { input } => {
+                let inner = self.relation(input);
+                Select { sql: format!("SELECT COUNT(*) AS c0 FROM ({}) AS t", inner.sql), ordered: false }
+            }
+            Relation::Join { kind, left, right, on, .. } => self.join(*kind, left, right, on),
+            Relation::Union { inputs, fields } => {
+                let parts: Vec<String> = inputs
+                    .iter()
+                    .map(|input| {
+                        let own = input.fields();
+                        let inner = self.relation(input);
+                        let list = fields
+                            .iter()
+                            .enumerate()
+                            .map(|(i, f)| match own.iter().position(|o| o.name == f.name) {
+                                Some(at) => format!("t.c{at} AS c{i}"),
+                                None => format!("CAST(NULL AS {}) AS c{i}", self.sql_type(f.ty)),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        format!("SELECT {list} FROM ({}) AS t", inner.sql)
+                    })
+                    .collect();
+                Select { sql: parts.join(" UNION ALL "), ordered: false }
+            }
+        }
+    }
+
+    fn join(&mut self, kind: JoinKind, left: &Relation, right: &Relation, on: &[(usize, usize)]) -> Select {
+        let (left_count, right_count) = (left.fields().len(), right.fields().len());
+        let mut left_sql = self.relation(left).sql;
+        if kind == JoinKind::InnerUnique {
+            // KQL's default: each left key once (one row of its group), then inner.
+            let partition = on.iter().map(|(l, _)| format!("u.c{l}")).collect::<Vec<_>>().join(", ");
+            left_sql = format!(
+                "SELECT {} FROM (SELECT u.*, ROW_NUMBER() OVER (PARTITION BY {partition}) AS n FROM ({left_sql}) AS u) AS d WHERE d.n = 1",
+                column_list_as("d", left_count, 0)
+            );
+        }
+        let right_sql = self.relation(right).sql;
+        let condition = on.iter().map(|(l, r)| format!("l.c{l} = r.c{r}")).collect::<Vec<_>>().join(" AND ");
+        let sql = match kind {
+            JoinKind::InnerUnique | JoinKind::Inner | JoinKind::LeftOuter => {
+                let join = if kind == JoinKind::LeftOuter { "LEFT JOIN" } else { "JOIN" };
+                let mut list = column_list_as("l", left_count, 0);
+                let rights = (0..right_count).map(|i| format!("r.c{i} AS c{}", left_count + i)).collect::<Vec<_>>();
+                if !rights.is_empty() {
+                    list.push_str(", ");
+                    list.push_str(&rights.join(", "));
+                }
+                format!("SELECT {list} FROM ({left_sql}) AS l {join} ({right_sql}) AS r ON {condition}")
+            }
+            JoinKind::LeftSemi | JoinKind::LeftAnti => {
+                let not = if kind == JoinKind::LeftAnti { "NOT " } else { "" };
+                format!(
+                    "SELECT {} FROM ({left_sql}) AS l WHERE {not}EXISTS (SELECT 1 FROM ({right_sql}) AS r WHERE {condition})",
+                    column_list_as("l", left_count, 0)
+                )
+            }
+        };
+        Select { sql, ordered: false }
+    }
+
+    fn order_by(&mut self, keys: &[SortKey], alias: &str) -> String {
+        keys.iter()
+            .map(|k| {
+                let key = self.expr(&k.expr, alias);
+                format!(
+                    "{} {} NULLS {}",
+                    self.ordinal(key, k.expr.ty),
+                    if k.descending { "DESC" } else { "ASC" },
+                    if k.nulls_first { "FIRST" } else { "LAST" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Strings compare by code point, as KQL compares them, whatever the database's collation.
+    fn ordinal(&self, sql: String, ty: Type) -> String {
+        match (self.dialect, ty) {
+            (Dialect::Postgres, Type::String) => format!("{sql} COLLATE \"C\""),
+            _ => sql,
+        }
+    }
+
+    fn sql_type(&self, ty: Type) -> &'static str {
+        match (self.dialect, ty) {
+            (_, Type::String | Type::Dynamic) => "TEXT",
+            (_, Type::DateTime | Type::TimeSpan | Type::Int | Type::Long) => "BIGINT",
+            (Dialect::Sqlite, Type::Real) => "REAL",
+            (Dialect::Postgres, Type::Real) => "DOUBLE PRECISION",
+            (Dialect::Sqlite, Type::Bool) => "INTEGER",
+            (Dialect::Postgres, Type::Bool) => "BOOLEAN",
+        }
+    }
+
+    fn aggregate(&mut self, call: &AggregateCall, ty: Type) -> String {
+        let arg = |c: &mut Self, i: usize| call.args.get(i).map(|a| c.expr(a, "t")).unwrap_or_else(|| "NULL".into());
+        match call.function {
+            Aggregate::Count => "COUNT(*)".into(),
+            Aggregate::CountIf => format!("COUNT(CASE WHEN {} THEN 1 END)", arg(self, 0)),
+            Aggregate::DCount => format!("COUNT(DISTINCT {})", arg(self, 0)),
+            Aggregate::Sum => {
+                let sum = format!("SUM({})", arg(self, 0));
+                // PostgreSQL sums BIGINT as NUMERIC.
+                if self.dialect == Dialect::Postgres && ty != Type::Real {
+                    format!("CAST({sum} AS BIGINT)")
+                } else {
+                    sum
+                }
+            }
+            Aggregate::Avg => format!("CAST(AVG({}) AS {})", arg(self, 0), self.sql_type(Type::Real)),
+            Aggregate::Min | Aggregate::Max => {
+                let value = arg(self, 0);
+                let value = self.ordinal(value, ty);
+                format!("{}({value})", if call.function == Aggregate::Min { "MIN" } else { "MAX" })
+            }
+            Aggregate::MakeSet => {
+                let value = arg(self, 0);
+                match self.dialect {
+                    Dialect::Sqlite => format!("json_group_array(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL)"),
+                    Dialect::Postgres => {
+                        format!(
+                            "COALESCE(CAST(json_agg(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL) AS TEXT), '[]')"
+                        )
+                    }
+                }
+            }
+            Aggregate::ArgMax | Aggregate::ArgMin => {
+                let (target, value) = (arg(self, 0), arg(self, 1));
+                let direction = if call.function == Aggregate::ArgMax { "DESC" } else { "ASC" };
+                match self.dialect {
+                    // The value at the first row in the target's order; JSON keeps its type.
+                    Dialect::Sqlite => {
+                        let extracted =
+                            format!("(json_group_array({value} ORDER BY {target} {direction} NULLS LAST) ->> '$[0]')");
+                        if ty == Type::Bool { format!("({extracted} <> 0)") } else { extracted }
+                    }
+                    Dialect::Postgres => format!("(array_agg({value} ORDER BY {target} {direction} NULLS LAST))[1]"),
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, literal: &Literal) -> String {
+        match literal {
+            Literal::Null => "NULL".into(),
+            Literal::Bool(b) => self.bind(Value::Bool(*b)),
+            Literal::Long(n) | Literal::Timespan(n) | Literal::DateTime(n) => self.bind(Value::Long(*n)),
+            Literal::Real(n) => self.bind(Value::Real(*n)),
+            Literal::String(s) => self.bind(Value::Text(s.clone())),
+        }
+    }
+
+    /// `x` lower-cased, with every character that is not a letter or digit turned into a space,
+    /// and a space at each end: the text as its terms, for `has`.
+    fn terms(&self, text: &str) -> String {
+        let mut sql = format!("lower({text})");
+        for separator in SEPARATORS {
+            let quoted = if *separator == '\'' { "''".to_owned() } else { separator.to_string() };
+            sql = format!("replace({sql}, '{quoted}', ' ')");
+        }
+        // Tabs and line breaks.
+        for code in [9, 10, 13] {
+            let chr = match self.dialect {
+                Dialect::Sqlite => format!("char({code})"),
+                Dialect::Postgres => format!("chr({code})"),
+            };
+            sql = format!("replace({sql}, {chr}, ' ')");
+        }
+        format!("(' ' || {sql} || ' ')")
+    }
+
+    fn text_op(&mut self, op: TextOp, left: &str, right: &str) -> String {
+        let (l, r) = (format!("lower({left})"), format!("lower({right})"));
+        let position = |dialect: Dialect, haystack: &str, needle: &str| match dialect {
+            Dialect::Sqlite => format!("instr({haystack}, {needle})"),
+            Dialect::Postgres => format!("strpos({haystack}, {needle})"),
+        };
+        match op {
+            TextOp::Contains => format!("({} > 0)", position(self.dialect, &l, &r)),
+            TextOp::ContainsCs => format!("({} > 0)", position(self.dialect, left, right)),
+            TextOp::StartsWith => format!("(substr({l}, 1, length({r})) = {r})"),
+            TextOp::StartsWithCs => format!("(substr({left}, 1, length({right})) = {right})"),
+            TextOp::EndsWith => format!("(substr({l}, length({l}) - length({r}) + 1) = {r})"),
+            TextOp::EndsWithCs => format!("(substr({left}, length({left}) - length({right}) + 1) = {right})"),
+            TextOp::Has | TextOp::HasCs | TextOp::HasPrefix | TextOp::HasSuffix => {
+                let haystack = self.terms(left);
+                let needle = self.terms(right);
+                let needle = match op {
+                    // A term that starts (ends) with the text: drop the needle's trailing
+                    // (leading) space.
+                    TextOp::HasPrefix => format!("rtrim({needle})"),
+                    TextOp::HasSuffix => format!("ltrim({needle})"),
+                    _ => needle,
+                };
+                let found = format!("({} > 0)", position(self.dialect, &haystack, &needle));
+                if op == TextOp::HasCs {
+                    format!("({found} AND ({} > 0))", position(self.dialect, left, right))
+                } else {
+                    found
+                }
+            }
+            TextOp::MatchesRegex => match self.dialect {
+                Dialect::Sqlite => format!("({left} REGEXP {right})"),
+                Dialect::Postgres => format!("({left} ~ {right})"),
+            },
+        }
+    }
+
+    /// The expression as text: strings as they are, others as `tostring` writes them.
+    fn as_text(&mut self, expr: &Typed, alias: &str) -> String {
+        let sql = self.expr(expr, alias);
+        match expr.ty {
+            Type::String | Type::Dynamic => sql,
+            Type::Bool => format!("(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END)"),
+            Type::DateTime => self.datetime_text(&sql),
+            _ => format!("CAST({sql} AS TEXT)"),
+        }
+    }
+
+    /// Ticks to `2024-05-01T10:00:00.0000000Z`.
+    fn datetime_text(&self, ticks: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!(
+                "(strftime('%Y-%m-%dT%H:%M:%S', {ticks} / 10000000, 'unixepoch') || '.' || substr('0000000' || ({ticks} % 10000000), -7) || 'Z')"
+            ),
+            Dialect::Postgres => format!(
+                "(to_char(to_timestamp({ticks} / 10000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || '.' || lpad(CAST({ticks} % 10000000 AS TEXT), 7, '0') || 'Z')"
+            ),
+        }
+    }
+
+    fn expr(&mut self, expr: &Typed, alias: &str) -> String {
+        match &expr.kind {
+            TypedKind::Column(i) => format!("{alias}.c{i}"),
+            TypedKind::Literal(literal) => self.literal(literal),
+            TypedKind::Array(items) => {
+                let json = serde_json_array(items);
+                self.bind(Value::Text(json))
+            }
+            TypedKind::Negate(inner) => format!("(-{})", self.expr(inner, alias)),
+            TypedKind::Binary { op, left, right } => {
+                let (l, r) = (self.expr(left, alias), self.expr(right, alias));
+                match op {
+                    BinaryOp::Or => format!("({l} OR {r})"),
+                    BinaryOp::And => format!("({l} AND {r})"),
+                    BinaryOp::Eq => format!("({l} = {r})"),
+                    BinaryOp::NotEq => format!("({l} <> {r})"),
+                    BinaryOp::EqCi => format!("(lower({l}) = lower({r}))"),
+                    BinaryOp::NotEqCi => format!("(lower({l}) <> lower({r}))"),
+                    BinaryOp::Lt => format!("({l} < {r})"),
+                    BinaryOp::Le => format!("({l} <= {r})"),
+                    BinaryOp::Gt => format!("({l} > {r})"),
+                    BinaryOp::Ge => format!("({l} >= {r})"),
+                    BinaryOp::Add => format!("({l} + {r})"),
+                    BinaryOp::Sub => format!("({l} - {r})"),
+                    BinaryOp::Mul => self.arithmetic("*", left, right, &l, &r),
+                    BinaryOp::Div => self.arithmetic("/", left, right, &l, &r),
+                    BinaryOp::Mod => format!("({l} % {r})"),
+                    BinaryOp::Text { op, negated } => {
+                        let text = if left.ty == Type::String { l } else { self.as_text(left, alias) };
+                        let test = self.text_op(*op, &text, &r);
+                        if *negated { format!("(NOT {test})") } else { test }
+                    }
+                }
+            }
+            TypedKind::In { expr, list, negated, case_insensitive } => {
+                if list.is_empty() {
+                    return if *negated { "(1 = 1)".into() } else { "(1 = 0)".into() };
+                }
+                let value = self.expr(expr, alias);
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|i| {
+                        let item = self.expr(i, alias);
+                        if *case_insensitive { format!("lower({item})") } else { item }
+                    })
+                    .collect();
+                let value = if *case_insensitive { format!("lower({value})") } else { value };
+                format!("({value} {}IN ({}))", if *negated { "NOT " } else { "" }, items.join(", "))
+            }
+            TypedKind::HasAny { expr, list, all, negated } => {
+                if list.is_empty() {
+                    return if *all != *negated { "(1 = 1)".into() } else { "(1 = 0)".into() };
+                }
+                let text = self.as_text(expr, alias);
+                let tests: Vec<String> = list
+                    .iter()
+                    .map(|i| {
+                        let item = self.expr(i, alias);
+                        self.text_op(TextOp::Has, &text, &item)
+                    })
+                    .collect();
+                let joined = tests.join(if *all { " AND " } else { " OR " });
+                if *negated { format!("(NOT ({joined}))") } else { format!("({joined})") }
+            }
+            TypedKind::Between { expr, low, high, negated } => {
+                let (value, low, high) = (self.expr(expr, alias), self.expr(low, alias), self.expr(high, alias));
+                format!("({value} {}BETWEEN {low} AND {high})", if *negated { "NOT " } else { "" })
+            }
+            TypedKind::Call { function, args } => self.call(*function, args, expr.ty, alias),
+        }
+    }
+
+    /// `*` and `/`: a timespan times a real stays whole ticks; long / long stays whole.
+    fn arithmetic(&mut self, op: &str, left: &Typed, right: &Typed, l: &str, r: &str) -> String {
+        if (left.ty == Type::TimeSpan || right.ty == Type::TimeSpan)
+            && (left.ty == Type::Real || right.ty == Type::Real)
+        {
+            return format!("CAST(({l} {op} {r}) AS BIGINT)");
+        }
+        if left.ty == Type::TimeSpan && right.ty == Type::TimeSpan && op == "/" {
+            let real = self.sql_type(Type::Real);
+            return format!("(CAST({l} AS {real}) / {r})");
+        }
+        format!("({l} {op} {r})")
+    }
+
+    fn call(&mut self, function: Scalar, args: &[Typed], ty: Type, alias: &str) -> String {
+        let arg = |c: &mut Self, i: usize| args.get(i).map(|a| c.expr(a, alias)).unwrap_or_else(|| "NULL".into());
+        match function {
+            Scalar::Not => format!("(NOT {})", arg(self, 0)),
+            Scalar::IsEmpty | Scalar::IsNotEmpty => {
+                let value = arg(self, 0);
+                let empty = if args.first().map(|a| a.ty) == Some(Type::String) {
+                    format!("({value} IS NULL OR {value} = '')")
+                } else {
+                    format!("({value} IS NULL)")
+                };
+                if function == Scalar::IsEmpty { empty } else { format!("(NOT {empty})") }
+            }
+            Scalar::IsNull => format!("({} IS NULL)", arg(self, 0)),
+            Scalar::IsNotNull => format!("({} IS NOT NULL)", arg(self, 0)),
+            Scalar::Iff => format!("(CASE WHEN {} THEN {} ELSE {} END)", arg(self, 0), arg(self, 1), arg(self, 2)),
+            Scalar::Case => {
+                let mut sql = String::from("(CASE");
+                let pairs = args.len() / 2;
+                for i in 0..pairs {
+                    let (condition, value) = (arg(self, 2 * i), arg(self, 2 * i + 1));
+                    let _ = write!(sql, " WHEN {condition} THEN {value}");
+                }
+                let _ = write!(sql, " ELSE {} END)", arg(self, args.len() - 1));
+                sql
+            }
+            Scalar::Strcat => {
+                let parts: Vec<String> =
+                    args.iter().map(|a| format!("COALESCE({}, '')", self.as_text(a, alias))).collect();
+                format!("({})", parts.join(" || "))
+            }
+            Scalar::ToLower => format!("lower({})", arg(self, 0)),
+            Scalar::ToUpper => format!("upper({})", arg(self, 0)),
+            Scalar::Strlen => format!("CAST(length({}) AS BIGINT)", arg(self, 0)),
+            Scalar::Substring => {
+                let (text, start) = (arg(self, 0), arg(self, 1));
+                // PostgreSQL's substr takes integers, not bigints.
+                let int = |sql: String, dialect: Dialect| match dialect {
+                    Dialect::Sqlite => sql,
+                    Dialect::Postgres => format!("CAST({sql} AS INTEGER)"),
+                };
+                let start = int(format!("({start}) + 1"), self.dialect);
+                match args.get(2) {
+                    Some(_) => {
+                        let length = int(arg(self, 2), self.dialect);
+                        format!("substr({text}, {start}, {length})")
+                    }
+                    None => format!("substr({text}, {start})"),
+                }
+            }
+            Scalar::Split => {
+                let (text, separator) = (arg(self, 0), arg(self, 1));
+                // The parts as a JSON array of strings: quotes and backslashes escaped, then
+                // every separator closes one string and opens the next.
+                let array = format!(
+                    "('[\"' || replace(replace(replace({text}, '\\', '\\\\'), '\"', '\\\"'), {separator}, '\",\"') || '\"]')"
+                );
+                match args.get(2) {
+                    None => array,
+                    Some(_) => {
+                        let index = arg(self, 2);
+                        match self.dialect {
+                            Dialect::Sqlite => format!("json_array(json_extract({array}, '$[' || ({index}) || ']'))"),
+                            Dialect::Postgres => format!(
+                                "CAST(json_build_array(CAST({array} AS json) ->> CAST({index} AS INTEGER)) AS TEXT)"
+                            ),
+                        }
+                    }
+                }
+            }
+            Scalar::ToString => {
+                let Some(value) = args.first() else { return "NULL".into() };
+                self.as_text(value, alias)
+            }
+            Scalar::ToInt | Scalar::ToLong => {
+                let Some(value) = args.first() else { return "NULL".into() };
+                let sql = self.expr(value, alias);
+                match value.ty {
+                    Type::String => self.parse_number(&sql, false),
+                    // Toward zero, as KQL converts (PostgreSQL's cast rounds).
+                    Type::Real => match self.dialect {
+                        Dialect::Sqlite => format!("CAST({sql} AS BIGINT)"),
+                        Dialect::Postgres => format!("CAST(trunc({sql}) AS BIGINT)"),
+                    },
+                    Type::Bool => format!("(CASE WHEN {sql} THEN 1 WHEN NOT {sql} THEN 0 END)"),
+                    _ => sql,
+                }
+            }
+            Scalar::ToDouble => {
+                let Some(value) = args.first() else { return "NULL".into() };
+                let sql = self.expr(value, alias);
+                match value.ty {
+                    Type::String => self.parse_number(&sql, true),
+                    _ => format!("CAST({sql} AS {})", self.sql_type(Type::Real)),
+                }
+            }
+            Scalar::Ago => {
+                let now = self.bind(Value::Long(self.now));
+                format!("({now} - {})", arg(self, 0))
+            }
+            Scalar::Now => {
+                let now = self.bind(Value::Long(self.now));
+                match args.first() {
+                    Some(_) => format!("({now} + {})", arg(self, 0)),
+                    None => now,
+                }
+            }
+            Scalar::Bin => {
+                let (value, size) = (arg(self, 0), arg(self, 1));
+                match ty {
+                    Type::Real => format!("(CAST(({value}) / ({size}) AS BIGINT) * ({size}))"),
+                    // Ticks and whole numbers: round down to the multiple (also before 1970).
+                    _ => format!("(({value}) - ((({value}) % ({size})) + ({size})) % ({size}))"),
+                }
+            }
+            Scalar::StartOfDay => {
+                let value = arg(self, 0);
+                format!("(({value}) - ((({value}) % {TICKS_PER_DAY}) + {TICKS_PER_DAY}) % {TICKS_PER_DAY})")
+            }
+            Scalar::FormatDatetime => {
+                let value = arg(self, 0);
+                let format = match args.get(1).map(|a| &a.kind) {
+                    Some(TypedKind::Literal(Literal::String(f))) => f.clone(),
+                    _ => "yyyy-MM-ddTHH:mm:ss".into(),
+                };
+                self.format_datetime(&value, &format)
+            }
+        }
+    }
+
+    /// A string to a number, or null when it is not one (as KQL's `tolong`/`todouble`).
+    fn parse_number(&self, text: &str, real: bool) -> String {
+        match (self.dialect, real) {
+            (Dialect::Sqlite, false) => format!(
+                "(CASE WHEN trim({text}) GLOB '[0-9]*' AND trim({text}) NOT GLOB '*[^0-9]*' OR trim({text}) GLOB '-[0-9]*' AND substr(trim({text}), 2) NOT GLOB '*[^0-9]*' THEN CAST(trim({text}) AS INTEGER) END)"
+            ),
+            (Dialect::Sqlite, true) => format!(
+                "(CASE WHEN trim({text}) <> '' AND CAST(trim({text}) AS REAL) || '' <> '' AND trim({text}) NOT GLOB '*[^0-9.eE+-]*' THEN CAST(trim({text}) AS REAL) END)"
+            ),
+            (Dialect::Postgres, false) => {
+                format!("(CASE WHEN {text} ~ '^\\s*-?[0-9]{{1,18}}\\s*$' THEN CAST(trim({text}) AS BIGINT) END)")
+            }
+            (Dialect::Postgres, true) => format!(
+                "(CASE WHEN {text} ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$' THEN CAST(trim({text}) AS DOUBLE PRECISION) END)"
+            ),
+        }
+    }
+
+    /// `format_datetime` with .NET-style patterns (yyyy, MM, dd, HH, mm, ss, fffffff).
+    fn format_datetime(&self, ticks: &str, format: &str) -> String {
+        let mut pieces: Vec<String> = Vec::new();
+        let mut literal = String::new();
+        let flush = |literal: &mut String, pieces: &mut Vec<String>| {
+            if !literal.is_empty() {
+                pieces.push(format!("'{}'", literal.replace('\'', "''")));
+                literal.clear();
+            }
+        };
+        let seconds = format!("({ticks} / 10000000)");
+        let part = |dialect: Dialect, sqlite: &str, postgres: &str| match dialect {
+            Dialect::Sqlite => format!("strftime('{sqlite}', {seconds}, 'unixepoch')"),
+            Dialect::Postgres => format!("to_char(to_timestamp({seconds}) AT TIME ZONE 'UTC', '{postgres}')"),
+        };
+        let chars: Vec<char> = format.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let run = chars[i..].iter().take_while(|&&x| x == c).count();
+            let piece = match (c, run) {
+                ('y', 4) => Some(part(self.dialect, "%Y", "YYYY")),
+                ('y', 2) => Some(format!("substr({}, 3)", part(self.dialect, "%Y", "YYYY"))),
+                ('M', 2) => Some(part(self.dialect, "%m", "MM")),
+                ('d', 2) => Some(part(self.dialect, "%d", "DD")),
+                ('H', 2) => Some(part(self.dialect, "%H", "HH24")),
+                ('m', 2) => Some(part(self.dialect, "%M", "MI")),
+                ('s', 2) => Some(part(self.dialect, "%S", "SS")),
+                ('f', n @ 1..=7) => {
+                    Some(format!("substr(substr('0000000' || CAST({ticks} % 10000000 AS TEXT), -7), 1, {n})"))
+                }
+                _ => None,
+            };
+            match piece {
+                Some(piece) => {
+                    flush(&mut literal, &mut pieces);
+                    pieces.push(piece);
+                    i += run;
+                }
+                None => {
+                    literal.push(c);
+                    i += 1;
+                }
+            }
+        }
+        flush(&mut literal, &mut pieces);
+        if pieces.is_empty() {
+            return "''".into();
+        }
+        format!("({})", pieces.join(" || "))
+    }
+}
+
+/// Characters that separate terms for `has` (letters and digits make terms).
+const SEPARATORS: &[char] = &[
+    '\\', '/', '.', ',', ';', ':', '-', '=', '+', '(', ')', '[', ']', '{', '}', '"', '\'', '@', '#', '$', '%', '^',
+    '&', '*', '!', '?', '<', '>', '|', '~', '`',
+];
+
+/// A `dynamic([...])` literal as JSON text.
+fn serde_json_array(items: &[Literal]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|l| match l {
+            Literal::Null => "null".into(),
+            Literal::Bool(b) => b.to_string(),
+            Literal::Long(n) | Literal::Timespan(n) | Literal::DateTime(n) => n.to_string(),
+            Literal::Real(n) if n.is_finite() => n.to_string(),
+            Literal::Real(_) => "null".into(),
+            Literal::String(s) => {
+                let mut quoted = String::from("\"");
+                for c in s.chars() {
+                    match c {
+                        '"' => quoted.push_str("\\\""),
+                        '\\' => quoted.push_str("\\\\"),
+                        c if (c as u32) < 0x20 => {
+                            let _ = write!(quoted, "\\u{:04x}", c as u32);
+                        }
+                        c => quoted.push(c),
+                    }
+                }
+                quoted.push('"');
+                quoted
+            }
+        })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use threatgate_hunting::schema;
+
+    #[test]
+    fn table_names() {
+        let name = |t: &str| schema::table(t).map(table_name);
+        assert_eq!(name("DeviceProcessEvents").as_deref(), Some("ah_device_process_events"));
+        assert_eq!(name("DeviceInfo").as_deref(), Some("ah_device_info"));
+        assert_eq!(name("EmailUrlInfo").as_deref(), Some("ah_email_url_info"));
+        assert_eq!(name("AlertEvidence").as_deref(), Some("ah_alert_evidence"));
+    }
+
+    #[test]
+    fn dynamic_arrays_are_json() {
+        assert_eq!(
+            serde_json_array(&[Literal::String("a\"b\\".into()), Literal::Long(5), Literal::Bool(true), Literal::Null]),
+            r#"["a\"b\\",5,true,null]"#
+        );
+    }
+}
+
+#[cfg(test)]
+mod tenant_filter {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Where rows come from: tables, unions, a tabular let.
+    fn source() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("DeviceProcessEvents"),
+            Just("DeviceNetworkEvents"),
+            Just("DeviceInfo"),
+            Just("AlertInfo"),
+            Just("union DeviceFileEvents, DeviceRegistryEvents"),
+            Just("let T = DeviceInfo | where Timestamp > ago(2d);\nT"),
+        ]
+    }
+
+    /// Operators, several of which read more tables.
+    fn operator() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just(" | where Timestamp > ago(1d)"),
+            Just(" | join kind=inner (DeviceNetworkEvents | where RemotePort == 443) on Timestamp"),
+            Just(" | join kind=leftanti (DeviceInfo) on Timestamp"),
+            Just(" | join (AlertEvidence) on Timestamp"),
+            Just(" | union DeviceLogonEvents, (EmailEvents | take 3)"),
+            Just(" | summarize count() by bin(Timestamp, 1h)"),
+            Just(" | take 5"),
+            Just(" | top 3 by Timestamp"),
+            Just(" | distinct Timestamp"),
+            Just(" | extend X = 1"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Every table the SQL reads is read with the tenant's filter, bound to the tenant.
+        #[test]
+        fn no_table_is_read_without_the_tenant_filter(
+            source in source(),
+            operators in proptest::collection::vec(operator(), 0..6),
+        ) {
+            let text = format!("{source}{}", operators.concat());
+            let query = threatgate_hunting::parse(&text).map_err(|e| TestCaseError::fail(e.describe(&text)))?;
+            let plan = threatgate_hunting::bind(&query).map_err(|e| TestCaseError::fail(e.describe(&text)))?;
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                let statement = compile(&plan, dialect, "tenant-a", 0, 100);
+                let reads = statement.sql.matches(" FROM ah_").count();
+                prop_assert_eq!(reads, plan.scans().len(), "{}", statement.sql);
+                let mut filtered = 0;
+                for (at, _) in statement.sql.match_indices(" FROM ah_") {
+                    let rest = &statement.sql[at + 6..];
+                    let table_end = rest.find(' ').unwrap_or(rest.len());
+                    let after = &rest[table_end..];
+                    prop_assert!(after.starts_with(" WHERE tenant_id = $"), "{}", &statement.sql[at..]);
+                    let number: String = after[" WHERE tenant_id = $".len()..].chars().take_while(char::is_ascii_digit).collect();
+                    let index: usize = number.parse().unwrap_or(0);
+                    prop_assert_eq!(statement.binds.get(index.wrapping_sub(1)), Some(&Value::Text("tenant-a".into())));
+                    filtered += 1;
+                }
+                prop_assert_eq!(filtered, reads);
+            }
+        }
+    }
+}
