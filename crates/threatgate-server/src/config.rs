@@ -73,6 +73,8 @@ pub struct Config {
     /// How long the audit trail (the partner access log, changes, consents, tokens) keeps its
     /// records, in days (at least 1).
     pub access_log_retention_days: u32,
+    /// Advanced hunting's limits and retention (`[hunting]` in the file).
+    pub hunting: HuntingSettings,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -93,8 +95,27 @@ impl Default for Config {
             quotas: crate::api::quotas::QuotaLimits::default(),
             correlation_window_hours: 24,
             access_log_retention_days: 90,
+            hunting: HuntingSettings::default(),
             key_encryption_key_file: None,
         }
+    }
+}
+
+/// Advanced hunting's limits (spec 7.1) and how long events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HuntingSettings {
+    /// A query answering more rows fails ("Result size limit exceeded").
+    pub max_rows: u64,
+    /// A query running longer fails ("Query exceeded the timeout period.").
+    pub timeout_seconds: u64,
+    /// Events older than this are deleted, hourly.
+    pub retention_days: u32,
+}
+
+impl Default for HuntingSettings {
+    fn default() -> Self {
+        Self { max_rows: 100_000, timeout_seconds: 180, retention_days: 30 }
     }
 }
 
@@ -162,6 +183,15 @@ impl Config {
         }
         if self.access_log_retention_days == 0 {
             return Err(ConfigError::Invalid("access_log_retention_days must be at least 1".into()));
+        }
+        if !(1..=10_000_000).contains(&self.hunting.max_rows) {
+            return Err(ConfigError::Invalid("hunting.max_rows must be between 1 and 10000000".into()));
+        }
+        if !(1..=3_600).contains(&self.hunting.timeout_seconds) {
+            return Err(ConfigError::Invalid("hunting.timeout_seconds must be between 1 and 3600".into()));
+        }
+        if self.hunting.retention_days == 0 {
+            return Err(ConfigError::Invalid("hunting.retention_days must be at least 1".into()));
         }
         Ok(())
     }

@@ -44,6 +44,7 @@ pub struct Application {
     quotas: crate::api::quotas::QuotaLimits,
     correlation_window_ticks: i64,
     access_log_retention: time::Duration,
+    hunting: crate::config::HuntingSettings,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -92,6 +93,7 @@ impl Application {
             quotas: config.quotas.clone(),
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
+            hunting: config.hunting,
             setup_token,
             role: config.role,
             host_names: if config.plain_http { Vec::new() } else { crate::tls::server_names(&config.tls_names) },
@@ -139,10 +141,16 @@ impl Application {
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
             access_log: access_log.clone(),
+            hunting: self.hunting,
         };
         let app = router(state, self.role).layer(tower_http::trace::TraceLayer::new_for_http());
-        let refresher =
-            tokio::spawn(keep_current(Arc::clone(&self.identity), self.refresh_interval, self.access_log_retention));
+        let event_retention = time::Duration::days(i64::from(self.hunting.retention_days));
+        let refresher = tokio::spawn(keep_current(
+            Arc::clone(&self.identity),
+            self.refresh_interval,
+            self.access_log_retention,
+            event_retention,
+        ));
         let result = match self.tls {
             Some((rustls, _)) => {
                 let handle = axum_server::Handle::new();
@@ -172,8 +180,13 @@ impl Application {
 
 /// Reloads the identity view when another process changed the store; hourly, keeps a next
 /// signing key published, removes expired portal sessions and access-log entries past their
-/// retention.
-async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retention: time::Duration) {
+/// retention, and hunting events past theirs.
+async fn keep_current(
+    identity: Arc<IdentityService>,
+    interval: Duration,
+    retention: time::Duration,
+    event_retention: time::Duration,
+) {
     const KEY_CHECK_EVERY: Duration = Duration::from_secs(3600);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -209,6 +222,12 @@ async fn keep_current(identity: Arc<IdentityService>, interval: Duration, retent
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "audit events past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the audit trail's retention"),
+            }
+            let cutoff = threatgate_domain::datetime::to_ticks(identity.clock().now() - event_retention);
+            match identity.store().delete_events_before(cutoff).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "hunting events past their retention removed"),
+                Err(error) => tracing::warn!(%error, "could not apply the hunting events' retention"),
             }
         }
     }

@@ -243,6 +243,7 @@ pub enum AccessOperation {
     GetIncident,
     UpdateIncident,
     IngestAlerts,
+    RunAdvancedHunting,
 }
 
 impl AccessOperation {
@@ -252,11 +253,12 @@ impl AccessOperation {
             Self::GetIncident => "GetIncident",
             Self::UpdateIncident => "UpdateIncident",
             Self::IngestAlerts => "IngestAlerts",
+            Self::RunAdvancedHunting => "RunAdvancedHunting",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::ListIncidents, Self::GetIncident, Self::UpdateIncident, Self::IngestAlerts]
+        [Self::ListIncidents, Self::GetIncident, Self::UpdateIncident, Self::IngestAlerts, Self::RunAdvancedHunting]
             .into_iter()
             .find(|operation| operation.as_str() == text)
     }

@@ -23,6 +23,9 @@ pub enum ApiFailure {
     InvalidRequestBody(String),
     /// 400 `InvalidInput`.
     InvalidInput(String),
+    /// 400 `BadRequest`: an advanced hunting query that cannot run (syntax, names, types,
+    /// result size, timeout), with the service's wording.
+    BadRequest(String),
     /// 413: a body over the limit.
     TooLarge(usize),
     /// 429 with `Retry-After`.
@@ -40,6 +43,7 @@ impl std::fmt::Display for ApiFailure {
             | Self::OData(message)
             | Self::InvalidRequestBody(message)
             | Self::InvalidInput(message)
+            | Self::BadRequest(message)
             | Self::Internal(message) => f.write_str(message),
             Self::TooLarge(limit) => write!(f, "the request body is larger than {limit} bytes"),
             Self::Throttled { message, .. } => f.write_str(message),
@@ -57,6 +61,7 @@ impl IntoResponse for ApiFailure {
             Self::OData(message) => (StatusCode::BAD_REQUEST, "ODataError", message.clone()),
             Self::InvalidRequestBody(message) => (StatusCode::BAD_REQUEST, "InvalidRequestBody", message.clone()),
             Self::InvalidInput(message) => (StatusCode::BAD_REQUEST, "InvalidInput", message.clone()),
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "BadRequest", message.clone()),
             Self::TooLarge(limit) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "BadRequest", format!("The request body is larger than {limit} bytes."))
             }

@@ -5,6 +5,7 @@
 pub mod access;
 mod auth;
 mod errors;
+mod hunting;
 mod incidents;
 mod ingest;
 pub mod quotas;
@@ -28,7 +29,8 @@ pub fn router(state: AppState) -> Router<AppState> {
                 &format!("{prefix}/incidents/{{id}}"),
                 get(incidents::get_incident).patch(incidents::update_incident),
             )
-            .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts));
+            .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts))
+            .route(&format!("{prefix}/advancedhunting/run"), post(hunting::run));
     }
     router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))
 }

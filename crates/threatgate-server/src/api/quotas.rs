@@ -28,6 +28,7 @@ pub enum Api {
     ListIncidents,
     GetIncident,
     UpdateIncident,
+    AdvancedHunting,
 }
 
 impl Api {
@@ -36,6 +37,7 @@ impl Api {
             Self::ListIncidents => "list",
             Self::GetIncident => "get",
             Self::UpdateIncident => "update",
+            Self::AdvancedHunting => "hunt",
         }
     }
 }
@@ -51,6 +53,10 @@ pub struct QuotaLimits {
     pub get_per_hour: u32,
     pub update_per_minute: u32,
     pub update_per_hour: u32,
+    /// Advanced hunting: 15 calls a minute per tenant (spec 7.1); no hourly call limit is
+    /// documented, so the hour allows the minute's rate throughout.
+    pub hunting_per_minute: u32,
+    pub hunting_per_hour: u32,
 }
 
 impl Default for QuotaLimits {
@@ -63,6 +69,8 @@ impl Default for QuotaLimits {
             get_per_hour: 1500,
             update_per_minute: 50,
             update_per_hour: 1500,
+            hunting_per_minute: 15,
+            hunting_per_hour: 900,
         }
     }
 }
@@ -73,6 +81,7 @@ impl QuotaLimits {
             Api::ListIncidents => (self.list_per_minute, self.list_per_hour),
             Api::GetIncident => (self.get_per_minute, self.get_per_hour),
             Api::UpdateIncident => (self.update_per_minute, self.update_per_hour),
+            Api::AdvancedHunting => (self.hunting_per_minute, self.hunting_per_hour),
         };
         [(minute, Duration::from_secs(60)), (hour, Duration::from_secs(3600))]
     }

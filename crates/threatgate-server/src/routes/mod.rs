@@ -29,6 +29,8 @@ pub struct AppState {
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     /// The partner access log's writer.
     pub access_log: crate::access_log::AccessLog,
+    /// Advanced hunting's limits.
+    pub hunting: crate::config::HuntingSettings,
 }
 
 /// The routes of a node with `role`; health and readiness on every node.

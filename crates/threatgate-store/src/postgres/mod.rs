@@ -6,24 +6,10 @@
 //! (consent, correlation, merge, an update) run in one transaction; ingestion and updates lock
 //! the rows they read (`FOR UPDATE`), so two nodes never correlate a tenant's alerts at once.
 
-#[path = "../shared/access_log.rs"]
-mod access_log;
-#[path = "../shared/audit.rs"]
-mod audit;
 mod correlation;
 mod dialect;
-#[path = "../shared/directory.rs"]
-mod directory;
-#[path = "../shared/hunting.rs"]
-mod hunting;
-#[path = "../shared/incidents.rs"]
-mod incidents;
-#[path = "../shared/keys.rs"]
-mod keys;
-#[path = "../shared/quotas.rs"]
-mod quotas;
-#[path = "../shared/sessions.rs"]
-mod sessions;
+#[path = "../shared/mod.rs"]
+mod shared;
 mod transfer;
 
 use std::str::FromStr;
@@ -36,7 +22,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::Result;
 use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
 
-/// The names the modules in `../shared` use for this backend.
+/// The names the modules in `../shared` use for this backend (through `super`).
 type Backend = PgStore;
 type Db = Postgres;
 type DbRow = sqlx::postgres::PgRow;

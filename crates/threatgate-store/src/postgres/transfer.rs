@@ -133,7 +133,7 @@ impl TransferStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(super::access_log::read_entry).collect()
+        rows.iter().map(super::shared::read_entry).collect()
     }
 
     async fn export_audit_events(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAuditEvent>> {
@@ -146,6 +146,6 @@ impl TransferStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(super::audit::read_event).collect()
+        rows.iter().map(super::shared::read_event).collect()
     }
 }

@@ -1,7 +1,6 @@
 //! The partner access log: appended in batches, read per tenant, newest first.
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and SQL that differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
@@ -96,7 +95,7 @@ fn join_ids(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-pub(super) fn read_entry(row: &DbRow) -> Result<StoredAccessEntry> {
+pub(crate) fn read_entry(row: &DbRow) -> Result<StoredAccessEntry> {
     let operation: String = row.try_get("operation")?;
     let ids: String = row.try_get("incident_ids")?;
     let status: i64 = row.try_get("status")?;

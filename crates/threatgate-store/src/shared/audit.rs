@@ -1,7 +1,6 @@
 //! The audit trail beyond API calls (in SQLite, in the access log's file).
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and SQL that differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
@@ -76,7 +75,7 @@ impl AuditStore for Backend {
     }
 }
 
-pub(super) fn read_event(row: &DbRow) -> Result<StoredAuditEvent> {
+pub(crate) fn read_event(row: &DbRow) -> Result<StoredAuditEvent> {
     let category: String = row.try_get("category")?;
     let optional = |column: &'static str| -> Result<Option<String>> { Ok(row.try_get(column)?) };
     Ok(StoredAuditEvent {

@@ -1,7 +1,6 @@
 //! The directory. Each query is a named function or trait method beside its SQL.
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and SQL that differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use std::collections::HashMap;
 

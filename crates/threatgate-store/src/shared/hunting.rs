@@ -1,8 +1,7 @@
 //! Advanced hunting: events appended in batches, KQL plans compiled to one SQL statement and
 //! run with the tenant's filter on every table read (`crate::hunting::sql`).
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and what differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};

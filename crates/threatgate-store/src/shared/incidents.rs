@@ -3,8 +3,8 @@
 //! or a correlation holds the rows it read until it commits (SQLite's write lock; PostgreSQL's
 //! row locks, so that nodes sharing the database never correlate one tenant's alerts at once).
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and the statements that differ between the two are in its `correlation` module.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names; the
+//! statements that differ between the two are in its `correlation` module.
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row, Transaction};

@@ -1,14 +1,13 @@
 //! Signing keys.
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and SQL that differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use threatgate_domain::KeyId;
 use time::OffsetDateTime;
 
-use super::{Backend, dialect, from_unix_seconds, unix_seconds};
+use super::{Backend, Db, dialect, from_unix_seconds, unix_seconds};
 use crate::{KeyStore, Result, SigningKeyRecord, StoreError};
 
 #[async_trait]
@@ -35,20 +34,7 @@ impl KeyStore for Backend {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, certificate, created_at, activates_at, retired_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key.kid.as_str())
-        .bind(&key.private_key_pkcs8)
-        .bind(&key.certificate_der)
-        .bind(unix_seconds(key.created_at))
-        .bind(unix_seconds(key.activates_at))
-        .bind(key.retired_at.map(unix_seconds))
-        .execute(&self.pool)
-        .await
-        .map_err(|error| StoreError::on_unique(error, "signing key"))?;
-        Ok(())
+        insert_key(&self.pool, key).await
     }
 
     async fn insert_signing_key_unless_published(
@@ -70,19 +56,7 @@ impl KeyStore for Backend {
         if published > 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, certificate, created_at, activates_at, retired_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key.kid.as_str())
-        .bind(&key.private_key_pkcs8)
-        .bind(&key.certificate_der)
-        .bind(unix_seconds(key.created_at))
-        .bind(unix_seconds(key.activates_at))
-        .bind(key.retired_at.map(unix_seconds))
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| StoreError::on_unique(error, "signing key"))?;
+        insert_key(&mut *tx, key).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -104,4 +78,22 @@ impl KeyStore for Backend {
             .await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// Adds a signing key; a key id already there is a conflict.
+async fn insert_key<'c>(executor: impl sqlx::Executor<'c, Database = Db>, key: &SigningKeyRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, private_key, certificate, created_at, activates_at, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(key.kid.as_str())
+    .bind(&key.private_key_pkcs8)
+    .bind(&key.certificate_der)
+    .bind(unix_seconds(key.created_at))
+    .bind(unix_seconds(key.activates_at))
+    .bind(key.retired_at.map(unix_seconds))
+    .execute(executor)
+    .await
+    .map_err(|error| StoreError::on_unique(error, "signing key"))?;
+    Ok(())
 }

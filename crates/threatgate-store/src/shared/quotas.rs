@@ -1,7 +1,6 @@
 //! Quota counts shared by every process on the database.
 //!
-//! Compiled once for each backend (`#[path]` modules of `sqlite` and `postgres`): `super` is the
-//! backend, and SQL that differs between the two comes from its `dialect`.
+//! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};

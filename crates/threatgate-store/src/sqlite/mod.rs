@@ -5,24 +5,10 @@
 //! writes take the database lock up front (`BEGIN IMMEDIATE`) and wait for it up to the busy
 //! timeout, so they never fail half-way on a lock upgrade.
 
-#[path = "../shared/access_log.rs"]
-mod access_log;
-#[path = "../shared/audit.rs"]
-mod audit;
 mod correlation;
 mod dialect;
-#[path = "../shared/directory.rs"]
-mod directory;
-#[path = "../shared/hunting.rs"]
-mod hunting;
-#[path = "../shared/incidents.rs"]
-mod incidents;
-#[path = "../shared/keys.rs"]
-mod keys;
-#[path = "../shared/quotas.rs"]
-mod quotas;
-#[path = "../shared/sessions.rs"]
-mod sessions;
+#[path = "../shared/mod.rs"]
+mod shared;
 mod transfer;
 
 use std::path::Path;
@@ -35,7 +21,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-/// The names the modules in `../shared` use for this backend.
+/// The names the modules in `../shared` use for this backend (through `super`).
 type Backend = SqliteStore;
 type Db = Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod api_auth;
+mod api_hunting;
 mod api_incidents;
 mod api_ingest;
 mod api_support;

@@ -1,0 +1,19 @@
+//! Every store trait's implementation, written once for both backends. `sqlite/mod.rs` and
+//! `postgres/mod.rs` each compile this directory as their module `shared` (`#[path]`); through
+//! the names below, `super` in these files is whichever backend includes them: its store type
+//! (`Backend`), its sqlx database, row and connection types, and what it spells differently
+//! (`dialect`, and `correlation` for ingestion).
+
+use super::{Backend, Db, DbConnection, DbRow, correlation, dialect, from_unix_seconds, parse_column, unix_seconds};
+
+mod access_log;
+mod audit;
+mod directory;
+mod hunting;
+mod incidents;
+mod keys;
+mod quotas;
+mod sessions;
+
+pub(super) use access_log::read_entry;
+pub(super) use audit::read_event;
