@@ -666,13 +666,13 @@ impl Compiler {
     }
 
     /// `format_datetime` with .NET-style patterns (yyyy, MM, dd, HH, mm, ss, fffffff).
-    fn format_datetime(&self, ticks: &str, format: &str) -> String {
+    fn format_datetime(&mut self, ticks: &str, format: &str) -> String {
         let mut pieces: Vec<String> = Vec::new();
         let mut literal = String::new();
-        let flush = |literal: &mut String, pieces: &mut Vec<String>| {
+        // The pattern's literal text is bound, never written into the SQL.
+        let flush = |compiler: &mut Self, literal: &mut String, pieces: &mut Vec<String>| {
             if !literal.is_empty() {
-                pieces.push(format!("'{}'", literal.replace('\'', "''")));
-                literal.clear();
+                pieces.push(compiler.bind(Value::Text(std::mem::take(literal))));
             }
         };
         let seconds = format!("({ticks} / 10000000)");
@@ -694,13 +694,17 @@ impl Compiler {
                 ('m', 2) => Some(part(self.dialect, "%M", "MI")),
                 ('s', 2) => Some(part(self.dialect, "%S", "SS")),
                 ('f', n @ 1..=7) => {
-                    Some(format!("substr(substr('0000000' || CAST({ticks} % 10000000 AS TEXT), -7), 1, {n})"))
+                    let fraction = match self.dialect {
+                        Dialect::Sqlite => format!("substr('0000000' || CAST({ticks} % 10000000 AS TEXT), -7)"),
+                        Dialect::Postgres => format!("lpad(CAST({ticks} % 10000000 AS TEXT), 7, '0')"),
+                    };
+                    Some(format!("substr({fraction}, 1, {n})"))
                 }
                 _ => None,
             };
             match piece {
                 Some(piece) => {
-                    flush(&mut literal, &mut pieces);
+                    flush(self, &mut literal, &mut pieces);
                     pieces.push(piece);
                     i += run;
                 }
@@ -710,7 +714,7 @@ impl Compiler {
                 }
             }
         }
-        flush(&mut literal, &mut pieces);
+        flush(self, &mut literal, &mut pieces);
         if pieces.is_empty() {
             return "''".into();
         }
