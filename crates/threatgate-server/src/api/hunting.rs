@@ -67,17 +67,13 @@ pub async fn run(
             Value::Object(object)
         })
         .collect();
-    let results = Value::Array(results);
-    let size = results.to_string().len();
-    let body = json!({
-        "Stats": {
-            "ExecutionTime": started.elapsed().as_secs_f64(),
-            "dataset_statistics": [{"table_row_count": rows, "table_size": size}],
-        },
-        "Schema": schema,
-        "Results": results,
+    // Results are written once: their length is the reported size, and the body embeds them.
+    let results = Value::Array(results).to_string();
+    let stats = json!({
+        "ExecutionTime": started.elapsed().as_secs_f64(),
+        "dataset_statistics": [{"table_row_count": rows, "table_size": results.len()}],
     });
-    let response =
-        ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+    let body = format!("{{\"Stats\":{stats},\"Schema\":{},\"Results\":{results}}}", Value::Array(schema));
+    let response = ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
     Ok(noted(response, Vec::new(), format!("{rows} rows"), Some(request.query.chars().take(2_000).collect())))
 }
