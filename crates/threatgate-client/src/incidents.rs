@@ -202,7 +202,7 @@ impl Client {
         Ok(url)
     }
 
-    fn api_url(&self, path: &str) -> Result<url::Url> {
+    pub(crate) fn api_url(&self, path: &str) -> Result<url::Url> {
         self.api_base.join(path).map_err(|e| Error::Config(format!("API base {}: {e}", self.api_base)))
     }
 
@@ -220,7 +220,7 @@ impl Client {
 
     /// Calls the API with the tenant's token; a 401 with a cached token gets one more try
     /// with a fresh token (the old one may have been revoked or its key rotated).
-    async fn api_call(
+    pub(crate) async fn api_call(
         &self,
         tenant: &str,
         repeat: Repeat,

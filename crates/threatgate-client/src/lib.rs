@@ -7,6 +7,7 @@
 //!   owner-only file.
 //! - [`Client::list_incidents`] (a typed [`IncidentFilter`], every page followed),
 //!   [`Client::get_incident`], [`Client::update_incident`].
+//! - [`Client::run_hunting_query`]: advanced hunting (KQL) in one tenant.
 //! - Retries ([`RetryPolicy`]): 429 waits for `Retry-After`; 5xx and connection failures back
 //!   off exponentially with jitter. Errors are typed ([`Error`], [`ServiceError`]) and carry
 //!   the service's code, message and tracking id.
@@ -40,6 +41,7 @@ mod clock;
 mod error;
 mod fanout;
 mod http;
+mod hunting;
 mod incidents;
 mod token;
 mod verify;
@@ -51,6 +53,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result, ServiceError};
 pub use fanout::fan_out;
 pub use http::RetryPolicy;
+pub use hunting::{HuntingColumn, HuntingResult};
 pub use incidents::{API_RESOURCE, IncidentChanges, IncidentFilter, MAX_PAGE};
 pub use threatgate_proto::Incident;
 pub use token::{ClientSecret, Credential, RENEW_BEFORE, TokenProvider, TokenSettings, TokenVersion};

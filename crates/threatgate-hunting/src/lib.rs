@@ -7,6 +7,7 @@
 pub mod ast;
 mod bind;
 mod error;
+pub mod events;
 pub mod functions;
 mod lexer;
 mod parser;

@@ -2,11 +2,14 @@
 //! alerts, the entity keys that correlate them, building and changing incident documents
 //! (join, merge, update). The store runs these inside its transactions; nothing here does IO.
 
+mod alert_events;
 mod alerts;
 mod documents;
+pub mod event_generator;
 pub mod generator;
 mod update;
 
+pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};
 pub use alerts::{IngestAlert, correlation_keys, prepare_alert};
 pub use documents::{add_alert, merge_into, new_incident, redirect};
 pub use update::{IncidentUpdate, UpdateError, apply_update};

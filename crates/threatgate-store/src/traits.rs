@@ -243,6 +243,7 @@ pub enum AccessOperation {
     GetIncident,
     UpdateIncident,
     IngestAlerts,
+    IngestEvents,
     RunAdvancedHunting,
 }
 
@@ -253,14 +254,22 @@ impl AccessOperation {
             Self::GetIncident => "GetIncident",
             Self::UpdateIncident => "UpdateIncident",
             Self::IngestAlerts => "IngestAlerts",
+            Self::IngestEvents => "IngestEvents",
             Self::RunAdvancedHunting => "RunAdvancedHunting",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::ListIncidents, Self::GetIncident, Self::UpdateIncident, Self::IngestAlerts, Self::RunAdvancedHunting]
-            .into_iter()
-            .find(|operation| operation.as_str() == text)
+        [
+            Self::ListIncidents,
+            Self::GetIncident,
+            Self::UpdateIncident,
+            Self::IngestAlerts,
+            Self::IngestEvents,
+            Self::RunAdvancedHunting,
+        ]
+        .into_iter()
+        .find(|operation| operation.as_str() == text)
     }
 }
 
@@ -465,15 +474,7 @@ pub struct IncidentRecord {
     pub entity_keys: Vec<String>,
 }
 
-/// A value of one column of a hunting event, as stored: datetimes and timespans in ticks,
-/// `dynamic` as JSON text.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventValue {
-    Text(String),
-    Long(i64),
-    Real(f64),
-    Bool(bool),
-}
+pub use threatgate_hunting::events::{EventRow, EventValue};
 
 /// How much one hunting query may return and take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,7 +511,7 @@ pub trait HuntingStore: Send + Sync + 'static {
         &self,
         scope: &TenantScope<IngestAlerts>,
         table: &'static threatgate_hunting::schema::Table,
-        rows: &[Vec<Option<EventValue>>],
+        rows: &[EventRow],
     ) -> Result<u64>;
 
     /// Runs a bound query over the tenant's rows at `now` (ticks).

@@ -59,6 +59,8 @@ pub enum Command {
     /// Partner: list, get and update incidents in one customer tenant or in all of them.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
+    /// Partner: run an advanced hunting query (KQL) in one customer tenant or in all of them.
+    Hunt(HuntArgs),
 }
 
 /// Where the partner's application gets tokens and calls the API. Each option can also come
@@ -115,6 +117,36 @@ pub enum OutputFormat {
     Table,
     Json,
     Ndjson,
+}
+
+/// How `hunt` prints rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HuntFormat {
+    /// Aligned columns, long cells cut.
+    Table,
+    /// One JSON array of row objects.
+    Json,
+    /// One row object per line, as each tenant answers.
+    Ndjson,
+    /// A header, then one line per row (RFC 4180).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    #[command(flatten)]
+    pub partner: PartnerArgs,
+    #[command(flatten)]
+    pub tenants: TenantChoice,
+    /// The query, e.g. 'DeviceProcessEvents | where FileName =~ "powershell.exe" | take 10'.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub query: Option<String>,
+    /// Read the query from this file (- for standard input).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Every row has the tenant first.
+    #[arg(long, value_enum, default_value_t = HuntFormat::Table)]
+    pub output: HuntFormat,
 }
 
 /// Which tenants a command works in.
@@ -249,8 +281,12 @@ pub struct IngestArgs {
     /// Tenant GUID or domain.
     #[arg(long)]
     pub tenant: String,
-    /// The file of alerts, or - for standard input.
+    /// The file of alerts (or of events, with --table), or - for standard input.
     pub file: String,
+    /// Events for this advanced hunting table (DeviceProcessEvents, EmailEvents, …) instead of
+    /// alerts: JSON lines or an array of objects keyed by the table's column names.
+    #[arg(long)]
+    pub table: Option<String>,
     /// Correlation window in hours.
     #[arg(long, default_value_t = 24)]
     pub window_hours: u32,
@@ -266,6 +302,14 @@ pub struct SeedArgs {
     /// How many incidents to create.
     #[arg(long)]
     pub incidents: u64,
+    /// How many ordinary advanced hunting events to add besides those behind the alerts
+    /// (default: 100 per incident).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Only these hunting tables, comma-separated (e.g.
+    /// DeviceProcessEvents,DeviceNetworkEvents); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub event_tables: Vec<String>,
     /// The seed: the same seed gives the same alerts.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

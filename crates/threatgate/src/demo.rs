@@ -137,8 +137,12 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
 
 /// How many incidents each consented customer starts with.
 const DEMO_INCIDENTS: u64 = 40;
+/// How many ordinary hunting events each consented customer starts with (besides those
+/// behind its alerts).
+const DEMO_EVENTS: u64 = 5000;
 
-/// Gives each consented customer a few dozen incidents, once.
+/// Gives each consented customer a few dozen incidents and a few thousand hunting events,
+/// once (a data directory from before hunting gets its events on the next run).
 async fn seed_incidents(
     store: &dyn threatgate_store::Store,
     admin: &DirectoryAdmin<'_>,
@@ -147,11 +151,38 @@ async fn seed_incidents(
     for (index, customer) in manifest.customers.iter().enumerate().filter(|(_, c)| c.consented) {
         let tenant = admin.get_tenant(&customer.tenant_id).await?;
         let scope = threatgate_domain::TenantScope::<threatgate_domain::ReadIncidents>::for_administrator(tenant.id);
-        if store.count_incidents(&scope).await? == 0 {
-            crate::incidents::seed_tenant(store, &tenant, DEMO_INCIDENTS, index as u64 + 1, 30, false).await?;
+        let has_incidents = store.count_incidents(&scope).await? > 0;
+        let has_events = has_process_events(store, &tenant).await?;
+        if has_incidents && has_events {
+            continue;
         }
+        let plan = crate::incidents::SeedPlan {
+            incidents: if has_incidents { 0 } else { DEMO_INCIDENTS },
+            events: if has_events { 0 } else { DEMO_EVENTS },
+            event_tables: Vec::new(),
+            seed: index as u64 + 1,
+            days: 30,
+        };
+        crate::incidents::seed_tenant(store, &tenant, &plan, false).await?;
     }
     Ok(())
+}
+
+/// Whether the tenant has any `DeviceProcessEvents` row, asked as a hunting query.
+async fn has_process_events(
+    store: &dyn threatgate_store::Store,
+    tenant: &threatgate_domain::Tenant,
+) -> anyhow::Result<bool> {
+    let plan = threatgate_hunting::parse("DeviceProcessEvents | take 1")
+        .and_then(|query| threatgate_hunting::bind(&query))
+        .map_err(|error| anyhow::anyhow!("{}", error.message))?;
+    let scope = threatgate_domain::TenantScope::<threatgate_domain::RunHunting>::for_administrator(tenant.id);
+    let limits = threatgate_store::HuntLimits { max_rows: 1, timeout: std::time::Duration::from_secs(30) };
+    let now = threatgate_domain::datetime::to_ticks(time::OffsetDateTime::now_utc());
+    match store.run_hunt(&scope, &plan, now, limits).await? {
+        Ok(output) => Ok(!output.rows.is_empty()),
+        Err(refusal) => anyhow::bail!("counting the demo's events: {refusal:?}"),
+    }
 }
 
 /// The tenant's Global Administrator and a password that works: the remembered one if it
@@ -312,6 +343,10 @@ fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
         "\n5. The partner toolkit: the last 24 hours of incidents in every customer at once (tokens cached,\n   a customer without consent reported on its own line, the others still answered):"
     );
     println!("{exe} incidents list --profiles {data_dir}/partner.toml --profile demo --all-tenants --since 24h");
+    println!("\n6. Advanced hunting (KQL) in every customer at once: who ran PowerShell most in the last week:");
+    println!(
+        "{exe} hunt --profiles {data_dir}/partner.toml --profile demo --all-tenants 'DeviceProcessEvents | where Timestamp > ago(7d) and FileName =~ \"powershell.exe\" | summarize count() by DeviceName | top 5 by count_'"
+    );
     println!("\nPress Ctrl-C to stop.");
 }
 

@@ -8,8 +8,11 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::{IngestAlerts, Tenant, TenantScope};
+use threatgate_hunting::events::EventRow;
+use threatgate_hunting::schema::Table;
 use threatgate_identity::admin::COMMAND_LINE_ACTOR;
 use threatgate_identity::{DirectoryAdmin, SystemClock};
+use threatgate_incidents::event_generator::EventGenerator;
 use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
 use threatgate_store::{IngestReport, Store};
@@ -19,6 +22,8 @@ use crate::output::emit;
 
 /// Alerts per transaction.
 const BATCH: usize = 1000;
+/// Events per transaction.
+const EVENT_BATCH: usize = 10_000;
 const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 
 async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Arc<dyn Store>, Tenant)> {
@@ -39,10 +44,20 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
     } else {
         text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?;
     }
+    let scope = TenantScope::<IngestAlerts>::for_administrator(tenant.id);
+    if let Some(table) = &args.table {
+        let table = threatgate_server::api::event_table(table).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+        let rows = threatgate_hunting::events::parse_events(table, &text)?;
+        let mut added = 0;
+        for batch in rows.chunks(EVENT_BATCH) {
+            added += store.insert_events(&scope, table, batch).await?;
+        }
+        let report = serde_json::json!({ "table": table.name, "eventsAdded": added });
+        return emit(json, &report, || format!("{}: {added} {} events added", tenant.display_name, table.name));
+    }
     let now = to_ticks(time::OffsetDateTime::now_utc());
     let alerts =
         threatgate_server::api::parse_alerts(text.as_bytes(), now).map_err(|failure| anyhow::anyhow!("{failure}"))?;
-    let scope = TenantScope::<IngestAlerts>::for_administrator(tenant.id);
     let window = i64::from(args.window_hours) * TICKS_PER_HOUR;
     let mut report = IngestReport::default();
     for batch in alerts.chunks(BATCH) {
@@ -51,56 +66,155 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
     emit(json, &report, || describe(&report, &tenant))
 }
 
-/// Seeds `incidents` generated incidents into `tenant`; `progress` shows a bar.
+/// What `threatgate seed` makes for a tenant.
+#[derive(Debug, Clone)]
+pub struct SeedPlan {
+    /// Generated incidents (each one to three alerts).
+    pub incidents: u64,
+    /// Ordinary hunting events besides those behind the alerts.
+    pub events: u64,
+    /// Only these hunting tables (all when empty).
+    pub event_tables: Vec<String>,
+    /// The same seed gives the same alerts and events.
+    pub seed: u64,
+    /// Spread over this many days before now.
+    pub days: u32,
+}
+
+/// What a seed added.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedReport {
+    #[serde(flatten)]
+    pub alerts: IngestReport,
+    pub events_added: u64,
+}
+
+/// Seeds `plan` into `tenant`: the alerts through correlation, then the events behind them and
+/// the ordinary events (generated on a thread of their own while the store writes the previous
+/// batch); `progress` shows a bar.
 pub async fn seed_tenant(
     store: &dyn Store,
     tenant: &Tenant,
-    incidents: u64,
-    seed: u64,
-    days: u32,
+    plan: &SeedPlan,
     progress: bool,
-) -> anyhow::Result<IngestReport> {
+) -> anyhow::Result<SeedReport> {
     let now = to_ticks(time::OffsetDateTime::now_utc());
     let domain = tenant.initial_domain.to_string();
     let scope = TenantScope::<IngestAlerts>::for_administrator(tenant.id);
-    let bar = if progress { ProgressBar::new(incidents) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} incidents, {per_sec}, eta {eta}")
+    let bar = |length: u64, unit: &str| {
+        let bar = if progress { ProgressBar::new(length) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}}, eta {{eta}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
-    );
-    bar.set_message(format!("seeding {}", tenant.display_name));
-    let mut report = IngestReport::default();
+        );
+        bar.set_message(format!("seeding {}", tenant.display_name));
+        bar
+    };
+    let mut events = EventGenerator::new(plan.seed, &domain, now, plan.days, plan.events);
+    let tables: Vec<&str> = plan.event_tables.iter().map(String::as_str).collect();
+    events.only(&tables);
+    let mut report = SeedReport::default();
+    let mut behind_alerts = Vec::new();
+    let alerts_bar = bar(plan.incidents, "incidents");
     let mut batch = Vec::with_capacity(BATCH);
-    let mut generator = AlertGenerator::new(seed, &domain, incidents, now, days).peekable();
+    let mut generator = AlertGenerator::new(plan.seed, &domain, plan.incidents, now, plan.days).peekable();
     while let Some((received, alert)) = generator.next() {
+        behind_alerts.extend(events.observe(&alert));
         batch.push(
             prepare_alert(alert, received).map_err(|why| anyhow::anyhow!("a generated alert is invalid: {why}"))?,
         );
         if batch.len() >= BATCH || generator.peek().is_none() {
             let done = store.ingest_alerts(&scope, std::mem::take(&mut batch), 24 * TICKS_PER_HOUR).await?;
-            bar.inc(done.incidents_created);
-            add(&mut report, done);
+            alerts_bar.inc(done.incidents_created);
+            add(&mut report.alerts, done);
         }
     }
-    bar.finish_and_clear();
+    alerts_bar.finish_and_clear();
+
+    let total = plan.events;
+    let events_bar = bar(total + behind_alerts.len() as u64, "events");
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<(&'static Table, Vec<EventRow>)>(4);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut buffers: Vec<(&'static Table, Vec<EventRow>)> = Vec::new();
+        let mut push = |table: &'static Table, row: EventRow| -> bool {
+            let index = match buffers.iter().position(|(t, _)| t.name == table.name) {
+                Some(index) => index,
+                None => {
+                    buffers.push((table, Vec::with_capacity(EVENT_BATCH)));
+                    buffers.len() - 1
+                }
+            };
+            buffers[index].1.push(row);
+            if buffers[index].1.len() < EVENT_BATCH {
+                return true;
+            }
+            let full = std::mem::replace(&mut buffers[index].1, Vec::with_capacity(EVENT_BATCH));
+            sender.blocking_send((table, full)).is_ok()
+        };
+        for (table, row) in behind_alerts.into_iter().chain(events.fleet_inventory()) {
+            if !push(table, row) {
+                return;
+            }
+        }
+        for _ in 0..total {
+            let (table, row) = events.next_event();
+            if !push(table, row) {
+                return;
+            }
+        }
+        for (table, rows) in buffers.into_iter().filter(|(_, rows)| !rows.is_empty()) {
+            if sender.blocking_send((table, rows)).is_err() {
+                return;
+            }
+        }
+    });
+    while let Some((table, rows)) = batches.recv().await {
+        report.events_added += store.insert_events(&scope, table, &rows).await?;
+        events_bar.inc(rows.len() as u64);
+    }
+    producer.await.context("the event generator stopped")?;
+    events_bar.finish_and_clear();
     Ok(report)
 }
 
 pub async fn seed(args: SeedArgs, json: bool) -> anyhow::Result<()> {
     let (store, tenant) = open(&args.data, &args.tenant).await?;
+    for table in &args.event_tables {
+        if !EventGenerator::table_names().any(|name| name == table) {
+            anyhow::bail!(
+                "--event-tables: the seed does not write {table}; it writes {}",
+                EventGenerator::table_names().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let plan = SeedPlan {
+        incidents: args.incidents,
+        events: args.events.unwrap_or(args.incidents.saturating_mul(EVENTS_PER_INCIDENT)),
+        event_tables: args.event_tables,
+        seed: args.seed,
+        days: args.days,
+    };
     let started = std::time::Instant::now();
-    let report = seed_tenant(store.as_ref(), &tenant, args.incidents, args.seed, args.days, !json).await?;
-    let seconds = started.elapsed().as_secs_f64();
+    let report = seed_tenant(store.as_ref(), &tenant, &plan, !json).await?;
+    let seconds = started.elapsed().as_secs_f64().max(0.001);
     emit(json, &report, || {
         format!(
-            "{}\n{:.1} s, {:.0} alerts/s",
-            describe(&report, &tenant),
+            "{}; {} events added\n{:.1} s, {:.0} alerts/s, {:.0} events/s",
+            describe(&report.alerts, &tenant),
+            report.events_added,
             seconds,
-            report.alerts_added as f64 / seconds.max(0.001)
+            report.alerts.alerts_added as f64 / seconds,
+            report.events_added as f64 / seconds,
         )
     })
 }
+
+/// Ordinary hunting events per seeded incident when `--events` is not given.
+pub const EVENTS_PER_INCIDENT: u64 = 100;
 
 fn add(total: &mut IngestReport, part: IngestReport) {
     total.alerts_added += part.alerts_added;

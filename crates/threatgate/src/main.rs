@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::migrate(args, json).await,
         Command::Token(args) => partner::token(args, json).await,
         Command::Incidents(command) => partner::incidents(command, json).await,
+        Command::Hunt(args) => partner::hunt(args, json).await,
     }
 }
 

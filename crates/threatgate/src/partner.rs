@@ -1,4 +1,4 @@
-//! The partner's commands, on `threatgate-client`: `token` and `incidents list|get|update`,
+//! The partner's commands, on `threatgate-client`: `token`, `incidents list|get|update` and `hunt`,
 //! for one customer tenant or all of them. Settings come from flags, `THREATGATE_…`
 //! variables and profiles; secrets only from an environment variable or a file.
 
@@ -12,12 +12,12 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use threatgate_client::{
-    Client, ClientSecret, DEFAULT_API_BASE, DEFAULT_AUTHORITY, Incident, IncidentChanges, IncidentFilter, TokenVersion,
-    fan_out,
+    Client, ClientSecret, DEFAULT_API_BASE, DEFAULT_AUTHORITY, HuntingResult, Incident, IncidentChanges,
+    IncidentFilter, TokenVersion, fan_out,
 };
 use threatgate_domain::{Classification, Determination, IncidentStatus};
 
-use crate::cli::{IncidentsCommand, OutputFormat, PartnerArgs, TenantChoice, TokenArgs};
+use crate::cli::{HuntArgs, HuntFormat, IncidentsCommand, OutputFormat, PartnerArgs, TenantChoice, TokenArgs};
 
 /// A profile in the profiles file. Secrets are only referenced, never written inline.
 #[derive(Debug, Default, Deserialize)]
@@ -254,16 +254,22 @@ fn tenant_list(choice: &TenantChoice, profile: &Profile) -> anyhow::Result<Vec<S
     Ok(tenants)
 }
 
-/// Lists in every tenant at once; prints each tenant's failure as it happens and fails at the
-/// end if any tenant did.
-async fn list(
-    client: &Client,
+/// Runs `operation` in every tenant at once (a progress bar on standard error when there are
+/// several); `arrived` sees each tenant's answer as it comes (streamed output) and says whether
+/// to keep it; a tenant's failure is printed as it happens. Returns the kept answers in the
+/// order the tenants were given, and how many tenants failed.
+async fn in_every_tenant<T, F, Fut>(
     tenants: &[String],
-    filter: &IncidentFilter,
     concurrency: usize,
-    output: OutputFormat,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
+    noun: &str,
+    size: impl Fn(&T) -> usize,
+    mut arrived: impl FnMut(&str, &T) -> anyhow::Result<bool>,
+    operation: F,
+) -> anyhow::Result<(Vec<(String, T)>, usize)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = threatgate_client::Result<T>>,
+{
     let progress = if tenants.len() > 1 {
         let bar = ProgressBar::with_draw_target(Some(tenants.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -274,38 +280,87 @@ async fn list(
     } else {
         ProgressBar::hidden()
     };
-    let mut results = fan_out(tenants.iter().cloned(), concurrency, |tenant| {
-        let (client, filter) = (client.clone(), filter.clone());
-        async move { client.list_incidents(&tenant, &filter).await }
-    });
-    let mut done: Vec<(String, Vec<Incident>)> = Vec::new();
+    let mut results = fan_out(tenants.iter().cloned(), concurrency, operation);
+    let mut done: Vec<(String, T)> = Vec::new();
     let (mut failed, mut found) = (0usize, 0usize);
-    let stdout = std::io::stdout();
     while let Some((tenant, result)) = results.next().await {
         progress.inc(1);
         match result {
-            Ok(incidents) => {
-                found += incidents.len();
-                progress.set_message(format!("{found} incidents, {failed} failed"));
-                if output == OutputFormat::Ndjson {
-                    let mut out = stdout.lock();
-                    for incident in &incidents {
-                        writeln!(out, "{}", with_tenant(&tenant, incident)?)?;
-                    }
-                } else {
-                    done.push((tenant, incidents));
+            Ok(answer) => {
+                found += size(&answer);
+                progress.set_message(format!("{found} {noun}, {failed} failed"));
+                if arrived(&tenant, &answer)? {
+                    done.push((tenant, answer));
                 }
             }
             Err(error) => {
                 failed += 1;
-                progress.set_message(format!("{found} incidents, {failed} failed"));
+                progress.set_message(format!("{found} {noun}, {failed} failed"));
                 progress.suspend(|| eprintln!("error: {tenant}: {error}"));
             }
         }
     }
     progress.finish_and_clear();
-    // Table and JSON keep the order the tenants were given in.
     done.sort_by_key(|(tenant, _)| tenants.iter().position(|t| t == tenant));
+    Ok((done, failed))
+}
+
+/// The summary line of a command run in several tenants, and its failure if any tenant failed.
+fn finish_everywhere(
+    client: &Client,
+    tenants: &[String],
+    found: usize,
+    noun: &str,
+    failed: usize,
+    started: Instant,
+) -> anyhow::Result<()> {
+    if tenants.len() > 1 {
+        eprintln!(
+            "{} tenants, {found} {noun}, {failed} failed, {} token requests, {:.1} s",
+            tenants.len(),
+            client.tokens().token_requests(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} of {} tenants failed", tenants.len());
+    }
+    Ok(())
+}
+
+/// Lists in every tenant at once; prints each tenant's failure as it happens and fails at the
+/// end if any tenant did.
+async fn list(
+    client: &Client,
+    tenants: &[String],
+    filter: &IncidentFilter,
+    concurrency: usize,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let stdout = std::io::stdout();
+    let (done, failed) = in_every_tenant(
+        tenants,
+        concurrency,
+        "incidents",
+        Vec::len,
+        |tenant, incidents: &Vec<Incident>| {
+            if output != OutputFormat::Ndjson {
+                return Ok(true);
+            }
+            let mut out = stdout.lock();
+            for incident in incidents {
+                writeln!(out, "{}", with_tenant(tenant, incident)?)?;
+            }
+            Ok(false)
+        },
+        |tenant| {
+            let (client, filter) = (client.clone(), filter.clone());
+            async move { client.list_incidents(&tenant, &filter).await }
+        },
+    )
+    .await?;
+    let found = done.iter().map(|(_, incidents)| incidents.len()).sum();
     match output {
         OutputFormat::Ndjson => {}
         OutputFormat::Json => {
@@ -317,18 +372,140 @@ async fn list(
         }
         OutputFormat::Table => print!("{}", table(&done)),
     }
-    if tenants.len() > 1 {
-        eprintln!(
-            "{} tenants, {found} incidents, {failed} failed, {} token requests, {:.1} s",
-            tenants.len(),
-            client.tokens().token_requests(),
-            started.elapsed().as_secs_f64()
-        );
+    finish_everywhere(client, tenants, found, "incidents", failed, started)
+}
+
+/// `threatgate hunt`: one KQL query in one tenant or in all of them, the rows of every tenant
+/// under one header with the tenant first.
+pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
+    let profile = load_profile(&args.partner)?;
+    let client = build_client(&args.partner, &profile, TokenVersion::V2)?;
+    let query = match (&args.query, &args.file) {
+        (Some(query), None) => query.clone(),
+        (None, Some(file)) if file.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading standard input")?;
+            text
+        }
+        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        _ => bail!("give the query as an argument or with --file"),
+    };
+    let tenants = tenant_list(&args.tenants, &profile)?;
+    let output = if json { HuntFormat::Json } else { args.output };
+    let started = Instant::now();
+    let stdout = std::io::stdout();
+    let (done, failed) = in_every_tenant(
+        &tenants,
+        args.tenants.concurrency,
+        "rows",
+        |result: &HuntingResult| result.results.len(),
+        |tenant, result| {
+            if output != HuntFormat::Ndjson {
+                return Ok(true);
+            }
+            let mut out = stdout.lock();
+            for row in &result.results {
+                writeln!(out, "{}", serde_json::Value::Object(row_with_tenant(tenant, row.clone())))?;
+            }
+            Ok(false)
+        },
+        |tenant| {
+            let (client, query) = (client.clone(), query.clone());
+            async move { client.run_hunting_query(&tenant, &query).await }
+        },
+    )
+    .await?;
+    let found = done.iter().map(|(_, result)| result.results.len()).sum();
+    let mut out = stdout.lock();
+    match output {
+        HuntFormat::Ndjson => {}
+        HuntFormat::Json => {
+            let all: Vec<serde_json::Value> = done
+                .iter()
+                .flat_map(|(tenant, result)| {
+                    result
+                        .results
+                        .iter()
+                        .map(move |row| serde_json::Value::Object(row_with_tenant(tenant, row.clone())))
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
+        }
+        HuntFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            if let Some((_, first)) = done.first() {
+                writer.write_record(std::iter::once("tenant").chain(first.schema.iter().map(|c| c.name.as_str())))?;
+            }
+            for (tenant, result) in &done {
+                for row in result.rows() {
+                    writer.write_record(std::iter::once(tenant.clone()).chain(row.into_iter().map(csv_cell)))?;
+                }
+            }
+            writer.flush()?;
+        }
+        HuntFormat::Table => write!(out, "{}", hunting_table(&done))?,
     }
-    if failed > 0 {
-        bail!("{failed} of {} tenants failed", tenants.len());
+    drop(out);
+    finish_everywhere(&client, &tenants, found, "rows", failed, started)
+}
+
+/// A hunting row's object with `tenant` first.
+fn row_with_tenant(
+    tenant: &str,
+    row: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    object.insert("tenant".into(), tenant.into());
+    object.extend(row);
+    object
+}
+
+/// A value as a CSV or table cell: text as it is, `null` empty, the rest as JSON.
+fn csv_cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
-    Ok(())
+}
+
+/// Longest cell a table shows; JSON and CSV keep every character.
+const MAX_TABLE_CELL: usize = 60;
+
+/// Aligned columns: the tenant, then the query's columns (cells cut at 60 characters).
+fn hunting_table(done: &[(String, HuntingResult)]) -> String {
+    let Some((_, first)) = done.first() else { return String::new() };
+    let mut rows: Vec<Vec<String>> =
+        vec![std::iter::once("TENANT".to_owned()).chain(first.schema.iter().map(|c| c.name.clone())).collect()];
+    for (tenant, result) in done {
+        for row in result.rows() {
+            let cells = row.into_iter().map(|value| {
+                let text = csv_cell(value).replace(['\n', '\r', '\t'], " ");
+                if text.chars().count() > MAX_TABLE_CELL {
+                    text.chars().take(MAX_TABLE_CELL - 1).chain(['…']).collect()
+                } else {
+                    text
+                }
+            });
+            rows.push(std::iter::once(tenant.clone()).chain(cells).collect());
+        }
+    }
+    aligned(&rows)
+}
+
+/// Rows of cells in columns as wide as their widest cell, two spaces apart.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
 }
 
 /// The incident's JSON with `tenant` first.
@@ -367,13 +544,5 @@ fn table(groups: &[(String, Vec<Incident>)]) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> =
-        (0..7).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
-    let mut text = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
+    aligned(&rows.into_iter().map(Vec::from).collect::<Vec<_>>())
 }

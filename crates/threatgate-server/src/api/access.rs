@@ -100,6 +100,8 @@ fn operation_of(method: &Method, path: &MatchedPath) -> Option<AccessOperation> 
         }
     } else if path.ends_with("/ingest/alerts") && method == Method::POST {
         Some(AccessOperation::IngestAlerts)
+    } else if path.ends_with("/ingest/events/{table}") && method == Method::POST {
+        Some(AccessOperation::IngestEvents)
     } else if path.ends_with("/advancedhunting/run") && method == Method::POST {
         Some(AccessOperation::RunAdvancedHunting)
     } else {

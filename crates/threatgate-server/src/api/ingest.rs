@@ -1,12 +1,16 @@
 //! `POST /api/ingest/alerts`: the tenant's own detection sources submit alerts (section 3.2
 //! shape), as a JSON array or JSON lines; each is correlated into the tenant's incidents.
 //! Needs `Incident.ReadWrite.All` held by an application registered in the tenant itself.
+//! `POST /api/ingest/events/{table}`: the same sources submit events to the tenant's hunting
+//! tables, with the same permission.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use threatgate_domain::IngestAlerts;
 use threatgate_domain::datetime::to_ticks;
+use threatgate_hunting::events::parse_events;
+use threatgate_hunting::schema::{self, Table};
 use threatgate_incidents::{IngestAlert, prepare_alert};
 use threatgate_proto::Alert;
 
@@ -81,3 +85,55 @@ pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailu
         })
         .collect()
 }
+
+/// What `POST /api/ingest/events/{table}` answers.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsReport {
+    pub table: &'static str,
+    pub events_added: u64,
+}
+
+/// Appends events to one of the caller's hunting tables: a JSON array of objects or one object
+/// per line, keyed by the table's column names (`Timestamp` required). Same permission and
+/// size limit as alerts; all of a request's events are added, or none.
+pub async fn ingest_events(
+    State(state): State<AppState>,
+    Authorized(scope): Authorized<IngestAlerts>,
+    Path(table): Path<String>,
+    body: Body,
+) -> Result<Response, ApiFailure> {
+    let table = event_table(&table)?;
+    let bytes =
+        axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiFailure::InvalidRequestBody("The request body is not UTF-8.".into()))?;
+    let rows = parse_events(table, text).map_err(|error| ApiFailure::InvalidRequestBody(format!("{error}.")))?;
+    let added = state.identity.store().insert_events(&scope, table, &rows).await?;
+    tracing::info!(tenant = %scope.tenant(), table = table.name, events = added, "events ingested");
+    let report = EventsReport { table: table.name, events_added: added };
+    let result = format!("{added} {} events added", table.name);
+    Ok(super::incidents::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
+}
+
+/// A table events can be submitted to: any of the schema's but the two filled from alerts.
+pub fn event_table(name: &str) -> Result<&'static Table, ApiFailure> {
+    let accepted = || {
+        schema::TABLES.iter().filter(|t| !ALERT_TABLES.contains(&t.name)).map(|t| t.name).collect::<Vec<_>>().join(", ")
+    };
+    match schema::table(name) {
+        Some(table) if ALERT_TABLES.contains(&table.name) => Err(ApiFailure::InvalidInput(format!(
+            "{} is filled from the tenant's alerts: submit alerts to /api/ingest/alerts.",
+            table.name
+        ))),
+        Some(table) => Ok(table),
+        None => Err(ApiFailure::NotFound(format!(
+            "No event table named '{}'. Tables: {}.",
+            name.chars().take(64).collect::<String>(),
+            accepted()
+        ))),
+    }
+}
+
+/// The tables written from alerts, never submitted directly.
+const ALERT_TABLES: [&str; 2] = ["AlertInfo", "AlertEvidence"];

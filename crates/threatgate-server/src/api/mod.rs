@@ -14,7 +14,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::ApiFailure;
-pub use ingest::parse_alerts;
+pub use ingest::{event_table, parse_alerts};
 
 use crate::routes::AppState;
 
@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
                 get(incidents::get_incident).patch(incidents::update_incident),
             )
             .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts))
+            .route(&format!("{prefix}/ingest/events/{{table}}"), post(ingest::ingest_events))
             .route(&format!("{prefix}/advancedhunting/run"), post(hunting::run));
     }
     router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))

@@ -69,7 +69,7 @@ const TICKS_PER_DAY: i64 = 864_000_000_000;
 /// Compiles `relation` for `tenant`, at `now` (ticks since the Unix epoch, the value of `now()`
 /// and the base of `ago()`), returning at most `row_limit` rows.
 pub fn compile(relation: &Relation, dialect: Dialect, tenant: &str, now: i64, row_limit: u64) -> Statement {
-    let mut compiler = Compiler { dialect, tenant: tenant.to_owned(), now, binds: Vec::new() };
+    let mut compiler = Compiler { dialect, tenant: tenant.to_owned(), now, binds: Vec::new(), terms: Vec::new() };
     let select = compiler.relation(relation);
     let fields = relation.fields();
     let columns = column_list("t", fields.len());
@@ -89,6 +89,51 @@ struct Compiler {
     tenant: String,
     now: i64,
     binds: Vec<Value>,
+    /// Terms that rows of the scan being compiled must hold in a term-indexed column (from
+    /// `has` in the filters right above it): `(column index, lower-cased term)`.
+    terms: Vec<(usize, String)>,
+}
+
+/// Columns with a term index (migrations `0002_hunting_indexes` / `0004_hunting_indexes`).
+const TERM_INDEXED: &[(&str, &str)] = &[("DeviceProcessEvents", "ProcessCommandLine")];
+
+/// The terms a chain of filters over a scan of `table` requires by `column has "term"` (in a
+/// conjunction), for term-indexed columns; only terms of letters, digits and `_`, which the
+/// index holds whole.
+fn required_terms(relation: &Relation, found: &mut Vec<(usize, String)>) -> Option<&'static Table> {
+    match relation {
+        Relation::Scan { table } => Some(table),
+        Relation::Filter { input, predicate } => {
+            let table = required_terms(input, found)?;
+            conjunct_terms(table, predicate, found);
+            Some(table)
+        }
+        _ => None,
+    }
+}
+
+fn conjunct_terms(table: &Table, predicate: &Typed, found: &mut Vec<(usize, String)>) {
+    let TypedKind::Binary { op, left, right } = &predicate.kind else { return };
+    match (op, &left.kind, &right.kind) {
+        (BinaryOp::And, _, _) => {
+            conjunct_terms(table, left, found);
+            conjunct_terms(table, right, found);
+        }
+        (
+            BinaryOp::Text { op: TextOp::Has | TextOp::HasCs, negated: false },
+            TypedKind::Column(index),
+            TypedKind::Literal(Literal::String(term)),
+        ) if !term.is_empty()
+            && term.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && table
+                .columns
+                .get(*index)
+                .is_some_and(|column| TERM_INDEXED.iter().any(|(t, c)| *t == table.name && *c == column.name)) =>
+        {
+            found.push((*index, term.to_ascii_lowercase()));
+        }
+        _ => {}
+    }
 }
 
 /// `t.c0, t.c1, …`
@@ -117,13 +162,37 @@ impl Compiler {
                     .map(|(i, c)| format!("\"{}\" AS c{i}", c.name))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let name = table_name(table);
                 let tenant = self.bind(Value::Text(self.tenant.clone()));
-                Select {
-                    sql: format!("SELECT {columns} FROM {} WHERE tenant_id = {tenant}", table_name(table)),
-                    ordered: false,
+                let mut sql = format!("SELECT {columns} FROM {name} WHERE tenant_id = {tenant}");
+                // One indexed column per table: SQLite's index is the table's single FTS5 column.
+                for (index, term) in std::mem::take(&mut self.terms) {
+                    let column = table.columns[index].name;
+                    match self.dialect {
+                        Dialect::Sqlite => {
+                            let phrase = self.bind(Value::Text(format!("\"{term}\"")));
+                            let _ = write!(
+                                sql,
+                                " AND rowid IN (SELECT rowid FROM {name}_terms WHERE {name}_terms MATCH {phrase})"
+                            );
+                        }
+                        Dialect::Postgres => {
+                            let term = self.bind(Value::Text(term));
+                            let _ = write!(
+                                sql,
+                                " AND regexp_split_to_array(lower(\"{column}\"), '[^a-z0-9_]+') @> ARRAY[{term}]::text[]"
+                            );
+                        }
+                    }
                 }
+                Select { sql, ordered: false }
             }
             Relation::Filter { input, predicate } => {
+                // The term index narrows the scan; the filter's own `has` stays the exact test.
+                let mut terms = Vec::new();
+                if required_terms(relation, &mut terms).is_some() && self.terms.is_empty() {
+                    self.terms = terms;
+                }
                 let inner = self.relation(input);
                 let predicate = self.expr(predicate, "t");
                 Select { sql: format!("SELECT * FROM ({}) AS t WHERE {predicate}", inner.sql), ordered: inner.ordered }
@@ -529,6 +598,10 @@ impl Compiler {
                     format!("({value} IS NULL)")
                 };
                 if function == Scalar::IsEmpty { empty } else { format!("(NOT {empty})") }
+            }
+            // KQL strings are never null (a missing one is ""): `isnull` of a string is false.
+            Scalar::IsNull | Scalar::IsNotNull if args.first().map(|a| a.ty) == Some(Type::String) => {
+                (if function == Scalar::IsNull { "(1 = 0)" } else { "(1 = 1)" }).to_owned()
             }
             Scalar::IsNull => format!("({} IS NULL)", arg(self, 0)),
             Scalar::IsNotNull => format!("({} IS NOT NULL)", arg(self, 0)),

@@ -11,7 +11,9 @@ use sqlx::{AssertSqlSafe, Row, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
-use threatgate_incidents::{IncidentUpdate, IngestAlert, add_alert, apply_update, merge_into, new_incident, redirect};
+use threatgate_incidents::{
+    IncidentUpdate, IngestAlert, add_alert, alert_rows, apply_update, merge_into, new_incident, redirect,
+};
 use threatgate_proto::Incident;
 
 use super::correlation::{
@@ -106,6 +108,11 @@ impl IncidentStore for Backend {
         begin_ingestion(&mut tx, &tenant).await?;
         // Alert ids already known, for the whole batch in one query.
         let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
+        // What hunting's AlertInfo and AlertEvidence get, written once the incidents are.
+        let hunting: Vec<_> = alerts
+            .iter()
+            .filter_map(|a| alert_rows(&a.alert).map(|(info, evidence)| (a.alert.alert_id.clone(), info, evidence)))
+            .collect();
         let mut incident_ids = IncidentIds::start(&mut tx).await?;
         let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
         for alert in alerts {
@@ -165,6 +172,7 @@ impl IncidentStore for Backend {
         }
         insert_alerts(&mut tx, &tenant, &placed).await?;
         tx.commit().await?;
+        self.record_alert_events(&tenant, hunting).await?;
         Ok(report)
     }
 

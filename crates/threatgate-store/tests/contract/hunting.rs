@@ -223,7 +223,7 @@ pub(crate) async fn hunting_golden_queries_answer_as_kql_does(store: Arc<dyn Sto
     dataset(store.as_ref(), tenant, other).await;
     let scope = TenantScope::<RunHunting>::for_administrator(tenant);
     let cases = golden();
-    assert!(cases.len() >= 40, "{} cases", cases.len());
+    assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let parsed = threatgate_hunting::parse(&case.query)

@@ -7,7 +7,7 @@ use threatgate_hunting::schema;
 use threatgate_store::EventValue;
 use threatgate_testkit::{TestApp, seed_partner, spawn_app, spawn_app_with};
 
-use crate::api_support::{assert_api_error, token_for};
+use crate::api_support::{assert_api_error, source_token, token_for};
 
 async fn hunt(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
     app.client
@@ -143,4 +143,85 @@ async fn hunting_needs_its_role_and_counts_against_its_quota() {
     let throttled = hunt(&app, &token, &json!({"Query": "DeviceInfo"})).await;
     assert_eq!(throttled.status(), 429, "the fourth call in a minute");
     assert!(throttled.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn events_arrive_by_ingestion_and_alerts_fill_alert_info_and_evidence() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["AdvancedHunting.Read.All"]).await;
+    let contoso = partner.consented[0].clone();
+    let source = source_token(&app, &contoso).await;
+    let post = |path: &str, body: String| {
+        app.client.post(format!("{}{path}", app.base_url)).bearer_auth(&source).body(body).send()
+    };
+
+    let now = time::OffsetDateTime::now_utc();
+    let at = |minutes: i64| {
+        threatgate_domain::datetime::format_ticks(threatgate_domain::datetime::to_ticks(now) - minutes * 600_000_000)
+    };
+    let lines = format!(
+        "{}\n{}\n",
+        json!({"Timestamp": at(5), "DeviceName": "ws-01", "RemoteIP": "203.0.113.7", "RemotePort": 443}),
+        json!({"Timestamp": at(3), "DeviceName": "ws-02", "RemoteIP": "203.0.113.7", "RemotePort": 80, "RemoteUrl": null}),
+    );
+    let response = post("/api/ingest/events/DeviceNetworkEvents", lines).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"table": "DeviceNetworkEvents", "eventsAdded": 2}));
+
+    // Refusals name the problem; nothing of a refused request is added.
+    let bad =
+        format!("{}\n{}", json!({"Timestamp": at(1), "RemotePort": 22}), json!({"Timestamp": at(1), "remoteport": 22}));
+    let body =
+        assert_api_error(post("/api/ingest/events/DeviceNetworkEvents", bad).await.unwrap(), 400, "InvalidRequestBody")
+            .await;
+    assert_eq!(
+        body["error"]["message"],
+        "Line 2: DeviceNetworkEvents has no column `remoteport` (names are case-sensitive: `RemotePort`)."
+    );
+    let body =
+        assert_api_error(post("/api/ingest/events/NoSuchTable", "{}".into()).await.unwrap(), 404, "ResourceNotFound")
+            .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("No event table named 'NoSuchTable'. Tables: DeviceProcessEvents")
+    );
+    assert_api_error(post("/api/ingest/events/AlertInfo", "{}".into()).await.unwrap(), 400, "InvalidInput").await;
+    let reader = token_for(&app, &partner, &contoso).await;
+    let refused = app
+        .client
+        .post(format!("{}/api/ingest/events/DeviceNetworkEvents", app.base_url))
+        .bearer_auth(&reader)
+        .body(json!({"Timestamp": at(1)}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(refused, 403, "Forbidden").await;
+
+    // An alert submitted (twice) is in AlertInfo once, its device and user in AlertEvidence.
+    let alert = json!({
+        "alertId": "da-1", "serviceSource": "MicrosoftDefenderATP", "creationTime": at(2),
+        "firstActivity": at(4), "lastActivity": at(2), "title": "Suspicious PowerShell command line",
+        "category": "Execution", "severity": "High", "detectionSource": "EDR", "mitreTechniques": ["T1059.001"],
+        "devices": [{"mdatpDeviceId": "dev-1", "deviceDnsName": "ws-01", "osPlatform": "Windows11"}],
+        "entities": [{"entityType": "User", "userPrincipalName": "ana@contoso.com", "accountName": "ana"}]
+    });
+    for _ in 0..2 {
+        assert_eq!(post("/api/ingest/alerts", json!([alert]).to_string()).await.unwrap().status(), 200);
+    }
+    let query = "AlertInfo | join kind=inner (AlertEvidence) on AlertId | project AlertId, Severity, AttackTechniques, EntityType, DeviceName, AccountUpn | order by EntityType asc";
+    let body: Value = hunt(&app, &reader, &json!({ "Query": query })).await.json().await.unwrap();
+    assert_eq!(
+        body["Results"],
+        json!([
+            {"AlertId": "da-1", "Severity": "High", "AttackTechniques": "[\"T1059.001\"]", "EntityType": "Machine", "DeviceName": "ws-01", "AccountUpn": ""},
+            {"AlertId": "da-1", "Severity": "High", "AttackTechniques": "[\"T1059.001\"]", "EntityType": "User", "DeviceName": "", "AccountUpn": "ana@contoso.com"}
+        ])
+    );
+    // Hunting joins the alert's device to the ingested events (both sides have a RemoteIP: the
+    // right one is RemoteIP1).
+    let query = "AlertEvidence | where EntityType == \"Machine\" | join kind=inner (DeviceNetworkEvents) on DeviceName | project DeviceName, RemoteIP1, RemotePort";
+    let body: Value = hunt(&app, &reader, &json!({ "Query": query })).await.json().await.unwrap();
+    assert_eq!(body["Results"], json!([{"DeviceName": "ws-01", "RemoteIP1": "203.0.113.7", "RemotePort": 443}]));
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use threatgate_testkit::{seed_partner, spawn_app};
 
-use crate::api_support::{api_get, assert_api_error, token_for};
+use crate::api_support::{api_get, assert_api_error, source_token, token_for};
 
 fn alert(id: &str, title: &str, category: &str, severity: &str, entities: Value) -> Value {
     json!({
@@ -23,19 +23,7 @@ async fn alerts_sharing_entities_are_correlated_and_linked_incidents_merged() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.ReadWrite.All"]).await;
     // The tenant's own detection source: an application registered in the tenant itself.
-    let admin = app.admin();
-    let source = admin.register_application(&partner.consented[0], "Contoso EDR", false, &[]).await.unwrap();
-    let source_id = source.app_id.to_string();
-    admin.add_permissions(&source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
-    let secret = admin.add_secret(&source_id, "", None).await.unwrap();
-    admin.grant_consent(&partner.consented[0], &source_id).await.unwrap();
-    app.refresh().await;
-    let body: Value = crate::request_v2_token(&app, &partner.consented[0], &source_id, secret.value.expose())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let source_token = body["access_token"].as_str().unwrap().to_owned();
+    let source_token = source_token(&app, &partner.consented[0]).await;
     let ingest = |alerts: Value| {
         app.client.post(format!("{}/api/ingest/alerts", app.base_url)).bearer_auth(&source_token).json(&alerts).send()
     };

@@ -1,0 +1,883 @@
+//! Deterministic, realistic hunting events for `threatgate seed` and the demo: a fleet of
+//! devices and users doing ordinary work (processes, connections, files, logons, registry,
+//! mail), plus, for each seeded alert, the events behind it on the alert's own device, user,
+//! file, command line, address or message, so that hunting finds what the incidents show.
+//! The same seed, and the same alerts observed in the same order, give the same events.
+//!
+//! Distributions the benchmark relies on (documented in the README): about 6% of process
+//! events are `powershell.exe`, exactly one process event in a thousand runs
+//! `rundll32.exe … comsvcs.dll, MiniDump …` (the term `MiniDump`), about 60% of connections
+//! go to port 443.
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use threatgate_domain::datetime::parse_datetime_ticks;
+use threatgate_hunting::events::{EventRow, RowBuilder};
+use threatgate_hunting::schema::{self, Table};
+use threatgate_proto::{Alert, Entity};
+
+const TICKS_PER_SECOND: i64 = 10_000_000;
+
+/// The tables the generator writes, with the share of ordinary events each gets (per mille).
+const MIX: &[(&str, u64)] = &[
+    ("DeviceProcessEvents", 420),
+    ("DeviceNetworkEvents", 330),
+    ("DeviceFileEvents", 90),
+    ("DeviceLogonEvents", 50),
+    ("DeviceRegistryEvents", 40),
+    ("EmailEvents", 25),
+    ("EmailAttachmentInfo", 10),
+    ("EmailUrlInfo", 10),
+    ("IdentityLogonEvents", 25),
+];
+
+/// An executable of the fleet: name, folder, command line; weight per ten thousand.
+struct Program {
+    file: &'static str,
+    folder: &'static str,
+    command: &'static str,
+    weight: u64,
+}
+
+const PROGRAMS: &[Program] = &[
+    Program {
+        file: "svchost.exe",
+        folder: "C:\\Windows\\System32",
+        command: "svchost.exe -k netsvcs -p -s Schedule",
+        weight: 1800,
+    },
+    Program {
+        file: "chrome.exe",
+        folder: "C:\\Program Files\\Google\\Chrome\\Application",
+        command: "\"chrome.exe\" --type=renderer --lang=en-US --field-trial-handle=1820",
+        weight: 1500,
+    },
+    Program {
+        file: "msedge.exe",
+        folder: "C:\\Program Files (x86)\\Microsoft\\Edge\\Application",
+        command: "\"msedge.exe\" --type=utility --utility-sub-type=network.mojom.NetworkService",
+        weight: 1200,
+    },
+    Program {
+        file: "conhost.exe",
+        folder: "C:\\Windows\\System32",
+        command: "conhost.exe 0xffffffff -ForceV1",
+        weight: 900,
+    },
+    Program {
+        file: "powershell.exe",
+        folder: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0",
+        command: "powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\Scripts\\inventory.ps1",
+        weight: 400,
+    },
+    Program {
+        file: "powershell.exe",
+        folder: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0",
+        command: "powershell.exe -Command Get-Service | Where-Object Status -eq Running",
+        weight: 200,
+    },
+    Program {
+        file: "cmd.exe",
+        folder: "C:\\Windows\\System32",
+        command: "cmd.exe /c \"C:\\Program Files\\Backup\\run-backup.bat\"",
+        weight: 500,
+    },
+    Program {
+        file: "OUTLOOK.EXE",
+        folder: "C:\\Program Files\\Microsoft Office\\root\\Office16",
+        command: "\"OUTLOOK.EXE\" /recycle",
+        weight: 700,
+    },
+    Program {
+        file: "ms-teams.exe",
+        folder: "C:\\Program Files\\WindowsApps\\MSTeams",
+        command: "\"ms-teams.exe\" --system-initiated",
+        weight: 700,
+    },
+    Program {
+        file: "MsMpEng.exe",
+        folder: "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform",
+        command: "\"MsMpEng.exe\"",
+        weight: 600,
+    },
+    Program {
+        file: "git.exe",
+        folder: "C:\\Program Files\\Git\\cmd",
+        command: "git.exe fetch --prune origin",
+        weight: 400,
+    },
+    Program {
+        file: "python.exe",
+        folder: "C:\\Python312",
+        command: "python.exe -m pip install --upgrade requests",
+        weight: 300,
+    },
+    Program {
+        file: "wmiprvse.exe",
+        folder: "C:\\Windows\\System32\\wbem",
+        command: "wmiprvse.exe -secured -Embedding",
+        weight: 400,
+    },
+    Program {
+        file: "taskhostw.exe",
+        folder: "C:\\Windows\\System32",
+        command: "taskhostw.exe Install $(Arg0)",
+        weight: 300,
+    },
+    Program {
+        file: "reg.exe",
+        folder: "C:\\Windows\\System32",
+        command: "reg.exe query HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+        weight: 100,
+    },
+];
+
+/// The rare credential-dumping command: exactly one process event in `MINIDUMP_EVERY`.
+const MINIDUMP: Program = Program {
+    file: "rundll32.exe",
+    folder: "C:\\Windows\\System32",
+    command: "rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\Temp\\lsass.dmp full",
+    weight: 0,
+};
+const MINIDUMP_EVERY: u64 = 1000;
+
+const URLS: &[&str] = &[
+    "login.microsoftonline.com",
+    "outlook.office365.com",
+    "teams.microsoft.com",
+    "www.google.com",
+    "github.com",
+    "pypi.org",
+    "update.googleapis.com",
+    "settings-win.data.microsoft.com",
+    "cdn.jsdelivr.net",
+    "api.slack.com",
+];
+const PORTS: &[(i64, u64)] =
+    &[(443, 600), (80, 150), (53, 100), (445, 50), (135, 30), (3389, 20), (8080, 30), (22, 20)];
+const FIRST_NAMES: &[&str] = &["alex", "maria", "wei", "fatima", "john", "sofia", "kenji", "amara", "lucas", "nina"];
+const LAST_NAMES: &[&str] =
+    &["smith", "garcia", "chen", "khan", "mueller", "rossi", "tanaka", "okafor", "silva", "novak"];
+const SENDERS: &[&str] = &["noreply@github.com", "billing@contoso-supplier.com", "news@fabrikam.com", "it-helpdesk@"];
+const SUBJECTS: &[&str] =
+    &["Weekly report", "Meeting notes", "Invoice 2026-11", "Your build succeeded", "Password expiry notice"];
+
+#[derive(Debug, Clone)]
+struct Host {
+    id: String,
+    name: String,
+    ip: String,
+    platform: String,
+}
+
+#[derive(Debug, Clone)]
+struct Person {
+    name: String,
+    domain: String,
+    sid: String,
+    upn: String,
+    object_id: String,
+}
+
+/// Generates events; see the module's comment.
+#[derive(Debug)]
+pub struct EventGenerator {
+    rng: ChaCha8Rng,
+    domain: String,
+    now: i64,
+    span: i64,
+    hosts: Vec<Host>,
+    people: Vec<Person>,
+    /// The tables of `MIX` to write, with their cumulative weights.
+    mix: Vec<(&'static Table, u64)>,
+    report_id: i64,
+    process_events: u64,
+}
+
+impl EventGenerator {
+    /// Events over the `days` before `now` (ticks) for a tenant under `domain`, from a fleet
+    /// sized for about `expected` events (one device per 5,000 events, 10 to 5,000 devices).
+    pub fn new(seed: u64, domain: &str, now: i64, days: u32, expected: u64) -> Self {
+        let mut generator = Self {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6576_656e_7473),
+            domain: domain.to_owned(),
+            now,
+            span: i64::from(days.max(1)) * 86_400 * TICKS_PER_SECOND,
+            hosts: Vec::new(),
+            people: Vec::new(),
+            mix: Vec::new(),
+            report_id: 0,
+            process_events: 0,
+        };
+        generator.only(&[]);
+        let fleet = (expected / 5000).clamp(10, 5000);
+        for index in 0..fleet {
+            let host = generator.new_host(index);
+            generator.hosts.push(host);
+            let person = generator.new_person(index);
+            generator.people.push(person);
+        }
+        generator
+    }
+
+    /// Writes only these tables (all of them when empty); names not of the mix are ignored.
+    pub fn only(&mut self, tables: &[&str]) {
+        let mut total = 0;
+        self.mix = MIX
+            .iter()
+            .filter(|(name, _)| tables.is_empty() || tables.contains(name))
+            .filter_map(|(name, weight)| {
+                total += weight;
+                schema::table(name).map(|table| (table, total))
+            })
+            .collect();
+    }
+
+    /// The tables the generator can write (for `--event-tables`).
+    pub fn table_names() -> impl Iterator<Item = &'static str> {
+        MIX.iter().map(|(name, _)| *name).chain(["DeviceInfo"])
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        if bound == 0 { 0 } else { self.rng.next_u64() % bound }
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        let index = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
+        &items[index.min(items.len() - 1)]
+    }
+
+    fn hex(&mut self, bytes: usize) -> String {
+        let mut text = String::with_capacity(bytes * 2);
+        for _ in 0..bytes {
+            text.push_str(&format!("{:02x}", self.rng.next_u64() as u8));
+        }
+        text
+    }
+
+    fn new_host(&mut self, index: u64) -> Host {
+        let prefix = *self.pick(&["desktop-", "laptop-", "wks-", "srv-app-", "srv-sql-"]);
+        Host {
+            id: self.hex(20),
+            name: format!("{prefix}{:04}.{}", index + 1, self.domain),
+            ip: format!("10.{}.{}.{}", self.below(8), self.below(256), 1 + self.below(254)),
+            platform: (*self.pick(&["Windows10", "Windows11", "WindowsServer2019", "WindowsServer2022"])).into(),
+        }
+    }
+
+    fn new_person(&mut self, index: u64) -> Person {
+        let name = format!("{}.{}{}", self.pick(FIRST_NAMES), self.pick(LAST_NAMES), index + 1);
+        let upn = format!("{name}@{}", self.domain);
+        Person {
+            domain: self.domain.split('.').next().unwrap_or("corp").to_owned(),
+            sid: format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1100 + index),
+            object_id: self.hex(16),
+            upn,
+            name,
+        }
+    }
+
+    fn time(&mut self) -> i64 {
+        self.now - i64::try_from(self.below(u64::try_from(self.span).unwrap_or(1))).unwrap_or(0)
+    }
+
+    fn next_report(&mut self) -> i64 {
+        self.report_id += 1;
+        self.report_id
+    }
+
+    fn public_ip(&mut self) -> String {
+        let first = *self.pick(&[13, 20, 40, 52, 104, 140, 151, 185]);
+        format!("{first}.{}.{}.{}", self.below(256), self.below(256), 1 + self.below(254))
+    }
+
+    /// An ordinary event of one of the chosen tables.
+    pub fn next_event(&mut self) -> (&'static Table, EventRow) {
+        let total = self.mix.last().map_or(0, |(_, weight)| *weight);
+        let roll = self.below(total);
+        let table = self.mix.iter().find(|(_, weight)| roll < *weight).map_or(&schema::TABLES[0], |(table, _)| *table);
+        let host = self.pick_host();
+        let person = self.pick_person();
+        let at = self.time();
+        let row = match table.name {
+            "DeviceProcessEvents" => {
+                self.process_events += 1;
+                let program = if self.process_events.is_multiple_of(MINIDUMP_EVERY) { &MINIDUMP } else { self.program() };
+                self.process_row(table, &host, &person, at, program.file, program.folder, program.command)
+            }
+            "DeviceNetworkEvents" => self.network_row(table, &host, &person, at, None, None),
+            "DeviceFileEvents" => {
+                let file = format!(
+                    "{}-{}.{}",
+                    self.pick(&["report", "notes", "export", "setup"]),
+                    self.below(500),
+                    self.pick(&["docx", "xlsx", "pdf", "zip", "msi"])
+                );
+                self.file_row(table, &host, &person, at, &file, "C:\\Users\\Public\\Documents", None, None)
+            }
+            "DeviceLogonEvents" => self.logon_row(table, &host, &person, at),
+            "DeviceRegistryEvents" => self.registry_row(table, &host, &person, at),
+            "EmailEvents" | "EmailAttachmentInfo" | "EmailUrlInfo" => {
+                let sender = match *self.pick(SENDERS) {
+                    "it-helpdesk@" => format!("it-helpdesk@{}", self.domain),
+                    other => other.to_owned(),
+                };
+                let subject = *self.pick(SUBJECTS);
+                let message = self.hex(16);
+                self.mail_row(table, &person, at, &sender, subject, &message)
+            }
+            _ => self.identity_row(table, &host, &person, at, None),
+        };
+        (table, row)
+    }
+
+    fn pick_host(&mut self) -> Host {
+        let index = usize::try_from(self.below(self.hosts.len() as u64)).unwrap_or(0);
+        self.hosts[index.min(self.hosts.len() - 1)].clone()
+    }
+
+    fn pick_person(&mut self) -> Person {
+        let index = usize::try_from(self.below(self.people.len() as u64)).unwrap_or(0);
+        self.people[index.min(self.people.len() - 1)].clone()
+    }
+
+    fn program(&mut self) -> &'static Program {
+        let total: u64 = PROGRAMS.iter().map(|p| p.weight).sum();
+        let mut roll = self.below(total);
+        for program in PROGRAMS {
+            if roll < program.weight {
+                return program;
+            }
+            roll -= program.weight;
+        }
+        &PROGRAMS[0]
+    }
+
+    /// A stable hash of a file name (the same program has the same hash everywhere).
+    fn file_hash(name: &str, length: usize) -> String {
+        let mut state: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut text = String::with_capacity(length);
+        while text.len() < length {
+            for byte in name.bytes() {
+                state = (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+            text.push_str(&format!("{state:016x}"));
+        }
+        text.truncate(length);
+        text
+    }
+
+    fn device(table: &'static Table, host: &Host, at: i64, action: &str) -> RowBuilder {
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("DeviceId", host.id.as_str())
+            .set("DeviceName", host.name.as_str())
+            .set("ActionType", action)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one event's facts")]
+    fn process_row(
+        &mut self,
+        table: &'static Table,
+        host: &Host,
+        person: &Person,
+        at: i64,
+        file: &str,
+        folder: &str,
+        command: &str,
+    ) -> EventRow {
+        let process_id = 1000 + self.below(60_000) as i64;
+        let report = self.next_report();
+        Self::device(table, host, at, "ProcessCreated")
+            .set("FileName", file)
+            .set("FolderPath", format!("{folder}\\{file}"))
+            .set("SHA1", Self::file_hash(file, 40))
+            .set("SHA256", Self::file_hash(file, 64))
+            .set("MD5", Self::file_hash(file, 32))
+            .set("FileSize", 20_000 + i64::from_str_radix(&Self::file_hash(file, 6), 16).unwrap_or(0) % 4_000_000)
+            .set("ProcessId", process_id)
+            .set("ProcessCommandLine", command)
+            .set("ProcessIntegrityLevel", "Medium")
+            .set("ProcessTokenElevation", "TokenElevationTypeDefault")
+            .set("ProcessCreationTime", at)
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountName", person.name.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set("AccountUpn", person.upn.as_str())
+            .set("AccountObjectId", person.object_id.as_str())
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("InitiatingProcessFileName", "explorer.exe")
+            .set("InitiatingProcessFolderPath", "C:\\Windows\\explorer.exe")
+            .set("InitiatingProcessId", 4000 + process_id % 1000)
+            .set("InitiatingProcessCommandLine", "explorer.exe")
+            .set("InitiatingProcessParentFileName", "userinit.exe")
+            .set("ReportId", report)
+            .build()
+    }
+
+    fn network_row(
+        &mut self,
+        table: &'static Table,
+        host: &Host,
+        person: &Person,
+        at: i64,
+        remote_ip: Option<&str>,
+        remote_url: Option<&str>,
+    ) -> EventRow {
+        let port = {
+            let mut roll = self.below(1000);
+            let mut chosen = 443;
+            for (port, weight) in PORTS {
+                if roll < *weight {
+                    chosen = *port;
+                    break;
+                }
+                roll -= weight;
+            }
+            chosen
+        };
+        let ip = match remote_ip {
+            Some(ip) => ip.to_owned(),
+            None => self.public_ip(),
+        };
+        let url = match remote_url {
+            Some(url) => Some(url.to_owned()),
+            None if port == 443 || port == 80 => Some((*self.pick(URLS)).to_owned()),
+            None => None,
+        };
+        let program = *self.pick(&["chrome.exe", "msedge.exe", "svchost.exe", "ms-teams.exe", "OUTLOOK.EXE"]);
+        let action = if self.below(20) == 0 { "ConnectionFailed" } else { "ConnectionSuccess" };
+        let local_port = 49_152 + self.below(16_000) as i64;
+        let report = self.next_report();
+        Self::device(table, host, at, action)
+            .set("RemoteIP", ip)
+            .set("RemotePort", port)
+            .maybe("RemoteUrl", url)
+            .set("LocalIP", host.ip.as_str())
+            .set("LocalPort", local_port)
+            .set("Protocol", if port == 53 { "Udp" } else { "Tcp" })
+            .set("LocalIPType", "Private")
+            .set("RemoteIPType", "Public")
+            .set("InitiatingProcessFileName", program)
+            .set("InitiatingProcessSHA1", Self::file_hash(program, 40))
+            .set("InitiatingProcessId", 2000 + self.below(30_000) as i64)
+            .set("InitiatingProcessAccountDomain", person.domain.as_str())
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("InitiatingProcessAccountSid", person.sid.as_str())
+            .set("ReportId", report)
+            .build()
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one event's facts")]
+    fn file_row(
+        &mut self,
+        table: &'static Table,
+        host: &Host,
+        person: &Person,
+        at: i64,
+        file: &str,
+        folder: &str,
+        sha1: Option<&str>,
+        sha256: Option<&str>,
+    ) -> EventRow {
+        let report = self.next_report();
+        let action = *self.pick(&["FileCreated", "FileModified", "FileRenamed"]);
+        Self::device(table, host, at, action)
+            .set("FileName", file)
+            .set("FolderPath", format!("{folder}\\{file}"))
+            .set("SHA1", sha1.map_or_else(|| Self::file_hash(file, 40), str::to_owned))
+            .set("SHA256", sha256.map_or_else(|| Self::file_hash(file, 64), str::to_owned))
+            .set("InitiatingProcessAccountDomain", person.domain.as_str())
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("InitiatingProcessAccountSid", person.sid.as_str())
+            .set("InitiatingProcessFileName", "explorer.exe")
+            .set("ReportId", report)
+            .build()
+    }
+
+    fn logon_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
+        let failed = self.below(10) == 0;
+        let logon_type = *self.pick(&["Interactive", "RemoteInteractive", "Network", "Unlock"]);
+        let logon_id = 100_000 + self.below(900_000) as i64;
+        let report = self.next_report();
+        Self::device(table, host, at, if failed { "LogonFailed" } else { "LogonSuccess" })
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountName", person.name.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set("LogonType", logon_type)
+            .set("LogonId", logon_id)
+            .set("IsLocalAdmin", self.below(8) == 0)
+            .set("ReportId", report)
+            .build()
+    }
+
+    fn registry_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
+        let key = *self.pick(&[
+            "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+            "HKEY_CURRENT_USER\\Software\\Microsoft\\Office\\16.0\\Outlook",
+            "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\WinDefend",
+        ]);
+        let report = self.next_report();
+        Self::device(table, host, at, "RegistryValueSet")
+            .set("RegistryKey", key)
+            .set("RegistryValueType", "String")
+            .set("RegistryValueName", *self.pick(&["OneDrive", "Teams", "Start", "LastUpdate"]))
+            .set("RegistryValueData", format!("{}", self.below(100_000)))
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("InitiatingProcessFileName", "svchost.exe")
+            .set("ReportId", report)
+            .build()
+    }
+
+    fn mail_row(
+        &mut self,
+        table: &'static Table,
+        person: &Person,
+        at: i64,
+        sender: &str,
+        subject: &str,
+        message: &str,
+    ) -> EventRow {
+        let report = self.next_report();
+        let sender_domain = sender.rsplit('@').next().unwrap_or(sender);
+        let row = RowBuilder::new(table).set("Timestamp", at).set("NetworkMessageId", message).set("ReportId", report);
+        match table.name {
+            "EmailAttachmentInfo" => row
+                .set("SenderFromAddress", sender)
+                .set("RecipientEmailAddress", person.upn.as_str())
+                .set("RecipientObjectId", person.object_id.as_str())
+                .set("FileName", "invoice.pdf")
+                .set("FileType", "pdf")
+                .set("SHA256", Self::file_hash(message, 64))
+                .build(),
+            "EmailUrlInfo" => {
+                let domain = *self.pick(URLS);
+                row.set("Url", format!("https://{domain}/{}", &message[..8])).set("UrlDomain", domain).build()
+            }
+            _ => row
+                .set("InternetMessageId", format!("<{message}@{sender_domain}>"))
+                .set("SenderMailFromAddress", sender)
+                .set("SenderFromAddress", sender)
+                .set("SenderMailFromDomain", sender_domain)
+                .set("SenderFromDomain", sender_domain)
+                .set("SenderIPv4", self.public_ip())
+                .set("RecipientEmailAddress", person.upn.as_str())
+                .set("Subject", subject)
+                .set("EmailDirection", if sender_domain == self.domain { "Intra-org" } else { "Inbound" })
+                .set("DeliveryAction", "Delivered")
+                .set("DeliveryLocation", "Inbox/folder")
+                .set("AttachmentCount", self.below(3) as i64)
+                .set("UrlCount", self.below(4) as i64)
+                .build(),
+        }
+    }
+
+    fn identity_row(
+        &mut self,
+        table: &'static Table,
+        host: &Host,
+        person: &Person,
+        at: i64,
+        ip: Option<&str>,
+    ) -> EventRow {
+        let failed = self.below(12) == 0;
+        let ip = ip.map_or_else(|| self.public_ip(), str::to_owned);
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("ActionType", if failed { "LogonFailed" } else { "LogonSuccess" })
+            .set("LogonType", "Login:reauth")
+            .set("Application", *self.pick(&["Microsoft 365", "Azure Portal", "Microsoft Teams"]))
+            .set("Protocol", "OAuth2")
+            .maybe("FailureReason", failed.then_some("InvalidPassword"))
+            .set("AccountName", person.name.as_str())
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountUpn", person.upn.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set("AccountObjectId", person.object_id.as_str())
+            .set("DeviceName", host.name.as_str())
+            .set("OSPlatform", host.platform.as_str())
+            .set("IPAddress", ip)
+            .set("ReportId", report)
+            .build()
+    }
+
+    /// The events behind `alert`, on its own device, user and evidence (and a `DeviceInfo`
+    /// row the first time a device is seen); the device and user join the fleet, so ordinary
+    /// events mention them too. Only the chosen tables' events are returned.
+    pub fn observe(&mut self, alert: &Alert) -> Vec<(&'static Table, EventRow)> {
+        let Some(at) = parse_datetime_ticks(&alert.first_activity) else { return Vec::new() };
+        let person = alert.entities.iter().find(|e| e.entity_type == "User").map(|user| self.person_of(user));
+        let person = person.unwrap_or_else(|| self.pick_person());
+        let mut events = Vec::new();
+        let mut host = None;
+        for device in &alert.devices {
+            let known = self.hosts.iter().position(|h| h.id == device.mdatp_device_id);
+            let seen = match known {
+                Some(index) => self.hosts[index].clone(),
+                None => {
+                    let new = Host {
+                        id: device.mdatp_device_id.clone(),
+                        name: device.device_dns_name.clone(),
+                        ip: format!("10.{}.{}.{}", 8 + self.below(8), self.below(256), 1 + self.below(254)),
+                        platform: device.os_platform.clone(),
+                    };
+                    self.hosts.push(new.clone());
+                    if let Some(table) = schema::table("DeviceInfo") {
+                        events.push((
+                            table,
+                            self.device_info_row(table, &new, device.os_build, at - 3600 * TICKS_PER_SECOND),
+                        ));
+                    }
+                    new
+                }
+            };
+            host = Some(seen);
+        }
+        let host = host.unwrap_or_else(|| self.pick_host());
+        for entity in &alert.entities {
+            let table_named = |name| schema::table(name).unwrap_or(&schema::TABLES[0]);
+            match entity.entity_type.as_str() {
+                "Process" => {
+                    let command = entity.process_command_line.as_deref().unwrap_or("powershell.exe");
+                    let file = command.split_whitespace().next().unwrap_or("powershell.exe").trim_matches('"');
+                    let folder = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0";
+                    let table = table_named("DeviceProcessEvents");
+                    events.push((table, self.process_row(table, &host, &person, at, file, folder, command)));
+                }
+                "File" => {
+                    let file = entity.file_name.as_deref().unwrap_or("payload.bin");
+                    let folder = entity.file_path.as_deref().unwrap_or("C:\\Users\\Public\\Downloads");
+                    let table = table_named("DeviceFileEvents");
+                    let row = self.file_row(
+                        table,
+                        &host,
+                        &person,
+                        at,
+                        file,
+                        folder,
+                        entity.sha1.as_deref(),
+                        entity.sha256.as_deref(),
+                    );
+                    events.push((table, row));
+                    if file.ends_with(".exe") {
+                        let table = table_named("DeviceProcessEvents");
+                        let command = format!("{file} privilege::debug sekurlsa::logonpasswords exit");
+                        let mut row =
+                            self.process_row(table, &host, &person, at + TICKS_PER_SECOND, file, folder, &command);
+                        set_hashes(table, &mut row, entity);
+                        events.push((table, row));
+                    }
+                }
+                "Url" => {
+                    let table = table_named("DeviceNetworkEvents");
+                    let url = entity.url.as_deref();
+                    let ip = self.public_ip();
+                    events.push((table, self.network_row(table, &host, &person, at, Some(&ip), url)));
+                }
+                "Ip" if !alert.devices.is_empty() => {
+                    let table = table_named("DeviceNetworkEvents");
+                    events
+                        .push((table, self.network_row(table, &host, &person, at, entity.ip_address.as_deref(), None)));
+                }
+                "Ip" => {
+                    let table = table_named("IdentityLogonEvents");
+                    events.push((table, self.identity_row(table, &host, &person, at, entity.ip_address.as_deref())));
+                }
+                "MailMessage" => {
+                    let sender = entity.sender.as_deref().unwrap_or("unknown@example.com");
+                    let subject = entity.subject.as_deref().unwrap_or("");
+                    let message = self.hex(16);
+                    for name in ["EmailEvents", "EmailUrlInfo"] {
+                        let table = table_named(name);
+                        events.push((table, self.mail_row(table, &person, at, sender, subject, &message)));
+                    }
+                }
+                "User" if !alert.devices.is_empty() => {
+                    let table = table_named("DeviceLogonEvents");
+                    events.push((table, self.logon_row(table, &host, &person, at - 600 * TICKS_PER_SECOND)));
+                }
+                "User" => {
+                    let table = table_named("IdentityLogonEvents");
+                    events.push((table, self.identity_row(table, &host, &person, at, None)));
+                }
+                _ => {}
+            }
+        }
+        let chosen: Vec<&str> = self.mix.iter().map(|(table, _)| table.name).collect();
+        let all = chosen.len() == MIX.len();
+        events.retain(|(table, _)| all || chosen.contains(&table.name));
+        events
+    }
+
+    fn person_of(&mut self, user: &Entity) -> Person {
+        let sid = user.user_sid.clone().unwrap_or_default();
+        if let Some(known) = self.people.iter().find(|p| p.sid == sid) {
+            return known.clone();
+        }
+        let person = Person {
+            name: user.account_name.clone().unwrap_or_default(),
+            domain: user.domain_name.clone().unwrap_or_default(),
+            sid,
+            upn: user.user_principal_name.clone().unwrap_or_default(),
+            object_id: user.aad_user_id.clone().unwrap_or_default(),
+        };
+        self.people.push(person.clone());
+        person
+    }
+
+    fn device_info_row(&mut self, table: &'static Table, host: &Host, build: Option<i64>, at: i64) -> EventRow {
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("DeviceId", host.id.as_str())
+            .set("DeviceName", host.name.as_str())
+            .set("ClientVersion", "10.8760.22621.1000")
+            .set("PublicIP", self.public_ip())
+            .set("OSArchitecture", "64-bit")
+            .set("OSPlatform", host.platform.as_str())
+            .maybe("OSBuild", build)
+            .set("IsAzureADJoined", true)
+            .set("MachineGroup", "WDATP-Ring0")
+            .set("ReportId", report)
+            .build()
+    }
+
+    /// `DeviceInfo` rows for the fleet, one per device, when it is among the chosen tables
+    /// (all tables chosen).
+    pub fn fleet_inventory(&mut self) -> Vec<(&'static Table, EventRow)> {
+        let Some(table) = schema::table("DeviceInfo") else { return Vec::new() };
+        if self.mix.len() != MIX.len() {
+            return Vec::new();
+        }
+        let hosts = self.hosts.clone();
+        let at = self.now - self.span;
+        hosts.iter().map(|host| (table, self.device_info_row(table, host, Some(22_631), at))).collect()
+    }
+}
+
+/// The alert's own hashes on the process event of its file.
+fn set_hashes(table: &'static Table, row: &mut EventRow, entity: &Entity) {
+    for (column, value) in [("SHA1", &entity.sha1), ("SHA256", &entity.sha256)] {
+        if let (Some(index), Some(value)) = (table.columns.iter().position(|c| c.name == column), value) {
+            row[index] = Some(value.as_str().into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, reason = "tests")]
+
+    use std::collections::HashMap;
+
+    use threatgate_hunting::events::EventValue;
+
+    use super::*;
+    use crate::generator::AlertGenerator;
+
+    fn now() -> i64 {
+        parse_datetime_ticks("2026-11-20T12:00:00Z").expect("a time")
+    }
+
+    fn text(table: &Table, row: &EventRow, column: &str) -> Option<String> {
+        let index = table.columns.iter().position(|c| c.name == column).expect("a column");
+        match &row[index] {
+            Some(EventValue::Text(text)) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    fn run(seed: u64, events: usize) -> Vec<(&'static str, EventRow)> {
+        let mut generator = EventGenerator::new(seed, "contoso.com", now(), 30, events as u64);
+        let mut out: Vec<(&'static str, EventRow)> = Vec::new();
+        for (_, alert) in AlertGenerator::new(seed, "contoso.com", 20, now(), 30) {
+            out.extend(generator.observe(&alert).into_iter().map(|(t, r)| (t.name, r)));
+        }
+        out.extend(generator.fleet_inventory().into_iter().map(|(t, r)| (t.name, r)));
+        out.extend((0..events).map(|_| generator.next_event()).map(|(t, r)| (t.name, r)));
+        out
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_events_and_every_row_fits_its_table() {
+        let first = run(3, 5000);
+        assert_eq!(first, run(3, 5000));
+        assert_ne!(first, run(4, 5000));
+        let mut per_table: HashMap<&str, usize> = HashMap::new();
+        for (name, row) in &first {
+            let table = schema::table(name).expect("a table");
+            assert_eq!(row.len(), table.columns.len());
+            let Some(Some(EventValue::Long(at))) = row.first() else { panic!("{name} without a Timestamp") };
+            assert!(*at <= now() && *at > now() - 31 * 86_400 * TICKS_PER_SECOND, "{name} at {at}");
+            *per_table.entry(name).or_default() += 1;
+        }
+        for name in EventGenerator::table_names() {
+            assert!(per_table.get(name).copied().unwrap_or(0) > 0, "no {name} events");
+        }
+    }
+
+    #[test]
+    fn alerts_devices_users_and_files_appear_in_the_events() {
+        let events = run(5, 2000);
+        for (_, alert) in AlertGenerator::new(5, "contoso.com", 20, now(), 30) {
+            for device in &alert.devices {
+                assert!(
+                    events.iter().any(|(name, row)| {
+                        let table = schema::table(name).expect("a table");
+                        table.columns.iter().any(|c| c.name == "DeviceName")
+                            && text(table, row, "DeviceName").as_deref() == Some(device.device_dns_name.as_str())
+                    }),
+                    "device {} of {} is in no event",
+                    device.device_dns_name,
+                    alert.alert_id
+                );
+            }
+            for entity in &alert.entities {
+                let (column, value) = match entity.entity_type.as_str() {
+                    "File" => ("SHA256", entity.sha256.clone()),
+                    "User" => ("AccountSid", entity.user_sid.clone()),
+                    "Process" => ("ProcessCommandLine", entity.process_command_line.clone()),
+                    "Url" => ("RemoteUrl", entity.url.clone()),
+                    _ => continue,
+                };
+                assert!(
+                    events.iter().any(|(name, row)| {
+                        let table = schema::table(name).expect("a table");
+                        table.columns.iter().any(|c| c.name == column) && text(table, row, column) == value
+                    }),
+                    "{column} {value:?} of {} is in no event",
+                    alert.alert_id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_benchmark_distributions_hold() {
+        let mut generator = EventGenerator::new(1, "contoso.com", now(), 30, 100_000);
+        generator.only(&["DeviceProcessEvents", "DeviceNetworkEvents"]);
+        let (mut process, mut powershell, mut minidump, mut network, mut https) = (0, 0, 0, 0, 0);
+        for _ in 0..100_000 {
+            let (table, row) = generator.next_event();
+            match table.name {
+                "DeviceProcessEvents" => {
+                    process += 1;
+                    powershell += usize::from(text(table, &row, "FileName").as_deref() == Some("powershell.exe"));
+                    minidump +=
+                        usize::from(text(table, &row, "ProcessCommandLine").is_some_and(|c| c.contains("MiniDump")));
+                }
+                "DeviceNetworkEvents" => {
+                    network += 1;
+                    let index = table.columns.iter().position(|c| c.name == "RemotePort").expect("a column");
+                    https += usize::from(row[index] == Some(EventValue::Long(443)));
+                }
+                other => panic!("{other} was not chosen"),
+            }
+        }
+        assert!(process > 50_000 && network > 40_000, "{process} {network}");
+        assert_eq!(minidump, process / 1000);
+        assert!((powershell as f64 / process as f64 - 0.06).abs() < 0.01, "{powershell} of {process}");
+        assert!((https as f64 / network as f64 - 0.6).abs() < 0.02, "{https} of {network}");
+    }
+}

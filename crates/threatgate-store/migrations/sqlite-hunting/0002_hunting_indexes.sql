@@ -1,0 +1,23 @@
+-- Indexes for what hunting asks most (the KQL compiler writes its SQL so that they apply):
+-- AlertInfo by alert id (each alert is recorded once when it arrives); process events by file
+-- name ignoring case (`FileName =~ "…"`), then time; and a term index of process command
+-- lines for `has` (FTS5 over the table's rows, kept by triggers). Terms are runs of letters,
+-- digits and `_`, case-folded: every term `has` sees is one of them, so the index finds every
+-- row `has` does, and the compiler keeps the exact `has` test over what it finds.
+CREATE INDEX ah_alert_info_by_alert ON ah_alert_info (tenant_id, "AlertId");
+CREATE INDEX ah_device_process_events_by_file ON ah_device_process_events (tenant_id, lower("FileName"), "Timestamp");
+
+CREATE VIRTUAL TABLE ah_device_process_events_terms USING fts5(
+    "ProcessCommandLine",
+    content = 'ah_device_process_events',
+    content_rowid = 'rowid',
+    tokenize = "unicode61 remove_diacritics 0 tokenchars '_'",
+    detail = 'none'
+);
+CREATE TRIGGER ah_device_process_events_terms_insert AFTER INSERT ON ah_device_process_events BEGIN
+    INSERT INTO ah_device_process_events_terms (rowid, "ProcessCommandLine") VALUES (new.rowid, new."ProcessCommandLine");
+END;
+CREATE TRIGGER ah_device_process_events_terms_delete AFTER DELETE ON ah_device_process_events BEGIN
+    INSERT INTO ah_device_process_events_terms (ah_device_process_events_terms, rowid, "ProcessCommandLine")
+    VALUES ('delete', old.rowid, old."ProcessCommandLine");
+END;
