@@ -302,7 +302,8 @@ impl EventGenerator {
         let row = match table.name {
             "DeviceProcessEvents" => {
                 self.process_events += 1;
-                let program = if self.process_events.is_multiple_of(MINIDUMP_EVERY) { &MINIDUMP } else { self.program() };
+                let program =
+                    if self.process_events.is_multiple_of(MINIDUMP_EVERY) { &MINIDUMP } else { self.program() };
                 self.process_row(table, &host, &person, at, program.file, program.folder, program.command)
             }
             "DeviceNetworkEvents" => self.network_row(table, &host, &person, at, None, None),
