@@ -52,7 +52,7 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
         for batch in rows.chunks(EVENT_BATCH) {
             added += store.insert_events(&scope, table, batch).await?;
         }
-        let report = serde_json::json!({ "table": table.name, "eventsAdded": added });
+        let report = threatgate_server::api::EventsReport { table: table.name, events_added: added };
         return emit(json, &report, || format!("{}: {added} {} events added", tenant.display_name, table.name));
     }
     let now = to_ticks(time::OffsetDateTime::now_utc());
@@ -83,7 +83,6 @@ pub struct SeedPlan {
 
 /// What a seed added.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct SeedReport {
     #[serde(flatten)]
     pub alerts: IngestReport,

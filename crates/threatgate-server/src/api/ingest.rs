@@ -88,7 +88,6 @@ pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailu
 
 /// What `POST /api/ingest/events/{table}` answers.
 #[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct EventsReport {
     pub table: &'static str,
     pub events_added: u64,

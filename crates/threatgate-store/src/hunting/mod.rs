@@ -3,7 +3,36 @@
 
 mod sql;
 
+use threatgate_hunting::events::EventValue;
+use threatgate_hunting::schema::Type;
+
 pub use sql::{Dialect, Statement, Value, compile, table_name};
+
+/// A value as a column of type `ty` stores it.
+pub(crate) enum Stored {
+    Text(Option<String>),
+    Long(Option<i64>),
+    Real(Option<f64>),
+    Bool(Option<bool>),
+}
+
+/// The value to bind for a column of type `ty` (a missing value is a typed null).
+pub(crate) fn stored(ty: Type, value: Option<&EventValue>) -> std::result::Result<Stored, String> {
+    Ok(match (ty, value) {
+        // KQL strings are never null: a missing one is stored as "".
+        (Type::String, None) => Stored::Text(Some(String::new())),
+        (Type::Dynamic, None) => Stored::Text(None),
+        (Type::String | Type::Dynamic, Some(EventValue::Text(v))) => Stored::Text(Some(v.clone())),
+        (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, None) => Stored::Long(None),
+        (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, Some(EventValue::Long(v))) => Stored::Long(Some(*v)),
+        (Type::Real, None) => Stored::Real(None),
+        (Type::Real, Some(EventValue::Real(v))) => Stored::Real(Some(*v)),
+        (Type::Real, Some(EventValue::Long(v))) => Stored::Real(Some(*v as f64)),
+        (Type::Bool, None) => Stored::Bool(None),
+        (Type::Bool, Some(EventValue::Bool(v))) => Stored::Bool(Some(*v)),
+        (ty, Some(other)) => return Err(format!("{other:?} is not a {}", ty.kql_name())),
+    })
+}
 
 /// A timespan as KQL writes it: `[-][d.]hh:mm:ss[.fffffff]`.
 pub fn format_timespan(ticks: i64) -> String {

@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
+use threatgate_hunting::events::EventRow;
+use threatgate_hunting::schema::Table;
 
-use crate::Result;
+use crate::hunting::{Stored, stored, table_name};
+use crate::{Result, StoreError};
 
 /// Removes log entries older than `$1`, keeping those younger than a day with the same bound
 /// as the table's trigger (which would otherwise abort the whole statement).
@@ -63,4 +66,74 @@ pub(super) fn read_real(row: &PgRow, index: usize) -> Result<Option<f64>> {
 
 pub(super) fn read_bool(row: &PgRow, index: usize) -> Result<Option<bool>> {
     Ok(row.try_get(index)?)
+}
+
+/// Appends hunting events to `table` for `tenant` with `COPY … FROM STDIN` (text format), the
+/// bulk path: one stream per call, sent in pieces of about a megabyte.
+pub(super) async fn insert_events(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &str,
+    table: &'static Table,
+    rows: &[EventRow],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Some(row) = rows.iter().find(|row| row.len() != table.columns.len()) {
+        return Err(StoreError::Corrupt(format!(
+            "an event for {} has {} values for {} columns",
+            table.name,
+            row.len(),
+            table.columns.len()
+        )));
+    }
+    let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let statement = format!("COPY {} (tenant_id, {}) FROM STDIN", table_name(table), columns.join(", "));
+    let mut copy = tx.copy_in_raw(&statement).await?;
+    let mut buffer = String::with_capacity(COPY_PIECE + 64 * 1024);
+    for row in rows {
+        copy_text(&mut buffer, tenant);
+        for (column, value) in table.columns.iter().zip(row) {
+            buffer.push('\t');
+            match stored(column.ty, value.as_ref()) {
+                Ok(Stored::Text(Some(v))) => copy_text(&mut buffer, &v),
+                Ok(Stored::Long(Some(v))) => buffer.push_str(&v.to_string()),
+                Ok(Stored::Real(Some(v))) => buffer.push_str(&v.to_string()),
+                Ok(Stored::Bool(Some(v))) => buffer.push(if v { 't' } else { 'f' }),
+                Ok(Stored::Text(None) | Stored::Long(None) | Stored::Real(None) | Stored::Bool(None)) => {
+                    buffer.push_str("\\N")
+                }
+                Err(message) => {
+                    copy.abort("a value does not fit its column").await?;
+                    return Err(StoreError::Corrupt(format!("{}.{}: {message}", table.name, column.name)));
+                }
+            }
+        }
+        buffer.push('\n');
+        if buffer.len() >= COPY_PIECE {
+            copy.send(buffer.as_bytes()).await?;
+            buffer.clear();
+        }
+    }
+    if !buffer.is_empty() {
+        copy.send(buffer.as_bytes()).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// How much COPY text is sent at a time.
+const COPY_PIECE: usize = 1 << 20;
+
+/// Text in COPY's text format: backslash, tab, newline and carriage return escaped.
+fn copy_text(buffer: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => buffer.push_str("\\\\"),
+            '\t' => buffer.push_str("\\t"),
+            '\n' => buffer.push_str("\\n"),
+            '\r' => buffer.push_str("\\r"),
+            other => buffer.push(other),
+        }
+    }
 }

@@ -4,19 +4,16 @@
 //! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, Row};
 use threatgate_domain::datetime::format_ticks;
 use threatgate_domain::{IngestAlerts, RunHunting, TenantScope};
 use threatgate_hunting::plan::Relation;
 use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
 
-use super::{Backend, Db, DbRow, dialect};
+use super::{Backend, DbRow, dialect};
 use crate::hunting::{Value, compile, format_timespan, table_name};
-use crate::{EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result, StoreError};
-
-/// Most variables one statement binds (SQLite allows 32,766).
-const MAX_BINDS: usize = 30_000;
+use crate::{EventRow, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result};
 
 #[async_trait]
 impl HuntingStore for Backend {
@@ -31,7 +28,7 @@ impl HuntingStore for Backend {
         }
         let tenant = scope.tenant().to_string();
         let mut tx = self.begin_hunt_write().await?;
-        insert_rows(&mut tx, &tenant, table, rows).await?;
+        dialect::insert_events(&mut tx, &tenant, table, rows).await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
@@ -116,80 +113,11 @@ impl Backend {
                 evidence.extend(evidence_rows);
             }
         }
-        insert_rows(&mut tx, tenant, alert_evidence_table(), &evidence).await?;
-        insert_rows(&mut tx, tenant, alert_info_table(), &info).await?;
+        dialect::insert_events(&mut tx, tenant, alert_evidence_table(), &evidence).await?;
+        dialect::insert_events(&mut tx, tenant, alert_info_table(), &info).await?;
         tx.commit().await?;
         Ok(())
     }
-}
-
-/// Appends rows to `table` for `tenant`, as few statements as the bind limit allows.
-async fn insert_rows(
-    tx: &mut sqlx::Transaction<'static, Db>,
-    tenant: &str,
-    table: &'static Table,
-    rows: &[EventRow],
-) -> Result<()> {
-    if let Some(row) = rows.iter().find(|row| row.len() != table.columns.len()) {
-        return Err(StoreError::Corrupt(format!(
-            "an event for {} has {} values for {} columns",
-            table.name,
-            row.len(),
-            table.columns.len()
-        )));
-    }
-    let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), columns.join(", "));
-    let rows_per_statement = (MAX_BINDS / (table.columns.len() + 1)).max(1);
-    for chunk in rows.chunks(rows_per_statement) {
-        let mut insert = QueryBuilder::<Db>::new(head.clone());
-        let mut refused = None;
-        insert.push_values(chunk, |mut values, row| {
-            values.push_bind(tenant.to_owned());
-            for (column, value) in table.columns.iter().zip(row) {
-                match stored(column.ty, value.as_ref()) {
-                    Ok(Stored::Text(v)) => values.push_bind(v),
-                    Ok(Stored::Long(v)) => values.push_bind(v),
-                    Ok(Stored::Real(v)) => values.push_bind(v),
-                    Ok(Stored::Bool(v)) => values.push_bind(v),
-                    Err(message) => {
-                        refused.get_or_insert(format!("{}.{}: {message}", table.name, column.name));
-                        values.push_bind(None::<String>)
-                    }
-                };
-            }
-        });
-        if let Some(message) = refused {
-            return Err(StoreError::Corrupt(message));
-        }
-        insert.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-enum Stored {
-    Text(Option<String>),
-    Long(Option<i64>),
-    Real(Option<f64>),
-    Bool(Option<bool>),
-}
-
-/// The value to bind for a column of type `ty` (a missing value is a typed null).
-fn stored(ty: Type, value: Option<&EventValue>) -> std::result::Result<Stored, String> {
-    Ok(match (ty, value) {
-        // KQL strings are never null: a missing one is stored as "".
-        (Type::String, None) => Stored::Text(Some(String::new())),
-        (Type::Dynamic, None) => Stored::Text(None),
-        (Type::String | Type::Dynamic, Some(EventValue::Text(v))) => Stored::Text(Some(v.clone())),
-        (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, None) => Stored::Long(None),
-        (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, Some(EventValue::Long(v))) => Stored::Long(Some(*v)),
-        (Type::Real, None) => Stored::Real(None),
-        (Type::Real, Some(EventValue::Real(v))) => Stored::Real(Some(*v)),
-        (Type::Real, Some(EventValue::Long(v))) => Stored::Real(Some(*v as f64)),
-        (Type::Bool, None) => Stored::Bool(None),
-        (Type::Bool, Some(EventValue::Bool(v))) => Stored::Bool(Some(*v)),
-        (ty, Some(other)) => return Err(format!("{other:?} is not a {}", ty.kql_name())),
-    })
 }
 
 /// One result cell as the API writes it.

@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use threatgate_hunting::events::EventRow;
+use threatgate_hunting::schema::Table;
 
-use crate::Result;
+use crate::hunting::{Stored, stored, table_name};
+use crate::{Result, StoreError};
 
 /// Removes log entries older than `$1`, keeping those younger than a day with the same bound
 /// as the table's trigger (which would otherwise abort the whole statement).
@@ -59,4 +62,52 @@ pub(super) fn read_real(row: &SqliteRow, index: usize) -> Result<Option<f64>> {
 /// Bools are 0 and 1.
 pub(super) fn read_bool(row: &SqliteRow, index: usize) -> Result<Option<bool>> {
     Ok(row.try_get::<Option<i64>, _>(index)?.map(|v| v != 0))
+}
+
+/// Most variables one statement binds (SQLite allows 32,766).
+const MAX_BINDS: usize = 30_000;
+
+/// Appends hunting events to `table` for `tenant`: multi-row `INSERT`s, as few as the bind
+/// limit allows.
+pub(super) async fn insert_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    table: &'static Table,
+    rows: &[EventRow],
+) -> Result<()> {
+    if let Some(row) = rows.iter().find(|row| row.len() != table.columns.len()) {
+        return Err(StoreError::Corrupt(format!(
+            "an event for {} has {} values for {} columns",
+            table.name,
+            row.len(),
+            table.columns.len()
+        )));
+    }
+    let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), columns.join(", "));
+    let rows_per_statement = (MAX_BINDS / (table.columns.len() + 1)).max(1);
+    for chunk in rows.chunks(rows_per_statement) {
+        let mut insert = QueryBuilder::<Sqlite>::new(head.clone());
+        let mut refused = None;
+        insert.push_values(chunk, |mut values, row| {
+            values.push_bind(tenant.to_owned());
+            for (column, value) in table.columns.iter().zip(row) {
+                match stored(column.ty, value.as_ref()) {
+                    Ok(Stored::Text(v)) => values.push_bind(v),
+                    Ok(Stored::Long(v)) => values.push_bind(v),
+                    Ok(Stored::Real(v)) => values.push_bind(v),
+                    Ok(Stored::Bool(v)) => values.push_bind(v),
+                    Err(message) => {
+                        refused.get_or_insert(format!("{}.{}: {message}", table.name, column.name));
+                        values.push_bind(None::<String>)
+                    }
+                };
+            }
+        });
+        if let Some(message) = refused {
+            return Err(StoreError::Corrupt(message));
+        }
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }

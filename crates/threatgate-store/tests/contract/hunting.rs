@@ -335,3 +335,50 @@ pub(crate) async fn hunting_tables_hold_every_column_of_the_schema(store: Arc<dy
         }
     }
 }
+
+pub(crate) async fn hunting_text_keeps_every_character_and_has_finds_indexed_terms(store: Arc<dyn Store>) {
+    let (tenant, other) = (TenantId::from_uuid(Uuid::new_v4()), TenantId::from_uuid(Uuid::new_v4()));
+    let awkward = "tab\there\nnew line \\ back\\slash \r\n \\N NULL é 日本 \"quoted\" 'single'";
+    let command = |minutes: i64, text: &str| {
+        row("DeviceProcessEvents", &[("Timestamp", ago(minutes)), ("ProcessCommandLine", self::text(text))])
+    };
+    insert(
+        store.as_ref(),
+        tenant,
+        "DeviceProcessEvents",
+        vec![
+            command(1, awkward),
+            command(2, "rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\Temp\\lsass.dmp full"),
+            command(3, "cmd.exe /c minidumpx and MINIDUMP_TYPE"),
+            command(4, "tool.exe --mode=MiniDump"),
+            command(5, "café_minidump"),
+        ],
+    )
+    .await;
+    insert(store.as_ref(), other, "DeviceProcessEvents", vec![command(1, "MiniDump of another tenant")]).await;
+    let run = |query: &'static str| {
+        let store = store.clone();
+        async move {
+            let plan = threatgate_hunting::bind(&threatgate_hunting::parse(query).unwrap()).unwrap();
+            let scope = TenantScope::<RunHunting>::for_administrator(tenant);
+            store.run_hunt(&scope, &plan, now(), LIMITS).await.unwrap().unwrap().rows
+        }
+    };
+    // The bulk paths (multi-row INSERT, COPY) keep every character.
+    let rows = run("DeviceProcessEvents | where Timestamp > ago(90s) | project ProcessCommandLine").await;
+    assert_eq!(rows, [[serde_json::json!(awkward)]]);
+    // `has` through the term index finds whole terms in any case, and only those.
+    let rows = run("DeviceProcessEvents | where ProcessCommandLine has \"minidump\" | project ProcessCommandLine | order by ProcessCommandLine asc").await;
+    let found: Vec<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(
+        found,
+        [
+            "rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\Temp\\lsass.dmp full",
+            "tool.exe --mode=MiniDump"
+        ]
+    );
+    let rows = run("DeviceProcessEvents | where ProcessCommandLine has \"MINIDUMP_TYPE\" | count").await;
+    assert_eq!(rows, [[serde_json::json!(1)]]);
+    let rows = run("DeviceProcessEvents | where ProcessCommandLine has \"lsass.dmp\" | count").await;
+    assert_eq!(rows, [[serde_json::json!(1)]], "a term with a dot is not in the index; the scan finds it");
+}

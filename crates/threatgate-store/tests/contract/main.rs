@@ -61,12 +61,13 @@ store_tests!(
     hunting_golden_queries_answer_as_kql_does,
     hunting_limits_rows_and_reads_only_the_callers_tenant,
     hunting_tables_hold_every_column_of_the_schema,
+    hunting_text_keeps_every_character_and_has_finds_indexed_terms,
 );
 
 mod hunting;
 use hunting::{
     hunting_golden_queries_answer_as_kql_does, hunting_limits_rows_and_reads_only_the_callers_tenant,
-    hunting_tables_hold_every_column_of_the_schema,
+    hunting_tables_hold_every_column_of_the_schema, hunting_text_keeps_every_character_and_has_finds_indexed_terms,
 };
 
 fn now() -> OffsetDateTime {

@@ -166,7 +166,7 @@ async fn events_arrive_by_ingestion_and_alerts_fill_alert_info_and_evidence() {
     );
     let response = post("/api/ingest/events/DeviceNetworkEvents", lines).await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"table": "DeviceNetworkEvents", "eventsAdded": 2}));
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"table": "DeviceNetworkEvents", "events_added": 2}));
 
     // Refusals name the problem; nothing of a refused request is added.
     let bad =

@@ -281,3 +281,77 @@ async fn signing_keys_are_sealed_at_rest_and_a_wrong_key_encryption_key_changes_
     assert!(String::from_utf8_lossy(&refused.stderr).contains("does not open with this key-encryption key"));
     assert_eq!(app.identity.store().list_signing_keys().await.unwrap(), records, "nothing changed");
 }
+
+#[tokio::test]
+async fn seed_and_ingest_fill_the_hunting_tables_and_the_alerts_devices_appear_in_events() {
+    let app = spawn_app().await;
+    let partner = threatgate_testkit::seed_partner(&app, &["AdvancedHunting.Read.All"]).await;
+    let (contoso, woodgrove) = ("contoso.onmicrosoft.com", "woodgrove.onmicrosoft.com");
+    let seeded = threatgate(&app, &["seed", "--tenant", contoso, "--incidents", "6", "--events", "3000"]).await;
+    assert!(seeded["alerts_added"].as_u64().unwrap() >= 6, "{seeded}");
+    assert!(
+        seeded["events_added"].as_u64().unwrap() > 3000,
+        "the events behind the alerts and the fleet too: {seeded}"
+    );
+    let only = threatgate(
+        &app,
+        &[
+            "seed",
+            "--tenant",
+            woodgrove,
+            "--incidents",
+            "0",
+            "--events",
+            "1000",
+            "--event-tables",
+            "DeviceProcessEvents,DeviceNetworkEvents",
+        ],
+    )
+    .await;
+    assert_eq!(only["events_added"], 1000);
+
+    let hunt = |tenant: &'static str, query: &'static str| {
+        let (app, partner) = (&app, &partner);
+        async move {
+            let index = if tenant == contoso { 0 } else { 1 };
+            let token = crate::api_support::token_for(app, partner, &partner.consented[index]).await;
+            let response = app
+                .client
+                .post(format!("{}/api/advancedhunting/run", app.base_url))
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "Query": query }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{query}");
+            response.json::<Value>().await.unwrap()["Results"].clone()
+        }
+    };
+    // Every device of an alert is in the events, and so is every alert's user.
+    let missing = "AlertEvidence | where EntityType == \"Machine\" | distinct DeviceName | join kind=leftanti (union DeviceProcessEvents, DeviceNetworkEvents, DeviceFileEvents, DeviceLogonEvents, DeviceInfo | distinct DeviceName) on DeviceName | count";
+    assert_eq!(hunt(contoso, missing).await, serde_json::json!([{"Count": 0}]));
+    let users = "AlertEvidence | where EntityType == \"User\" | distinct AccountSid | join kind=leftanti (union DeviceProcessEvents, DeviceLogonEvents, IdentityLogonEvents | distinct AccountSid) on AccountSid | count";
+    assert_eq!(hunt(contoso, users).await, serde_json::json!([{"Count": 0}]));
+    let tables = "union DeviceFileEvents, EmailEvents, DeviceInfo | count";
+    assert_eq!(hunt(woodgrove, tables).await, serde_json::json!([{"Count": 0}]), "only the chosen tables");
+    let chosen = "union DeviceProcessEvents, DeviceNetworkEvents | count";
+    assert_eq!(hunt(woodgrove, chosen).await, serde_json::json!([{"Count": 1000}]));
+
+    // Events from a file, for one table.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("logons.jsonl");
+    std::fs::write(
+        &file,
+        "{\"Timestamp\":\"2026-11-20T10:00:00Z\",\"DeviceName\":\"ws-01\",\"ActionType\":\"LogonFailed\"}\n{\"Timestamp\":\"2026-11-20T10:01:00Z\",\"DeviceName\":\"ws-01\",\"ActionType\":\"LogonSuccess\"}\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let ingested = threatgate(&app, &["ingest", "--tenant", woodgrove, "--table", "DeviceLogonEvents", file]).await;
+    assert_eq!(ingested, serde_json::json!({"table": "DeviceLogonEvents", "events_added": 2}));
+
+    let wrong = run(&app, &["seed", "--tenant", woodgrove, "--incidents", "1", "--event-tables", "AlertInfo"]).await;
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--event-tables: the seed does not write AlertInfo"));
+    let wrong = run(&app, &["ingest", "--tenant", woodgrove, "--table", "Nope", file]).await;
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("No event table named 'Nope'"));
+}

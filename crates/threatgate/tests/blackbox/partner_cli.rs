@@ -1,8 +1,10 @@
-//! The partner's commands (`token`, `incidents list|get|update`) run as a partner runs them,
+//! The partner's commands (`token`, `incidents list|get|update`, `hunt`) run as a partner runs them,
 //! against a spawned server: flags, environment, profiles, several tenants with one failing.
 
 use serde_json::Value;
 use threatgate_testkit::{PartnerFixture, TestApp, seed_partner, spawn_app};
+
+use threatgate_incidents::generator::AlertGenerator;
 
 use crate::api_support::seed_incidents;
 
@@ -180,4 +182,71 @@ async fn incidents_get_and_update_one_incident() {
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to change"));
     let unknown = partner(&app, &fixture, &["incidents", "get", "--tenant", tenant, "424242"]).await;
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("ResourceNotFound (HTTP 404)"));
+}
+
+#[tokio::test]
+async fn hunt_runs_one_query_in_every_tenant_as_csv_json_or_a_table() {
+    let app = spawn_app().await;
+    let fixture = seed_partner(&app, &["AdvancedHunting.Read.All"]).await;
+    seed_incidents(&app, &fixture.consented[0], 3, 11).await;
+    seed_incidents(&app, &fixture.consented[1], 2, 12).await;
+    // Each seeded alert is one AlertInfo row.
+    let now = threatgate_domain::datetime::parse_datetime_ticks(crate::api_support::SEED_NOW).unwrap();
+    let alerts = |count, seed| AlertGenerator::new(seed, "contoso.onmicrosoft.com", count, now, 10).count();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.txt");
+    std::fs::write(&file, "contoso.onmicrosoft.com\nwoodgrove.onmicrosoft.com\nnorthwind.onmicrosoft.com\n").unwrap();
+    let file = file.to_str().unwrap();
+
+    let output =
+        partner(&app, &fixture, &["hunt", "--all-tenants", file, "--output", "csv", "AlertInfo | count"]).await;
+    assert!(!output.status.success(), "a failed tenant fails the run");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!(
+            "tenant,Count\ncontoso.onmicrosoft.com,{}\nwoodgrove.onmicrosoft.com,{}\n",
+            alerts(3, 11),
+            alerts(2, 12)
+        )
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: northwind.onmicrosoft.com: AADSTS700016"), "{stderr}");
+    assert!(stderr.contains("3 tenants, 2 rows, 1 failed"), "{stderr}");
+
+    let json = partner(
+        &app,
+        &fixture,
+        &[
+            "hunt",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--output",
+            "json",
+            "AlertInfo | project AlertId, Severity | take 2",
+        ],
+    )
+    .await;
+    let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].keys().collect::<Vec<_>>(), ["tenant", "AlertId", "Severity"]);
+    assert_eq!(rows[0]["tenant"], "contoso.onmicrosoft.com");
+
+    let table = partner(
+        &app,
+        &fixture,
+        &["hunt", "--tenant", "contoso.onmicrosoft.com", "AlertInfo | summarize n = count() | extend Source = \"all\""],
+    )
+    .await;
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["TENANT", "n", "Source"]);
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["contoso.onmicrosoft.com", &alerts(3, 11).to_string(), "all"]
+    );
+
+    let wrong = partner(&app, &fixture, &["hunt", "--tenant", "contoso.onmicrosoft.com", "AlertInfo | where"]).await;
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("Syntax error") && stderr.contains("[line:position=1:18]"), "{stderr}");
 }
