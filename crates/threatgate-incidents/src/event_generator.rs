@@ -1,6 +1,6 @@
 //! Deterministic, realistic hunting events for `threatgate seed` and the demo: a fleet of
 //! devices and users doing ordinary work (processes, connections, files, logons, registry,
-//! mail), plus, for each seeded alert, the events behind it on the alert's own device, user,
+//! mail) in time order over the days, as events arrive, plus, for each seeded alert, the events behind it on the alert's own device, user,
 //! file, command line, address or message, so that hunting finds what the incidents show.
 //! The same seed, and the same alerts observed in the same order, give the same events.
 //!
@@ -192,6 +192,10 @@ pub struct EventGenerator {
     mix: Vec<(&'static Table, u64)>,
     report_id: i64,
     process_events: u64,
+    /// Ordinary events made so far, and how many are planned: they sweep the span in time
+    /// order, as events arrive.
+    issued: u64,
+    expected: u64,
 }
 
 impl EventGenerator {
@@ -208,6 +212,8 @@ impl EventGenerator {
             mix: Vec::new(),
             report_id: 0,
             process_events: 0,
+            issued: 0,
+            expected: expected.max(1),
         };
         generator.only(&[]);
         let fleet = (expected / 5000).clamp(10, 5000);
@@ -277,8 +283,13 @@ impl EventGenerator {
         }
     }
 
-    fn time(&mut self) -> i64 {
-        self.now - i64::try_from(self.below(u64::try_from(self.span).unwrap_or(1))).unwrap_or(0)
+    /// The next ordinary event's time: the span swept from its start to `now` over the
+    /// expected events, each up to a minute earlier than its place (never after `now`).
+    fn next_time(&mut self) -> i64 {
+        self.issued += 1;
+        let place = i128::from(self.span) * i128::from(self.issued.min(self.expected)) / i128::from(self.expected);
+        let jitter = i64::try_from(self.below(60 * TICKS_PER_SECOND as u64)).unwrap_or(0);
+        (self.now - self.span + i64::try_from(place).unwrap_or(self.span) - jitter).min(self.now)
     }
 
     fn next_report(&mut self) -> i64 {
@@ -298,7 +309,7 @@ impl EventGenerator {
         let table = self.mix.iter().find(|(_, weight)| roll < *weight).map_or(&schema::TABLES[0], |(table, _)| *table);
         let host = self.pick_host();
         let person = self.pick_person();
-        let at = self.time();
+        let at = self.next_time();
         let row = match table.name {
             "DeviceProcessEvents" => {
                 self.process_events += 1;
@@ -859,8 +870,12 @@ mod tests {
         let mut generator = EventGenerator::new(1, "contoso.com", now(), 30, 100_000);
         generator.only(&["DeviceProcessEvents", "DeviceNetworkEvents"]);
         let (mut process, mut powershell, mut minidump, mut network, mut https) = (0, 0, 0, 0, 0);
+        let mut latest = 0;
         for _ in 0..100_000 {
             let (table, row) = generator.next_event();
+            let Some(Some(EventValue::Long(at))) = row.first() else { panic!("no Timestamp") };
+            assert!(*at >= latest - 60 * TICKS_PER_SECOND && *at <= now(), "in time order, within a minute");
+            latest = latest.max(*at);
             match table.name {
                 "DeviceProcessEvents" => {
                     process += 1;

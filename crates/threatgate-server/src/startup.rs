@@ -159,13 +159,23 @@ impl Application {
                     shutdown.await;
                     stopper.graceful_shutdown(Some(Duration::from_secs(5)));
                 });
-                axum_server::from_tcp_rustls(self.listener, rustls)?
+                // TCP_NODELAY: a response of several TLS records is not held back waiting for
+                // the client's delayed ACK (40 ms on Linux).
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+                    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+                axum_server::from_tcp(self.listener)?
+                    .acceptor(acceptor)
                     .handle(handle)
                     .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                     .await
             }
             None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                use axum::serve::ListenerExt;
+                let listener = tokio::net::TcpListener::from_std(self.listener)?.tap_io(|stream| {
+                    if let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%error, "TCP_NODELAY could not be set");
+                    }
+                });
                 axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                     .with_graceful_shutdown(shutdown)
                     .await

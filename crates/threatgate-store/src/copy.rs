@@ -1,5 +1,6 @@
 //! Copying a whole store into an empty one (`threatgate migrate`): the directory through the
-//! ordinary trait methods, incidents and the logs in pages through [`crate::TransferStore`].
+//! ordinary trait methods, incidents, the logs and the hunting events in pages through
+//! [`crate::TransferStore`]; then the target's statistics are refreshed (`ANALYZE`).
 //! Works between any two backends.
 //!
 //! Not copied: portal sessions (people sign in again). Kept as they were: every id (tenants,
@@ -8,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use threatgate_domain::{AppRoleId, ObjectId, THREAT_PROTECTION};
+use threatgate_domain::{AppRoleId, IngestAlerts, ObjectId, THREAT_PROTECTION, TenantId, TenantScope};
+use threatgate_hunting::schema;
 
-use crate::{ConsentGrant, Store, StoreError};
+use crate::{ConsentGrant, EventRow, Store, StoreError};
 
 /// Incidents (or log records) per page.
 const PAGE: u32 = 5_000;
@@ -39,6 +41,7 @@ pub struct CopyReport {
     pub incidents: u64,
     pub access_log_entries: u64,
     pub audit_events: u64,
+    pub hunting_events: u64,
 }
 
 /// Where a copy is, for a progress display.
@@ -50,6 +53,8 @@ pub enum CopyProgress {
     Incidents { done: u64, total: u64 },
     /// Access log entries and audit events copied so far.
     Logs { done: u64 },
+    /// Hunting events copied so far, the last of them of `table`.
+    Events { table: &'static str, done: u64 },
 }
 
 /// Copies everything in `from` into `to`, which must be empty.
@@ -98,8 +103,36 @@ pub async fn copy_store(
         report.audit_events += events.len() as u64;
         progress(CopyProgress::Logs { done: report.access_log_entries + report.audit_events });
     }
+    for table in schema::TABLES {
+        let mut after = None;
+        loop {
+            let page = from.export_events(table, after, EVENT_PAGE).await?;
+            // Each tenant's rows of the page, in their order, in one write.
+            let mut tenants: Vec<(TenantId, Vec<EventRow>)> = Vec::new();
+            for (tenant, row) in page.rows {
+                match tenants.iter_mut().find(|(t, _)| *t == tenant) {
+                    Some((_, rows)) => rows.push(row),
+                    None => tenants.push((tenant, vec![row])),
+                }
+            }
+            for (tenant, rows) in tenants {
+                let scope = TenantScope::<IngestAlerts>::for_administrator(tenant);
+                report.hunting_events += to.insert_events(&scope, table, &rows).await?;
+            }
+            progress(CopyProgress::Events { table: table.name, done: report.hunting_events });
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    // The target's planner has seen none of this yet.
+    to.refresh_statistics().await?;
     Ok(report)
 }
+
+/// Hunting events per page.
+const EVENT_PAGE: u32 = 10_000;
 
 async fn refuse_unless_empty(to: &dyn Store) -> Result<(), CopyError> {
     if !to.list_tenants().await?.is_empty() {

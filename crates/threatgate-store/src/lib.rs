@@ -27,7 +27,7 @@ pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
-    ConsentGrant, DirectoryData, DirectoryStore, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal,
+    ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal,
     HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore, QuotaCount, QuotaStore,
     SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey,
     TransferStore, UpdateOutcome,

@@ -525,6 +525,11 @@ pub trait HuntingStore: Send + Sync + 'static {
 
     /// Deletes events with a `Timestamp` before `before` (ticks), every tenant's.
     async fn delete_events_before(&self, before: i64) -> Result<u64>;
+
+    /// How many `insert_events` calls are worth running at once: SQLite has one writer (and
+    /// writers taking turns without a pause starve its WAL checkpoints, so the WAL file grows
+    /// without bound), PostgreSQL writes each on a connection of its own.
+    fn event_writers(&self) -> usize;
 }
 
 /// Bulk reading and writing for `threatgate migrate`: what the other traits do not expose
@@ -542,6 +547,24 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn export_access_entries(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAccessEntry>>;
     /// Audit events with ids above `after_id`, oldest first.
     async fn export_audit_events(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAuditEvent>>;
+    /// Hunting events of `table`, every tenant's, in storage order: the page after `after` (the
+    /// previous page's `next`; `None` for the first), at most `limit` rows.
+    async fn export_events(
+        &self,
+        table: &'static threatgate_hunting::schema::Table,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<EventPage>;
+    /// Brings the query planner's statistics up to date (after a bulk copy).
+    async fn refresh_statistics(&self) -> Result<()>;
+}
+
+/// One page of a hunting table's events for [`TransferStore::export_events`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub rows: Vec<(TenantId, EventRow)>,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<String>,
 }
 
 /// Calls counted in one quota window: by one node since its last report (when adding), or by

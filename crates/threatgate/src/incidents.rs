@@ -5,6 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::Context;
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::{IngestAlerts, Tenant, TenantScope};
@@ -171,9 +172,17 @@ pub async fn seed_tenant(
             }
         }
     });
-    while let Some((table, rows)) = batches.recv().await {
-        report.events_added += store.insert_events(&scope, table, &rows).await?;
-        events_bar.inc(rows.len() as u64);
+    // PostgreSQL writes two batches at once, each on its own connection; SQLite one at a time.
+    let mut written = futures_util::stream::poll_fn(|cx| batches.poll_recv(cx))
+        .map(|(table, rows)| {
+            let scope = &scope;
+            async move { store.insert_events(scope, table, &rows).await }
+        })
+        .buffer_unordered(store.event_writers());
+    while let Some(added) = written.next().await {
+        let added = added?;
+        report.events_added += added;
+        events_bar.inc(added);
     }
     producer.await.context("the event generator stopped")?;
     events_bar.finish_and_clear();

@@ -29,13 +29,14 @@ pub async fn migrate(args: MigrateArgs, json: bool) -> anyhow::Result<()> {
             bar.set_position(done);
         }
         CopyProgress::Logs { done } => bar.set_message(format!("copying the logs: {done} records")),
+        CopyProgress::Events { table, done } => bar.set_message(format!("copying hunting events: {done} ({table})")),
     })
     .await?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     emit(json, &report, || {
         format!(
-            "copied in {seconds:.1} s: {} tenants, {} users, {} applications, {} client secrets, {} certificates, {} consents, {} signing keys, {} incidents, {} access-log entries, {} audit events.\n\
+            "copied in {seconds:.1} s: {} tenants, {} users, {} applications, {} client secrets, {} certificates, {} consents, {} signing keys, {} incidents, {} access-log entries, {} audit events, {} hunting events.\n\
              Portal sessions are not copied: people sign in again. Serve from the new database with the same data directory (its key files and TLS material):\n  threatgate serve --data-dir <DIR> --database-url <the target URL>",
             report.tenants,
             report.users,
@@ -47,6 +48,7 @@ pub async fn migrate(args: MigrateArgs, json: bool) -> anyhow::Result<()> {
             report.incidents,
             report.access_log_entries,
             report.audit_events,
+            report.hunting_events,
         )
     })
 }

@@ -148,4 +148,18 @@ impl TransferStore for PgStore {
         .await?;
         rows.iter().map(super::shared::read_event).collect()
     }
+
+    async fn export_events(
+        &self,
+        table: &'static threatgate_hunting::schema::Table,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<crate::EventPage> {
+        self.export_event_page(table, after, limit).await
+    }
+
+    async fn refresh_statistics(&self) -> Result<()> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
 }

@@ -6,14 +6,14 @@
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row};
 use threatgate_domain::datetime::format_ticks;
-use threatgate_domain::{IngestAlerts, RunHunting, TenantScope};
+use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope};
 use threatgate_hunting::plan::Relation;
 use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
 
 use super::{Backend, DbRow, dialect};
 use crate::hunting::{Value, compile, format_timespan, table_name};
-use crate::{EventRow, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result};
+use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result, StoreError};
 
 #[async_trait]
 impl HuntingStore for Backend {
@@ -51,13 +51,16 @@ impl HuntingStore for Backend {
                 Value::Bool(v) => query.bind(v),
             };
         }
+        // The database stops the statement at the timeout; the timer here (a little later) is
+        // for a statement that does not get that far.
         let mut tx = dialect::begin_hunt(self.hunt_pool(), limits.timeout).await?;
-        let rows = match tokio::time::timeout(limits.timeout, query.fetch_all(&mut *tx)).await {
+        let outcome = tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, query.fetch_all(&mut *tx)).await;
+        dialect::end_hunt(tx).await?;
+        let rows = match outcome {
             Err(_elapsed) => return Ok(Err(HuntRefusal::Timeout)),
             Ok(Err(error)) if dialect::is_timeout(&error) => return Ok(Err(HuntRefusal::Timeout)),
             Ok(result) => result?,
         };
-        tx.rollback().await?;
         if rows.len() as u64 > limits.max_rows {
             return Ok(Err(HuntRefusal::TooManyRows));
         }
@@ -66,6 +69,10 @@ impl HuntingStore for Backend {
             .map(|row| statement.fields.iter().enumerate().map(|(i, f)| read_value(row, i, f.ty)).collect())
             .collect::<Result<Vec<Vec<serde_json::Value>>>>()?;
         Ok(Ok(HuntOutput { fields: statement.fields, rows }))
+    }
+
+    fn event_writers(&self) -> usize {
+        dialect::EVENT_WRITERS
     }
 
     async fn delete_events_before(&self, before: i64) -> Result<u64> {
@@ -79,7 +86,49 @@ impl HuntingStore for Backend {
     }
 }
 
+/// How much longer than the database's own timeout the caller waits.
+const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Backend {
+    /// One page of `table`'s events of every tenant, in storage order (see
+    /// `TransferStore::export_events`); positions are the backend's row addresses as text.
+    pub(crate) async fn export_event_page(
+        &self,
+        table: &'static Table,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<EventPage> {
+        let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+        let sql = format!(
+            "SELECT {position} AS position, tenant_id, {} FROM {} WHERE {after} ORDER BY {order} LIMIT $2",
+            columns.join(", "),
+            table_name(table),
+            position = dialect::EVENT_POSITION,
+            after = dialect::EVENT_AFTER,
+            order = dialect::EVENT_ORDER,
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after.unwrap_or_else(|| dialect::FIRST_EVENT_POSITION.to_owned()))
+            .bind(i64::from(limit))
+            .fetch_all(self.hunt_pool())
+            .await?;
+        let mut page = EventPage { rows: Vec::with_capacity(rows.len()), next: None };
+        for row in &rows {
+            let tenant: String = row.try_get(1)?;
+            let tenant = TenantId::parse(&tenant)
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: a row's tenant is not a GUID", table.name)))?;
+            let values = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| read_event_value(row, i + 2, column.ty))
+                .collect::<Result<EventRow>>()?;
+            page.rows.push((tenant, values));
+            page.next = Some(row.try_get(0)?);
+        }
+        Ok(page)
+    }
+
     /// Writes the `AlertInfo` and `AlertEvidence` rows of the alerts (by id) that have none yet,
     /// in one transaction: a batch retried after a failure here fills in what is missing, and
     /// an alert submitted twice is recorded once.
@@ -118,6 +167,18 @@ impl Backend {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// One stored cell as an event value.
+fn read_event_value(row: &DbRow, index: usize, ty: Type) -> Result<Option<EventValue>> {
+    Ok(match ty {
+        Type::String | Type::Dynamic => row.try_get::<Option<String>, _>(index)?.map(EventValue::Text),
+        Type::DateTime | Type::TimeSpan | Type::Int | Type::Long => {
+            dialect::read_long(row, index)?.map(EventValue::Long)
+        }
+        Type::Real => dialect::read_real(row, index)?.map(EventValue::Real),
+        Type::Bool => dialect::read_bool(row, index)?.map(EventValue::Bool),
+    })
 }
 
 /// One result cell as the API writes it.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use threatgate_hunting::events::EventRow;
-use threatgate_hunting::schema::Table;
+use threatgate_hunting::schema::{Table, Type};
 
 use crate::hunting::{Stored, stored, table_name};
 use crate::{Result, StoreError};
@@ -33,18 +33,38 @@ pub(super) async fn lock_signing_keys(_tx: &mut Transaction<'static, Sqlite>) ->
     Ok(())
 }
 
+/// A hunting row's position for `threatgate migrate`'s pages: its rowid, as text.
+pub(super) const EVENT_POSITION: &str = "CAST(rowid AS TEXT)";
+pub(super) const EVENT_AFTER: &str = "rowid > CAST($1 AS INTEGER)";
+pub(super) const EVENT_ORDER: &str = "rowid";
+pub(super) const FIRST_EVENT_POSITION: &str = "0";
+
+/// One writer at a time (see `HuntingStore::event_writers`).
+pub(super) const EVENT_WRITERS: usize = 1;
+
 /// How the KQL compiler writes SQL for this backend.
 pub(super) const HUNTING: crate::hunting::Dialect = crate::hunting::Dialect::Sqlite;
 
-/// A read transaction for one hunting query. SQLite has no statement timeout: the caller's
-/// timer stops waiting for the answer (the statement finishes on its own thread).
-pub(super) async fn begin_hunt(pool: &SqlitePool, _timeout: Duration) -> Result<Transaction<'static, Sqlite>> {
-    Ok(pool.begin().await?)
+/// A read transaction for one hunting query, whose statements SQLite interrupts once `timeout`
+/// has passed (a progress handler, checked every thousand VM steps).
+pub(super) async fn begin_hunt(pool: &SqlitePool, timeout: Duration) -> Result<Transaction<'static, Sqlite>> {
+    let mut tx = pool.begin().await?;
+    let deadline = std::time::Instant::now() + timeout;
+    tx.lock_handle().await?.set_progress_handler(1000, move || std::time::Instant::now() < deadline);
+    Ok(tx)
 }
 
-/// SQLite reports no timeouts of its own.
-pub(super) fn is_timeout(_error: &sqlx::Error) -> bool {
-    false
+/// Ends a hunting query's transaction; its connection goes back to the pool without the
+/// progress handler.
+pub(super) async fn end_hunt(mut tx: Transaction<'static, Sqlite>) -> Result<()> {
+    tx.lock_handle().await?.remove_progress_handler();
+    tx.rollback().await?;
+    Ok(())
+}
+
+/// `SQLITE_INTERRUPT`: the progress handler stopped the statement at the timeout.
+pub(super) fn is_timeout(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|code| code == "9"))
 }
 
 pub(super) fn read_long(row: &SqliteRow, index: usize) -> Result<Option<i64>> {
@@ -87,11 +107,20 @@ pub(super) async fn insert_events(
     let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), columns.join(", "));
     let rows_per_statement = (MAX_BINDS / (table.columns.len() + 1)).max(1);
     for chunk in rows.chunks(rows_per_statement) {
+        // A column no row of the chunk has is written as its constant (fewer values to bind:
+        // events fill about half their table's columns). Binding one JSON array of the rows
+        // instead and spreading it with `json_each` measured two times slower.
+        let absent: Vec<bool> = (0..table.columns.len()).map(|i| chunk.iter().all(|row| row[i].is_none())).collect();
         let mut insert = QueryBuilder::<Sqlite>::new(head.clone());
         let mut refused = None;
         insert.push_values(chunk, |mut values, row| {
             values.push_bind(tenant.to_owned());
-            for (column, value) in table.columns.iter().zip(row) {
+            for ((column, value), absent) in table.columns.iter().zip(row).zip(&absent) {
+                if *absent {
+                    // KQL strings are never null (see `stored`).
+                    values.push(if column.ty == Type::String { "''" } else { "NULL" });
+                    continue;
+                }
                 match stored(column.ty, value.as_ref()) {
                     Ok(Stored::Text(v)) => values.push_bind(v),
                     Ok(Stored::Long(v)) => values.push_bind(v),

@@ -137,4 +137,20 @@ impl TransferStore for SqliteStore {
         .await?;
         rows.iter().map(super::shared::read_event).collect()
     }
+
+    async fn export_events(
+        &self,
+        table: &'static threatgate_hunting::schema::Table,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<crate::EventPage> {
+        self.export_event_page(table, after, limit).await
+    }
+
+    async fn refresh_statistics(&self) -> Result<()> {
+        for pool in [&self.pool, &self.log_pool, &self.hunt_pool] {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Ok(())
+    }
 }

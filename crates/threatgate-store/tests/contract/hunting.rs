@@ -382,3 +382,23 @@ pub(crate) async fn hunting_text_keeps_every_character_and_has_finds_indexed_ter
     let rows = run("DeviceProcessEvents | where ProcessCommandLine has \"lsass.dmp\" | count").await;
     assert_eq!(rows, [[serde_json::json!(1)]], "a term with a dot is not in the index; the scan finds it");
 }
+
+pub(crate) async fn hunting_stops_a_query_at_its_timeout_and_frees_its_connection(store: Arc<dyn Store>) {
+    let tenant = TenantId::from_uuid(Uuid::new_v4());
+    let rows =
+        (0..3000).map(|i| row("DeviceProcessEvents", &[("Timestamp", ago(i)), ("ActionType", text("ProcessCreated"))]));
+    insert(store.as_ref(), tenant, "DeviceProcessEvents", rows.collect()).await;
+    let scope = TenantScope::<RunHunting>::for_administrator(tenant);
+    // 27 billion joined rows: it never finishes on its own.
+    let endless = "DeviceProcessEvents | join kind=inner (DeviceProcessEvents) on ActionType | join kind=inner (DeviceProcessEvents) on ActionType | count";
+    let endless = threatgate_hunting::bind(&threatgate_hunting::parse(endless).unwrap()).unwrap();
+    let short = HuntLimits { timeout: Duration::from_millis(200), ..LIMITS };
+    // More timeouts than the pool has connections: each statement must really stop, or the
+    // later ones would find no free connection.
+    for _ in 0..6 {
+        assert_eq!(store.run_hunt(&scope, &endless, now(), short).await.unwrap(), Err(HuntRefusal::Timeout));
+    }
+    let count = threatgate_hunting::bind(&threatgate_hunting::parse("DeviceProcessEvents | count").unwrap()).unwrap();
+    let output = store.run_hunt(&scope, &count, now(), LIMITS).await.unwrap().unwrap();
+    assert_eq!(output.rows, [[serde_json::json!(3000)]], "the connections work on afterwards");
+}

@@ -62,12 +62,14 @@ store_tests!(
     hunting_limits_rows_and_reads_only_the_callers_tenant,
     hunting_tables_hold_every_column_of_the_schema,
     hunting_text_keeps_every_character_and_has_finds_indexed_terms,
+    hunting_stops_a_query_at_its_timeout_and_frees_its_connection,
 );
 
 mod hunting;
 use hunting::{
     hunting_golden_queries_answer_as_kql_does, hunting_limits_rows_and_reads_only_the_callers_tenant,
-    hunting_tables_hold_every_column_of_the_schema, hunting_text_keeps_every_character_and_has_finds_indexed_terms,
+    hunting_stops_a_query_at_its_timeout_and_frees_its_connection, hunting_tables_hold_every_column_of_the_schema,
+    hunting_text_keeps_every_character_and_has_finds_indexed_terms,
 };
 
 fn now() -> OffsetDateTime {
