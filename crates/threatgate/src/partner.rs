@@ -257,7 +257,7 @@ fn tenant_list(choice: &TenantChoice, profile: &Profile) -> anyhow::Result<Vec<S
 /// Runs `operation` in every tenant at once (a progress bar on standard error when there are
 /// several); `arrived` sees each tenant's answer as it comes (streamed output) and says whether
 /// to keep it; a tenant's failure is printed as it happens. Returns the kept answers in the
-/// order the tenants were given, and how many tenants failed.
+/// order the tenants were given, how many tenants failed, and the size of every answer.
 async fn in_every_tenant<T, F, Fut>(
     tenants: &[String],
     concurrency: usize,
@@ -265,7 +265,7 @@ async fn in_every_tenant<T, F, Fut>(
     size: impl Fn(&T) -> usize,
     mut arrived: impl FnMut(&str, &T) -> anyhow::Result<bool>,
     operation: F,
-) -> anyhow::Result<(Vec<(String, T)>, usize)>
+) -> anyhow::Result<(Vec<(String, T)>, usize, usize)>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = threatgate_client::Result<T>>,
@@ -302,7 +302,7 @@ where
     }
     progress.finish_and_clear();
     done.sort_by_key(|(tenant, _)| tenants.iter().position(|t| t == tenant));
-    Ok((done, failed))
+    Ok((done, failed, found))
 }
 
 /// The summary line of a command run in several tenants, and its failure if any tenant failed.
@@ -339,7 +339,7 @@ async fn list(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let stdout = std::io::stdout();
-    let (done, failed) = in_every_tenant(
+    let (done, failed, found) = in_every_tenant(
         tenants,
         concurrency,
         "incidents",
@@ -360,7 +360,6 @@ async fn list(
         },
     )
     .await?;
-    let found = done.iter().map(|(_, incidents)| incidents.len()).sum();
     match output {
         OutputFormat::Ndjson => {}
         OutputFormat::Json => {
@@ -394,7 +393,7 @@ pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
     let output = if json { HuntFormat::Json } else { args.output };
     let started = Instant::now();
     let stdout = std::io::stdout();
-    let (done, failed) = in_every_tenant(
+    let (done, failed, found) = in_every_tenant(
         &tenants,
         args.tenants.concurrency,
         "rows",
@@ -415,7 +414,6 @@ pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let found = done.iter().map(|(_, result)| result.results.len()).sum();
     let mut out = stdout.lock();
     match output {
         HuntFormat::Ndjson => {}
