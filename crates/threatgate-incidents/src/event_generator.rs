@@ -9,12 +9,12 @@
 //! `rundll32.exe … comsvcs.dll, MiniDump …` (the term `MiniDump`), about 60% of connections
 //! go to port 443.
 
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use threatgate_domain::datetime::parse_datetime_ticks;
 use threatgate_hunting::events::{EventRow, RowBuilder};
 use threatgate_hunting::schema::{self, Table};
 use threatgate_proto::{Alert, Entity};
+
+use crate::dice::Dice;
 
 const TICKS_PER_SECOND: i64 = 10_000_000;
 
@@ -182,7 +182,7 @@ struct Person {
 /// Generates events; see the module's comment.
 #[derive(Debug)]
 pub struct EventGenerator {
-    rng: ChaCha8Rng,
+    dice: Dice,
     domain: String,
     now: i64,
     span: i64,
@@ -203,7 +203,7 @@ impl EventGenerator {
     /// sized for about `expected` events (one device per 5,000 events, 10 to 5,000 devices).
     pub fn new(seed: u64, domain: &str, now: i64, days: u32, expected: u64) -> Self {
         let mut generator = Self {
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6576_656e_7473),
+            dice: Dice::new(seed ^ 0x6576_656e_7473),
             domain: domain.to_owned(),
             now,
             span: i64::from(days.max(1)) * 86_400 * TICKS_PER_SECOND,
@@ -244,40 +244,23 @@ impl EventGenerator {
         MIX.iter().map(|(name, _)| *name).chain(["DeviceInfo"])
     }
 
-    fn below(&mut self, bound: u64) -> u64 {
-        if bound == 0 { 0 } else { self.rng.next_u64() % bound }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let index = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
-        &items[index.min(items.len() - 1)]
-    }
-
-    fn hex(&mut self, bytes: usize) -> String {
-        let mut text = String::with_capacity(bytes * 2);
-        for _ in 0..bytes {
-            text.push_str(&format!("{:02x}", self.rng.next_u64() as u8));
-        }
-        text
-    }
-
     fn new_host(&mut self, index: u64) -> Host {
-        let prefix = *self.pick(&["desktop-", "laptop-", "wks-", "srv-app-", "srv-sql-"]);
+        let prefix = *self.dice.pick(&["desktop-", "laptop-", "wks-", "srv-app-", "srv-sql-"]);
         Host {
-            id: self.hex(20),
+            id: self.dice.hex(20),
             name: format!("{prefix}{:04}.{}", index + 1, self.domain),
-            ip: format!("10.{}.{}.{}", self.below(8), self.below(256), 1 + self.below(254)),
-            platform: (*self.pick(&["Windows10", "Windows11", "WindowsServer2019", "WindowsServer2022"])).into(),
+            ip: format!("10.{}.{}.{}", self.dice.below(8), self.dice.below(256), 1 + self.dice.below(254)),
+            platform: (*self.dice.pick(&["Windows10", "Windows11", "WindowsServer2019", "WindowsServer2022"])).into(),
         }
     }
 
     fn new_person(&mut self, index: u64) -> Person {
-        let name = format!("{}.{}{}", self.pick(FIRST_NAMES), self.pick(LAST_NAMES), index + 1);
+        let name = format!("{}.{}{}", self.dice.pick(FIRST_NAMES), self.dice.pick(LAST_NAMES), index + 1);
         let upn = format!("{name}@{}", self.domain);
         Person {
             domain: self.domain.split('.').next().unwrap_or("corp").to_owned(),
             sid: format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1100 + index),
-            object_id: self.hex(16),
+            object_id: self.dice.hex(16),
             upn,
             name,
         }
@@ -288,7 +271,7 @@ impl EventGenerator {
     fn next_time(&mut self) -> i64 {
         self.issued += 1;
         let place = i128::from(self.span) * i128::from(self.issued.min(self.expected)) / i128::from(self.expected);
-        let jitter = i64::try_from(self.below(60 * TICKS_PER_SECOND as u64)).unwrap_or(0);
+        let jitter = i64::try_from(self.dice.below(60 * TICKS_PER_SECOND as u64)).unwrap_or(0);
         (self.now - self.span + i64::try_from(place).unwrap_or(self.span) - jitter).min(self.now)
     }
 
@@ -298,14 +281,14 @@ impl EventGenerator {
     }
 
     fn public_ip(&mut self) -> String {
-        let first = *self.pick(&[13, 20, 40, 52, 104, 140, 151, 185]);
-        format!("{first}.{}.{}.{}", self.below(256), self.below(256), 1 + self.below(254))
+        let first = *self.dice.pick(&[13, 20, 40, 52, 104, 140, 151, 185]);
+        format!("{first}.{}.{}.{}", self.dice.below(256), self.dice.below(256), 1 + self.dice.below(254))
     }
 
     /// An ordinary event of one of the chosen tables.
     pub fn next_event(&mut self) -> (&'static Table, EventRow) {
         let total = self.mix.last().map_or(0, |(_, weight)| *weight);
-        let roll = self.below(total);
+        let roll = self.dice.below(total);
         let table = self.mix.iter().find(|(_, weight)| roll < *weight).map_or(&schema::TABLES[0], |(table, _)| *table);
         let host = self.pick_host();
         let person = self.pick_person();
@@ -321,21 +304,21 @@ impl EventGenerator {
             "DeviceFileEvents" => {
                 let file = format!(
                     "{}-{}.{}",
-                    self.pick(&["report", "notes", "export", "setup"]),
-                    self.below(500),
-                    self.pick(&["docx", "xlsx", "pdf", "zip", "msi"])
+                    self.dice.pick(&["report", "notes", "export", "setup"]),
+                    self.dice.below(500),
+                    self.dice.pick(&["docx", "xlsx", "pdf", "zip", "msi"])
                 );
                 self.file_row(table, &host, &person, at, &file, "C:\\Users\\Public\\Documents", None, None)
             }
             "DeviceLogonEvents" => self.logon_row(table, &host, &person, at),
             "DeviceRegistryEvents" => self.registry_row(table, &host, &person, at),
             "EmailEvents" | "EmailAttachmentInfo" | "EmailUrlInfo" => {
-                let sender = match *self.pick(SENDERS) {
+                let sender = match *self.dice.pick(SENDERS) {
                     "it-helpdesk@" => format!("it-helpdesk@{}", self.domain),
                     other => other.to_owned(),
                 };
-                let subject = *self.pick(SUBJECTS);
-                let message = self.hex(16);
+                let subject = *self.dice.pick(SUBJECTS);
+                let message = self.dice.hex(16);
                 self.mail_row(table, &person, at, &sender, subject, &message)
             }
             _ => self.identity_row(table, &host, &person, at, None),
@@ -344,18 +327,18 @@ impl EventGenerator {
     }
 
     fn pick_host(&mut self) -> Host {
-        let index = usize::try_from(self.below(self.hosts.len() as u64)).unwrap_or(0);
+        let index = usize::try_from(self.dice.below(self.hosts.len() as u64)).unwrap_or(0);
         self.hosts[index.min(self.hosts.len() - 1)].clone()
     }
 
     fn pick_person(&mut self) -> Person {
-        let index = usize::try_from(self.below(self.people.len() as u64)).unwrap_or(0);
+        let index = usize::try_from(self.dice.below(self.people.len() as u64)).unwrap_or(0);
         self.people[index.min(self.people.len() - 1)].clone()
     }
 
     fn program(&mut self) -> &'static Program {
         let total: u64 = PROGRAMS.iter().map(|p| p.weight).sum();
-        let mut roll = self.below(total);
+        let mut roll = self.dice.below(total);
         for program in PROGRAMS {
             if roll < program.weight {
                 return program;
@@ -398,7 +381,7 @@ impl EventGenerator {
         folder: &str,
         command: &str,
     ) -> EventRow {
-        let process_id = 1000 + self.below(60_000) as i64;
+        let process_id = 1000 + self.dice.below(60_000) as i64;
         let report = self.next_report();
         Self::device(table, host, at, "ProcessCreated")
             .set("FileName", file)
@@ -437,7 +420,7 @@ impl EventGenerator {
         remote_url: Option<&str>,
     ) -> EventRow {
         let port = {
-            let mut roll = self.below(1000);
+            let mut roll = self.dice.below(1000);
             let mut chosen = 443;
             for (port, weight) in PORTS {
                 if roll < *weight {
@@ -454,12 +437,12 @@ impl EventGenerator {
         };
         let url = match remote_url {
             Some(url) => Some(url.to_owned()),
-            None if port == 443 || port == 80 => Some((*self.pick(URLS)).to_owned()),
+            None if port == 443 || port == 80 => Some((*self.dice.pick(URLS)).to_owned()),
             None => None,
         };
-        let program = *self.pick(&["chrome.exe", "msedge.exe", "svchost.exe", "ms-teams.exe", "OUTLOOK.EXE"]);
-        let action = if self.below(20) == 0 { "ConnectionFailed" } else { "ConnectionSuccess" };
-        let local_port = 49_152 + self.below(16_000) as i64;
+        let program = *self.dice.pick(&["chrome.exe", "msedge.exe", "svchost.exe", "ms-teams.exe", "OUTLOOK.EXE"]);
+        let action = if self.dice.below(20) == 0 { "ConnectionFailed" } else { "ConnectionSuccess" };
+        let local_port = 49_152 + self.dice.below(16_000) as i64;
         let report = self.next_report();
         Self::device(table, host, at, action)
             .set("RemoteIP", ip)
@@ -472,7 +455,7 @@ impl EventGenerator {
             .set("RemoteIPType", "Public")
             .set("InitiatingProcessFileName", program)
             .set("InitiatingProcessSHA1", Self::file_hash(program, 40))
-            .set("InitiatingProcessId", 2000 + self.below(30_000) as i64)
+            .set("InitiatingProcessId", 2000 + self.dice.below(30_000) as i64)
             .set("InitiatingProcessAccountDomain", person.domain.as_str())
             .set("InitiatingProcessAccountName", person.name.as_str())
             .set("InitiatingProcessAccountSid", person.sid.as_str())
@@ -493,7 +476,7 @@ impl EventGenerator {
         sha256: Option<&str>,
     ) -> EventRow {
         let report = self.next_report();
-        let action = *self.pick(&["FileCreated", "FileModified", "FileRenamed"]);
+        let action = *self.dice.pick(&["FileCreated", "FileModified", "FileRenamed"]);
         Self::device(table, host, at, action)
             .set("FileName", file)
             .set("FolderPath", format!("{folder}\\{file}"))
@@ -508,9 +491,9 @@ impl EventGenerator {
     }
 
     fn logon_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
-        let failed = self.below(10) == 0;
-        let logon_type = *self.pick(&["Interactive", "RemoteInteractive", "Network", "Unlock"]);
-        let logon_id = 100_000 + self.below(900_000) as i64;
+        let failed = self.dice.below(10) == 0;
+        let logon_type = *self.dice.pick(&["Interactive", "RemoteInteractive", "Network", "Unlock"]);
+        let logon_id = 100_000 + self.dice.below(900_000) as i64;
         let report = self.next_report();
         Self::device(table, host, at, if failed { "LogonFailed" } else { "LogonSuccess" })
             .set("AccountDomain", person.domain.as_str())
@@ -518,13 +501,13 @@ impl EventGenerator {
             .set("AccountSid", person.sid.as_str())
             .set("LogonType", logon_type)
             .set("LogonId", logon_id)
-            .set("IsLocalAdmin", self.below(8) == 0)
+            .set("IsLocalAdmin", self.dice.below(8) == 0)
             .set("ReportId", report)
             .build()
     }
 
     fn registry_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
-        let key = *self.pick(&[
+        let key = *self.dice.pick(&[
             "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
             "HKEY_CURRENT_USER\\Software\\Microsoft\\Office\\16.0\\Outlook",
             "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\WinDefend",
@@ -533,8 +516,8 @@ impl EventGenerator {
         Self::device(table, host, at, "RegistryValueSet")
             .set("RegistryKey", key)
             .set("RegistryValueType", "String")
-            .set("RegistryValueName", *self.pick(&["OneDrive", "Teams", "Start", "LastUpdate"]))
-            .set("RegistryValueData", format!("{}", self.below(100_000)))
+            .set("RegistryValueName", *self.dice.pick(&["OneDrive", "Teams", "Start", "LastUpdate"]))
+            .set("RegistryValueData", format!("{}", self.dice.below(100_000)))
             .set("InitiatingProcessAccountName", person.name.as_str())
             .set("InitiatingProcessFileName", "svchost.exe")
             .set("ReportId", report)
@@ -563,7 +546,7 @@ impl EventGenerator {
                 .set("SHA256", Self::file_hash(message, 64))
                 .build(),
             "EmailUrlInfo" => {
-                let domain = *self.pick(URLS);
+                let domain = *self.dice.pick(URLS);
                 row.set("Url", format!("https://{domain}/{}", &message[..8])).set("UrlDomain", domain).build()
             }
             _ => row
@@ -578,8 +561,8 @@ impl EventGenerator {
                 .set("EmailDirection", if sender_domain == self.domain { "Intra-org" } else { "Inbound" })
                 .set("DeliveryAction", "Delivered")
                 .set("DeliveryLocation", "Inbox/folder")
-                .set("AttachmentCount", self.below(3) as i64)
-                .set("UrlCount", self.below(4) as i64)
+                .set("AttachmentCount", self.dice.below(3) as i64)
+                .set("UrlCount", self.dice.below(4) as i64)
                 .build(),
         }
     }
@@ -592,14 +575,14 @@ impl EventGenerator {
         at: i64,
         ip: Option<&str>,
     ) -> EventRow {
-        let failed = self.below(12) == 0;
+        let failed = self.dice.below(12) == 0;
         let ip = ip.map_or_else(|| self.public_ip(), str::to_owned);
         let report = self.next_report();
         RowBuilder::new(table)
             .set("Timestamp", at)
             .set("ActionType", if failed { "LogonFailed" } else { "LogonSuccess" })
             .set("LogonType", "Login:reauth")
-            .set("Application", *self.pick(&["Microsoft 365", "Azure Portal", "Microsoft Teams"]))
+            .set("Application", *self.dice.pick(&["Microsoft 365", "Azure Portal", "Microsoft Teams"]))
             .set("Protocol", "OAuth2")
             .maybe("FailureReason", failed.then_some("InvalidPassword"))
             .set("AccountName", person.name.as_str())
@@ -631,7 +614,12 @@ impl EventGenerator {
                     let new = Host {
                         id: device.mdatp_device_id.clone(),
                         name: device.device_dns_name.clone(),
-                        ip: format!("10.{}.{}.{}", 8 + self.below(8), self.below(256), 1 + self.below(254)),
+                        ip: format!(
+                            "10.{}.{}.{}",
+                            8 + self.dice.below(8),
+                            self.dice.below(256),
+                            1 + self.dice.below(254)
+                        ),
                         platform: device.os_platform.clone(),
                     };
                     self.hosts.push(new.clone());
@@ -699,7 +687,7 @@ impl EventGenerator {
                 "MailMessage" => {
                     let sender = entity.sender.as_deref().unwrap_or("unknown@example.com");
                     let subject = entity.subject.as_deref().unwrap_or("");
-                    let message = self.hex(16);
+                    let message = self.dice.hex(16);
                     for name in ["EmailEvents", "EmailUrlInfo"] {
                         let table = table_named(name);
                         events.push((table, self.mail_row(table, &person, at, sender, subject, &message)));

@@ -6,10 +6,10 @@
 //! (so correlation joins them); scenarios use entities of their own, so `n` scenarios make `n`
 //! incidents.
 
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use threatgate_domain::datetime::format_ticks;
 use threatgate_proto::{Alert, Device, Entity};
+
+use crate::dice::Dice;
 
 const TICKS_PER_SECOND: i64 = 10_000_000;
 
@@ -17,7 +17,7 @@ const TICKS_PER_SECOND: i64 = 10_000_000;
 /// for a tenant whose users live under `domain`. Yields `(arrival time, alert)` in time order.
 #[derive(Debug)]
 pub struct AlertGenerator {
-    rng: ChaCha8Rng,
+    dice: Dice,
     domain: String,
     now: i64,
     span: i64,
@@ -30,7 +30,7 @@ pub struct AlertGenerator {
 impl AlertGenerator {
     pub fn new(seed: u64, domain: &str, incidents: u64, now: i64, days: u32) -> Self {
         Self {
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            dice: Dice::new(seed),
             domain: domain.to_owned(),
             now,
             span: i64::from(days.max(1)) * 86_400 * TICKS_PER_SECOND,
@@ -41,21 +41,8 @@ impl AlertGenerator {
         }
     }
 
-    fn below(&mut self, bound: u64) -> u64 {
-        if bound == 0 { 0 } else { self.rng.next_u64() % bound }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let index = usize::try_from(self.below(items.len() as u64)).unwrap_or(0);
-        &items[index.min(items.len() - 1)]
-    }
-
-    fn hex(&mut self, bytes: usize) -> String {
-        (0..bytes).map(|_| format!("{:02x}", self.rng.next_u64() as u8)).collect()
-    }
-
     fn guid(&mut self) -> String {
-        let h = self.hex(16);
+        let h = self.dice.hex(16);
         format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
     }
 
@@ -65,29 +52,30 @@ impl AlertGenerator {
         // Scenarios start evenly over the span (oldest first), with jitter.
         let slot = self.span / i64::try_from(self.total.max(1)).unwrap_or(1);
         let index = i64::try_from(self.scenario).unwrap_or(0);
-        let jitter = i64::try_from(self.below(u64::try_from(slot.max(1)).unwrap_or(1))).unwrap_or(0);
+        let jitter = i64::try_from(self.dice.below(u64::try_from(slot.max(1)).unwrap_or(1))).unwrap_or(0);
         let start = (self.now - self.span + (index - 1) * slot + jitter).min(self.now - TICKS_PER_SECOND * 60);
-        let user = format!("{}.{}", self.pick(FIRST_NAMES), self.pick(LAST_NAMES)).to_lowercase()
+        let user = format!("{}.{}", self.dice.pick(FIRST_NAMES), self.dice.pick(LAST_NAMES)).to_lowercase()
             + &format!("{}", self.scenario);
         let upn = format!("{user}@{}", self.domain);
         let sid = format!(
             "S-1-5-21-{}-{}-{}-{}",
-            1_000_000_000 + self.below(999_999_999),
-            100_000_000 + self.below(899_999_999),
-            1_000_000_000 + self.below(999_999_999),
+            1_000_000_000 + self.dice.below(999_999_999),
+            100_000_000 + self.dice.below(899_999_999),
+            1_000_000_000 + self.dice.below(999_999_999),
             1000 + self.scenario
         );
         let aad = self.guid();
         let device = Device {
-            mdatp_device_id: self.hex(20),
+            mdatp_device_id: self.dice.hex(20),
             aad_device_id: Some(self.guid()),
-            device_dns_name: format!("{}{}.{}", self.pick(DEVICE_PREFIXES), self.scenario, self.domain),
-            os_platform: (*self.pick(&["Windows10", "Windows11", "WindowsServer2016", "WindowsServer2019"])).into(),
-            version: Some((*self.pick(&["1607", "1809", "21H2", "22H2"])).into()),
+            device_dns_name: format!("{}{}.{}", self.dice.pick(DEVICE_PREFIXES), self.scenario, self.domain),
+            os_platform: (*self.dice.pick(&["Windows10", "Windows11", "WindowsServer2016", "WindowsServer2019"]))
+                .into(),
+            version: Some((*self.dice.pick(&["1607", "1809", "21H2", "22H2"])).into()),
             os_processor: Some("x64".into()),
-            os_build: Some(i64::try_from(14393 + self.below(8000)).unwrap_or(14393)),
+            os_build: Some(i64::try_from(14393 + self.dice.below(8000)).unwrap_or(14393)),
             health_status: Some("Active".into()),
-            risk_score: Some((*self.pick(&["Informational", "Low", "Medium", "High"])).into()),
+            risk_score: Some((*self.dice.pick(&["Informational", "Low", "Medium", "High"])).into()),
             rbac_group_name: Some("WDATP-Ring0".into()),
             rbac_group_id: Some(9),
             first_seen: Some(format_ticks(start - 90 * 86_400 * TICKS_PER_SECOND)),
@@ -101,15 +89,15 @@ impl AlertGenerator {
             user_principal_name: Some(upn.clone()),
             ..Entity::default()
         };
-        let stages: &[Stage] = match self.below(10) {
-            0..=5 => std::slice::from_ref(self.pick(SINGLE_STAGES)),
+        let stages: &[Stage] = match self.dice.below(10) {
+            0..=5 => std::slice::from_ref(self.dice.pick(SINGLE_STAGES)),
             6..=8 => &MULTI_STAGE[..2],
             _ => MULTI_STAGE,
         };
         let mut alerts = Vec::new();
         let mut at = start;
         for stage in stages {
-            at += i64::try_from(60 + self.below(3600)).unwrap_or(60) * TICKS_PER_SECOND;
+            at += i64::try_from(60 + self.dice.below(3600)).unwrap_or(60) * TICKS_PER_SECOND;
             let at = at.min(self.now);
             let mut entities = vec![user_entity.clone()];
             let mut devices = Vec::new();
@@ -118,12 +106,12 @@ impl AlertGenerator {
             }
             match stage.evidence {
                 Evidence::File => {
-                    let (sha1, sha256) = (self.hex(20), self.hex(32));
+                    let (sha1, sha256) = (self.dice.hex(20), self.dice.hex(32));
                     entities.push(Entity {
                         entity_type: "File".into(),
                         sha1: Some(sha1),
                         sha256: Some(sha256),
-                        file_name: Some((*self.pick(&["mimikatz.exe", "procdump64.exe", "invoice.xlsm", "payload.dll"])).into()),
+                        file_name: Some((*self.dice.pick(&["mimikatz.exe", "procdump64.exe", "invoice.xlsm", "payload.dll"])).into()),
                         file_path: Some("C:\\Users\\Public\\Downloads".into()),
                         device_id: Some(device.mdatp_device_id.clone()),
                         ..Entity::default()
@@ -131,41 +119,41 @@ impl AlertGenerator {
                 }
                 Evidence::Process => entities.push(Entity {
                     entity_type: "Process".into(),
-                    process_id: Some(i64::try_from(1000 + self.below(30000)).unwrap_or(1000)),
+                    process_id: Some(i64::try_from(1000 + self.dice.below(30000)).unwrap_or(1000)),
                     process_command_line: Some("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA".into()),
                     process_creation_time: Some(format_ticks(at)),
-                    parent_process_id: Some(i64::try_from(500 + self.below(5000)).unwrap_or(500)),
+                    parent_process_id: Some(i64::try_from(500 + self.dice.below(5000)).unwrap_or(500)),
                     parent_process_creation_time: Some(format_ticks(at - 30 * TICKS_PER_SECOND)),
                     device_id: Some(device.mdatp_device_id.clone()),
                     ..Entity::default()
                 }),
                 Evidence::Mail => {
-                    let sender = format!("billing@{}", self.pick(BAD_DOMAINS));
+                    let sender = format!("billing@{}", self.dice.pick(BAD_DOMAINS));
                     entities.push(Entity {
                         entity_type: "MailMessage".into(),
                         user_principal_name: Some(upn.clone()),
                         mailbox_address: Some(upn.clone()),
                         sender: Some(sender),
                         recipient: Some(upn.clone()),
-                        subject: Some((*self.pick(&["[EXTERNAL] Attention", "Invoice overdue", "Your mailbox is full"])).into()),
+                        subject: Some((*self.dice.pick(&["[EXTERNAL] Attention", "Invoice overdue", "Your mailbox is full"])).into()),
                         delivery_action: Some("Delivered".into()),
                         ..Entity::default()
                     });
                     entities.push(Entity {
                         entity_type: "Ip".into(),
-                        ip_address: Some(format!("{}.{}.{}.{}", 20 + self.below(200), self.below(255), self.below(255), 1 + self.below(254))),
+                        ip_address: Some(format!("{}.{}.{}.{}", 20 + self.dice.below(200), self.dice.below(255), self.dice.below(255), 1 + self.dice.below(254))),
                         ..Entity::default()
                     });
                 }
                 Evidence::Url => entities.push(Entity {
                     entity_type: "Url".into(),
-                    url: Some(format!("{}/{}", self.pick(BAD_DOMAINS), self.hex(4))),
+                    url: Some(format!("{}/{}", self.dice.pick(BAD_DOMAINS), self.dice.hex(4))),
                     device_id: Some(device.mdatp_device_id.clone()),
                     ..Entity::default()
                 }),
                 Evidence::Ip => entities.push(Entity {
                     entity_type: "Ip".into(),
-                    ip_address: Some(format!("{}.{}.{}.{}", 20 + self.below(200), self.below(255), self.below(255), 1 + self.below(254))),
+                    ip_address: Some(format!("{}.{}.{}.{}", 20 + self.dice.below(200), self.dice.below(255), self.dice.below(255), 1 + self.dice.below(254))),
                     ..Entity::default()
                 }),
                 Evidence::UserOnly => {}

@@ -4,6 +4,7 @@
 
 mod alert_events;
 mod alerts;
+mod dice;
 mod documents;
 pub mod event_generator;
 pub mod generator;

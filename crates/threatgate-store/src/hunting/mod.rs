@@ -3,10 +3,29 @@
 
 mod sql;
 
+use threatgate_hunting::events::EventRow;
 use threatgate_hunting::events::EventValue;
-use threatgate_hunting::schema::Type;
+use threatgate_hunting::schema::{Table, Type};
 
 pub use sql::{Dialect, Statement, Value, compile, table_name};
+
+/// Refuses rows that do not hold one value (or none) per column of `table`.
+pub(crate) fn check_widths(table: &Table, rows: &[EventRow]) -> crate::Result<()> {
+    match rows.iter().find(|row| row.len() != table.columns.len()) {
+        Some(row) => Err(crate::StoreError::Corrupt(format!(
+            "an event for {} has {} values for {} columns",
+            table.name,
+            row.len(),
+            table.columns.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `"Timestamp", "DeviceId", …`: the table's columns, quoted, in the schema's order.
+pub(crate) fn quoted_columns(table: &Table) -> String {
+    table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+}
 
 /// A value as a column of type `ty` stores it.
 pub(crate) enum Stored {

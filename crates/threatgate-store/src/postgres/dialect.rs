@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::Table;
 
-use crate::hunting::{Stored, stored, table_name};
+use crate::hunting::{Stored, check_widths, quoted_columns, stored, table_name};
 use crate::{Result, StoreError};
 
 /// Removes log entries older than `$1`, keeping those younger than a day with the same bound
@@ -98,16 +98,8 @@ pub(super) async fn insert_events(
     if rows.is_empty() {
         return Ok(());
     }
-    if let Some(row) = rows.iter().find(|row| row.len() != table.columns.len()) {
-        return Err(StoreError::Corrupt(format!(
-            "an event for {} has {} values for {} columns",
-            table.name,
-            row.len(),
-            table.columns.len()
-        )));
-    }
-    let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    let statement = format!("COPY {} (tenant_id, {}) FROM STDIN", table_name(table), columns.join(", "));
+    check_widths(table, rows)?;
+    let statement = format!("COPY {} (tenant_id, {}) FROM STDIN", table_name(table), quoted_columns(table));
     let mut copy = tx.copy_in_raw(&statement).await?;
     let mut buffer = String::with_capacity(COPY_PIECE + 64 * 1024);
     for row in rows {

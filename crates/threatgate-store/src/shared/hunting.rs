@@ -12,7 +12,7 @@ use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
 
 use super::{Backend, DbRow, dialect};
-use crate::hunting::{Value, compile, format_timespan, table_name};
+use crate::hunting::{Value, compile, format_timespan, quoted_columns, table_name};
 use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result, StoreError};
 
 #[async_trait]
@@ -98,10 +98,9 @@ impl Backend {
         after: Option<String>,
         limit: u32,
     ) -> Result<EventPage> {
-        let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
         let sql = format!(
             "SELECT {position} AS position, tenant_id, {} FROM {} WHERE {after} ORDER BY {order} LIMIT $2",
-            columns.join(", "),
+            quoted_columns(table),
             table_name(table),
             position = dialect::EVENT_POSITION,
             after = dialect::EVENT_AFTER,

@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
-use crate::hunting::{Stored, stored, table_name};
+use crate::hunting::{Stored, check_widths, quoted_columns, stored, table_name};
 use crate::{Result, StoreError};
 
 /// Removes log entries older than `$1`, keeping those younger than a day with the same bound
@@ -95,16 +95,8 @@ pub(super) async fn insert_events(
     table: &'static Table,
     rows: &[EventRow],
 ) -> Result<()> {
-    if let Some(row) = rows.iter().find(|row| row.len() != table.columns.len()) {
-        return Err(StoreError::Corrupt(format!(
-            "an event for {} has {} values for {} columns",
-            table.name,
-            row.len(),
-            table.columns.len()
-        )));
-    }
-    let columns: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), columns.join(", "));
+    check_widths(table, rows)?;
+    let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), quoted_columns(table));
     let rows_per_statement = (MAX_BINDS / (table.columns.len() + 1)).max(1);
     for chunk in rows.chunks(rows_per_statement) {
         // A column no row of the chunk has is written as its constant (fewer values to bind:
