@@ -136,7 +136,8 @@ pub async fn seed_tenant(
     alerts_bar.finish_and_clear();
 
     let total = plan.events;
-    let events_bar = bar(total + behind_alerts.len() as u64, "events");
+    let inventory = events.fleet_inventory();
+    let events_bar = bar(total + (behind_alerts.len() + inventory.len()) as u64, "events");
     let (sender, mut batches) = tokio::sync::mpsc::channel::<(&'static Table, Vec<EventRow>)>(4);
     let producer = tokio::task::spawn_blocking(move || {
         let mut buffers: Vec<(&'static Table, Vec<EventRow>)> = Vec::new();
@@ -155,7 +156,7 @@ pub async fn seed_tenant(
             let full = std::mem::replace(&mut buffers[index].1, Vec::with_capacity(EVENT_BATCH));
             sender.blocking_send((table, full)).is_ok()
         };
-        for (table, row) in behind_alerts.into_iter().chain(events.fleet_inventory()) {
+        for (table, row) in behind_alerts.into_iter().chain(inventory) {
             if !push(table, row) {
                 return;
             }
