@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use threatgate_domain::{AppRoleId, IngestAlerts, ObjectId, THREAT_PROTECTION, TenantId, TenantScope};
+use threatgate_domain::{AppRoleId, ObjectId, THREAT_PROTECTION, TenantId};
 use threatgate_hunting::schema;
 
 use crate::{ConsentGrant, EventRow, Store, StoreError};
@@ -116,8 +116,7 @@ pub async fn copy_store(
                 }
             }
             for (tenant, rows) in tenants {
-                let scope = TenantScope::<IngestAlerts>::for_administrator(tenant);
-                report.hunting_events += to.insert_events(&scope, table, &rows).await?;
+                report.hunting_events += to.import_events(tenant, table, &rows).await?;
             }
             progress(CopyProgress::Events { table: table.name, done: report.hunting_events });
             match page.next {

@@ -555,6 +555,13 @@ pub trait TransferStore: Send + Sync + 'static {
         after: Option<String>,
         limit: u32,
     ) -> Result<EventPage>;
+    /// Appends a page's events of one tenant to `table` (the other side of `export_events`).
+    async fn import_events(
+        &self,
+        tenant: TenantId,
+        table: &'static threatgate_hunting::schema::Table,
+        rows: &[EventRow],
+    ) -> Result<u64>;
     /// Brings the query planner's statistics up to date (after a bulk copy).
     async fn refresh_statistics(&self) -> Result<()>;
 }

@@ -158,6 +158,15 @@ impl TransferStore for PgStore {
         self.export_event_page(table, after, limit).await
     }
 
+    async fn import_events(
+        &self,
+        tenant: threatgate_domain::TenantId,
+        table: &'static threatgate_hunting::schema::Table,
+        rows: &[crate::EventRow],
+    ) -> Result<u64> {
+        self.append_events(&tenant.to_string(), table, rows).await
+    }
+
     async fn refresh_statistics(&self) -> Result<()> {
         sqlx::query("ANALYZE").execute(&self.pool).await?;
         Ok(())

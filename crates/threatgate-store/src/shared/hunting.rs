@@ -23,14 +23,7 @@ impl HuntingStore for Backend {
         table: &'static Table,
         rows: &[EventRow],
     ) -> Result<u64> {
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let tenant = scope.tenant().to_string();
-        let mut tx = self.begin_hunt_write().await?;
-        dialect::insert_events(&mut tx, &tenant, table, rows).await?;
-        tx.commit().await?;
-        Ok(rows.len() as u64)
+        self.append_events(&scope.tenant().to_string(), table, rows).await
     }
 
     async fn run_hunt(
@@ -90,6 +83,17 @@ impl HuntingStore for Backend {
 const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Backend {
+    /// Appends `rows` to `table` for `tenant` in one transaction (ingestion and migration).
+    pub(crate) async fn append_events(&self, tenant: &str, table: &'static Table, rows: &[EventRow]) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_hunt_write().await?;
+        dialect::insert_events(&mut tx, tenant, table, rows).await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
     /// One page of `table`'s events of every tenant, in storage order (see
     /// `TransferStore::export_events`); positions are the backend's row addresses as text.
     pub(crate) async fn export_event_page(

@@ -147,6 +147,15 @@ impl TransferStore for SqliteStore {
         self.export_event_page(table, after, limit).await
     }
 
+    async fn import_events(
+        &self,
+        tenant: threatgate_domain::TenantId,
+        table: &'static threatgate_hunting::schema::Table,
+        rows: &[crate::EventRow],
+    ) -> Result<u64> {
+        self.append_events(&tenant.to_string(), table, rows).await
+    }
+
     async fn refresh_statistics(&self) -> Result<()> {
         for pool in [&self.pool, &self.log_pool, &self.hunt_pool] {
             sqlx::query("ANALYZE").execute(pool).await?;
