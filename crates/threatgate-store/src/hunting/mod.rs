@@ -3,8 +3,7 @@
 
 mod sql;
 
-use threatgate_hunting::events::EventRow;
-use threatgate_hunting::events::EventValue;
+use threatgate_hunting::events::{EventRow, EventValue};
 use threatgate_hunting::schema::{Table, Type};
 
 pub use sql::{Dialect, Statement, Value, compile, table_name};
@@ -27,21 +26,21 @@ pub(crate) fn quoted_columns(table: &Table) -> String {
     table.columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
 }
 
-/// A value as a column of type `ty` stores it.
-pub(crate) enum Stored {
-    Text(Option<String>),
+/// A value as a column of type `ty` stores it (text borrowed from the event).
+pub(crate) enum Stored<'a> {
+    Text(Option<&'a str>),
     Long(Option<i64>),
     Real(Option<f64>),
     Bool(Option<bool>),
 }
 
 /// The value to bind for a column of type `ty` (a missing value is a typed null).
-pub(crate) fn stored(ty: Type, value: Option<&EventValue>) -> std::result::Result<Stored, String> {
+pub(crate) fn stored(ty: Type, value: Option<&EventValue>) -> std::result::Result<Stored<'_>, String> {
     Ok(match (ty, value) {
         // KQL strings are never null: a missing one is stored as "".
-        (Type::String, None) => Stored::Text(Some(String::new())),
+        (Type::String, None) => Stored::Text(Some("")),
         (Type::Dynamic, None) => Stored::Text(None),
-        (Type::String | Type::Dynamic, Some(EventValue::Text(v))) => Stored::Text(Some(v.clone())),
+        (Type::String | Type::Dynamic, Some(EventValue::Text(v))) => Stored::Text(Some(v)),
         (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, None) => Stored::Long(None),
         (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, Some(EventValue::Long(v))) => Stored::Long(Some(*v)),
         (Type::Real, None) => Stored::Real(None),

@@ -1,5 +1,6 @@
 //! SQL that PostgreSQL spells differently from SQLite, for the modules in `../shared`.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use sqlx::postgres::PgRow;
@@ -107,9 +108,13 @@ pub(super) async fn insert_events(
         for (column, value) in table.columns.iter().zip(row) {
             buffer.push('\t');
             match stored(column.ty, value.as_ref()) {
-                Ok(Stored::Text(Some(v))) => copy_text(&mut buffer, &v),
-                Ok(Stored::Long(Some(v))) => buffer.push_str(&v.to_string()),
-                Ok(Stored::Real(Some(v))) => buffer.push_str(&v.to_string()),
+                Ok(Stored::Text(Some(v))) => copy_text(&mut buffer, v),
+                Ok(Stored::Long(Some(v))) => {
+                    let _ = write!(buffer, "{v}");
+                }
+                Ok(Stored::Real(Some(v))) => {
+                    let _ = write!(buffer, "{v}");
+                }
                 Ok(Stored::Bool(Some(v))) => buffer.push(if v { 't' } else { 'f' }),
                 Ok(Stored::Text(None) | Stored::Long(None) | Stored::Real(None) | Stored::Bool(None)) => {
                     buffer.push_str("\\N")

@@ -172,7 +172,7 @@ impl Backend {
     }
 }
 
-/// One stored cell as an event value.
+/// One stored cell as an event value (migration reads these; results render them).
 fn read_event_value(row: &DbRow, index: usize, ty: Type) -> Result<Option<EventValue>> {
     Ok(match ty {
         Type::String | Type::Dynamic => row.try_get::<Option<String>, _>(index)?.map(EventValue::Text),
@@ -187,20 +187,17 @@ fn read_event_value(row: &DbRow, index: usize, ty: Type) -> Result<Option<EventV
 /// One result cell as the API writes it.
 fn read_value(row: &DbRow, index: usize, ty: Type) -> Result<serde_json::Value> {
     use serde_json::Value as Json;
-    Ok(match ty {
+    Ok(match (ty, read_event_value(row, index, ty)?) {
         // An outer join's missing string is "" in KQL, as every string is.
-        Type::String => Json::String(row.try_get::<Option<String>, _>(index)?.unwrap_or_default()),
-        Type::DateTime => dialect::read_long(row, index)?.map_or(Json::Null, |t| Json::String(format_ticks(t))),
-        Type::TimeSpan => dialect::read_long(row, index)?.map_or(Json::Null, |t| Json::String(format_timespan(t))),
-        Type::Int | Type::Long => dialect::read_long(row, index)?.map_or(Json::Null, Json::from),
-        Type::Real => {
-            dialect::read_real(row, index)?.and_then(serde_json::Number::from_f64).map_or(Json::Null, Json::Number)
-        }
-        Type::Bool => dialect::read_bool(row, index)?.map_or(Json::Null, Json::Bool),
-        Type::Dynamic => match row.try_get::<Option<String>, _>(index)? {
-            None => Json::Null,
-            // Stored JSON is parsed; text that is not JSON stays a string.
-            Some(text) => serde_json::from_str(&text).unwrap_or(Json::String(text)),
-        },
+        (Type::String, None) => Json::String(String::new()),
+        (_, None) => Json::Null,
+        (Type::DateTime, Some(EventValue::Long(t))) => Json::String(format_ticks(t)),
+        (Type::TimeSpan, Some(EventValue::Long(t))) => Json::String(format_timespan(t)),
+        // Stored JSON is parsed; text that is not JSON stays a string.
+        (Type::Dynamic, Some(EventValue::Text(text))) => serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        (_, Some(EventValue::Text(text))) => Json::String(text),
+        (_, Some(EventValue::Long(n))) => Json::from(n),
+        (_, Some(EventValue::Real(n))) => serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number),
+        (_, Some(EventValue::Bool(b))) => Json::Bool(b),
     })
 }

@@ -106,7 +106,7 @@ pub(super) async fn insert_events(
         let mut insert = QueryBuilder::<Sqlite>::new(head.clone());
         let mut refused = None;
         insert.push_values(chunk, |mut values, row| {
-            values.push_bind(tenant.to_owned());
+            values.push_bind(tenant);
             for ((column, value), absent) in table.columns.iter().zip(row).zip(&absent) {
                 if *absent {
                     // KQL strings are never null (see `stored`).
@@ -120,7 +120,7 @@ pub(super) async fn insert_events(
                     Ok(Stored::Bool(v)) => values.push_bind(v),
                     Err(message) => {
                         refused.get_or_insert(format!("{}.{}: {message}", table.name, column.name));
-                        values.push_bind(None::<String>)
+                        values.push_bind(None::<&str>)
                     }
                 };
             }
