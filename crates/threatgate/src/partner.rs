@@ -447,7 +447,7 @@ pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
     finish_everywhere(&client, &tenants, found, "rows", failed, started)
 }
 
-/// A hunting row's object with `tenant` first.
+/// A row's (or an incident's) object with `tenant` first.
 fn row_with_tenant(
     tenant: &str,
     row: serde_json::Map<String, serde_json::Value>,
@@ -508,12 +508,11 @@ fn aligned(rows: &[Vec<String>]) -> String {
 
 /// The incident's JSON with `tenant` first.
 fn with_tenant(tenant: &str, incident: &Incident) -> anyhow::Result<serde_json::Value> {
-    let mut object = serde_json::Map::new();
-    object.insert("tenant".into(), tenant.into());
-    if let serde_json::Value::Object(fields) = serde_json::to_value(incident)? {
-        object.extend(fields);
-    }
-    Ok(serde_json::Value::Object(object))
+    let fields = match serde_json::to_value(incident)? {
+        serde_json::Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    };
+    Ok(serde_json::Value::Object(row_with_tenant(tenant, fields)))
 }
 
 fn print_one(tenant: &str, incident: &Incident, output: OutputFormat) -> anyhow::Result<()> {
