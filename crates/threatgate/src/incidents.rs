@@ -23,8 +23,11 @@ use crate::output::emit;
 
 /// Alerts per transaction.
 const BATCH: usize = 1000;
-/// Events per transaction.
-const EVENT_BATCH: usize = 10_000;
+/// Events per transaction (of one table). Large, because in a big table a batch's cost is the
+/// index pages it changes, and the events of thousands of devices change a page per device in
+/// each device index whatever their number. (About 125 MB of rows per batch in memory; the
+/// seed holds a few.)
+const EVENT_BATCH: usize = 50_000;
 const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 
 async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Arc<dyn Store>, Tenant)> {
@@ -138,7 +141,9 @@ pub async fn seed_tenant(
     let total = plan.events;
     let inventory = events.fleet_inventory();
     let events_bar = bar(total + (behind_alerts.len() + inventory.len()) as u64, "events");
-    let (sender, mut batches) = tokio::sync::mpsc::channel::<(&'static Table, Vec<EventRow>)>(4);
+    // Generating is faster than writing: two batches waiting keep both of PostgreSQL's writers
+    // busy.
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<(&'static Table, Vec<EventRow>)>(2);
     let producer = tokio::task::spawn_blocking(move || {
         let mut buffers: Vec<(&'static Table, Vec<EventRow>)> = Vec::new();
         let mut push = |table: &'static Table, row: EventRow| -> bool {

@@ -6,6 +6,7 @@ mod sql;
 use threatgate_hunting::events::{EventRow, EventValue};
 use threatgate_hunting::schema::{Table, Type};
 
+pub(crate) use sql::term_indexed_column;
 pub use sql::{Dialect, Statement, Value, compile, table_name};
 
 /// Refuses rows that do not hold one value (or none) per column of `table`.

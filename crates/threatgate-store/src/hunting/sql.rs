@@ -94,8 +94,14 @@ struct Compiler {
     terms: Vec<(usize, String)>,
 }
 
-/// Columns with a term index (migrations `0002_hunting_indexes` / `0004_hunting_indexes`).
+/// Columns with a term index (migrations `0002_hunting_indexes` / `0004_hunting_indexes`), one
+/// per table at most (SQLite's index is the table's single FTS5 column).
 const TERM_INDEXED: &[(&str, &str)] = &[("DeviceProcessEvents", "ProcessCommandLine")];
+
+/// The column of `table` that has a term index, if one has.
+pub(crate) fn term_indexed_column(table: &Table) -> Option<&'static str> {
+    TERM_INDEXED.iter().find(|(name, _)| *name == table.name).map(|(_, column)| *column)
+}
 
 /// The terms a chain of filters over a scan of `table` requires by `column has "term"` (in a
 /// conjunction), for term-indexed columns; only terms of letters, digits and `_`, which the
@@ -125,10 +131,7 @@ fn conjunct_terms(table: &Table, predicate: &Typed, found: &mut Vec<(usize, Stri
             TypedKind::Literal(Literal::String(term)),
         ) if !term.is_empty()
             && term.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && table
-                .columns
-                .get(*index)
-                .is_some_and(|column| TERM_INDEXED.iter().any(|(t, c)| *t == table.name && *c == column.name)) =>
+            && table.columns.get(*index).is_some_and(|column| term_indexed_column(table) == Some(column.name)) =>
         {
             found.push((*index, term.to_ascii_lowercase()));
         }
@@ -165,7 +168,7 @@ impl Compiler {
                 let name = table_name(table);
                 let tenant = self.bind(Value::Text(self.tenant.clone()));
                 let mut sql = format!("SELECT {columns} FROM {name} WHERE tenant_id = {tenant}");
-                // One indexed column per table: SQLite's index is the table's single FTS5 column.
+                let mut newest_first = false;
                 for (index, term) in std::mem::take(&mut self.terms) {
                     let column = table.columns[index].name;
                     match self.dialect {
@@ -175,6 +178,7 @@ impl Compiler {
                                 sql,
                                 " AND rowid IN (SELECT rowid FROM {name}_terms WHERE {name}_terms MATCH {phrase})"
                             );
+                            newest_first = true;
                         }
                         Dialect::Postgres => {
                             let term = self.bind(Value::Text(term));
@@ -184,6 +188,13 @@ impl Compiler {
                             );
                         }
                     }
+                }
+                if newest_first {
+                    // The rows the index finds, newest (last written) first: a `take` stops
+                    // after the first rows that pass the filters above, which for a recent time
+                    // range are the newest. (Only an order of work: rows without a `sort` have
+                    // none in KQL.)
+                    sql.push_str(" ORDER BY rowid DESC");
                 }
                 Select { sql, ordered: false }
             }
@@ -843,6 +854,21 @@ mod tests {
         assert_eq!(name("DeviceInfo").as_deref(), Some("ah_device_info"));
         assert_eq!(name("EmailUrlInfo").as_deref(), Some("ah_email_url_info"));
         assert_eq!(name("AlertEvidence").as_deref(), Some("ah_alert_evidence"));
+    }
+
+    #[test]
+    fn sqlite_reads_the_rows_a_term_index_finds_newest_first() {
+        let compiled = |text: &str, dialect| {
+            let query = threatgate_hunting::parse(text).expect("parses");
+            compile(&threatgate_hunting::bind(&query).expect("binds"), dialect, "t", 0, 100).sql
+        };
+        let has = "DeviceProcessEvents | where ProcessCommandLine has \"MiniDump\" | take 5";
+        let sql = compiled(has, Dialect::Sqlite);
+        assert!(sql.contains("_terms MATCH $2) ORDER BY rowid DESC)"), "{sql}");
+        // Without a term to look up, the scan has no order of its own.
+        let contains = "DeviceProcessEvents | where ProcessCommandLine contains \"MiniDump\" | take 5";
+        assert!(!compiled(contains, Dialect::Sqlite).contains("rowid DESC"));
+        assert!(!compiled(has, Dialect::Postgres).contains("rowid"));
     }
 
     #[test]

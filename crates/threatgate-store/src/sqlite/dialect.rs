@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
-use crate::hunting::{Stored, check_widths, quoted_columns, stored, table_name};
+use crate::hunting::{Stored, check_widths, quoted_columns, stored, table_name, term_indexed_column};
 use crate::{Result, StoreError};
 
 /// Removes log entries older than `$1`, keeping those younger than a day with the same bound
@@ -88,7 +88,9 @@ pub(super) fn read_bool(row: &SqliteRow, index: usize) -> Result<Option<bool>> {
 const MAX_BINDS: usize = 30_000;
 
 /// Appends hunting events to `table` for `tenant`: multi-row `INSERT`s, as few as the bind
-/// limit allows.
+/// limit allows, then the new rows' terms to the table's term index (if it has one) in one
+/// statement. The caller holds the write lock (`BEGIN IMMEDIATE`), so the rows this call adds
+/// are exactly those past the largest rowid before it.
 pub(super) async fn insert_events(
     tx: &mut Transaction<'static, Sqlite>,
     tenant: &str,
@@ -96,7 +98,19 @@ pub(super) async fn insert_events(
     rows: &[EventRow],
 ) -> Result<()> {
     check_widths(table, rows)?;
-    let head = format!("INSERT INTO {} (tenant_id, {}) ", table_name(table), quoted_columns(table));
+    let name = table_name(table);
+    let last_rowid: Option<i64> = match term_indexed_column(table) {
+        Some(_) => Some(
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT coalesce(max(rowid), 0) FROM {name}")))
+                .fetch_one(&mut **tx)
+                .await?,
+        ),
+        None => None,
+    };
+    // `OR FAIL` rather than the default `ABORT`: a multi-row statement that may abort makes
+    // SQLite copy every page it touches to a statement journal first (to undo only that
+    // statement), and an error here rolls the whole transaction back anyway.
+    let head = format!("INSERT OR FAIL INTO {name} (tenant_id, {}) ", quoted_columns(table));
     let rows_per_statement = (MAX_BINDS / (table.columns.len() + 1)).max(1);
     for chunk in rows.chunks(rows_per_statement) {
         // A column no row of the chunk has is written as its constant (fewer values to bind:
@@ -129,6 +143,14 @@ pub(super) async fn insert_events(
             return Err(StoreError::Corrupt(message));
         }
         insert.build().execute(&mut **tx).await?;
+    }
+    // One statement for the whole batch: a trigger per row (as the index first had) took half
+    // the time of an insert.
+    if let (Some(column), Some(last_rowid)) = (term_indexed_column(table), last_rowid) {
+        let sql = format!(
+            "INSERT INTO {name}_terms (rowid, \"{column}\") SELECT rowid, \"{column}\" FROM {name} WHERE rowid > $1"
+        );
+        sqlx::query(AssertSqlSafe(sql)).bind(last_rowid).execute(&mut **tx).await?;
     }
     Ok(())
 }
