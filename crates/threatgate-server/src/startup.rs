@@ -239,6 +239,10 @@ async fn keep_current(
                 Ok(removed) => tracing::info!(removed, "hunting events past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the hunting events' retention"),
             }
+            // What an hour of ingestion (and the retention) changed, for the query planner.
+            if let Err(error) = identity.store().refresh_event_statistics().await {
+                tracing::warn!(%error, "could not refresh the hunting tables' statistics");
+            }
         }
     }
 }

@@ -526,6 +526,12 @@ pub trait HuntingStore: Send + Sync + 'static {
     /// Deletes events with a `Timestamp` before `before` (ticks), every tenant's.
     async fn delete_events_before(&self, before: i64) -> Result<u64>;
 
+    /// Brings the query planner's statistics of the event tables up to date where they changed
+    /// much since last taken (after a bulk load, and hourly): without them SQLite picks plans
+    /// blind, e.g. reading a week of events instead of the few rows a term index finds.
+    /// PostgreSQL's autovacuum does this itself.
+    async fn refresh_event_statistics(&self) -> Result<()>;
+
     /// How many `insert_events` calls are worth running at once: SQLite has one writer (and
     /// writers taking turns without a pause starve its WAL checkpoints, so the WAL file grows
     /// without bound), PostgreSQL writes each on a connection of its own.

@@ -56,6 +56,7 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
         for batch in rows.chunks(EVENT_BATCH) {
             added += store.insert_events(&scope, table, batch).await?;
         }
+        store.refresh_event_statistics().await?;
         let report = threatgate_server::api::EventsReport { table: table.name, events_added: added };
         return emit(json, &report, || format!("{}: {added} {} events added", tenant.display_name, table.name));
     }
@@ -192,6 +193,8 @@ pub async fn seed_tenant(
     }
     producer.await.context("the event generator stopped")?;
     events_bar.finish_and_clear();
+    // Hunting plans read the new events with statistics that know them.
+    store.refresh_event_statistics().await?;
     Ok(report)
 }
 

@@ -64,6 +64,10 @@ impl HuntingStore for Backend {
         Ok(Ok(HuntOutput { fields: statement.fields, rows }))
     }
 
+    async fn refresh_event_statistics(&self) -> Result<()> {
+        dialect::refresh_event_statistics(self).await
+    }
+
     fn event_writers(&self) -> usize {
         dialect::EVENT_WRITERS
     }
