@@ -458,7 +458,15 @@ impl Compiler {
             Dialect::Postgres => format!("strpos({haystack}, {needle})"),
         };
         match op {
-            TextOp::Contains => format!("({} > 0)", position(self.dialect, &l, &r)),
+            TextOp::Contains => match self.dialect {
+                // SQLite folds only ASCII case, in `lower()` as in `LIKE`; `LIKE` reads the
+                // text as it is instead of a lower-cased copy: over 2.6 M command lines the
+                // test took 0.13 s instead of 0.74 s.
+                Dialect::Sqlite => format!(
+                    "({left} LIKE ('%' || replace(replace(replace({right}, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') ESCAPE '\\')"
+                ),
+                Dialect::Postgres => format!("({} > 0)", position(self.dialect, &l, &r)),
+            },
             TextOp::ContainsCs => format!("({} > 0)", position(self.dialect, left, right)),
             TextOp::StartsWith => format!("(substr({l}, 1, length({r})) = {r})"),
             TextOp::StartsWithCs => format!("(substr({left}, 1, length({right})) = {right})"),

@@ -381,6 +381,16 @@ pub(crate) async fn hunting_text_keeps_every_character_and_has_finds_indexed_ter
     assert_eq!(rows, [[serde_json::json!(1)]]);
     let rows = run("DeviceProcessEvents | where ProcessCommandLine has \"lsass.dmp\" | count").await;
     assert_eq!(rows, [[serde_json::json!(1)]], "a term with a dot is not in the index; the scan finds it");
+    // `contains` takes `%`, `_` and `\` as themselves (SQLite tests it with `LIKE`).
+    for (query, count) in [
+        ("DeviceProcessEvents | where ProcessCommandLine contains \"k\\\\sl\" | count", 1),
+        ("DeviceProcessEvents | where ProcessCommandLine contains \"%\" | count", 0),
+        ("DeviceProcessEvents | where ProcessCommandLine contains \"_\" | count", 2),
+        ("DeviceProcessEvents | where ProcessCommandLine contains \"MINIDUMP\" | count", 4),
+        ("DeviceProcessEvents | where ProcessCommandLine !contains \"minidump\" | count", 1),
+    ] {
+        assert_eq!(run(query).await, [[serde_json::json!(count)]], "{query}");
+    }
 }
 
 pub(crate) async fn hunting_stops_a_query_at_its_timeout_and_frees_its_connection(store: Arc<dyn Store>) {
