@@ -109,12 +109,12 @@ pub(super) async fn insert_events(
 ) -> Result<()> {
     check_widths(table, rows)?;
     let name = table_name(table);
-    let last_rowid: Option<i64> = match term_indexed_column(table) {
-        Some(_) => Some(
-            sqlx::query_scalar(AssertSqlSafe(format!("SELECT coalesce(max(rowid), 0) FROM {name}")))
-                .fetch_one(&mut **tx)
-                .await?,
-        ),
+    // The table's term-indexed column, if any, with the largest rowid before this batch.
+    let terms: Option<(&str, i64)> = match term_indexed_column(table) {
+        Some(column) => {
+            let sql = format!("SELECT coalesce(max(rowid), 0) FROM {name}");
+            Some((column, sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut **tx).await?))
+        }
         None => None,
     };
     // `OR FAIL` rather than the default `ABORT`: a multi-row statement that may abort makes
@@ -156,7 +156,7 @@ pub(super) async fn insert_events(
     }
     // One statement for the whole batch: a trigger per row (as the index first had) made the
     // inserts twice as slow (SQLite alone, a million events).
-    if let (Some(column), Some(last_rowid)) = (term_indexed_column(table), last_rowid) {
+    if let Some((column, last_rowid)) = terms {
         let sql = format!(
             "INSERT INTO {name}_terms (rowid, \"{column}\") SELECT rowid, \"{column}\" FROM {name} WHERE rowid > $1"
         );
