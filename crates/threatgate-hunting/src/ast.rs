@@ -117,6 +117,34 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// The expressions directly inside this one.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star => Vec::new(),
+            ExprKind::Negate(inner) => vec![inner],
+            ExprKind::Binary { left, right, .. } => vec![left, right],
+            ExprKind::In { expr, list, .. } | ExprKind::HasAny { expr, list, .. } => {
+                std::iter::once(&**expr).chain(list).collect()
+            }
+            ExprKind::Between { expr, low, high, .. } => vec![expr, low, high],
+            ExprKind::Call { args, .. } | ExprKind::Dynamic(args) => args.iter().collect(),
+        }
+    }
+
+    /// How many levels the tree has (a literal has one). Walks with a stack of its own, so any
+    /// tree can be measured whatever its depth.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(self, 1)];
+        while let Some((expr, level)) = pending.pop() {
+            deepest = deepest.max(level);
+            pending.extend(expr.children().into_iter().map(|child| (child, level + 1)));
+        }
+        deepest
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Literal(Literal),

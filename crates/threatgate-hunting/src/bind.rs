@@ -2,6 +2,7 @@
 //! checked, output columns named as KQL names them. Errors use the wording of the service
 //! (`'where' operator: Failed to resolve scalar expression named 'x'`) and point at the name.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::ast::{
@@ -10,8 +11,19 @@ use crate::ast::{
 };
 use crate::error::{KqlError, Span};
 use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
-use crate::plan::{AggregateCall, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
+use crate::parser::MAX_EXPRESSION_DEPTH;
+use crate::plan::{AggregateCall, Extent, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
 use crate::schema::{self, Type};
+
+/// Most plan nodes (relations and expression nodes) a query may bind to, every `let` expanded
+/// where it is used: a few hundred for ordinary queries, thousands with long `in` lists. Lets
+/// are expanded by copying, so this is checked before each copy is made; a query that doubles
+/// a `let` twenty times is refused after a few doublings, not after it has taken the memory.
+pub const MAX_PLAN_NODES: usize = 20_000;
+/// Most relations nested inside one another (each operator of a pipeline is one, and so is
+/// each `let` or sub-query it reads through). The SQL compilers write one sub-select per
+/// relation, and SQLite's parser refuses much deeper nesting.
+pub const MAX_PLAN_DEPTH: usize = 64;
 
 /// Binds a parsed query against the hunting tables.
 pub fn bind(query: &Query) -> Result<Relation, KqlError> {
@@ -19,10 +31,14 @@ pub fn bind(query: &Query) -> Result<Relation, KqlError> {
     for statement in &query.lets {
         let name = statement.name.name.clone();
         let bound = match &statement.value {
-            LetValue::Tabular(pipeline) => Bound::Tabular(scope.pipeline(pipeline)?),
+            LetValue::Tabular(pipeline) => Bound::tabular(scope.pipeline(pipeline)?),
             LetValue::Scalar(expr) => match scope.as_table(expr)? {
-                Some(relation) => Bound::Tabular(relation),
-                None => Bound::Scalar(scope.expr(expr, &[], "let")?),
+                Some(relation) => Bound::tabular(relation),
+                None => {
+                    let value = scope.expr(expr, &[], "let")?;
+                    check_extent(value.extent(), statement.name.span)?;
+                    Bound::scalar(value)
+                }
             },
         };
         scope.lets.insert(name, bound);
@@ -30,15 +46,57 @@ pub fn bind(query: &Query) -> Result<Relation, KqlError> {
     scope.pipeline(&query.body)
 }
 
+/// A `let`'s value and its size in plan nodes (what each use of it copies).
 #[derive(Debug, Clone)]
 enum Bound {
-    Scalar(Typed),
-    Tabular(Relation),
+    Scalar(Typed, usize),
+    Tabular(Relation, usize),
+}
+
+impl Bound {
+    fn scalar(value: Typed) -> Self {
+        let nodes = value.extent().nodes;
+        Bound::Scalar(value, nodes)
+    }
+
+    fn tabular(relation: Relation) -> Self {
+        let nodes = relation.extent().nodes;
+        Bound::Tabular(relation, nodes)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Scope {
     lets: HashMap<String, Bound>,
+    /// Plan nodes copied from lets so far.
+    expanded: Cell<usize>,
+}
+
+/// Holds a plan (or a part of one) to the limits.
+fn check_extent(extent: Extent, span: Span) -> Result<(), KqlError> {
+    if extent.relation_depth > MAX_PLAN_DEPTH {
+        return Err(KqlError::limit(
+            format!("the query nests more than {MAX_PLAN_DEPTH} operators, lets and sub-queries inside one another"),
+            span,
+        ));
+    }
+    if extent.expression_depth > MAX_EXPRESSION_DEPTH {
+        return Err(KqlError::limit(
+            format!("an expression nests more than {MAX_EXPRESSION_DEPTH} levels deep once its lets are expanded"),
+            span,
+        ));
+    }
+    if extent.nodes > MAX_PLAN_NODES {
+        return Err(too_large(span));
+    }
+    Ok(())
+}
+
+fn too_large(span: Span) -> KqlError {
+    KqlError::limit(
+        format!("the query is larger than {MAX_PLAN_NODES} plan nodes once its lets are expanded where they are used"),
+        span,
+    )
 }
 
 fn typed(kind: TypedKind, ty: Type) -> Typed {
@@ -50,20 +108,30 @@ fn field(name: impl Into<String>, ty: Type) -> Field {
 }
 
 impl Scope {
+    /// A copy of a `let`'s value, counted against [`MAX_PLAN_NODES`] before it is made.
+    fn expand<T: Clone>(&self, value: &T, nodes: usize, span: Span) -> Result<T, KqlError> {
+        let expanded = self.expanded.get().saturating_add(nodes);
+        if expanded > MAX_PLAN_NODES {
+            return Err(too_large(span));
+        }
+        self.expanded.set(expanded);
+        Ok(value.clone())
+    }
+
     /// A bare name used where a table may stand: a tabular `let` or a table.
     fn as_table(&self, expr: &Expr) -> Result<Option<Relation>, KqlError> {
         let ExprKind::Name(name) = &expr.kind else { return Ok(None) };
         match self.lets.get(name) {
-            Some(Bound::Tabular(relation)) => Ok(Some(relation.clone())),
-            Some(Bound::Scalar(_)) => Ok(None),
+            Some(Bound::Tabular(relation, nodes)) => Ok(Some(self.expand(relation, *nodes, expr.span)?)),
+            Some(Bound::Scalar(..)) => Ok(None),
             None => Ok(schema::table(name).map(|table| Relation::Scan { table })),
         }
     }
 
     fn table(&self, name: &Ident) -> Result<Relation, KqlError> {
         match self.lets.get(&name.name) {
-            Some(Bound::Tabular(relation)) => return Ok(relation.clone()),
-            Some(Bound::Scalar(_)) => {
+            Some(Bound::Tabular(relation, nodes)) => return self.expand(relation, *nodes, name.span),
+            Some(Bound::Scalar(..)) => {
                 return Err(KqlError::semantic(format!("'{}' is a scalar, not a table", name.name), name.span));
             }
             None => {}
@@ -90,8 +158,10 @@ impl Scope {
                 self.union(legs.iter().map(|leg| self.pipeline(leg)).collect::<Result<_, _>>()?, pipeline.span)?
             }
         };
+        check_extent(relation.extent(), pipeline.span)?;
         for operator in &pipeline.operators {
             relation = self.operator(relation, operator)?;
+            check_extent(relation.extent(), operator.span)?;
         }
         Ok(relation)
     }
@@ -498,8 +568,8 @@ impl Scope {
             ExprKind::Name(name) => {
                 if let Some(index) = fields.iter().position(|f| &f.name == name) {
                     typed(TypedKind::Column(index), fields[index].ty)
-                } else if let Some(Bound::Scalar(value)) = self.lets.get(name) {
-                    value.clone()
+                } else if let Some(Bound::Scalar(value, nodes)) = self.lets.get(name) {
+                    self.expand(value, *nodes, span)?
                 } else {
                     return Err(type_error(format!("Failed to resolve scalar expression named '{name}'")));
                 }

@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Valid KQL naming something that does not exist or mixing types.
     Semantic,
+    /// A query past one of the size limits that keep a query's cost bounded (tree depth, plan
+    /// size); the message names the limit.
+    Limit,
 }
 
 /// A query that cannot run, with the place it refers to.
@@ -53,6 +56,10 @@ impl KqlError {
         Self { kind: ErrorKind::Semantic, message: message.into(), span }
     }
 
+    pub fn limit(message: impl Into<String>, span: Span) -> Self {
+        Self { kind: ErrorKind::Limit, message: message.into(), span }
+    }
+
     /// Line and column (both from 1, columns in characters) of the error's start in `query`.
     pub fn position(&self, query: &str) -> (usize, usize) {
         let start = self.span.start.min(query.len());
@@ -70,6 +77,7 @@ impl KqlError {
             ErrorKind::Syntax => "Syntax error: A recognition error occurred.",
             ErrorKind::Unsupported => "Unsupported query:",
             ErrorKind::Semantic => "Semantic error:",
+            ErrorKind::Limit => "Query exceeds a limit:",
         };
         format!("{lead} {} [line:position={line}:{column}]", self.message)
     }

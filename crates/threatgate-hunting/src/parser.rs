@@ -17,6 +17,12 @@ use crate::lexer::{Spanned, Token, tokenize};
 const MAX_DEPTH: usize = 64;
 /// Longest query text accepted.
 pub const MAX_QUERY_LENGTH: usize = 100_000;
+/// Deepest expression tree accepted (an operator's operand counts a level; so does each link
+/// of an arithmetic chain such as `1 + 1 + 1`). `and` and `or` chains are built balanced, so
+/// a chain of any realistic length stays shallow. Every walk over expressions (binding, the
+/// SQL compilers, dropping the tree) recurses at most this deep, plus a `let`'s own depth;
+/// `bind` holds expanded expressions to the same limit.
+pub const MAX_EXPRESSION_DEPTH: usize = 100;
 
 /// KQL tabular operators Threatgate does not run, so that a query using one is told so.
 const UNSUPPORTED_OPERATORS: &[&str] = &[
@@ -510,27 +516,52 @@ impl Parser {
         result
     }
 
-    fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    fn binary(&self, op: BinaryOp, left: Expr, right: Expr) -> Parsed<Expr> {
         let span = left.span.to(right.span);
-        Expr { kind: ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, span }
+        self.node(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, span)
+    }
+
+    /// A node with expressions inside it, refused past [`MAX_EXPRESSION_DEPTH`] so that no
+    /// deeper tree ever exists.
+    fn node(&self, kind: ExprKind, span: Span) -> Parsed<Expr> {
+        let expr = Expr { kind, span };
+        if expr.depth() > MAX_EXPRESSION_DEPTH {
+            return Err(KqlError::limit(
+                format!(
+                    "the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep; use 'in', 'has_any' or fewer chained operators"
+                ),
+                span,
+            ));
+        }
+        Ok(expr)
     }
 
     fn or_expr(&mut self) -> Parsed<Expr> {
-        let mut left = self.and_expr()?;
+        let mut operands = vec![self.and_expr()?];
         while self.eat_word("or") {
-            let right = self.and_expr()?;
-            left = Self::binary(BinaryOp::Or, left, right);
+            operands.push(self.and_expr()?);
         }
-        Ok(left)
+        self.balanced(BinaryOp::Or, operands)
     }
 
     fn and_expr(&mut self) -> Parsed<Expr> {
-        let mut left = self.comparison()?;
+        let mut operands = vec![self.comparison()?];
         while self.eat_word("and") {
-            let right = self.comparison()?;
-            left = Self::binary(BinaryOp::And, left, right);
+            operands.push(self.comparison()?);
         }
-        Ok(left)
+        self.balanced(BinaryOp::And, operands)
+    }
+
+    /// `a or b or c …` as a balanced tree (the operators are associative, the order of the
+    /// operands is kept): long chains of conditions, common in hunting queries, stay shallow.
+    fn balanced(&self, op: BinaryOp, mut operands: Vec<Expr>) -> Parsed<Expr> {
+        if operands.len() <= 1 {
+            return operands.pop().ok_or_else(|| self.unexpected("an expression"));
+        }
+        let right = operands.split_off(operands.len().div_ceil(2));
+        let left = self.balanced(op, operands)?;
+        let right = self.balanced(op, right)?;
+        self.binary(op, left, right)
     }
 
     /// Comparisons and string operators: one per operand pair (`a < b < c` is not KQL).
@@ -550,13 +581,13 @@ impl Parser {
         if let Some(op) = symbol {
             self.advance();
             let right = self.additive()?;
-            return Ok(Self::binary(op, left, right));
+            return self.binary(op, left, right);
         }
         let Token::Word(word) = self.peek().clone() else { return Ok(left) };
         if let Some((op, negated)) = TextOp::parse(&word) {
             self.advance();
             let right = self.additive()?;
-            return Ok(Self::binary(BinaryOp::Text { op, negated }, left, right));
+            return self.binary(BinaryOp::Text { op, negated }, left, right);
         }
         let start = self.span();
         match word.as_str() {
@@ -564,35 +595,35 @@ impl Parser {
                 self.advance();
                 self.expect_word("regex")?;
                 let right = self.additive()?;
-                Ok(Self::binary(BinaryOp::Text { op: TextOp::MatchesRegex, negated: false }, left, right))
+                self.binary(BinaryOp::Text { op: TextOp::MatchesRegex, negated: false }, left, right)
             }
             "in" | "!in" | "in~" | "!in~" => {
                 self.advance();
                 let (list, end) = self.list()?;
                 let span = left.span.to(end);
-                Ok(Expr {
-                    kind: ExprKind::In {
+                self.node(
+                    ExprKind::In {
                         expr: Box::new(left),
                         list,
                         negated: word.starts_with('!'),
                         case_insensitive: word.ends_with('~'),
                     },
                     span,
-                })
+                )
             }
             "has_any" | "has_all" | "!has_any" | "!has_all" => {
                 self.advance();
                 let (list, end) = self.list()?;
                 let span = left.span.to(end);
-                Ok(Expr {
-                    kind: ExprKind::HasAny {
+                self.node(
+                    ExprKind::HasAny {
                         expr: Box::new(left),
                         list,
                         all: word.ends_with("has_all"),
                         negated: word.starts_with('!'),
                     },
                     span,
-                })
+                )
             }
             "between" | "!between" => {
                 self.advance();
@@ -602,15 +633,15 @@ impl Parser {
                 let high = self.additive()?;
                 let end = self.expect(&Token::RParen, "')' after the bounds")?;
                 let span = left.span.to(end);
-                Ok(Expr {
-                    kind: ExprKind::Between {
+                self.node(
+                    ExprKind::Between {
                         expr: Box::new(left),
                         low: Box::new(low),
                         high: Box::new(high),
                         negated: word.starts_with('!'),
                     },
                     span,
-                })
+                )
             }
             "hasprefix_cs" | "hassuffix_cs" | "contains_any" => {
                 Err(KqlError::unsupported(format!("the '{word}' operator is not supported"), start))
@@ -659,7 +690,7 @@ impl Parser {
             };
             self.advance();
             let right = self.multiplicative()?;
-            left = Self::binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
@@ -674,7 +705,7 @@ impl Parser {
             };
             self.advance();
             let right = self.unary()?;
-            left = Self::binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
@@ -689,14 +720,18 @@ impl Parser {
                 let span = start.to(inner.span);
                 // A negative literal stays a literal (so that `-9223372036854775808` and
                 // `ago(-1d)` read as written).
-                Ok(match inner.kind {
-                    ExprKind::Literal(Literal::Long(n)) => Expr { kind: ExprKind::Literal(Literal::Long(-n)), span },
-                    ExprKind::Literal(Literal::Real(n)) => Expr { kind: ExprKind::Literal(Literal::Real(-n)), span },
-                    ExprKind::Literal(Literal::Timespan(n)) => {
-                        Expr { kind: ExprKind::Literal(Literal::Timespan(-n)), span }
+                match inner.kind {
+                    ExprKind::Literal(Literal::Long(n)) => {
+                        Ok(Expr { kind: ExprKind::Literal(Literal::Long(n.wrapping_neg())), span })
                     }
-                    _ => Expr { kind: ExprKind::Negate(Box::new(inner)), span },
-                })
+                    ExprKind::Literal(Literal::Real(n)) => {
+                        Ok(Expr { kind: ExprKind::Literal(Literal::Real(-n)), span })
+                    }
+                    ExprKind::Literal(Literal::Timespan(n)) => {
+                        Ok(Expr { kind: ExprKind::Literal(Literal::Timespan(n.wrapping_neg())), span })
+                    }
+                    _ => self.node(ExprKind::Negate(Box::new(inner)), span),
+                }
             }
             Token::Plus => {
                 self.advance();
@@ -774,7 +809,7 @@ impl Parser {
             }
         }
         let end = self.expect(&Token::RParen, &format!("')' after the arguments of {word}"))?;
-        Ok(Expr { kind: ExprKind::Call { name: Ident { name: word, span }, args }, span: span.to(end) })
+        self.node(ExprKind::Call { name: Ident { name: word, span }, args }, span.to(end))
     }
 
     /// `dynamic([1, "a"])`, `dynamic(null)`; property bags are not supported.

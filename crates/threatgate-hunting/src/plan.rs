@@ -143,6 +143,47 @@ pub enum TypedKind {
     Array(Vec<Literal>),
 }
 
+/// How big a plan is: what `bind` holds to its limits, and how deep a backend's walk over it
+/// recurses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extent {
+    /// Relations and expression nodes, every `let` expanded where it is used.
+    pub nodes: usize,
+    /// Relations inside relations along the longest path (a table read alone is 1).
+    pub relation_depth: usize,
+    /// Levels of the deepest expression.
+    pub expression_depth: usize,
+}
+
+impl Typed {
+    /// The expressions directly inside this one.
+    pub fn children(&self) -> Vec<&Typed> {
+        match &self.kind {
+            TypedKind::Column(_) | TypedKind::Literal(_) | TypedKind::Array(_) => Vec::new(),
+            TypedKind::Negate(inner) => vec![inner],
+            TypedKind::Binary { left, right, .. } => vec![left, right],
+            TypedKind::In { expr, list, .. } | TypedKind::HasAny { expr, list, .. } => {
+                std::iter::once(&**expr).chain(list).collect()
+            }
+            TypedKind::Between { expr, low, high, .. } => vec![expr, low, high],
+            TypedKind::Call { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Nodes and depth of this expression (relation depth 0), measured with a stack of its own
+    /// so that any tree can be measured.
+    pub fn extent(&self) -> Extent {
+        let mut extent = Extent::default();
+        let mut pending = vec![(self, 1)];
+        while let Some((expr, level)) = pending.pop() {
+            extent.nodes += 1;
+            extent.expression_depth = extent.expression_depth.max(level);
+            pending.extend(expr.children().into_iter().map(|child| (child, level + 1)));
+        }
+        extent
+    }
+}
+
 impl Relation {
     /// The output columns, in order.
     pub fn fields(&self) -> Vec<Field> {
@@ -163,23 +204,62 @@ impl Relation {
         }
     }
 
-    /// Every table this relation reads, for tests that each read carries the tenant filter.
-    pub fn scans(&self) -> Vec<&'static Table> {
+    /// The relations this one reads.
+    pub fn inputs(&self) -> Vec<&Relation> {
         match self {
-            Relation::Scan { table } => vec![*table],
+            Relation::Scan { .. } => Vec::new(),
             Relation::Filter { input, .. }
             | Relation::Sort { input, .. }
             | Relation::Limit { input, .. }
             | Relation::Distinct { input }
             | Relation::Count { input }
             | Relation::Map { input, .. }
-            | Relation::Aggregate { input, .. } => input.scans(),
-            Relation::Join { left, right, .. } => {
-                let mut scans = left.scans();
-                scans.extend(right.scans());
-                scans
+            | Relation::Aggregate { input, .. } => vec![input],
+            Relation::Join { left, right, .. } => vec![left, right],
+            Relation::Union { inputs, .. } => inputs.iter().collect(),
+        }
+    }
+
+    /// The expressions this relation computes (not its inputs').
+    pub fn expressions(&self) -> Vec<&Typed> {
+        match self {
+            Relation::Filter { predicate, .. } => vec![predicate],
+            Relation::Map { columns, .. } => columns.iter().map(|(_, e)| e).collect(),
+            Relation::Aggregate { keys, aggregates, .. } => {
+                keys.iter().map(|(_, e)| e).chain(aggregates.iter().flat_map(|(_, call)| &call.args)).collect()
             }
-            Relation::Union { inputs, .. } => inputs.iter().flat_map(Relation::scans).collect(),
+            Relation::Sort { keys, .. } => keys.iter().map(|k| &k.expr).collect(),
+            Relation::Scan { .. }
+            | Relation::Limit { .. }
+            | Relation::Distinct { .. }
+            | Relation::Count { .. }
+            | Relation::Join { .. }
+            | Relation::Union { .. } => Vec::new(),
+        }
+    }
+
+    /// Nodes and depths of the whole plan, measured with a stack of its own.
+    pub fn extent(&self) -> Extent {
+        let mut extent = Extent::default();
+        let mut pending = vec![(self, 1)];
+        while let Some((relation, level)) = pending.pop() {
+            extent.nodes += 1;
+            extent.relation_depth = extent.relation_depth.max(level);
+            for expr in relation.expressions() {
+                let inner = expr.extent();
+                extent.nodes += inner.nodes;
+                extent.expression_depth = extent.expression_depth.max(inner.expression_depth);
+            }
+            pending.extend(relation.inputs().into_iter().map(|input| (input, level + 1)));
+        }
+        extent
+    }
+
+    /// Every table this relation reads, for tests that each read carries the tenant filter.
+    pub fn scans(&self) -> Vec<&'static Table> {
+        match self {
+            Relation::Scan { table } => vec![*table],
+            other => other.inputs().into_iter().flat_map(Relation::scans).collect(),
         }
     }
 }

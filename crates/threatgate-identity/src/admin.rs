@@ -35,6 +35,9 @@ pub enum AdminError {
     NotFound { what: &'static str, name: String },
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The signed-in user's role does not allow the change.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Service(#[from] crate::Error),
 }
@@ -102,15 +105,37 @@ pub struct CredentialReport {
 /// Who the audit trail names for changes made from the command line.
 pub const COMMAND_LINE_ACTOR: &str = "threatgate (command line)";
 
-/// Administration over a store. Every change is recorded in the audit trail as done by
-/// `actor`.
+/// Who makes the changes, and so which changes are allowed.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// Whoever runs the installation, named for the audit trail: the command line (which
+    /// opens the data directory itself), the demo, the setup link, the server's own tasks. May
+    /// make every change.
+    Operator(&'a str),
+    /// A user signed in to the portal: may read their tenant's directory, and change apps,
+    /// credentials and consents only as a Global Administrator of the tenant concerned.
+    User(&'a Upn),
+}
+
+impl Actor<'_> {
+    /// The name the audit trail records.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Operator(name) => name,
+            Actor::User(upn) => upn.as_str(),
+        }
+    }
+}
+
+/// Administration over a store. Every change is recorded in the audit trail as done by the
+/// actor, and allowed only as far as the actor's role goes: this is the one place that policy
+/// lives, whatever front end (portal, command line) asks.
 #[derive(Debug, Clone, Copy)]
 pub struct DirectoryAdmin<'a> {
-    pub store: &'a dyn Store,
-    pub hasher: &'a SecretHasher,
-    pub clock: &'a dyn Clock,
-    /// A signed-in user's UPN, or [`COMMAND_LINE_ACTOR`].
-    pub actor: &'a str,
+    store: &'a dyn Store,
+    hasher: &'a SecretHasher,
+    clock: &'a dyn Clock,
+    actor: Actor<'a>,
 }
 
 /// A change for the audit trail.
@@ -123,7 +148,28 @@ struct Change<'x> {
     detail: String,
 }
 
-impl DirectoryAdmin<'_> {
+impl<'a> DirectoryAdmin<'a> {
+    pub fn new(store: &'a dyn Store, hasher: &'a SecretHasher, clock: &'a dyn Clock, actor: Actor<'a>) -> Self {
+        Self { store, hasher, clock, actor }
+    }
+
+    /// Refuses the change unless the actor is the operator or a Global Administrator of
+    /// `tenant` (the role is read now, so a demoted administrator loses it at once).
+    async fn require_global_admin(&self, tenant: TenantId, change: &str) -> AdminResult<()> {
+        let Actor::User(upn) = self.actor else { return Ok(()) };
+        match self.store.find_user_by_upn(upn).await? {
+            Some(user) if user.tenant_id == tenant && user.role == UserRole::GlobalAdministrator => Ok(()),
+            _ => Err(AdminError::Forbidden(format!("only a Global Administrator of the tenant can {change}"))),
+        }
+    }
+
+    /// The application, if the actor may manage it (its registration and credentials).
+    async fn managed_application(&self, app_id: &str, change: &str) -> AdminResult<Application> {
+        let application = self.get_application(app_id).await?;
+        self.require_global_admin(application.home_tenant_id, change).await?;
+        Ok(application)
+    }
+
     /// Records a change made. The change is already stored (the trail lives in another
     /// database), so a failure to record it is reported in the log, not to the caller.
     async fn record(&self, change: Change<'_>) {
@@ -135,7 +181,7 @@ impl DirectoryAdmin<'_> {
             app_name: change.application.map(|application| application.display_name.to_string()).unwrap_or_default(),
             category: change.category,
             operation: change.operation.to_owned(),
-            actor: self.actor.to_owned(),
+            actor: self.actor.name().to_owned(),
             target: change.target,
             result: "success".into(),
             detail: change.detail,
@@ -154,6 +200,9 @@ impl DirectoryAdmin<'_> {
 
     /// Creates a tenant, with the built-in resource's service principal in it.
     pub async fn create_tenant(&self, name: &str, domain: Option<&str>) -> AdminResult<Tenant> {
+        if let Actor::User(_) = self.actor {
+            return Err(AdminError::Forbidden("only the installation's operator can create tenants".into()));
+        }
         let display_name = DisplayName::parse(name)?;
         let initial_domain = match domain {
             Some(domain) => DomainName::parse(domain)?,
@@ -223,6 +272,7 @@ impl DirectoryAdmin<'_> {
         global_admin: bool,
     ) -> AdminResult<CreatedUser> {
         let tenant = self.get_tenant(tenant).await?;
+        self.require_global_admin(tenant.id, "create users").await?;
         let upn = Upn::parse(upn)?;
         if !tenant.domains.iter().any(|domain| domain.as_str() == upn.domain()) {
             return Err(AdminError::Refused(format!(
@@ -279,6 +329,7 @@ impl DirectoryAdmin<'_> {
     /// Sets a new generated password for a user and returns it (shown once).
     pub async fn reset_password(&self, upn: &str) -> AdminResult<String> {
         let user = self.get_user(upn).await?;
+        self.require_global_admin(user.tenant_id, "reset passwords").await?;
         let upn = user.upn;
         let password = generate_password()?;
         let to_hash = password.clone();
@@ -329,6 +380,7 @@ impl DirectoryAdmin<'_> {
         redirect_uris: &[String],
     ) -> AdminResult<Application> {
         let tenant = self.get_tenant(tenant).await?;
+        self.require_global_admin(tenant.id, "register applications").await?;
         let display_name = DisplayName::parse(name)?;
         let redirect_uris = redirect_uris.iter().map(|uri| RedirectUri::parse(uri)).collect::<Result<Vec<_>, _>>()?;
         let now = self.now();
@@ -387,7 +439,7 @@ impl DirectoryAdmin<'_> {
     /// Adds Threat Protection application permissions (by value or alias) to what the
     /// application requests. Returns the application as updated.
     pub async fn add_permissions(&self, app_id: &str, role_names: &[String]) -> AdminResult<Application> {
-        let application = self.get_application(app_id).await?;
+        let application = self.managed_application(app_id, "change an application's permissions").await?;
         if role_names.is_empty() {
             return Err(AdminError::Refused("name at least one permission".into()));
         }
@@ -421,7 +473,7 @@ impl DirectoryAdmin<'_> {
 
     /// Adds a client secret valid from now for `days` days.
     pub async fn add_secret(&self, app_id: &str, description: &str, days: Option<i64>) -> AdminResult<CreatedSecret> {
-        let application = self.get_application(app_id).await?;
+        let application = self.managed_application(app_id, "add client secrets").await?;
         let days = days.unwrap_or(DEFAULT_SECRET_LIFETIME_DAYS);
         if !(1..=MAX_SECRET_LIFETIME_DAYS).contains(&days) {
             return Err(AdminError::Refused(format!(
@@ -461,7 +513,7 @@ impl DirectoryAdmin<'_> {
         upload: &[u8],
         description: Option<&str>,
     ) -> AdminResult<CertificateCredentialRecord> {
-        let application = self.get_application(app_id).await?;
+        let application = self.managed_application(app_id, "add certificates").await?;
         let certificate = Certificate::from_upload(upload)
             .map_err(|error| AdminError::Refused(format!("certificate refused: {error}")))?;
         if certificate.not_after() <= self.now() {
@@ -507,7 +559,7 @@ impl DirectoryAdmin<'_> {
 
     /// Removes a certificate credential, named by its key id or its thumbprint.
     pub async fn delete_certificate(&self, app_id: &str, key_id_or_thumbprint: &str) -> AdminResult<()> {
-        let application = self.get_application(app_id).await?;
+        let application = self.managed_application(app_id, "remove certificates").await?;
         let not_found =
             || AdminError::NotFound { what: "certificate credential", name: key_id_or_thumbprint.to_owned() };
         let wanted = key_id_or_thumbprint.trim();
@@ -542,8 +594,15 @@ impl DirectoryAdmin<'_> {
         Ok(self.store.list_certificate_credentials(application.app_id).await?)
     }
 
+    /// Whether `value` is a current (valid now) client secret of the application.
+    pub async fn is_current_secret(&self, app_id: &str, value: &ClientSecret) -> AdminResult<bool> {
+        let now = self.clock.now();
+        let secrets = self.list_secrets(app_id).await?;
+        Ok(secrets.iter().any(|s| s.is_valid_at(now) && self.hasher.verify(value, &s.value_hash)))
+    }
+
     pub async fn delete_secret(&self, app_id: &str, key_id: &str) -> AdminResult<()> {
-        let application = self.get_application(app_id).await?;
+        let application = self.managed_application(app_id, "remove client secrets").await?;
         let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_owned() };
         let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
         if !self.store.delete_client_secret(application.app_id, key_id).await? {
@@ -621,6 +680,7 @@ impl DirectoryAdmin<'_> {
     /// The consent is recorded as given by the actor.
     pub async fn grant_consent(&self, tenant: &str, app_id: &str) -> AdminResult<ConsentStatus> {
         let tenant = self.get_tenant(tenant).await?;
+        self.require_global_admin(tenant.id, "grant consent").await?;
         let application = self.get_application(app_id).await?;
         if !application.may_be_used_in(tenant.id) {
             return Err(AdminError::Refused(format!(
@@ -653,7 +713,7 @@ impl DirectoryAdmin<'_> {
             resource_service_principal_id: resource.object_id,
             roles,
             at: self.now(),
-            consented_by: self.actor.to_owned(),
+            consented_by: self.actor.name().to_owned(),
         };
         self.store.grant_consent(&grant).await?;
         let status = self
@@ -675,6 +735,7 @@ impl DirectoryAdmin<'_> {
     /// Removes the application's service principal from `tenant`, and with it every grant.
     pub async fn revoke_consent(&self, tenant: &str, app_id: &str) -> AdminResult<()> {
         let tenant = self.get_tenant(tenant).await?;
+        self.require_global_admin(tenant.id, "revoke consent").await?;
         let application = self.get_application(app_id).await?;
         if !self.store.revoke_consent(tenant.id, application.app_id).await? {
             return Err(AdminError::NotFound {

@@ -21,7 +21,7 @@ pub mod service;
 pub mod verify;
 pub mod view;
 
-pub use admin::{AdminError, CredentialReport, DirectoryAdmin};
+pub use admin::{Actor, AdminError, CredentialReport, DirectoryAdmin};
 pub use certificates::{Certificate, CertificateError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AadError, Error, Result};

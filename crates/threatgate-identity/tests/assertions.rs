@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use threatgate_identity::{
-    AadError, ClientSecret, DirectoryAdmin, IdentityService, IdentitySettings, ManualClock, SecretHasher,
+    AadError, Actor, ClientSecret, DirectoryAdmin, IdentityService, IdentitySettings, ManualClock, SecretHasher,
     TokenEndpoint, TokenParameters, TokenRequest,
 };
 use threatgate_store::SqliteStore;
@@ -92,7 +92,7 @@ async fn world() -> World {
     let store: Arc<dyn threatgate_store::Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let hasher = Arc::new(SecretHasher::from_key_bytes(&[9; 32]));
     let clock = Arc::new(ManualClock::new(NOW));
-    let admin = DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: clock.as_ref(), actor: "test" };
+    let admin = DirectoryAdmin::new(store.as_ref(), &hasher, clock.as_ref(), Actor::Operator("test"));
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     let contoso = admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();

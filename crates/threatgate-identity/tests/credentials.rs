@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use threatgate_domain::CredentialState;
-use threatgate_identity::{DirectoryAdmin, ManualClock, SecretHasher};
+use threatgate_identity::{Actor, DirectoryAdmin, ManualClock, SecretHasher};
 use threatgate_store::SqliteStore;
 use time::Duration;
 use time::macros::datetime;
@@ -13,7 +13,7 @@ async fn a_secret_is_warned_about_thirty_days_before_it_ends_and_reported_expire
     let store = SqliteStore::open_in_memory().await.unwrap();
     let hasher = SecretHasher::from_key_bytes(&[7; 32]);
     let clock = ManualClock::new(datetime!(2026-11-26 12:00 UTC));
-    let admin = DirectoryAdmin { store: &store, hasher: &hasher, clock: &clock, actor: "test" };
+    let admin = DirectoryAdmin::new(&store, &hasher, &clock, Actor::Operator("test"));
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
     let app_id = app.app_id.to_string();

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use threatgate_identity::{
-    ClientSecret, DirectoryAdmin, IdentityService, IdentitySettings, ManualClock, SecretHasher, TokenEndpoint,
+    Actor, ClientSecret, DirectoryAdmin, IdentityService, IdentitySettings, ManualClock, SecretHasher, TokenEndpoint,
     TokenParameters, TokenRequest,
 };
 use threatgate_store::SqliteStore;
@@ -24,7 +24,7 @@ async fn world() -> World {
     let store: Arc<dyn threatgate_store::Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let hasher = Arc::new(SecretHasher::from_key_bytes(&[9; 32]));
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-26 12:00 UTC)));
-    let admin = DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: clock.as_ref(), actor: "test" };
+    let admin = DirectoryAdmin::new(store.as_ref(), &hasher, clock.as_ref(), Actor::Operator("test"));
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();

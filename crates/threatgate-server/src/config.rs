@@ -109,13 +109,29 @@ pub struct HuntingSettings {
     pub max_rows: u64,
     /// A query running longer fails ("Query exceeded the timeout period.").
     pub timeout_seconds: u64,
+    /// A query whose `Results` grow past this many bytes of JSON fails ("Query execution has
+    /// exceeded the allowed result size", 124 MB as Microsoft documents); the server stops
+    /// reading rows there, so this also bounds a query's memory.
+    pub max_result_bytes: u64,
+    /// Queries of one tenant running at once; past it, 429 with `Retry-After`.
+    pub max_concurrent_per_tenant: usize,
+    /// Queries of all tenants running at once [default: as many as the store has hunting
+    /// connections for: SQLite 4, PostgreSQL a quarter of `database_max_connections`].
+    pub max_concurrent: Option<usize>,
     /// Events older than this are deleted, hourly.
     pub retention_days: u32,
 }
 
 impl Default for HuntingSettings {
     fn default() -> Self {
-        Self { max_rows: 100_000, timeout_seconds: 180, retention_days: 30 }
+        Self {
+            max_rows: 100_000,
+            timeout_seconds: 180,
+            max_result_bytes: 124 * 1024 * 1024,
+            max_concurrent_per_tenant: 2,
+            max_concurrent: None,
+            retention_days: 30,
+        }
     }
 }
 
@@ -189,6 +205,15 @@ impl Config {
         }
         if !(1..=3_600).contains(&self.hunting.timeout_seconds) {
             return Err(ConfigError::Invalid("hunting.timeout_seconds must be between 1 and 3600".into()));
+        }
+        if !(1_024..=4 * 1024 * 1024 * 1024).contains(&self.hunting.max_result_bytes) {
+            return Err(ConfigError::Invalid("hunting.max_result_bytes must be between 1024 and 4294967296".into()));
+        }
+        if !(1..=1_000).contains(&self.hunting.max_concurrent_per_tenant) {
+            return Err(ConfigError::Invalid("hunting.max_concurrent_per_tenant must be between 1 and 1000".into()));
+        }
+        if self.hunting.max_concurrent.is_some_and(|n| !(1..=1_000).contains(&n)) {
+            return Err(ConfigError::Invalid("hunting.max_concurrent must be between 1 and 1000".into()));
         }
         if self.hunting.retention_days == 0 {
             return Err(ConfigError::Invalid("hunting.retention_days must be at least 1".into()));

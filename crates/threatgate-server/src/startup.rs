@@ -142,6 +142,10 @@ impl Application {
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
             access_log: access_log.clone(),
             hunting: self.hunting,
+            hunt_gate: Arc::new(crate::api::HuntGate::new(
+                self.hunting.max_concurrent.unwrap_or_else(|| self.identity.store().hunt_connections()),
+                self.hunting.max_concurrent_per_tenant,
+            )),
         };
         let app = router(state, self.role).layer(tower_http::trace::TraceLayer::new_for_http());
         let event_retention = time::Duration::days(i64::from(self.hunting.retention_days));
@@ -275,12 +279,12 @@ async fn share_quota_counts(quotas: Arc<crate::api::quotas::Quotas>, store: Arc<
 /// A warning in the log for each credential that ends within 30 days or has ended (at start
 /// and hourly), so that whoever reads the log rotates it in time.
 async fn warn_about_expiring_credentials(identity: &IdentityService) {
-    let admin = threatgate_identity::DirectoryAdmin {
-        store: identity.store().as_ref(),
-        hasher: identity.hasher(),
-        clock: identity.clock().as_ref(),
-        actor: "threatgate (server)",
-    };
+    let admin = threatgate_identity::DirectoryAdmin::new(
+        identity.store().as_ref(),
+        identity.hasher(),
+        identity.clock().as_ref(),
+        threatgate_identity::Actor::Operator("threatgate (server)"),
+    );
     match admin.credential_report(None, None).await {
         Ok(report) => {
             for credential in report.iter().filter(|c| c.state.needs_rotation()) {

@@ -500,7 +500,14 @@ pub enum HuntRefusal {
     TooManyRows,
     /// It ran longer than `HuntLimits::timeout`.
     Timeout,
+    /// The row sink asked to stop (e.g. the results grew past a size limit).
+    Stopped,
 }
+
+/// Takes a hunting query's rows one at a time, as the database hands them over (each row's
+/// values in column order, as in [`HuntOutput`]); returns `false` to stop the query, which then
+/// reads no further rows. The caller decides what a row costs and keeps only what it needs.
+pub type RowSink<'a> = dyn FnMut(Vec<serde_json::Value>) -> bool + Send + 'a;
 
 /// The advanced hunting tables: events appended per tenant, KQL plans run over them.
 #[async_trait]
@@ -514,14 +521,36 @@ pub trait HuntingStore: Send + Sync + 'static {
         rows: &[EventRow],
     ) -> Result<u64>;
 
-    /// Runs a bound query over the tenant's rows at `now` (ticks).
+    /// Runs a bound query over the tenant's rows at `now` (ticks), handing each row to `sink`
+    /// as it is read, so that what a query returns never has to be held whole. Returns the
+    /// output columns.
+    async fn stream_hunt(
+        &self,
+        scope: &TenantScope<RunHunting>,
+        relation: &threatgate_hunting::plan::Relation,
+        now: i64,
+        limits: HuntLimits,
+        sink: &mut RowSink<'_>,
+    ) -> Result<std::result::Result<Vec<threatgate_hunting::plan::Field>, HuntRefusal>>;
+
+    /// Runs a bound query and collects its rows (for small answers: tests, the demo's check).
     async fn run_hunt(
         &self,
         scope: &TenantScope<RunHunting>,
         relation: &threatgate_hunting::plan::Relation,
         now: i64,
         limits: HuntLimits,
-    ) -> Result<std::result::Result<HuntOutput, HuntRefusal>>;
+    ) -> Result<std::result::Result<HuntOutput, HuntRefusal>> {
+        let mut rows = Vec::new();
+        let mut collect = |row| {
+            rows.push(row);
+            true
+        };
+        Ok(self
+            .stream_hunt(scope, relation, now, limits, &mut collect)
+            .await?
+            .map(|fields| HuntOutput { fields, rows }))
+    }
 
     /// Deletes events with a `Timestamp` before `before` (ticks), every tenant's.
     async fn delete_events_before(&self, before: i64) -> Result<u64>;
@@ -536,6 +565,10 @@ pub trait HuntingStore: Send + Sync + 'static {
     /// writers taking turns without a pause starve its WAL checkpoints, so the WAL file grows
     /// without bound), PostgreSQL writes each on a connection of its own.
     fn event_writers(&self) -> usize;
+
+    /// How many hunting queries can run at once without waiting for a connection (and, where
+    /// the pool is shared, leaving most of it to the rest of the API).
+    fn hunt_connections(&self) -> usize;
 }
 
 /// Bulk reading and writing for `threatgate migrate`: what the other traits do not expose

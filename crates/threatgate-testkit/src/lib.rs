@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use threatgate_identity::{DirectoryAdmin, IdentityService, SystemClock};
+use threatgate_identity::{Actor, DirectoryAdmin, IdentityService, SystemClock};
 use threatgate_server::{Application, Config};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -141,12 +141,12 @@ impl TestApp {
 
     /// Administration on this server's store, as the CLI would do it.
     pub fn admin(&self) -> DirectoryAdmin<'_> {
-        DirectoryAdmin {
-            store: self.identity.store().as_ref(),
-            hasher: self.identity.hasher(),
-            clock: &SystemClock,
-            actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
-        }
+        DirectoryAdmin::new(
+            self.identity.store().as_ref(),
+            self.identity.hasher(),
+            &SystemClock,
+            Actor::Operator(threatgate_identity::admin::COMMAND_LINE_ACTOR),
+        )
     }
 
     /// Makes the server's view current after a change through `admin()`.

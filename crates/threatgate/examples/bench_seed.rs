@@ -19,7 +19,7 @@ use threatgate_domain::IngestAlerts;
 use threatgate_domain::TenantScope;
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::ids::TenantId;
-use threatgate_identity::{DirectoryAdmin, SystemClock};
+use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
 use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::{IngestAlert, add_alert, new_incident, prepare_alert};
 use threatgate_server::DataDir;
@@ -45,12 +45,12 @@ async fn main() -> anyhow::Result<()> {
     let url = std::env::var("THREATGATE_DATABASE_URL").ok();
     let store = data.open_store(url.as_deref(), 8).await?;
     let hasher = data.open_secret_hasher()?;
-    let admin = DirectoryAdmin {
-        store: store.as_ref(),
-        hasher: &hasher,
-        clock: &SystemClock,
-        actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
-    };
+    let admin = DirectoryAdmin::new(
+        store.as_ref(),
+        &hasher,
+        &SystemClock,
+        Actor::Operator(threatgate_identity::admin::COMMAND_LINE_ACTOR),
+    );
 
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await?;
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Fabrikam Threat Connector", true, &[]).await?;

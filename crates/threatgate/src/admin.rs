@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde::Serialize;
 use threatgate_domain::{Application, THREAT_PROTECTION};
-use threatgate_identity::{DirectoryAdmin, SecretHasher, SystemClock};
+use threatgate_identity::{Actor, DirectoryAdmin, SecretHasher, SystemClock};
 use threatgate_server::DataDir;
 use threatgate_store::Store;
 
@@ -30,12 +30,12 @@ impl Opened {
     }
 
     fn admin(&self) -> DirectoryAdmin<'_> {
-        DirectoryAdmin {
-            store: self.store.as_ref(),
-            hasher: &self.hasher,
-            clock: &SystemClock,
-            actor: threatgate_identity::admin::COMMAND_LINE_ACTOR,
-        }
+        DirectoryAdmin::new(
+            self.store.as_ref(),
+            &self.hasher,
+            &SystemClock,
+            Actor::Operator(threatgate_identity::admin::COMMAND_LINE_ACTOR),
+        )
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use threatgate_domain::{Application, SignInAudience, THREAT_PROTECTION};
-use threatgate_identity::{ClientSecret, DirectoryAdmin, SystemClock};
+use threatgate_identity::{Actor, ClientSecret, DirectoryAdmin, SystemClock};
 use threatgate_proto::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
 use threatgate_server::Application as Service;
 
@@ -42,12 +42,12 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let manifest_path = service.data_dir().demo_manifest_path();
 
     let identity = service.identity();
-    let admin = DirectoryAdmin {
-        store: identity.store().as_ref(),
-        hasher: identity.hasher(),
-        clock: &SystemClock,
-        actor: "threatgate demo",
-    };
+    let admin = DirectoryAdmin::new(
+        identity.store().as_ref(),
+        identity.hasher(),
+        &SystemClock,
+        Actor::Operator("threatgate demo"),
+    );
     let mut manifest = seed(&admin, previous.as_ref()).await?;
     seed_incidents(identity.store().as_ref(), &admin, &manifest).await?;
     identity.refresh().await?;
@@ -226,9 +226,7 @@ async fn ensure_secret(
     let app_id = application.app_id.to_string();
     if let Some(value) = remembered {
         let candidate = ClientSecret::from_presented(value);
-        let now = time::OffsetDateTime::now_utc();
-        let secrets = admin.list_secrets(&app_id).await?;
-        if secrets.iter().any(|s| s.is_valid_at(now) && admin.hasher.verify(&candidate, &s.value_hash)) {
+        if admin.is_current_secret(&app_id, &candidate).await? {
             return Ok(candidate);
         }
     }

@@ -12,7 +12,7 @@ use threatgate_domain::{IngestAlerts, Tenant, TenantScope};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::Table;
 use threatgate_identity::admin::COMMAND_LINE_ACTOR;
-use threatgate_identity::{DirectoryAdmin, SystemClock};
+use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
 use threatgate_incidents::event_generator::EventGenerator;
 use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
@@ -33,10 +33,9 @@ const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Arc<dyn Store>, Tenant)> {
     let (dir, store) = data.open().await?;
     let hasher = dir.open_secret_hasher()?;
-    let tenant =
-        DirectoryAdmin { store: store.as_ref(), hasher: &hasher, clock: &SystemClock, actor: COMMAND_LINE_ACTOR }
-            .get_tenant(tenant)
-            .await?;
+    let tenant = DirectoryAdmin::new(store.as_ref(), &hasher, &SystemClock, Actor::Operator(COMMAND_LINE_ACTOR))
+        .get_tenant(tenant)
+        .await?;
     Ok((store, tenant))
 }
 

@@ -25,13 +25,16 @@ fn main() -> std::process::ExitCode {
     init_logging(&cli.command);
     // One TLS crypto provider for the whole process (rustls panics on ambiguity otherwise).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    // 8 MiB stacks: the walks over a KQL query's tree are bounded by its limits, at depths that
+    // need about 256 KiB in this build (1.5 MiB unoptimised); this leaves a wide margin.
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().thread_stack_size(8 * 1024 * 1024).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -7,13 +7,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use threatgate_domain::RunHunting;
 use threatgate_domain::datetime::to_ticks;
+use threatgate_hunting::plan::Field;
 use threatgate_store::{HuntLimits, HuntRefusal};
 
 use super::ApiFailure;
 use super::auth::Authorized;
+use super::hunt_gate::{HuntBusy, RETRY_AFTER_SECONDS};
 use super::incidents::{noted, throttle};
 use super::quotas::Api;
 use crate::routes::AppState;
@@ -43,37 +45,129 @@ pub async fn run(
     let plan = threatgate_hunting::parse(&request.query)
         .and_then(|query| threatgate_hunting::bind(&query))
         .map_err(|error| ApiFailure::BadRequest(error.describe(&request.query)))?;
+    let _place = state.hunt_gate.enter(scope.tenant()).await.map_err(busy)?;
     let limits =
         HuntLimits { max_rows: state.hunting.max_rows, timeout: Duration::from_secs(state.hunting.timeout_seconds) };
-    let now = to_ticks(time::OffsetDateTime::now_utc());
-    let output = match state.identity.store().run_hunt(&scope, &plan, now, limits).await? {
-        Ok(output) => output,
+    let now = to_ticks(state.identity.clock().now());
+    let mut results = ResultsWriter::new(&plan.fields(), state.hunting.max_result_bytes);
+    let mut sink = |row| results.push(row);
+    let outcome = state.identity.store().stream_hunt(&scope, &plan, now, limits, &mut sink).await?;
+    let fields = match outcome {
+        Ok(fields) => fields,
         Err(HuntRefusal::TooManyRows) => {
             return Err(ApiFailure::BadRequest(format!(
                 "Result size limit exceeded. Use \"summarize\" to aggregate results, \"project\" to drop uninteresting columns, or \"take\" to truncate results. (At most {} rows.)",
                 limits.max_rows
             )));
         }
+        Err(HuntRefusal::Stopped) => {
+            return Err(ApiFailure::BadRequest(format!(
+                "Query execution has exceeded the allowed result size. Optimize your query by limiting the amount of results and try again. (At most {} bytes.)",
+                state.hunting.max_result_bytes
+            )));
+        }
         Err(HuntRefusal::Timeout) => return Err(ApiFailure::BadRequest("Query exceeded the timeout period.".into())),
     };
-    let schema: Vec<Value> =
-        output.fields.iter().map(|f| json!({"Name": f.name, "Type": f.ty.schema_name()})).collect();
-    let rows = output.rows.len();
-    let results: Vec<Value> = output
-        .rows
-        .into_iter()
-        .map(|row| {
-            let object: Map<String, Value> = output.fields.iter().map(|f| f.name.clone()).zip(row).collect();
-            Value::Object(object)
-        })
-        .collect();
-    // Results are written once: their length is the reported size, and the body embeds them.
-    let results = Value::Array(results).to_string();
+    let (rows, results) = results.finish();
+    let schema: Vec<Value> = fields.iter().map(|f| json!({"Name": f.name, "Type": f.ty.schema_name()})).collect();
     let stats = json!({
         "ExecutionTime": started.elapsed().as_secs_f64(),
         "dataset_statistics": [{"table_row_count": rows, "table_size": results.len()}],
     });
-    let body = format!("{{\"Stats\":{stats},\"Schema\":{},\"Results\":{results}}}", Value::Array(schema));
+    // The results, up to `max_result_bytes`, are written once and sent as they are.
+    let head = format!("{{\"Stats\":{stats},\"Schema\":{},\"Results\":", Value::Array(schema));
+    let chunks: [Result<Bytes, std::convert::Infallible>; 3] =
+        [Ok(Bytes::from(head)), Ok(Bytes::from(results)), Ok(Bytes::from_static(b"}"))];
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
     let response = ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
     Ok(noted(response, Vec::new(), format!("{rows} rows"), Some(request.query.chars().take(2_000).collect())))
+}
+
+/// A query that may not start now: 429 with `Retry-After`, whoever holds the places.
+fn busy(busy: HuntBusy) -> ApiFailure {
+    let message = match busy {
+        HuntBusy::Tenant { limit } => format!(
+            "Too many advanced hunting queries of this tenant are running: at most {limit} at once. Try again in {RETRY_AFTER_SECONDS} seconds."
+        ),
+        HuntBusy::Server => {
+            format!("Advanced hunting is busy with other queries. Try again in {RETRY_AFTER_SECONDS} seconds.")
+        }
+    };
+    ApiFailure::Throttled { message, retry_after_seconds: RETRY_AFTER_SECONDS }
+}
+
+/// `Results` written as rows arrive: each row becomes its JSON object at once (keys in column
+/// order), so no row is held as values. Takes no more rows once the text passes `max_bytes`.
+struct ResultsWriter {
+    /// Each column's name as a JSON string.
+    keys: Vec<String>,
+    text: Vec<u8>,
+    rows: u64,
+    max_bytes: u64,
+}
+
+impl ResultsWriter {
+    fn new(fields: &[Field], max_bytes: u64) -> Self {
+        let keys = fields.iter().map(|f| Value::String(f.name.clone()).to_string()).collect();
+        Self { keys, text: vec![b'['], rows: 0, max_bytes }
+    }
+
+    /// Writes a row; `false` once the results are over the limit.
+    fn push(&mut self, row: Vec<Value>) -> bool {
+        if self.rows > 0 {
+            self.text.push(b',');
+        }
+        self.text.push(b'{');
+        for (i, (key, value)) in self.keys.iter().zip(&row).enumerate() {
+            if i > 0 {
+                self.text.push(b',');
+            }
+            self.text.extend_from_slice(key.as_bytes());
+            self.text.push(b':');
+            // Writing a `Value` into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.text, value);
+        }
+        self.text.push(b'}');
+        self.rows += 1;
+        self.text.len() as u64 <= self.max_bytes
+    }
+
+    /// The row count and the whole `Results` array.
+    fn finish(mut self) -> (u64, Vec<u8>) {
+        self.text.push(b']');
+        (self.rows, self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use threatgate_hunting::schema::Type;
+
+    use super::*;
+
+    fn fields() -> Vec<Field> {
+        vec![Field { name: "DeviceName".into(), ty: Type::String }, Field { name: "Count".into(), ty: Type::Long }]
+    }
+
+    #[test]
+    fn results_are_objects_in_column_order() {
+        let mut writer = ResultsWriter::new(&fields(), 1_000);
+        assert!(writer.push(vec![json!("pc \"1\""), json!(3)]));
+        assert!(writer.push(vec![json!("pc2"), Value::Null]));
+        let (rows, text) = writer.finish();
+        assert_eq!(rows, 2);
+        assert_eq!(
+            String::from_utf8(text).expect("utf-8"),
+            r#"[{"DeviceName":"pc \"1\"","Count":3},{"DeviceName":"pc2","Count":null}]"#
+        );
+        let (rows, text) = ResultsWriter::new(&fields(), 1_000).finish();
+        assert_eq!((rows, text.as_slice()), (0, b"[]".as_slice()));
+    }
+
+    #[test]
+    fn the_writer_stops_taking_rows_past_its_size() {
+        let mut writer = ResultsWriter::new(&fields(), 64);
+        assert!(writer.push(vec![json!("a"), json!(1)]));
+        assert!(!writer.push(vec![json!("x".repeat(64)), json!(2)]));
+    }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 mod auth;
 mod errors;
+mod hunt_gate;
 mod hunting;
 mod incidents;
 mod ingest;
@@ -14,6 +15,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::ApiFailure;
+pub use hunt_gate::HuntGate;
 pub use ingest::{EventsReport, event_table, parse_alerts};
 
 use crate::routes::AppState;

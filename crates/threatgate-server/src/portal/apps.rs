@@ -13,8 +13,8 @@ use serde::Deserialize;
 use threatgate_domain::{AppId, Application, THREAT_PROTECTION};
 use threatgate_identity::AdminError;
 
-use super::session::{PortalSession, checked_form, directory_admin, is_global_admin, sign_in_redirect};
-use super::{message, page};
+use super::session::{PortalSession, checked_form, directory_admin, sign_in_redirect};
+use super::{admin_failure, message, page};
 use crate::routes::AppState;
 
 fn tenant_name(state: &AppState, session: &PortalSession) -> String {
@@ -158,6 +158,9 @@ pub async fn register(
         Ok(application) => {
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}", application.app_id)).into_response()
+        }
+        Err(error @ (AdminError::Forbidden(_) | AdminError::Service(_))) => {
+            admin_failure("Application not registered", error, &session)
         }
         Err(error) => page(
             StatusCode::BAD_REQUEST,
@@ -361,9 +364,7 @@ pub async fn add_permission(
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
         }
-        Err(error) => {
-            message(StatusCode::BAD_REQUEST, "Permissions not added", &error.to_string(), None, Some(&session))
-        }
+        Err(error) => admin_failure("Permissions not added", error, &session),
     }
 }
 
@@ -384,15 +385,6 @@ pub async fn grant(
         Ok(found) => found,
         Err(response) => return response,
     };
-    if !is_global_admin(&state, &session).await {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Global Administrators only",
-            "Only a Global Administrator can grant admin consent.",
-            Some(90094),
-            Some(&session),
-        );
-    }
     match directory_admin(&state, &session)
         .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
         .await
@@ -401,7 +393,7 @@ pub async fn grant(
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
         }
-        Err(error) => message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), None, Some(&session)),
+        Err(error) => admin_failure("Consent failed", error, &session),
     }
 }
 
@@ -469,10 +461,7 @@ pub async fn add_secret(
                 },
             )
         }
-        Err(AdminError::Refused(why)) => {
-            message(StatusCode::BAD_REQUEST, "Secret not added", &why, None, Some(&session))
-        }
-        Err(error) => message(StatusCode::BAD_REQUEST, "Secret not added", &error.to_string(), None, Some(&session)),
+        Err(error) => admin_failure("Secret not added", error, &session),
     }
 }
 
@@ -505,9 +494,7 @@ pub async fn add_certificate(
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
-        Err(error) => {
-            message(StatusCode::BAD_REQUEST, "Certificate not added", &error.to_string(), None, Some(&session))
-        }
+        Err(error) => admin_failure("Certificate not added", error, &session),
     }
 }
 
@@ -527,7 +514,7 @@ pub async fn delete_certificate(
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
-        Err(error) => message(StatusCode::NOT_FOUND, "Certificate not found", &error.to_string(), None, Some(&session)),
+        Err(error) => admin_failure("Certificate not removed", error, &session),
     }
 }
 
@@ -553,6 +540,6 @@ pub async fn delete_secret(
             let _ = state.identity.refresh().await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
-        Err(error) => message(StatusCode::NOT_FOUND, "Secret not found", &error.to_string(), None, Some(&session)),
+        Err(error) => admin_failure("Secret not removed", error, &session),
     }
 }

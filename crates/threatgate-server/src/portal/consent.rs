@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment};
+use threatgate_identity::AdminError;
 
-use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
+use super::session::{PortalSession, checked_form, sign_in_redirect};
 use super::{message, page};
 use crate::routes::AppState;
 
@@ -274,23 +275,36 @@ pub async fn decide(
         }
         return Redirect::to(target.as_str()).into_response();
     }
-    if !is_global_admin(&state, &session).await {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Need admin approval",
-            &format!(
-                "{} needs permission to access resources in your organization that only an admin can grant. Ask a Global Administrator of your organization to open this link and approve it. Nothing was granted.",
-                application.display_name
-            ),
-            Some(90094),
-            Some(&session),
-        );
-    }
     let granted = super::session::directory_admin(&state, &session)
         .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
         .await;
-    if let Err(error) = granted {
-        return message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), Some(65005), Some(&session));
+    match granted {
+        Ok(_) => {}
+        Err(AdminError::Forbidden(_)) => {
+            return message(
+                StatusCode::FORBIDDEN,
+                "Need admin approval",
+                &format!(
+                    "{} needs permission to access resources in your organization that only an admin can grant. Ask a Global Administrator of your organization to open this link and approve it. Nothing was granted.",
+                    application.display_name
+                ),
+                Some(90094),
+                Some(&session),
+            );
+        }
+        Err(AdminError::Service(error)) => {
+            tracing::error!(%error, "consent could not be recorded");
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Consent failed",
+                "The consent could not be saved; try again. Nothing was granted.",
+                None,
+                Some(&session),
+            );
+        }
+        Err(error) => {
+            return message(StatusCode::BAD_REQUEST, "Consent failed", &error.to_string(), Some(65005), Some(&session));
+        }
     }
     if let Err(error) = state.identity.refresh().await {
         tracing::warn!(%error, "refresh after consent failed");

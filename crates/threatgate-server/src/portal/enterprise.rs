@@ -83,15 +83,6 @@ pub async fn revoke(
         Ok(session) => session,
         Err(response) => return response,
     };
-    if !is_global_admin(&state, &session).await {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Global Administrators only",
-            "Only a Global Administrator can revoke an application's access.",
-            None,
-            Some(&session),
-        );
-    }
     match super::session::directory_admin(&state, &session)
         .revoke_consent(&session.tenant_id.to_string(), &form.app_id)
         .await
@@ -103,6 +94,6 @@ pub async fn revoke(
             tracing::info!(tenant = %session.tenant_id, app = %form.app_id, "consent revoked in the portal");
             Redirect::to("/portal/enterprise-apps").into_response()
         }
-        Err(error) => message(StatusCode::NOT_FOUND, "Nothing to revoke", &error.to_string(), None, Some(&session)),
+        Err(error) => super::admin_failure("Nothing revoked", error, &session),
     }
 }

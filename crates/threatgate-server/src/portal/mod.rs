@@ -17,6 +17,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use threatgate_identity::AdminError;
 
 pub use session::SignInThrottle;
 
@@ -94,6 +95,37 @@ struct MessagePage {
     heading: String,
     message: String,
     code: Option<u32>,
+}
+
+/// The page for a refused administration change: 403 where the user's role does not allow it
+/// (the identity crate decides), 404 for what does not exist, 400 for a refused value, and a
+/// generic 500 (details in the log) when the store failed.
+fn admin_failure(heading: &str, error: AdminError, session: &session::PortalSession) -> Response {
+    match error {
+        AdminError::Forbidden(why) => {
+            message(StatusCode::FORBIDDEN, "Global Administrators only", &capitalized(&why), None, Some(session))
+        }
+        AdminError::NotFound { .. } => {
+            message(StatusCode::NOT_FOUND, heading, &capitalized(&error.to_string()), None, Some(session))
+        }
+        AdminError::Service(error) => {
+            tracing::error!(%error, "an administration change failed");
+            message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                heading,
+                "The change could not be saved; try again. The server's log has the details.",
+                None,
+                Some(session),
+            )
+        }
+        other => message(StatusCode::BAD_REQUEST, heading, &capitalized(&other.to_string()), None, Some(session)),
+    }
+}
+
+/// An error message (lowercase by convention) as a sentence for a page.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn message(

@@ -152,10 +152,10 @@ impl SignInThrottle {
 
 /// Directory administration on behalf of the signed-in user: the audit trail names them.
 pub fn directory_admin<'a>(state: &'a AppState, session: &'a PortalSession) -> threatgate_identity::DirectoryAdmin<'a> {
-    threatgate_identity::DirectoryAdmin {
-        store: state.identity.store().as_ref(),
-        hasher: state.identity.hasher(),
-        clock: &threatgate_identity::SystemClock,
-        actor: session.upn.as_str(),
-    }
+    threatgate_identity::DirectoryAdmin::new(
+        state.identity.store().as_ref(),
+        state.identity.hasher(),
+        &threatgate_identity::SystemClock,
+        threatgate_identity::Actor::User(&session.upn),
+    )
 }

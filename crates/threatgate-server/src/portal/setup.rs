@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threatgate_identity::portal::{SESSION_LIFETIME, start_session};
-use threatgate_identity::{DirectoryAdmin, SystemClock};
+use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
 
 use super::session::{SESSION_COOKIE, constant_time_equal, set_cookie};
 use super::{message, page};
@@ -81,12 +81,12 @@ pub async fn create(State(state): State<AppState>, Form(form): Form<SetupForm>) 
     if !token_matches(&state, &form.token) {
         return expired();
     }
-    let admin = DirectoryAdmin {
-        store: state.identity.store().as_ref(),
-        hasher: state.identity.hasher(),
-        clock: &SystemClock,
-        actor: "threatgate (portal setup link)",
-    };
+    let admin = DirectoryAdmin::new(
+        state.identity.store().as_ref(),
+        state.identity.hasher(),
+        &SystemClock,
+        Actor::Operator("threatgate (portal setup link)"),
+    );
     let again = |error: String| {
         page(
             StatusCode::BAD_REQUEST,

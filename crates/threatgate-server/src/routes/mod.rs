@@ -31,6 +31,8 @@ pub struct AppState {
     pub access_log: crate::access_log::AccessLog,
     /// Advanced hunting's limits.
     pub hunting: crate::config::HuntingSettings,
+    /// Advanced hunting's places, shared fairly between tenants.
+    pub hunt_gate: Arc<crate::api::HuntGate>,
 }
 
 /// The routes of a node with `role`; health and readiness on every node.

@@ -4,16 +4,17 @@
 //! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 use threatgate_domain::datetime::format_ticks;
 use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope};
-use threatgate_hunting::plan::Relation;
+use threatgate_hunting::plan::{Field, Relation};
 use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
 
 use super::{Backend, DbRow, dialect};
 use crate::hunting::{Value, compile, format_timespan, quoted_columns, table_name};
-use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal, HuntingStore, Result, StoreError};
+use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntRefusal, HuntingStore, Result, RowSink, StoreError};
 
 #[async_trait]
 impl HuntingStore for Backend {
@@ -26,13 +27,14 @@ impl HuntingStore for Backend {
         self.append_events(&scope.tenant().to_string(), table, rows).await
     }
 
-    async fn run_hunt(
+    async fn stream_hunt(
         &self,
         scope: &TenantScope<RunHunting>,
         relation: &Relation,
         now: i64,
         limits: HuntLimits,
-    ) -> Result<std::result::Result<HuntOutput, HuntRefusal>> {
+        sink: &mut RowSink<'_>,
+    ) -> Result<std::result::Result<Vec<Field>, HuntRefusal>> {
         let statement =
             compile(relation, dialect::HUNTING, &scope.tenant().to_string(), now, limits.max_rows.saturating_add(1));
         let mut query = sqlx::query(AssertSqlSafe(statement.sql));
@@ -44,24 +46,35 @@ impl HuntingStore for Backend {
                 Value::Bool(v) => query.bind(v),
             };
         }
+        let fields = statement.fields;
         // The database stops the statement at the timeout; the timer here (a little later) is
         // for a statement that does not get that far.
         let mut tx = dialect::begin_hunt(self.hunt_pool(), limits.timeout).await?;
-        let outcome = tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, query.fetch_all(&mut *tx)).await;
-        dialect::end_hunt(tx).await?;
-        let rows = match outcome {
-            Err(_elapsed) => return Ok(Err(HuntRefusal::Timeout)),
-            Ok(Err(error)) if dialect::is_timeout(&error) => return Ok(Err(HuntRefusal::Timeout)),
-            Ok(result) => result?,
+        let read = async {
+            let mut rows = query.fetch(&mut *tx);
+            let mut count = 0_u64;
+            while let Some(row) = rows.try_next().await? {
+                count += 1;
+                if count > limits.max_rows {
+                    return Ok(Some(HuntRefusal::TooManyRows));
+                }
+                let values =
+                    fields.iter().enumerate().map(|(i, f)| read_value(&row, i, f.ty)).collect::<Result<Vec<_>>>()?;
+                if !sink(values) {
+                    return Ok(Some(HuntRefusal::Stopped));
+                }
+            }
+            Ok::<_, StoreError>(None)
         };
-        if rows.len() as u64 > limits.max_rows {
-            return Ok(Err(HuntRefusal::TooManyRows));
+        let outcome = tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, read).await;
+        dialect::end_hunt(tx).await?;
+        match outcome {
+            Err(_elapsed) => Ok(Err(HuntRefusal::Timeout)),
+            Ok(Err(StoreError::Database(error))) if dialect::is_timeout(&error) => Ok(Err(HuntRefusal::Timeout)),
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(Some(refusal))) => Ok(Err(refusal)),
+            Ok(Ok(None)) => Ok(Ok(fields)),
         }
-        let rows = rows
-            .iter()
-            .map(|row| statement.fields.iter().enumerate().map(|(i, f)| read_value(row, i, f.ty)).collect())
-            .collect::<Result<Vec<Vec<serde_json::Value>>>>()?;
-        Ok(Ok(HuntOutput { fields: statement.fields, rows }))
     }
 
     async fn refresh_event_statistics(&self) -> Result<()> {
@@ -70,6 +83,11 @@ impl HuntingStore for Backend {
 
     fn event_writers(&self) -> usize {
         dialect::EVENT_WRITERS
+    }
+
+    fn hunt_connections(&self) -> usize {
+        let pool = self.hunt_pool().options().get_max_connections() as usize;
+        if dialect::HUNT_POOL_SHARED { (pool / 4).max(1) } else { pool.max(1) }
     }
 
     async fn delete_events_before(&self, before: i64) -> Result<u64> {

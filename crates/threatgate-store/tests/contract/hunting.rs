@@ -412,3 +412,57 @@ pub(crate) async fn hunting_stops_a_query_at_its_timeout_and_frees_its_connectio
     let output = store.run_hunt(&scope, &count, now(), LIMITS).await.unwrap().unwrap();
     assert_eq!(output.rows, [[serde_json::json!(3000)]], "the connections work on afterwards");
 }
+
+/// The deepest and largest queries the binder accepts also compile and run: the limits of
+/// `threatgate_hunting` are within what SQLite's parser and PostgreSQL's planner take.
+pub(crate) async fn hunting_runs_the_largest_queries_the_limits_accept(store: Arc<dyn Store>) {
+    let (tenant, other) = (TenantId::from_uuid(Uuid::new_v4()), TenantId::from_uuid(Uuid::new_v4()));
+    dataset(store.as_ref(), tenant, other).await;
+    let scope = TenantScope::<RunHunting>::for_administrator(tenant);
+    let deepest_expression = vec!["1"; threatgate_hunting::MAX_EXPRESSION_DEPTH - 2].join(" + ");
+    let values: Vec<String> = (0..5_000).map(|i| format!("'device-{i}'")).collect();
+    let queries = [
+        // Operators nested as deep as accepted, each with the deepest expression.
+        format!(
+            "DeviceProcessEvents{} | count",
+            format!(" | where {deepest_expression} > 0").repeat(threatgate_hunting::MAX_PLAN_DEPTH - 2)
+        ),
+        // Lets nested as deep as accepted.
+        format!(
+            "let l0 = DeviceProcessEvents;{} l{} | count",
+            (1..threatgate_hunting::MAX_PLAN_DEPTH - 1)
+                .map(|i| format!("let l{i} = l{} | extend x{i} = {deepest_expression};", i - 1))
+                .collect::<String>(),
+            threatgate_hunting::MAX_PLAN_DEPTH - 2
+        ),
+        // A long list of values and a long chain of conditions.
+        format!(
+            "DeviceProcessEvents | where DeviceName in ({}) or {} | count",
+            values.join(", "),
+            vec!["FileName == 'x.exe'"; 2_000].join(" or ")
+        ),
+    ];
+    for query in &queries {
+        let plan = threatgate_hunting::parse(query)
+            .and_then(|q| threatgate_hunting::bind(&q))
+            .unwrap_or_else(|e| panic!("{}", e.describe(query)));
+        let output = store.run_hunt(&scope, &plan, now(), LIMITS).await.unwrap().unwrap();
+        assert_eq!(output.rows.len(), 1, "{}", &query[..80]);
+    }
+}
+
+/// A sink that says stop ends the query there: no further row is read.
+pub(crate) async fn hunting_stops_reading_rows_when_the_sink_says_so(store: Arc<dyn Store>) {
+    let (tenant, other) = (TenantId::from_uuid(Uuid::new_v4()), TenantId::from_uuid(Uuid::new_v4()));
+    dataset(store.as_ref(), tenant, other).await;
+    let scope = TenantScope::<RunHunting>::for_administrator(tenant);
+    let plan = threatgate_hunting::bind(&threatgate_hunting::parse("DeviceProcessEvents").unwrap()).unwrap();
+    let mut seen = 0;
+    let mut sink = |_row| {
+        seen += 1;
+        seen < 3
+    };
+    let outcome = store.stream_hunt(&scope, &plan, now(), LIMITS, &mut sink).await.unwrap();
+    assert_eq!(outcome, Err(HuntRefusal::Stopped));
+    assert_eq!(seen, 3);
+}
