@@ -16,10 +16,13 @@ use crate::plan::{AggregateCall, Extent, Field, JoinKind, Relation, SortKey, Typ
 use crate::schema::{self, Type};
 
 /// Most plan nodes (relations and expression nodes) a query may bind to, every `let` expanded
-/// where it is used: a few hundred for ordinary queries, thousands with long `in` lists. Lets
-/// are expanded by copying, so this is checked before each copy is made; a query that doubles
-/// a `let` twenty times is refused after a few doublings, not after it has taken the memory.
+/// where it is used: a few hundred for ordinary queries, thousands with long `in` lists.
 pub const MAX_PLAN_NODES: usize = 20_000;
+/// Most plan nodes a query may copy expanding its lets. A chain of lets, each reading the one
+/// before, copies the earlier ones again at each step, so this is a multiple of
+/// [`MAX_PLAN_NODES`]; it is checked before each copy is made, so a query that doubles a
+/// `let` twenty times is refused after a few doublings, not after it has taken the memory.
+pub const MAX_LET_EXPANSION: usize = 10 * MAX_PLAN_NODES;
 /// Most relations nested inside one another (each operator of a pipeline is one, and so is
 /// each `let` or sub-query it reads through). The SQL compilers write one sub-select per
 /// relation, and SQLite's parser refuses much deeper nesting.
@@ -87,16 +90,12 @@ fn check_extent(extent: Extent, span: Span) -> Result<(), KqlError> {
         ));
     }
     if extent.nodes > MAX_PLAN_NODES {
-        return Err(too_large(span));
+        return Err(KqlError::limit(
+            format!("the query is larger than {MAX_PLAN_NODES} plan nodes once its lets are expanded where they are used"),
+            span,
+        ));
     }
     Ok(())
-}
-
-fn too_large(span: Span) -> KqlError {
-    KqlError::limit(
-        format!("the query is larger than {MAX_PLAN_NODES} plan nodes once its lets are expanded where they are used"),
-        span,
-    )
 }
 
 fn typed(kind: TypedKind, ty: Type) -> Typed {
@@ -108,11 +107,14 @@ fn field(name: impl Into<String>, ty: Type) -> Field {
 }
 
 impl Scope {
-    /// A copy of a `let`'s value, counted against [`MAX_PLAN_NODES`] before it is made.
+    /// A copy of a `let`'s value, counted against [`MAX_LET_EXPANSION`] before it is made.
     fn expand<T: Clone>(&self, value: &T, nodes: usize, span: Span) -> Result<T, KqlError> {
         let expanded = self.expanded.get().saturating_add(nodes);
-        if expanded > MAX_PLAN_NODES {
-            return Err(too_large(span));
+        if expanded > MAX_LET_EXPANSION {
+            return Err(KqlError::limit(
+                format!("the query copies more than {MAX_LET_EXPANSION} plan nodes expanding its lets where they are used"),
+                span,
+            ));
         }
         self.expanded.set(expanded);
         Ok(value.clone())

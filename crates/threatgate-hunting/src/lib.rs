@@ -14,6 +14,6 @@ mod parser;
 pub mod plan;
 pub mod schema;
 
-pub use bind::{MAX_PLAN_DEPTH, MAX_PLAN_NODES, bind};
+pub use bind::{MAX_LET_EXPANSION, MAX_PLAN_DEPTH, MAX_PLAN_NODES, bind};
 pub use error::{ErrorKind, KqlError, Span};
 pub use parser::{MAX_EXPRESSION_DEPTH, MAX_QUERY_LENGTH, parse};

@@ -15,7 +15,7 @@ use crate::lexer::{Spanned, Token, tokenize};
 /// Deepest nesting of parentheses, sub-queries and operators accepted: enough for any real
 /// query, and far from exhausting the stack.
 const MAX_DEPTH: usize = 64;
-/// Longest query text accepted.
+/// Longest query text accepted, in bytes of UTF-8.
 pub const MAX_QUERY_LENGTH: usize = 100_000;
 /// Deepest expression tree accepted (an operator's operand counts a level; so does each link
 /// of an arithmetic chain such as `1 + 1 + 1`). `and` and `or` chains are built balanced, so
@@ -59,8 +59,8 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
 /// Parses a whole query.
 pub fn parse(text: &str) -> Result<Query, KqlError> {
     if text.len() > MAX_QUERY_LENGTH {
-        return Err(KqlError::syntax(
-            format!("the query is longer than {MAX_QUERY_LENGTH} characters"),
+        return Err(KqlError::limit(
+            format!("the query is longer than {MAX_QUERY_LENGTH} bytes"),
             Span::new(0, 0),
         ));
     }
@@ -162,7 +162,10 @@ impl Parser {
     fn enter(&mut self) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(KqlError::syntax("the query nests too deeply", self.span()));
+            return Err(KqlError::limit(
+                format!("the query nests parentheses, sub-queries and operators more than {MAX_DEPTH} deep"),
+                self.span(),
+            ));
         }
         Ok(())
     }

@@ -3,7 +3,9 @@
 //! names the limit, before they can exhaust the stack or the memory.
 
 use proptest::prelude::*;
-use threatgate_hunting::{ErrorKind, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, MAX_PLAN_NODES, bind, parse};
+use threatgate_hunting::{
+    ErrorKind, MAX_EXPRESSION_DEPTH, MAX_LET_EXPANSION, MAX_PLAN_DEPTH, MAX_PLAN_NODES, bind, parse,
+};
 
 /// Parses and binds; the error's kind and message.
 fn refusal(query: &str) -> (ErrorKind, String) {
@@ -76,6 +78,29 @@ fn lets_that_double_are_refused_before_they_grow() {
     }
     query.push_str("b200");
     assert!(refusal(&query).1.contains("operators, lets and sub-queries"));
+}
+
+#[test]
+fn copies_of_lets_are_bounded_even_when_the_plan_stays_small() {
+    // A let of about 7,500 nodes, copied by lets that are never used: the final plan is one
+    // table, but each copy costs memory and time.
+    let values: Vec<String> = (0..7_500).map(|i| format!("'d{i}'")).collect();
+    let mut query = format!("let big = DeviceInfo | where DeviceName in ({});\n", values.join(", "));
+    for i in 0..MAX_LET_EXPANSION / 7_500 + 1 {
+        query.push_str(&format!("let u{i} = big | take 1;\n"));
+    }
+    query.push_str("DeviceInfo | take 1");
+    let (kind, message) = refusal(&query);
+    assert_eq!(kind, ErrorKind::Limit);
+    assert!(message.contains(&format!("copies more than {MAX_LET_EXPANSION} plan nodes")), "{message}");
+
+    // A chain of lets, each reading the one before, is copied quadratically and accepted.
+    let mut query = String::from("let l0 = DeviceInfo;\n");
+    for i in 1..=40 {
+        query.push_str(&format!("let l{i} = l{} | extend x{i} = {};\n", i - 1, vec!["1"; 20].join(" + ")));
+    }
+    query.push_str("l40 | take 1");
+    accepted(&query);
 }
 
 #[test]

@@ -286,10 +286,14 @@ fn unsupported_syntax_says_what_is_unsupported() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
+    let nested = "the query nests parentheses, sub-queries and operators more than 64 deep";
     let query = format!("T | where {}1{}", "(".repeat(10_000), ")".repeat(10_000));
-    assert_eq!(error(&query).1, "the query nests too deeply");
+    let (kind, message, _) = error(&query);
+    assert_eq!((kind, message.as_str()), (ErrorKind::Limit, nested));
     let query = format!("T | where {}1", "-".repeat(10_000));
-    assert_eq!(error(&query).1, "the query nests too deeply");
+    assert_eq!(error(&query).1, nested);
+    let query = format!("T | where A == '{}'", "x".repeat(100_000));
+    assert_eq!(error(&query).1, "the query is longer than 100000 bytes");
 }
 
 /// Fragments of KQL, so that generated text is often nearly valid and reaches deep paths.
