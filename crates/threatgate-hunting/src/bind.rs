@@ -91,7 +91,9 @@ fn check_extent(extent: Extent, span: Span) -> Result<(), KqlError> {
     }
     if extent.nodes > MAX_PLAN_NODES {
         return Err(KqlError::limit(
-            format!("the query is larger than {MAX_PLAN_NODES} plan nodes once its lets are expanded where they are used"),
+            format!(
+                "the query is larger than {MAX_PLAN_NODES} plan nodes once its lets are expanded where they are used"
+            ),
             span,
         ));
     }
@@ -112,7 +114,9 @@ impl Scope {
         let expanded = self.expanded.get().saturating_add(nodes);
         if expanded > MAX_LET_EXPANSION {
             return Err(KqlError::limit(
-                format!("the query copies more than {MAX_LET_EXPANSION} plan nodes expanding its lets where they are used"),
+                format!(
+                    "the query copies more than {MAX_LET_EXPANSION} plan nodes expanding its lets where they are used"
+                ),
                 span,
             ));
         }

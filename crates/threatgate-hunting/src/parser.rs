@@ -59,10 +59,7 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
 /// Parses a whole query.
 pub fn parse(text: &str) -> Result<Query, KqlError> {
     if text.len() > MAX_QUERY_LENGTH {
-        return Err(KqlError::limit(
-            format!("the query is longer than {MAX_QUERY_LENGTH} bytes"),
-            Span::new(0, 0),
-        ));
+        return Err(KqlError::limit(format!("the query is longer than {MAX_QUERY_LENGTH} bytes"), Span::new(0, 0)));
     }
     let tokens = tokenize(text)?;
     let mut parser = Parser { tokens, at: 0, depth: 0 };

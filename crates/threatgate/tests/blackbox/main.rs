@@ -24,6 +24,7 @@ mod partner_cli;
 mod portal;
 mod portal_incidents;
 mod restart;
+mod security;
 mod token_v1;
 mod token_v2;
 
