@@ -38,6 +38,8 @@ pub struct AssertionCheck<'a> {
     /// The origins (`https://host[:port]`) the token endpoints are reached at.
     pub origins: &'a [String],
     pub now: OffsetDateTime,
+    /// The longest an assertion may still be valid for (`exp` − now).
+    pub max_lifetime: time::Duration,
 }
 
 /// Verifies a client assertion; on success the client is authenticated by certificate.
@@ -162,6 +164,17 @@ fn check_claims(payload: &Map<String, Value>, check: AssertionCheck<'_>) -> Resu
                 describe_time(Some(now)),
                 describe_time(not_before),
                 describe_time(Some(expires)),
+            ),
+        });
+    }
+    let max_lifetime = check.max_lifetime.as_seconds_f64();
+    if expires - now > max_lifetime + CLOCK_SKEW_SECONDS {
+        return Err(AadError::InvalidClientAssertion {
+            detail: format!(
+                "The client assertion is valid for too long: it expires at {}, more than {} seconds from now (current time {}). Make assertions that expire within 10 minutes.",
+                describe_time(Some(expires)),
+                max_lifetime,
+                describe_time(Some(now)),
             ),
         });
     }

@@ -96,6 +96,11 @@ pub enum AadError {
     RequestTooLarge { limit: usize },
     #[error("Unknown or invalid instance.")]
     UnknownInstance,
+    /// Too many token requests from one client or one address (429 with `Retry-After`).
+    #[error(
+        "TenantThrottlingError - There are too many incoming requests from {source_of_requests}. Try again in {retry_after_seconds} seconds."
+    )]
+    Throttled { source_of_requests: &'static str, retry_after_seconds: u64 },
     #[error("There was an error issuing a token or an issue with our sign-in service.")]
     Internal,
 }

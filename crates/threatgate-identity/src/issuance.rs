@@ -37,6 +37,8 @@ pub struct IssuanceContext<'a> {
     pub keys: &'a KeyRing,
     pub hasher: &'a SecretHasher,
     pub now: OffsetDateTime,
+    /// The longest a client assertion may still be valid for when it is presented.
+    pub max_assertion_lifetime: time::Duration,
 }
 
 /// A token request as received.
@@ -102,7 +104,7 @@ pub fn issue_client_credentials(
     context: IssuanceContext<'_>,
     request: TokenRequest<'_>,
 ) -> Result<IssuedToken, AadError> {
-    let IssuanceContext { view, keys, hasher, now } = context;
+    let IssuanceContext { view, keys, hasher, now, max_assertion_lifetime } = context;
     let TokenRequest { endpoint, tenant: segment_text, parameters, basic, origins } = request;
 
     // 1. The tenant (90002).
@@ -158,8 +160,14 @@ pub fn issue_client_credentials(
                 Some(CLIENT_ASSERTION_TYPE_JWT) => {}
                 Some(other) => return Err(AadError::UnsupportedAssertionType { assertion_type: excerpt(other) }),
             }
-            let check =
-                AssertionCheck { client_id: app_id, certificates: &application.certificates, tenant, origins, now };
+            let check = AssertionCheck {
+                client_id: app_id,
+                certificates: &application.certificates,
+                tenant,
+                origins,
+                now,
+                max_lifetime: max_assertion_lifetime,
+            };
             verify_client_assertion(assertion, check)?;
             ClientCredentialKind::Certificate
         }

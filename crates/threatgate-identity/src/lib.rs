@@ -30,5 +30,5 @@ pub use issuance::{IssuedToken, TokenRequest};
 pub use keys::KeyEncryptionKey;
 pub use request::{BasicCredentials, TokenEndpoint, TokenParameters};
 pub use secrets::{ClientSecret, SecretHasher};
-pub use service::{IdentityService, IdentitySettings, Snapshot};
+pub use service::{DEFAULT_MAX_ASSERTION_LIFETIME, IdentityService, IdentitySettings, Snapshot};
 pub use verify::{BearerError, VerifiedCaller};

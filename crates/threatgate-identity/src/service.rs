@@ -20,11 +20,18 @@ use crate::view::DirectoryView;
 pub struct IdentitySettings {
     /// How long a signing key signs before the next one takes over.
     pub key_rotation_period: Duration,
+    /// A client assertion whose `exp` is further from now than this is refused (AADSTS50027).
+    /// Microsoft recommends 5 to 10 minutes and does not enforce it; real clients send 5
+    /// (Rust azure_identity), 10 (MSAL) and 30 minutes (azure-identity's async client).
+    pub max_assertion_lifetime: Duration,
 }
+
+/// The default of [`IdentitySettings::max_assertion_lifetime`]: every known client fits.
+pub const DEFAULT_MAX_ASSERTION_LIFETIME: Duration = Duration::hours(1);
 
 impl Default for IdentitySettings {
     fn default() -> Self {
-        Self { key_rotation_period: Duration::days(30) }
+        Self { key_rotation_period: Duration::days(30), max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME }
     }
 }
 
@@ -160,6 +167,7 @@ impl IdentityService {
             keys: &snapshot.keys,
             hasher: &self.hasher,
             now: self.clock.now(),
+            max_assertion_lifetime: self.settings.max_assertion_lifetime,
         };
         issue_client_credentials(context, request)
     }

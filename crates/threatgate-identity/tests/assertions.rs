@@ -348,6 +348,13 @@ async fn claims_that_do_not_fit_are_50027_or_50048() {
     check("not-a-jwt".into(), "not a signed JWT");
     // Within the five minutes of clock skew, an assertion just expired is still accepted.
     world.token(&variant(&world, |_| {}, |c| c["exp"] = json!(now - 60))).unwrap();
+
+    // Lifetime: ten years is refused (the audit's finding 11); azure-identity's 30 minutes and
+    // the default's full hour are accepted.
+    check(variant(&world, |_| {}, |c| c["exp"] = json!(now + 10 * 365 * 86_400)), "valid for too long");
+    check(variant(&world, |_| {}, |c| c["exp"] = json!(now + 3600 + 301)), "more than 3600 seconds from now");
+    world.token(&variant(&world, |_| {}, |c| c["exp"] = json!(now + 1800))).unwrap();
+    world.token(&variant(&world, |_| {}, |c| c["exp"] = json!(now + 3600))).unwrap();
 }
 
 #[tokio::test]

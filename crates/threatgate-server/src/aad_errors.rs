@@ -47,6 +47,7 @@ pub fn classify(error: &AadError, surface: Surface) -> (StatusCode, &'static str
         AadError::MethodNotAllowed { .. } => (S::BAD_REQUEST, "invalid_request", 900561),
         AadError::RequestTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "invalid_request", 9002313),
         AadError::UnknownInstance => (S::BAD_REQUEST, "invalid_instance", 50049),
+        AadError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "temporarily_unavailable", 90055),
         AadError::Internal => (S::INTERNAL_SERVER_ERROR, "server_error", 50000),
     }
 }
@@ -72,6 +73,9 @@ pub fn aad_error_response(error: &AadError, surface: Surface, ids: &RequestIds, 
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let AadError::Throttled { retry_after_seconds, .. } = error {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+    }
     ids.insert_headers(headers);
     response
 }

@@ -75,6 +75,8 @@ pub struct Config {
     pub access_log_retention_days: u32,
     /// Advanced hunting's limits and retention (`[hunting]` in the file).
     pub hunting: HuntingSettings,
+    /// The token endpoints' throttling and client-assertion lifetime (`[token_endpoint]`).
+    pub token_endpoint: crate::routes::TokenEndpointSettings,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -96,6 +98,7 @@ impl Default for Config {
             correlation_window_hours: 24,
             access_log_retention_days: 90,
             hunting: HuntingSettings::default(),
+            token_endpoint: crate::routes::TokenEndpointSettings::default(),
             key_encryption_key_file: None,
         }
     }
@@ -196,6 +199,11 @@ impl Config {
         }
         if !(1..=1_000).contains(&self.database_max_connections) {
             return Err(ConfigError::Invalid("database_max_connections must be between 1 and 1000".into()));
+        }
+        if !(60..=86_400).contains(&self.token_endpoint.max_assertion_lifetime_seconds) {
+            return Err(ConfigError::Invalid(
+                "token_endpoint.max_assertion_lifetime_seconds must be between 60 and 86400".into(),
+            ));
         }
         if self.access_log_retention_days == 0 {
             return Err(ConfigError::Invalid("access_log_retention_days must be at least 1".into()));

@@ -45,6 +45,7 @@ pub struct Application {
     correlation_window_ticks: i64,
     access_log_retention: time::Duration,
     hunting: crate::config::HuntingSettings,
+    token_endpoint: crate::routes::TokenEndpointSettings,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -59,8 +60,13 @@ impl Application {
         let store = data_dir.open_store(config.database_url.as_deref(), config.database_max_connections).await?;
         let hasher = data_dir.open_secret_hasher()?;
         let kek = data_dir.open_key_encryption(config.key_encryption_key_file.as_deref())?;
-        let identity =
-            Arc::new(IdentityService::open(store, Arc::clone(&clock), hasher, kek, IdentitySettings::default()).await?);
+        let settings = IdentitySettings {
+            max_assertion_lifetime: time::Duration::seconds(i64::from(
+                config.token_endpoint.max_assertion_lifetime_seconds,
+            )),
+            ..IdentitySettings::default()
+        };
+        let identity = Arc::new(IdentityService::open(store, Arc::clone(&clock), hasher, kek, settings).await?);
 
         let tls = if config.plain_http {
             None
@@ -94,6 +100,7 @@ impl Application {
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             hunting: config.hunting,
+            token_endpoint: config.token_endpoint,
             setup_token,
             role: config.role,
             host_names: if config.plain_http { Vec::new() } else { crate::tls::server_names(&config.tls_names) },
@@ -132,6 +139,17 @@ impl Application {
         let access_log = crate::access_log::AccessLog::start(Arc::clone(self.identity.store()));
         let quotas = Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone()));
         let quota_sync = tokio::spawn(share_quota_counts(Arc::clone(&quotas), Arc::clone(self.identity.store())));
+        let token_throttle = Arc::new(crate::routes::TokenThrottle::new(&self.token_endpoint));
+        let throttle_cleaner = tokio::spawn({
+            let token_throttle = Arc::clone(&token_throttle);
+            async move {
+                let mut ticker = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    ticker.tick().await;
+                    token_throttle.forget_idle();
+                }
+            }
+        });
         let state = AppState {
             identity: Arc::clone(&self.identity),
             public_url: Arc::from(self.public_url.as_str()),
@@ -139,6 +157,7 @@ impl Application {
             quotas: Arc::clone(&quotas),
             correlation_window_ticks: self.correlation_window_ticks,
             sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
+            token_throttle: Arc::clone(&token_throttle),
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
             access_log: access_log.clone(),
             hunting: self.hunting,
@@ -187,6 +206,7 @@ impl Application {
         };
         refresher.abort();
         quota_sync.abort();
+        throttle_cleaner.abort();
         access_log.flush().await;
         result
     }

@@ -76,17 +76,7 @@ impl IntoResponse for ApiFailure {
                 )
             }
         };
-        if status.is_client_error() {
-            tracing::info!(%target, code, status = status.as_u16(), "API request refused");
-        }
-        let body = ApiErrorBody { error: ApiError { code: code.into(), message, target: target.to_string() } };
-        let note = AccessNote {
-            result: format!("{}: {}", body.error.code, body.error.message),
-            request_id: Some(body.error.target.clone()),
-            ..AccessNote::default()
-        };
-        let mut response = (status, crate::json::json_utf8(&body)).into_response();
-        response.extensions_mut().insert(note);
+        let mut response = render(status, code, message, target);
         match &self {
             Self::Unauthorized(message) => {
                 let challenge = format!(
@@ -104,6 +94,85 @@ impl IntoResponse for ApiFailure {
         }
         response
     }
+}
+
+/// The error body with its access-log note.
+fn render(status: StatusCode, code: &str, message: String, target: Uuid) -> Response {
+    if status.is_client_error() {
+        tracing::info!(%target, code, status = status.as_u16(), "API request refused");
+    }
+    let body = ApiErrorBody { error: ApiError { code: code.into(), message, target: target.to_string() } };
+    let note = AccessNote {
+        result: format!("{}: {}", body.error.code, body.error.message),
+        request_id: Some(body.error.target.clone()),
+        ..AccessNote::default()
+    };
+    let mut response = (status, crate::json::json_utf8(&body)).into_response();
+    response.extensions_mut().insert(note);
+    response
+}
+
+/// Longest text of a refusal that is kept as the error's message.
+const MAX_REFUSAL_TEXT: usize = 1_024;
+
+/// Whether `path` is one of the API's.
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Every refusal under `/api` in the API's error JSON, also those no handler wrote: an unknown
+/// path (404), a method the path does not take (405, with `Allow`), and the extractors' own
+/// refusals (a body that is not JSON, a missing content type), whose text becomes the message.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let path: String = request.uri().path().chars().take(200).collect();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), MAX_REFUSAL_TEXT * 4).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).chars().take(MAX_REFUSAL_TEXT).collect::<String>(),
+        Err(_) => String::new(),
+    };
+    let text = text.trim();
+    let (status, code, message) = match status {
+        StatusCode::NOT_FOUND => (status, "ResourceNotFound", format!("No API answers at '{path}'.")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            status,
+            "MethodNotAllowed",
+            format!(
+                "'{path}' does not take {method}{}.",
+                allow.as_ref().and_then(|v| v.to_str().ok()).map(|v| format!("; it takes {v}")).unwrap_or_default()
+            ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (status, "UnsupportedMediaType", non_empty(text, "Send the body as JSON (Content-Type: application/json)."))
+        }
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            (StatusCode::BAD_REQUEST, "InvalidRequestBody", non_empty(text, "The request is not valid."))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (status, "BadRequest", non_empty(text, "The request body is too large.")),
+        _ => (status, "BadRequest", non_empty(text, status.canonical_reason().unwrap_or("The request is not valid."))),
+    };
+    let mut response = render(status, code, message, Uuid::new_v4());
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}
+
+fn non_empty(text: &str, otherwise: &str) -> String {
+    if text.is_empty() { otherwise.to_owned() } else { text.to_owned() }
 }
 
 impl From<threatgate_store::StoreError> for ApiFailure {

@@ -14,7 +14,7 @@ pub mod quotas;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use errors::ApiFailure;
+pub use errors::{ApiFailure, json_errors};
 pub use hunt_gate::HuntGate;
 pub use ingest::{EventsReport, event_table, parse_alerts};
 

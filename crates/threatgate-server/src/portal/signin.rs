@@ -43,10 +43,20 @@ pub struct ReturnTo {
     return_to: Option<String>,
 }
 
-/// Only a path on this site: no scheme, no host, no `//` (no open redirect).
+/// Only a path on this site: no scheme, no host, no `//` (no open redirect). Browsers drop
+/// tabs and line breaks from a `Location` and read `\` as `/`, so `/\t/evil.example` would
+/// leave the site: only visible ASCII other than `\` is kept (percent-encoded text stays
+/// encoded, so nothing is lost), which also keeps the `Location` header valid.
 pub fn safe_return(path: Option<&str>) -> String {
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 4096 => p.to_owned(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 4096
+                && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            p.to_owned()
+        }
         _ => "/portal".to_owned(),
     }
 }
@@ -96,9 +106,9 @@ pub async fn sign_in(
         );
     }
     let account = form.upn.trim().to_lowercase();
-    let address = peer.ip().to_string();
+    let address = peer.ip();
     let now = Instant::now();
-    if let Some(wait) = state.sign_in_throttle.blocked(&account, &address, now) {
+    if let Some(wait) = state.sign_in_throttle.blocked(&account, address, now) {
         let text = format!("Too many failed sign-ins. Try again in {} minutes.", wait.div_ceil(60));
         return sign_in_form(&state, Some(text), form.upn, return_to, StatusCode::TOO_MANY_REQUESTS);
     }
@@ -116,7 +126,7 @@ pub async fn sign_in(
         }
     };
     let Some(user) = user else {
-        state.sign_in_throttle.record_failure(&account, &address, now);
+        state.sign_in_throttle.record_failure(&account, address, now);
         tracing::info!("portal sign-in refused");
         return sign_in_form(
             &state,
@@ -126,7 +136,7 @@ pub async fn sign_in(
             StatusCode::UNAUTHORIZED,
         );
     };
-    state.sign_in_throttle.record_success(&account);
+    state.sign_in_throttle.record_success(&account, address);
     match start_session(state.identity.store().as_ref(), &user, state.identity.clock().now()).await {
         Ok(session) => {
             tracing::info!(tenant = %user.tenant_id, "portal sign-in");
@@ -207,4 +217,33 @@ pub async fn home(State(state): State<AppState>, session: Option<PortalSession>)
             role,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for kept in ["/portal", "/portal/apps/x?y=%2F%2Fz", "/common/oauth2/authorize?prompt=consent&client_id=a"] {
+            assert_eq!(safe_return(Some(kept)), kept);
+        }
+        for refused in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/\u{0}",
+            "/caf\u{e9}",
+            "portal",
+            "",
+        ] {
+            assert_eq!(safe_return(Some(refused)), "/portal", "{refused:?}");
+        }
+        assert_eq!(safe_return(Some(&format!("/{}", "a".repeat(5_000)))), "/portal");
+        assert_eq!(safe_return(None), "/portal");
+    }
 }

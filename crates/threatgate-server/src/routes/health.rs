@@ -74,7 +74,7 @@ pub async fn error_code_page(Query(query): Query<ErrorCodeQuery>) -> Response {
             "The client assertion names a certificate the application does not have (x5t, x5t#S256, x5c), is not signed by that certificate's key, or the certificate has expired. List them with threatgate app certificate list."
         }
         50027 => {
-            "The client assertion is not a valid JWT for this request: base64 JSON header and payload, iss = sub = client_id, aud = this tenant's token endpoint, exp in the future."
+            "The client assertion is not a valid JWT for this request: base64 JSON header and payload, iss = sub = client_id, aud = this tenant's token endpoint, exp in the future and within the server's maximum assertion lifetime (1 hour unless configured)."
         }
         50048 => "The client assertion's sub differs from its iss; both must be the client_id.",
         1002012 => "Client credentials need scope=<resource>/.default.",
@@ -85,6 +85,9 @@ pub async fn error_code_page(Query(query): Query<ErrorCodeQuery>) -> Response {
         500011 => "The resource is not hosted here. Use resource=https://api.security.microsoft.com.",
         900561 => "Token endpoints accept POST only.",
         50049 => "Instance discovery was asked about a host that is not this server.",
+        90055 => {
+            "Too many token requests from this client or this address in the last minute. Wait for Retry-After seconds, and cache tokens: each is valid for an hour."
+        }
         50000 => "The server failed while issuing the token; the trace id is in its log.",
         _ => {
             return (StatusCode::NOT_FOUND, format!("AADSTS{code} is not an error code of this server\n"))

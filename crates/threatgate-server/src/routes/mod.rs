@@ -3,6 +3,9 @@
 mod discovery;
 mod health;
 mod token;
+mod token_throttle;
+
+pub use token_throttle::{TokenEndpointSettings, TokenThrottle};
 
 use std::sync::Arc;
 
@@ -25,6 +28,8 @@ pub struct AppState {
     /// How long after an incident's last activity a new alert may still join it (ticks).
     pub correlation_window_ticks: i64,
     pub sign_in_throttle: Arc<crate::portal::SignInThrottle>,
+    /// Token requests per client and per address.
+    pub token_throttle: Arc<TokenThrottle>,
     /// The one-time first-run setup token, while the data directory has no tenant.
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     /// The partner access log's writer.
@@ -45,7 +50,8 @@ pub fn router(state: AppState, role: crate::config::Role) -> Router {
         router = router.merge(identity_routes()).merge(crate::portal::router());
     }
     if role.serves_api() {
-        router = router.merge(crate::api::router(state.clone()));
+        router =
+            router.merge(crate::api::router(state.clone())).layer(axum::middleware::from_fn(crate::api::json_errors));
     }
     router
         .layer(SetResponseHeaderLayer::if_not_present(

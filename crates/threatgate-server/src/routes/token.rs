@@ -80,6 +80,11 @@ async fn token(
         Ok(basic) => basic,
         Err(error) => return refuse(error),
     };
+    let client_id = parameters.client_id.as_deref().or(basic.as_ref().map(|b| b.client_id.as_str()));
+    let address = peer.as_ref().map(|Extension(ConnectInfo(address))| address.ip());
+    if let Err(error) = state.token_throttle.check(client_id, address) {
+        return refuse(error);
+    }
     let origins = origins_of(&state.public_url, &state.host_names, &headers);
     let request = TokenRequest { endpoint, tenant: &tenant, parameters, basic, origins: &origins };
     match state.identity.issue_token(request) {
@@ -125,24 +130,36 @@ fn token_event(
 
 /// The origins a client assertion's `aud` may name: the configured public URL, and the host
 /// this request was sent to when it is one of the server certificate's names (`127.0.0.1` for
-/// a `localhost` public URL, say). Any other `Host` is ignored: an assertion made for another
-/// server (Microsoft's, say) must not be replayable here by naming that server in the header.
+/// a `localhost` public URL, say) on the public URL's port. Any other `Host` is ignored: an
+/// assertion made for another server (Microsoft's, or another service on this machine) must
+/// not be replayable here by naming that server in the header.
 fn origins_of(public_url: &str, host_names: &[String], headers: &HeaderMap) -> Vec<String> {
-    let mut origins = vec![public_url.trim_end_matches('/').to_owned()];
-    let scheme = public_url.split_once("://").map_or("https", |(scheme, _)| scheme);
+    let public = public_url.trim_end_matches('/');
+    let mut origins = vec![public.to_owned()];
+    let (scheme, authority) = public.split_once("://").unwrap_or(("https", public));
+    let default_port = if scheme.eq_ignore_ascii_case("http") { "80" } else { "443" };
+    let (_, public_port) = split_host(authority, default_port);
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).filter(|host| !host.is_empty());
     let Some(host) = host else { return origins };
-    let name = match host.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    if host_names.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+    let (name, port) = split_host(host, default_port);
+    if port == public_port && host_names.iter().any(|known| known.eq_ignore_ascii_case(name)) {
         let origin = format!("{scheme}://{host}");
         if !origin.eq_ignore_ascii_case(&origins[0]) {
             origins.push(origin);
         }
     }
     origins
+}
+
+/// A `host[:port]` (IPv6 hosts in brackets) as its name and port, `default_port` if none.
+fn split_host<'a>(authority: &'a str, default_port: &'a str) -> (&'a str, &'a str) {
+    match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (name, rest) = bracketed.split_once(']').unwrap_or((bracketed, ""));
+            (name, rest.strip_prefix(':').unwrap_or(default_port))
+        }
+        None => authority.rsplit_once(':').unwrap_or((authority, default_port)),
+    }
 }
 
 /// Reads the form body; a body of another content type carries no parameters, as for
@@ -201,7 +218,14 @@ mod tests {
         };
         assert_eq!(with_host("127.0.0.1:8443"), ["https://localhost:8443", "https://127.0.0.1:8443"]);
         assert_eq!(with_host("[::1]:8443"), ["https://localhost:8443", "https://[::1]:8443"]);
-        assert_eq!(with_host("threatgate.internal"), ["https://localhost:8443", "https://threatgate.internal"]);
+        assert_eq!(
+            with_host("threatgate.internal:8443"),
+            ["https://localhost:8443", "https://threatgate.internal:8443"]
+        );
+        // Another port is another service: the audit's finding 11.
+        assert_eq!(with_host("127.0.0.1:9443"), ["https://localhost:8443"]);
+        assert_eq!(with_host("threatgate.internal"), ["https://localhost:8443"], "port 443 is not 8443");
+        assert_eq!(with_host("[::1]"), ["https://localhost:8443"]);
         assert_eq!(with_host("localhost:8443"), ["https://localhost:8443"]);
         assert_eq!(with_host("login.microsoftonline.com"), ["https://localhost:8443"], "not a name of this server");
     }

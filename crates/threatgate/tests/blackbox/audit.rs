@@ -10,7 +10,7 @@ use crate::cli::{run, threatgate};
 use crate::{SCOPE, unverified_claims};
 
 /// A self-signed certificate and its private key (PEM), as a partner makes with openssl.
-fn certificate() -> (String, String) {
+pub(crate) fn certificate() -> (String, String) {
     let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).unwrap();
     let mut parameters = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     parameters.distinguished_name.push(rcgen::DnType::CommonName, "Fabrikam connector");
@@ -18,8 +18,21 @@ fn certificate() -> (String, String) {
     (certificate.pem(), key.serialize_pem())
 }
 
-/// A client assertion as azure-identity writes it: RS256, `x5t` = SHA-1 thumbprint.
+/// A client assertion as azure-identity writes it: RS256, `x5t` = SHA-1 thumbprint, valid
+/// for ten minutes.
 fn assertion(app: &TestApp, tenant: &str, client_id: &str, thumbprint_hex: &str, key_pem: &str) -> String {
+    let audience = format!("{}/{tenant}/oauth2/v2.0/token", app.base_url);
+    assertion_for(&audience, 600, client_id, thumbprint_hex, key_pem)
+}
+
+/// A client assertion for `audience`, valid for `lifetime` seconds from now.
+pub(crate) fn assertion_for(
+    audience: &str,
+    lifetime: i64,
+    client_id: &str,
+    thumbprint_hex: &str,
+    key_pem: &str,
+) -> String {
     use base64::Engine;
     let sha1: Vec<u8> = (0..thumbprint_hex.len())
         .step_by(2)
@@ -29,9 +42,9 @@ fn assertion(app: &TestApp, tenant: &str, client_id: &str, thumbprint_hex: &str,
     header.x5t = Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = serde_json::json!({
-        "aud": format!("{}/{tenant}/oauth2/v2.0/token", app.base_url),
+        "aud": audience,
         "iss": client_id, "sub": client_id, "jti": uuid::Uuid::new_v4().to_string(),
-        "nbf": now, "exp": now + 600,
+        "nbf": now, "exp": now + lifetime,
     });
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
     jsonwebtoken::encode(&header, &claims, &key).unwrap()

@@ -204,3 +204,186 @@ async fn a_non_admin_user_changes_nothing_through_any_portal_form() {
     );
     assert_eq!(format!("{before:?}"), format!("{after:?}"), "nothing changed");
 }
+
+/// Finding 7: a `return` that a browser would resolve off the site (tabs and line breaks are
+/// dropped by browsers) leads to `/portal`; control characters are not a 500.
+#[tokio::test]
+async fn sign_in_returns_only_to_this_site() {
+    let app = spawn_app().await;
+    seed_partner(&app, &[]).await;
+    let upn = "admin@northwind.onmicrosoft.com";
+    app.admin().create_user("northwind.onmicrosoft.com", upn, Some(PASSWORD), true).await.unwrap();
+    for (return_to, expected) in [
+        ("/\t/evil.example", "/portal"),
+        ("/\n/evil.example", "/portal"),
+        ("/\r\nSet-Cookie: x=y", "/portal"),
+        ("/\\evil.example", "/portal"),
+        ("/\u{0}", "/portal"),
+        ("/%09/evil.example", "/%09/evil.example"),
+        ("/portal/apps", "/portal/apps"),
+    ] {
+        let browser = browser(&app);
+        // The form page echoes `return` (decoded) into the form, which posts it back.
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let page = browser.get(format!("{}/portal/signin?return={encoded}", app.base_url)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{return_to:?}");
+        let csrf = hidden(&page.text().await.unwrap(), "csrf");
+        let response = browser
+            .post(format!("{}/portal/signin", app.base_url))
+            .form(&[("csrf", csrf.as_str()), ("upn", upn), ("password", PASSWORD), ("return_to", return_to)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{return_to:?}");
+        assert_eq!(crate::portal::location(&response), expected, "{return_to:?}");
+    }
+}
+
+/// Finding 9: five wrong passwords for an administrator from one address block that address
+/// only; the administrator signs in from their own.
+#[tokio::test]
+async fn failed_sign_ins_from_one_address_do_not_lock_the_owner_out() {
+    let app = spawn_app().await;
+    seed_partner(&app, &[]).await;
+    let upn = "admin@northwind.onmicrosoft.com";
+    app.admin().create_user("northwind.onmicrosoft.com", upn, Some(PASSWORD), true).await.unwrap();
+    let pem = std::fs::read(&app.ca_certificate).unwrap();
+    let attacker = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let page = attacker.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
+        let wrong = attacker
+            .post(format!("{}/portal/signin", app.base_url))
+            .form(&[("csrf", hidden(&page, "csrf").as_str()), ("upn", upn), ("password", "guess"), ("return_to", "/")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(wrong.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    let owner = browser(&app);
+    let signed_in = sign_in(&app, &owner, upn, "/portal").await;
+    assert_eq!(signed_in.status(), 303, "the owner's correct password from another address works");
+}
+
+/// Finding 11: an assertion made for another service on this host (another port) is refused
+/// even when the request's `Host` names that port, and so is one valid for ten years.
+#[tokio::test]
+async fn client_assertions_must_name_this_server_and_expire_soon() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let (certificate, key) = crate::audit::certificate();
+    let added = app.admin().add_certificate(&partner.app_id, certificate.as_bytes(), None).await.unwrap();
+    app.refresh().await;
+    let tenant = &partner.consented[0];
+    let url = url::Url::parse(&app.base_url).unwrap();
+    let port = url.port().unwrap();
+    let other_port = if port == 9 { 10 } else { 9 };
+    let host = url.host_str().unwrap();
+    let request = |assertion: String, host_header: Option<String>| {
+        let mut request = app.client.post(format!("{}/{tenant}/oauth2/v2.0/token", app.base_url)).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", partner.app_id.as_str()),
+            ("scope", crate::SCOPE),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion.as_str()),
+        ]);
+        if let Some(host_header) = host_header {
+            request = request.header(reqwest::header::HOST, host_header);
+        }
+        request.send()
+    };
+    let sign = |audience: &str, lifetime: i64| {
+        crate::audit::assertion_for(audience, lifetime, &partner.app_id, &added.thumbprint, &key)
+    };
+    let this_server = format!("{}/{tenant}/oauth2/v2.0/token", app.base_url);
+    let other_service = format!("https://{host}:{other_port}/{tenant}/oauth2/v2.0/token");
+
+    let replayed = request(sign(&other_service, 600), Some(format!("{host}:{other_port}"))).await.unwrap();
+    let body = crate::assert_aad_error(replayed, 401, "invalid_client", 50027).await;
+    assert!(body["error_description"].as_str().unwrap().contains("audience"), "{body}");
+    let ten_years = request(sign(&this_server, 10 * 365 * 86_400), None).await.unwrap();
+    let body = crate::assert_aad_error(ten_years, 401, "invalid_client", 50027).await;
+    assert!(body["error_description"].as_str().unwrap().contains("valid for too long"), "{body}");
+    assert_eq!(request(sign(&this_server, 1800), None).await.unwrap().status(), 200, "azure-identity's 30 minutes");
+}
+
+/// Finding 10: token requests past the per-client budget get 429, AADSTS90055 and
+/// `Retry-After`; another client is not affected.
+#[tokio::test]
+async fn token_requests_are_throttled_per_client_and_per_address() {
+    let app = spawn_app_with(|config| {
+        config.token_endpoint.per_client_per_minute = 3;
+        config.token_endpoint.per_address_per_minute = 5;
+    })
+    .await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let tenant = &partner.consented[0];
+    for _ in 0..3 {
+        let response = crate::request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await;
+        assert_eq!(response.status(), 200);
+    }
+    let throttled = crate::request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await;
+    let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=21).contains(&retry_after), "{retry_after}");
+    let body = crate::assert_aad_error(throttled, 429, "temporarily_unavailable", 90055).await;
+    assert!(body["error_description"].as_str().unwrap().contains("too many incoming requests from this client"));
+
+    // The address's budget (5) is spent by a sixth request, whatever client it names.
+    let other = "00000000-0000-0000-0000-000000000001";
+    assert_eq!(crate::request_v2_token(&app, tenant, other, "x").await.status(), 400, "unknown, not throttled");
+    let by_address = crate::request_v2_token(&app, tenant, other, "x").await;
+    let body = crate::assert_aad_error(by_address, 429, "temporarily_unavailable", 90055).await;
+    assert!(body["error_description"].as_str().unwrap().contains("from this address"));
+}
+
+/// Finding 12: refusals that no handler writes (an unknown path, a wrong method, a body that is
+/// not JSON) are the API's error JSON too.
+#[tokio::test]
+async fn every_refusal_under_the_api_is_its_error_json() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.ReadWrite.All", "AdvancedHunting.Read.All"]).await;
+    let token = token_for(&app, &partner, &partner.consented[0]).await;
+    let url = |path: &str| format!("{}{path}", app.base_url);
+    let unknown = app.client.get(url("/api/nothing-here")).bearer_auth(&token).send().await.unwrap();
+    assert_api_error(unknown, 404, "ResourceNotFound").await;
+    let anonymous_unknown = app.client.get(url("/api/v1.0/x/y")).send().await.unwrap();
+    assert_api_error(anonymous_unknown, 404, "ResourceNotFound").await;
+    let wrong_method = app.client.delete(url("/api/incidents")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(wrong_method.headers()["allow"], "GET,HEAD");
+    let body = assert_api_error(wrong_method, 405, "MethodNotAllowed").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("DELETE"), "{body}");
+    let not_json = app
+        .client
+        .patch(url("/api/incidents/1"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(not_json.status().is_client_error());
+    assert_eq!(not_json.headers()["content-type"], "application/json; charset=utf-8");
+    let hunt_not_json = app
+        .client
+        .post(url("/api/advancedhunting/run"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("DeviceInfo")
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(hunt_not_json, 400, "InvalidRequestBody").await;
+    // Outside /api, the portal's and identity's own pages are untouched.
+    let portal_unknown = app.client.get(url("/portal/nothing-here")).send().await.unwrap();
+    assert_ne!(
+        portal_unknown.headers().get("content-type").map(|v| v.to_str().unwrap()),
+        Some("application/json; charset=utf-8")
+    );
+}
