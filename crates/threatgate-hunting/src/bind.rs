@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::ast::{
     BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, Pipeline, Query,
-    Source,
+    Source, TextOp,
 };
 use crate::error::{KqlError, Span};
 use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
@@ -600,8 +600,14 @@ impl Scope {
                 typed(TypedKind::Negate(Box::new(inner)), ty)
             }
             ExprKind::Binary { op, left, right } => {
+                let right_span = right.span;
                 let left = self.expr(left, fields, operator)?;
                 let right = self.expr(right, fields, operator)?;
+                if let (BinaryOp::Text { op: TextOp::MatchesRegex, .. }, TypedKind::Literal(Literal::String(pattern))) =
+                    (op, &right.kind)
+                {
+                    check_regex(pattern, operator, right_span)?;
+                }
                 let ty = binary_type(*op, left.ty, right.ty).map_err(type_error)?;
                 typed(TypedKind::Binary { op: *op, left: Box::new(left), right: Box::new(right) }, ty)
             }
@@ -743,6 +749,26 @@ fn comparable(a: Type, b: Type) -> Option<Type> {
         (Type::Dynamic, t) | (t, Type::Dynamic) => Some(t),
         _ => unify(a, b),
     }
+}
+
+/// Most memory a regular expression may compile to (the database compiles it again).
+const MAX_REGEX_SIZE: usize = 1 << 20;
+
+/// A `matches regex` pattern must be valid RE2 syntax, as KQL's are: checked here, so that
+/// both stores answer the same and the error points at the pattern. RE2 has no look-around or
+/// back-references; the `regex` crate is SQLite's REGEXP and follows RE2.
+fn check_regex(pattern: &str, operator: &str, span: Span) -> Result<(), KqlError> {
+    regex::RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).build().map(drop).map_err(|error| {
+        let reason = match error {
+            regex::Error::CompiledTooBig(_) => "it is too large".to_owned(),
+            regex::Error::Syntax(text) => text.lines().last().unwrap_or_default().trim().to_owned(),
+            other => other.to_string(),
+        };
+        KqlError::semantic(
+            format!("'{operator}' operator: the regular expression is not valid ({reason}); KQL uses RE2 syntax"),
+            span,
+        )
+    })
 }
 
 fn binary_type(op: BinaryOp, a: Type, b: Type) -> Result<Type, String> {

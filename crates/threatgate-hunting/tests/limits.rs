@@ -154,3 +154,22 @@ proptest! {
         prop_assert!(outcome.is_ok());
     }
 }
+
+#[test]
+fn invalid_regular_expressions_are_refused_where_they_are_written() {
+    for (pattern, reason) in [
+        ("(", "unclosed group"),
+        ("(?<=a)b", "look-around"),
+        ("a{2,1}", "invalid repetition"),
+        ("(a{1000}){1000}", "too large"),
+    ] {
+        let query = format!("DeviceInfo | where DeviceName matches regex @'{pattern}'");
+        let error = parse(&query).and_then(|q| bind(&q)).expect_err(&query);
+        assert_eq!(error.kind, ErrorKind::Semantic, "{query}");
+        let message = error.describe(&query);
+        assert!(message.contains("the regular expression is not valid"), "{message}");
+        assert!(message.contains(reason), "{pattern}: {message}");
+        assert!(message.ends_with("[line:position=1:45]"), "it points at the pattern: {message}");
+    }
+    accepted("DeviceInfo | where DeviceName matches regex @'^ws-\\d+$' | take 1");
+}

@@ -502,6 +502,10 @@ pub enum HuntRefusal {
     Timeout,
     /// The row sink asked to stop (e.g. the results grew past a size limit).
     Stopped,
+    /// A client's mistake that only running the query showed (a regular expression the
+    /// database cannot compile, arithmetic out of range): what the database said, in words
+    /// for the client.
+    Invalid(String),
 }
 
 /// Takes a hunting query's rows one at a time, as the database hands them over (each row's

@@ -67,6 +67,7 @@ pub async fn run(
             )));
         }
         Err(HuntRefusal::Timeout) => return Err(ApiFailure::BadRequest("Query exceeded the timeout period.".into())),
+        Err(HuntRefusal::Invalid(message)) => return Err(ApiFailure::BadRequest(format!("Semantic error: {message}"))),
     };
     let (rows, results) = results.finish();
     let schema: Vec<Value> = fields.iter().map(|f| json!({"Name": f.name, "Type": f.ty.schema_name()})).collect();

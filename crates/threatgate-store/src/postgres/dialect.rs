@@ -72,6 +72,27 @@ pub(super) fn is_timeout(error: &sqlx::Error) -> bool {
     error.as_database_error().and_then(|e| e.code()).as_deref() == Some("57014")
 }
 
+/// Most values one statement may bind (PostgreSQL's protocol limit).
+pub(super) const MAX_BINDS: usize = 65_535;
+
+/// A hunting query's failure that is the client's mistake, in words for the client: data
+/// exceptions (SQLSTATE class 22: out-of-range arithmetic, an invalid regular expression, a
+/// value that does not convert) and program limits (class 54).
+pub(super) fn client_mistake(error: &sqlx::Error) -> Option<String> {
+    let error = error.as_database_error()?;
+    let code = error.code()?;
+    let detail: String = error.message().chars().take(300).collect();
+    let text = match code.as_ref() {
+        "22003" => "A computation overflows the range of its type.".to_owned(),
+        "22012" => "The query divides by zero.".to_owned(),
+        "2201B" => format!("The regular expression is not valid: {detail}"),
+        "54000" | "54001" | "54011" | "54023" => format!("The query is too large to run: {detail}"),
+        class if class.starts_with("22") => format!("A value in the query is not valid: {detail}"),
+        _ => return None,
+    };
+    Some(text)
+}
+
 /// A whole number, whether PostgreSQL computed it as `bigint` or `integer`.
 pub(super) fn read_long(row: &PgRow, index: usize) -> Result<Option<i64>> {
     match row.try_get::<Option<i64>, _>(index) {

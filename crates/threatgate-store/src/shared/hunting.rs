@@ -37,6 +37,13 @@ impl HuntingStore for Backend {
     ) -> Result<std::result::Result<Vec<Field>, HuntRefusal>> {
         let statement =
             compile(relation, dialect::HUNTING, &scope.tenant().to_string(), now, limits.max_rows.saturating_add(1));
+        if statement.binds.len() > dialect::MAX_BINDS {
+            return Ok(Err(HuntRefusal::Invalid(format!(
+                "The query holds too many values: {} once compiled, at most {}. Use fewer literals or shorter lists.",
+                statement.binds.len(),
+                dialect::MAX_BINDS
+            ))));
+        }
         let mut query = sqlx::query(AssertSqlSafe(statement.sql));
         for bind in statement.binds {
             query = match bind {
@@ -71,6 +78,10 @@ impl HuntingStore for Backend {
         match outcome {
             Err(_elapsed) => Ok(Err(HuntRefusal::Timeout)),
             Ok(Err(StoreError::Database(error))) if dialect::is_timeout(&error) => Ok(Err(HuntRefusal::Timeout)),
+            Ok(Err(StoreError::Database(error))) => match dialect::client_mistake(&error) {
+                Some(message) => Ok(Err(HuntRefusal::Invalid(message))),
+                None => Err(StoreError::Database(error)),
+            },
             Ok(Err(error)) => Err(error),
             Ok(Ok(Some(refusal))) => Ok(Err(refusal)),
             Ok(Ok(None)) => Ok(Ok(fields)),

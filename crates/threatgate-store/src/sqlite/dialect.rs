@@ -67,6 +67,48 @@ pub(super) fn is_timeout(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|code| code == "9"))
 }
 
+/// A hunting query's failure that is the client's mistake, in words for the client: SQLite
+/// reports them all as `SQLITE_ERROR` (or `SQLITE_TOOBIG`), so they are told by their text.
+pub(super) fn client_mistake(error: &sqlx::Error) -> Option<String> {
+    // SQLite turns integer arithmetic that overflows into a real: a long column that arrives
+    // as a real overflowed.
+    if let sqlx::Error::ColumnDecode { source, .. } = error
+        && let text = source.to_string()
+        && text.contains("<i64>")
+        && text.ends_with("SQL type `REAL`")
+    {
+        return Some("A computation overflows the range of long (64-bit) integers.".into());
+    }
+    let error = error.as_database_error()?;
+    let message = error.message();
+    match error.code().as_deref() {
+        Some("18") => return Some("A value the query computes is too large.".into()),
+        // SQLITE_CONSTRAINT_FUNCTION: a function refused its arguments (REGEXP a pattern that
+        // came from a column; hunting reads, so no table constraint can fail).
+        Some("1043") => {
+            return Some("A function refused one of its values (a regular expression that is not valid?).".into());
+        }
+        _ => {}
+    }
+    let known = [
+        ("integer overflow", "A computation overflows the range of long (64-bit) integers."),
+        ("too many SQL variables", "The query holds too many values; use fewer literals or a shorter list."),
+        ("parser stack overflow", "The query nests too deeply."),
+        ("Expression tree is too large", "The query's expressions are too large."),
+        ("LIKE or GLOB pattern too complex", "A string pattern in the query is too complex."),
+        ("too many terms in compound SELECT", "The query unions too many tables or sub-queries."),
+    ];
+    if let Some((_, text)) = known.iter().find(|(needle, _)| message.contains(needle)) {
+        return Some((*text).to_owned());
+    }
+    // The REGEXP function (sqlx's `regexp` feature) reports the regex crate's parse error.
+    if message.contains("regex") || message.contains("Regular expression") || message.contains("REGEXP") {
+        let detail: String = message.chars().take(300).collect();
+        return Some(format!("The regular expression is not valid: {detail}"));
+    }
+    None
+}
+
 pub(super) fn read_long(row: &SqliteRow, index: usize) -> Result<Option<i64>> {
     Ok(row.try_get(index)?)
 }
@@ -95,7 +137,7 @@ pub(super) async fn refresh_event_statistics(store: &super::SqliteStore) -> Resu
 }
 
 /// Most variables one statement binds (SQLite allows 32,766).
-const MAX_BINDS: usize = 30_000;
+pub(super) const MAX_BINDS: usize = 30_000;
 
 /// Appends hunting events to `table` for `tenant`: multi-row `INSERT`s, as few as the bind
 /// limit allows, then the new rows' terms to the table's term index (if it has one) in one

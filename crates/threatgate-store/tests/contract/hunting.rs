@@ -467,3 +467,37 @@ pub(crate) async fn hunting_stops_reading_rows_when_the_sink_says_so(store: Arc<
     assert_eq!(outcome, Err(HuntRefusal::Stopped));
     assert_eq!(seen, 3);
 }
+
+/// Client mistakes that only the database notices (arithmetic out of range, division by zero,
+/// values that do not convert) are refusals with a message, never store errors (a 500); the
+/// binder refuses what it can see (an invalid regular expression).
+pub(crate) async fn hunting_client_mistakes_found_while_running_are_refusals(store: Arc<dyn Store>) {
+    let (tenant, other) = (TenantId::from_uuid(Uuid::new_v4()), TenantId::from_uuid(Uuid::new_v4()));
+    dataset(store.as_ref(), tenant, other).await;
+    let scope = TenantScope::<RunHunting>::for_administrator(tenant);
+    for query in [
+        "DeviceProcessEvents | where FileName matches regex '('",
+        "DeviceProcessEvents | where FileName matches regex '(?<=a)b'",
+        "DeviceProcessEvents | where FileName matches regex ProcessCommandLine",
+        "DeviceProcessEvents | extend x = FileSize * 9223372036854775807",
+        "DeviceProcessEvents | extend x = FileSize - 9223372036854775807 - 2",
+        "DeviceProcessEvents | extend x = FileSize / 0",
+        "DeviceProcessEvents | extend x = FileSize % 0",
+        "DeviceProcessEvents | extend y = split(FileName, '\"')",
+        "DeviceProcessEvents | extend y = split(FileName, '\\\\')",
+        "DeviceProcessEvents | extend y = split(FileName, '')",
+        "DeviceProcessEvents | extend y = toint('99999999999999999999')",
+        "DeviceProcessEvents | extend y = tolong('1e400')",
+        "DeviceProcessEvents | extend y = substring(FileName, -5, -1)",
+        "DeviceProcessEvents | extend y = strcat(FileName, FileName) | summarize count() by y",
+    ] {
+        let Ok(plan) = threatgate_hunting::parse(query).and_then(|q| threatgate_hunting::bind(&q)) else {
+            continue;
+        };
+        match store.run_hunt(&scope, &plan, now(), LIMITS).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(HuntRefusal::Invalid(message))) => assert!(!message.is_empty(), "{query}"),
+            other => panic!("{query}: {:?}", other.map(|outcome| outcome.map(|output| output.rows.len()))),
+        }
+    }
+}

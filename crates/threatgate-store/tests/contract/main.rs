@@ -64,15 +64,16 @@ store_tests!(
     hunting_text_keeps_every_character_and_has_finds_indexed_terms,
     hunting_stops_a_query_at_its_timeout_and_frees_its_connection,
     hunting_runs_the_largest_queries_the_limits_accept,
+    hunting_client_mistakes_found_while_running_are_refusals,
     hunting_stops_reading_rows_when_the_sink_says_so,
 );
 
 mod hunting;
 use hunting::{
-    hunting_golden_queries_answer_as_kql_does, hunting_limits_rows_and_reads_only_the_callers_tenant,
-    hunting_runs_the_largest_queries_the_limits_accept, hunting_stops_a_query_at_its_timeout_and_frees_its_connection,
-    hunting_stops_reading_rows_when_the_sink_says_so, hunting_tables_hold_every_column_of_the_schema,
-    hunting_text_keeps_every_character_and_has_finds_indexed_terms,
+    hunting_client_mistakes_found_while_running_are_refusals, hunting_golden_queries_answer_as_kql_does,
+    hunting_limits_rows_and_reads_only_the_callers_tenant, hunting_runs_the_largest_queries_the_limits_accept,
+    hunting_stops_a_query_at_its_timeout_and_frees_its_connection, hunting_stops_reading_rows_when_the_sink_says_so,
+    hunting_tables_hold_every_column_of_the_schema, hunting_text_keeps_every_character_and_has_finds_indexed_terms,
 };
 
 fn now() -> OffsetDateTime {

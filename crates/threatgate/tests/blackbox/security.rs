@@ -387,3 +387,36 @@ async fn every_refusal_under_the_api_is_its_error_json() {
         Some("application/json; charset=utf-8")
     );
 }
+
+/// Finding 8: client mistakes in a query (an invalid regular expression, arithmetic out of
+/// range, division by zero, awkward separators) are 400s with the service's wording, never
+/// 500s.
+#[tokio::test]
+async fn query_mistakes_found_while_running_are_400s() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["AdvancedHunting.Read.All"]).await;
+    let tenant = &partner.consented[0];
+    same_file_processes(&app, tenant, 3).await;
+    let token = token_for(&app, &partner, tenant).await;
+    for (query, message) in [
+        (
+            "DeviceProcessEvents | where FileName matches regex '('",
+            "Semantic error: 'where' operator: the regular expression is not valid",
+        ),
+        (
+            "DeviceProcessEvents | extend x = strlen(FileName) * 9223372036854775807",
+            "Semantic error: A computation overflows",
+        ),
+    ] {
+        let body = assert_api_error(hunt(&app, &token, query).await, 400, "BadRequest").await;
+        assert!(body["error"]["message"].as_str().unwrap().starts_with(message), "{query}: {body}");
+    }
+    for query in [
+        "DeviceProcessEvents | extend x = strlen(FileName) / 0",
+        "DeviceProcessEvents | extend y = split(FileName, '\"')",
+        "DeviceProcessEvents | extend y = split(FileName, \"\\\"\")",
+    ] {
+        let status = hunt(&app, &token, query).await.status();
+        assert!(status == 200 || status == 400, "{query}: {status}");
+    }
+}
