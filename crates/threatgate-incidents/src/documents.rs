@@ -27,10 +27,21 @@ pub fn new_incident(incident_id: i64, mut alert: Alert, now: i64) -> Incident {
 }
 
 /// Adds an alert to an incident.
-pub fn add_alert(incident: &mut Incident, mut alert: Alert, now: i64) {
+pub fn add_alert(incident: &mut Incident, alert: Alert, now: i64) {
+    push_alert(incident, alert, now);
+    recompute(incident);
+}
+
+/// Adds an alert without updating severity and name: for adding many, followed by one
+/// [`summarize`] (each summary reads every alert).
+pub fn push_alert(incident: &mut Incident, mut alert: Alert, now: i64) {
     alert.incident_id = Some(incident.incident_id);
     incident.alerts.push(alert);
     incident.last_update_time = format_ticks(now);
+}
+
+/// Brings severity and name up to date with the alerts (after [`push_alert`]).
+pub fn summarize(incident: &mut Incident) {
     recompute(incident);
 }
 

@@ -30,6 +30,8 @@ pub enum ApiFailure {
     TooLarge(usize),
     /// 429 with `Retry-After`.
     Throttled { message: String, retry_after_seconds: u64 },
+    /// 503 with `Retry-After`: the store was too busy to take the call in time.
+    Busy,
     /// 500; the details go to the log only.
     Internal(String),
 }
@@ -47,6 +49,7 @@ impl std::fmt::Display for ApiFailure {
             | Self::Internal(message) => f.write_str(message),
             Self::TooLarge(limit) => write!(f, "the request body is larger than {limit} bytes"),
             Self::Throttled { message, .. } => f.write_str(message),
+            Self::Busy => f.write_str("the store is busy"),
         }
     }
 }
@@ -67,6 +70,11 @@ impl IntoResponse for ApiFailure {
             }
             // The code observed on Microsoft's 429 bodies is the status itself.
             Self::Throttled { message, .. } => (StatusCode::TOO_MANY_REQUESTS, "429", message.clone()),
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                format!("The service is busy; retry in {BUSY_RETRY_AFTER_SECONDS} seconds."),
+            ),
             Self::Internal(detail) => {
                 tracing::error!(%target, detail, "API request failed");
                 (
@@ -89,6 +97,9 @@ impl IntoResponse for ApiFailure {
             }
             Self::Throttled { retry_after_seconds, .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            Self::Busy => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECONDS));
             }
             _ => {}
         }
@@ -175,8 +186,27 @@ fn non_empty(text: &str, otherwise: &str) -> String {
     if text.is_empty() { otherwise.to_owned() } else { text.to_owned() }
 }
 
+/// What a caller finding the store busy is told to wait.
+const BUSY_RETRY_AFTER_SECONDS: u64 = 2;
+
 impl From<threatgate_store::StoreError> for ApiFailure {
     fn from(error: threatgate_store::StoreError) -> Self {
+        if error.is_busy() {
+            tracing::warn!(%error, "the store was too busy for an API call");
+            return Self::Busy;
+        }
         Self::Internal(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_store_is_a_503_with_retry_after_not_a_500() {
+        let response = ApiFailure::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
     }
 }

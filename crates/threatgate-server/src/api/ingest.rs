@@ -16,10 +16,14 @@ use threatgate_proto::Alert;
 
 use super::ApiFailure;
 use super::auth::Authorized;
+use super::quotas::Api;
 use crate::routes::AppState;
 
 /// At most this much per request; send more in several requests.
 const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
+/// At most this many alerts per request: one request's correlation holds the tenant's (and,
+/// on SQLite, the store's) write lock, so its size bounds how long other writers wait.
+pub const MAX_ALERTS_PER_REQUEST: usize = 1_000;
 
 /// Ingests alerts for the caller's tenant.
 pub async fn ingest_alerts(
@@ -27,10 +31,17 @@ pub async fn ingest_alerts(
     Authorized(scope): Authorized<IngestAlerts>,
     body: Body,
 ) -> Result<Response, ApiFailure> {
+    super::incidents::throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let now = to_ticks(state.identity.clock().now());
     let alerts = parse_alerts(&bytes, now)?;
+    if alerts.len() > MAX_ALERTS_PER_REQUEST {
+        return Err(ApiFailure::InvalidInput(format!(
+            "At most {MAX_ALERTS_PER_REQUEST} alerts per request; this one has {}. Send them in several requests.",
+            alerts.len()
+        )));
+    }
     let report = state.identity.store().ingest_alerts(&scope, alerts, state.correlation_window_ticks).await?;
     tracing::info!(tenant = %scope.tenant(), alerts = report.alerts_added, "alerts ingested");
     let result = format!(
@@ -103,6 +114,7 @@ pub async fn ingest_events(
     body: Body,
 ) -> Result<Response, ApiFailure> {
     let table = event_table(&table)?;
+    super::incidents::throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let text = std::str::from_utf8(&bytes)

@@ -6,13 +6,15 @@
 //! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names; the
 //! statements that differ between the two are in its `correlation` module.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
 use threatgate_incidents::{
-    IncidentUpdate, IngestAlert, add_alert, alert_rows, apply_update, merge_into, new_incident, redirect,
+    IncidentUpdate, IngestAlert, alert_rows, apply_update, merge_into, new_incident, push_alert, redirect, summarize,
 };
 use threatgate_proto::Incident;
 
@@ -115,6 +117,8 @@ impl IncidentStore for Backend {
             .collect();
         let mut incident_ids = IncidentIds::start(&mut tx).await?;
         let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
+        // Incidents read or created by this batch, written once at its end.
+        let mut held: BTreeMap<i64, Held> = BTreeMap::new();
         for alert in alerts {
             let now = alert.received;
             if !known.insert(alert.alert.alert_id.clone()) {
@@ -139,20 +143,27 @@ impl IncidentStore for Backend {
                     .bind(render(&incident)?)
                     .execute(&mut *tx)
                     .await?;
+                    held.insert(
+                        incident_id,
+                        Held { incident, last_activity: alert.last_activity, changed: false, redirected: false },
+                    );
                     report.incidents_created += 1;
                     incident_id
                 }
                 Correlation::Join { into, merge } => {
-                    let mut target = select_incident(&mut tx, &tenant, into)
+                    let mut target = take_held(&mut held, &mut tx, &tenant, into)
                         .await?
                         .ok_or_else(|| StoreError::Corrupt(format!("incident {into} vanished during correlation")))?;
-                    let mut last_activity = alert.last_activity;
                     for younger_id in merge {
-                        let Some(mut younger) = select_incident(&mut tx, &tenant, younger_id).await? else { continue };
-                        last_activity = last_activity.max(incident_last_activity(&younger));
-                        merge_into(&mut target, &mut younger, now);
-                        redirect(&mut younger, into, now);
-                        write_incident(&mut tx, &younger, None).await?;
+                        let Some(mut younger) = take_held(&mut held, &mut tx, &tenant, younger_id).await? else {
+                            continue;
+                        };
+                        target.last_activity = target.last_activity.max(younger.last_activity);
+                        merge_into(&mut target.incident, &mut younger.incident, now);
+                        redirect(&mut younger.incident, into, now);
+                        younger.changed = true;
+                        younger.redirected = true;
+                        held.insert(younger_id, younger);
                         // Alerts of this batch not written yet move along too.
                         for (_, placed_in) in placed.iter_mut().filter(|(_, id)| *id == younger_id) {
                             *placed_in = into;
@@ -160,15 +171,24 @@ impl IncidentStore for Backend {
                         move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
                         report.incidents_merged += 1;
                     }
-                    add_alert(&mut target, alert.alert.clone(), now);
-                    last_activity = last_activity.max(incident_last_activity(&target));
-                    write_incident(&mut tx, &target, Some(last_activity)).await?;
+                    push_alert(&mut target.incident, alert.alert.clone(), now);
+                    target.last_activity = target.last_activity.max(alert.last_activity);
+                    target.changed = true;
+                    // The indexed column at once (the document waits for the batch's end):
+                    // the batch's next alerts are matched against it.
+                    raise_last_activity(&mut tx, into, target.last_activity).await?;
+                    held.insert(into, target);
                     into
                 }
             };
             insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
             placed.push((alert.alert.alert_id.clone(), incident_id));
             report.alerts_added += 1;
+        }
+        for held in held.into_values().filter(|held| held.changed) {
+            let Held { mut incident, last_activity, redirected, .. } = held;
+            summarize(&mut incident);
+            write_incident(&mut tx, &incident, (!redirected).then_some(last_activity)).await?;
         }
         insert_alerts(&mut tx, &tenant, &placed).await?;
         tx.commit().await?;
@@ -183,6 +203,50 @@ impl IncidentStore for Backend {
             .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
+}
+
+/// An incident a batch of alerts has read or created: parsed once, changed in memory, and
+/// written once when the batch is done, so that a batch adding thousands of alerts to one
+/// incident costs in proportion to the alerts, not to their square.
+struct Held {
+    incident: Incident,
+    /// The latest activity of its alerts.
+    last_activity: i64,
+    /// Whether the document must be written.
+    changed: bool,
+    /// Merged into another incident (its `last_activity` column stays as it was).
+    redirected: bool,
+}
+
+/// The held incident `incident_id`, else the stored one (locked for the batch).
+async fn take_held(
+    held: &mut BTreeMap<i64, Held>,
+    tx: &mut Transaction<'static, Db>,
+    tenant: &str,
+    incident_id: i64,
+) -> Result<Option<Held>> {
+    if let Some(incident) = held.remove(&incident_id) {
+        return Ok(Some(incident));
+    }
+    Ok(select_incident(tx, tenant, incident_id).await?.map(|incident| Held {
+        last_activity: incident_last_activity(&incident),
+        incident,
+        changed: false,
+        redirected: false,
+    }))
+}
+
+/// Moves an incident's indexed `last_activity` forward.
+async fn raise_last_activity(tx: &mut Transaction<'static, Db>, incident_id: i64, last_activity: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET last_activity = CASE WHEN $1 > last_activity THEN $1 ELSE last_activity END
+         WHERE incident_id = $2",
+    )
+    .bind(last_activity)
+    .bind(incident_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn incident_last_activity(incident: &Incident) -> i64 {

@@ -101,3 +101,50 @@ async fn alerts_sharing_entities_are_correlated_and_linked_incidents_merged() {
     let bad_severity = ingest(json!([alert("z1", "t", "Execution", "Critical", user("a@b.com"))])).await.unwrap();
     assert_api_error(bad_severity, 400, "InvalidInput").await;
 }
+
+/// Correlation inside one batch: incidents created, joined and merged by the batch's own
+/// alerts end as if the alerts had come one request at a time.
+#[tokio::test]
+async fn a_batch_that_creates_joins_and_merges_incidents_ends_as_one_alert_at_a_time_would() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.ReadWrite.All"]).await;
+    let source_token = source_token(&app, &partner.consented[0]).await;
+    let both = json!([
+        {"entityType": "User", "userPrincipalName": "ana@contoso.com"},
+        {"entityType": "User", "userPrincipalName": "ben@contoso.com"}
+    ]);
+    let response = app
+        .client
+        .post(format!("{}/api/ingest/alerts", app.base_url))
+        .bearer_auth(&source_token)
+        .json(&json!([
+            alert("a1", "Phishing link click observed", "InitialAccess", "Low", user("ana@contoso.com")),
+            alert("b1", "Impossible travel activity", "CredentialAccess", "Medium", user("ben@contoso.com")),
+            alert("c1", "Lateral movement", "LateralMovement", "High", both),
+            alert("b2", "Suspicious inbox rule", "Persistence", "Low", user("ben@contoso.com")),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        report,
+        json!({"alerts_added": 4, "duplicates_skipped": 0, "incidents_created": 2, "incidents_merged": 1})
+    );
+    let reader = token_for(&app, &partner, &partner.consented[0]).await;
+    let listed: Value = api_get(&app, &reader, "/api/incidents").await.json().await.unwrap();
+    let incidents = listed["value"].as_array().unwrap();
+    assert_eq!(incidents.len(), 2);
+    let open = incidents.iter().find(|i| i["status"] == "Active").unwrap();
+    let merged = incidents.iter().find(|i| i["status"] == "Redirected").unwrap();
+    let ids: Vec<&str> = open["alerts"].as_array().unwrap().iter().map(|a| a["alertId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a1", "b1", "c1", "b2"], "the later alert of ben joined the merged incident");
+    assert!(open["alerts"].as_array().unwrap().iter().all(|a| a["incidentId"] == open["incidentId"]));
+    assert_eq!(open["severity"], "High");
+    assert_eq!(
+        open["incidentName"],
+        "Multi-stage incident involving InitialAccess, CredentialAccess, LateralMovement and Persistence"
+    );
+    assert_eq!(merged["redirectIncidentId"], open["incidentId"]);
+    assert_eq!(merged["alerts"], json!([]));
+}

@@ -420,3 +420,31 @@ async fn query_mistakes_found_while_running_are_400s() {
         assert!(status == 200 || status == 400, "{query}: {status}");
     }
 }
+
+/// Finding 6: one request's alerts are bounded (its correlation holds the write lock), and
+/// ingestion has a quota of its own.
+#[tokio::test]
+async fn ingestion_is_bounded_per_request_and_per_minute() {
+    let app = spawn_app_with(|config| config.quotas.ingest_per_minute = 2).await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let source = crate::api_support::source_token(&app, &partner.consented[0]).await;
+    let alert = |i: usize| {
+        json!({
+            "alertId": format!("x{i}"), "serviceSource": "MicrosoftDefenderATP", "creationTime": "2026-11-20T10:00:00Z",
+            "firstActivity": "2026-11-20T09:59:00Z", "lastActivity": "2026-11-20T10:00:00Z", "title": "T",
+            "category": "Execution", "severity": "Low", "detectionSource": "EDR",
+            "entities": [{"entityType": "User", "userPrincipalName": "ana@contoso.com"}]
+        })
+    };
+    let post = |body: Value| {
+        app.client.post(format!("{}/api/ingest/alerts", app.base_url)).bearer_auth(&source).json(&body).send()
+    };
+    let too_many: Vec<Value> = (0..1_001).map(alert).collect();
+    let body = assert_api_error(post(Value::Array(too_many)).await.unwrap(), 400, "InvalidInput").await;
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("At most 1000 alerts per request"), "{body}");
+    let most: Vec<Value> = (0..1_000).map(alert).collect();
+    assert_eq!(post(Value::Array(most)).await.unwrap().status(), 200, "1,000 in one incident");
+    let throttled = post(json!([alert(5_000)])).await.unwrap();
+    assert!(throttled.headers().contains_key("retry-after"));
+    assert_api_error(throttled, 429, "429").await;
+}
