@@ -1,6 +1,12 @@
 //! The size limits that keep any query's cost bounded (issue 16, findings 1 and 2): trees built
 //! by loops (operator chains, pipelines) and by `let` expansion are refused with a message that
 //! names the limit, before they can exhaust the stack or the memory.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers fail the test with the query in the message"
+)]
 
 use proptest::prelude::*;
 use threatgate_hunting::{
