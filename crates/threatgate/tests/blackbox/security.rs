@@ -95,6 +95,8 @@ async fn results_past_the_byte_limit_are_refused_not_buffered() {
 async fn one_tenant_cannot_take_every_hunting_place() {
     let app = spawn_app_with(|config| {
         config.hunting.max_concurrent_per_tenant = 1;
+        // Two places in all (the PostgreSQL test servers' pool of 4 gives one by default).
+        config.hunting.max_concurrent = Some(2);
         config.hunting.timeout_seconds = 8;
     })
     .await;
