@@ -66,7 +66,7 @@ pub struct Config {
     pub refresh_interval_ms: u64,
     /// API call quotas per tenant and application (`[quotas]` in the file; `enabled = false`
     /// turns them off).
-    pub quotas: crate::api::quotas::QuotaLimits,
+    pub quotas: crate::quotas::QuotaLimits,
     /// How long after an incident's last activity a new alert sharing an entity still joins it,
     /// in hours.
     pub correlation_window_hours: u32,
@@ -76,7 +76,7 @@ pub struct Config {
     /// Advanced hunting's limits and retention (`[hunting]` in the file).
     pub hunting: HuntingSettings,
     /// The token endpoints' throttling and client-assertion lifetime (`[token_endpoint]`).
-    pub token_endpoint: crate::routes::TokenEndpointSettings,
+    pub token_endpoint: crate::token_throttle::TokenEndpointSettings,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -94,11 +94,11 @@ impl Default for Config {
             plain_http: false,
             tls_names: Vec::new(),
             refresh_interval_ms: 500,
-            quotas: crate::api::quotas::QuotaLimits::default(),
+            quotas: crate::quotas::QuotaLimits::default(),
             correlation_window_hours: 24,
             access_log_retention_days: 90,
             hunting: HuntingSettings::default(),
-            token_endpoint: crate::routes::TokenEndpointSettings::default(),
+            token_endpoint: crate::token_throttle::TokenEndpointSettings::default(),
             key_encryption_key_file: None,
         }
     }

@@ -9,12 +9,17 @@ pub mod access_log;
 pub mod api;
 pub mod config;
 pub mod data_dir;
+pub mod hunt_gate;
 mod json;
 pub mod portal;
+pub mod quotas;
 pub mod request_ids;
 pub mod routes;
+pub mod sign_in_throttle;
 pub mod startup;
+pub mod state;
 pub mod tls;
+pub mod token_throttle;
 
 pub use config::{Config, ConfigError};
 pub use data_dir::{DataDir, DataDirError};

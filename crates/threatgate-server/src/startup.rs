@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirError};
-use crate::routes::{AppState, router};
+use crate::routes::router;
+use crate::state::AppState;
 use crate::tls::{TlsError, ensure_local_tls};
 
 /// Why the service could not start.
@@ -41,11 +42,11 @@ pub struct Application {
     identity: Arc<IdentityService>,
     tls: Option<(RustlsConfig, PathBuf)>,
     refresh_interval: Duration,
-    quotas: crate::api::quotas::QuotaLimits,
+    quotas: crate::quotas::QuotaLimits,
     correlation_window_ticks: i64,
     access_log_retention: time::Duration,
     hunting: crate::config::HuntingSettings,
-    token_endpoint: crate::routes::TokenEndpointSettings,
+    token_endpoint: crate::token_throttle::TokenEndpointSettings,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -137,9 +138,9 @@ impl Application {
     /// Serves until `shutdown` completes, then drains connections for up to 5 seconds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let access_log = crate::access_log::AccessLog::start(Arc::clone(self.identity.store()));
-        let quotas = Arc::new(crate::api::quotas::Quotas::new(self.quotas.clone()));
+        let quotas = Arc::new(crate::quotas::Quotas::new(self.quotas.clone()));
         let quota_sync = tokio::spawn(share_quota_counts(Arc::clone(&quotas), Arc::clone(self.identity.store())));
-        let token_throttle = Arc::new(crate::routes::TokenThrottle::new(&self.token_endpoint));
+        let token_throttle = Arc::new(crate::token_throttle::TokenThrottle::new(&self.token_endpoint));
         let throttle_cleaner = tokio::spawn({
             let token_throttle = Arc::clone(&token_throttle);
             async move {
@@ -152,16 +153,18 @@ impl Application {
         });
         let state = AppState {
             identity: Arc::clone(&self.identity),
+            store: Arc::clone(self.identity.store()),
+            clock: Arc::clone(self.identity.clock()),
             public_url: Arc::from(self.public_url.as_str()),
             host_names: Arc::from(self.host_names.clone()),
             quotas: Arc::clone(&quotas),
             correlation_window_ticks: self.correlation_window_ticks,
-            sign_in_throttle: Arc::new(crate::portal::SignInThrottle::default()),
+            sign_in_throttle: Arc::new(crate::sign_in_throttle::SignInThrottle::default()),
             token_throttle: Arc::clone(&token_throttle),
             setup_token: Arc::new(std::sync::Mutex::new(self.setup_token.clone())),
             access_log: access_log.clone(),
             hunting: self.hunting,
-            hunt_gate: Arc::new(crate::api::HuntGate::new(
+            hunt_gate: Arc::new(crate::hunt_gate::HuntGate::new(
                 self.hunting.max_concurrent.unwrap_or_else(|| self.identity.store().hunt_connections()),
                 self.hunting.max_concurrent_per_tenant,
             )),
@@ -272,15 +275,15 @@ async fn keep_current(
 }
 
 /// Reports this node's quota counts and learns the other nodes', every
-/// [`crate::api::quotas::SYNC_INTERVAL`]. While the store refuses, each node counts alone (said
+/// [`crate::quotas::SYNC_INTERVAL`]. While the store refuses, each node counts alone (said
 /// once, and again when sharing resumes).
-async fn share_quota_counts(quotas: Arc<crate::api::quotas::Quotas>, store: Arc<dyn threatgate_store::Store>) {
-    let mut ticker = tokio::time::interval(crate::api::quotas::SYNC_INTERVAL);
+async fn share_quota_counts(quotas: Arc<crate::quotas::Quotas>, store: Arc<dyn threatgate_store::Store>) {
+    let mut ticker = tokio::time::interval(crate::quotas::SYNC_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
         ticker.tick().await;
-        let now = crate::api::quotas::unix_millis(OffsetDateTime::now_utc());
+        let now = crate::quotas::unix_millis(OffsetDateTime::now_utc());
         match quotas.sync(store.as_ref(), now).await {
             Ok(()) if failing => {
                 tracing::info!("quota counts are shared across nodes again");

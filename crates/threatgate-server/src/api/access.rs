@@ -14,7 +14,7 @@ use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::{AppId, TenantId};
 use threatgate_store::{AccessEntry, AccessOperation};
 
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The longest `detail` kept (a `$filter` can be long).
 const MAX_DETAIL: usize = 1024;
@@ -71,7 +71,7 @@ pub async fn record_access(State(state): State<AppState>, mut request: Request, 
     let (Some(operation), Some(caller)) = (operation, slot.take()) else { return response };
     let note = response.extensions().get::<AccessNote>().cloned().unwrap_or_default();
     let entry = AccessEntry {
-        at: to_ticks(state.identity.clock().now()),
+        at: to_ticks(state.clock.now()),
         tenant_id: caller.tenant,
         app_id: caller.app_id,
         app_name: caller.app_name,

@@ -9,7 +9,7 @@ use threatgate_domain::{Permission, TenantScope};
 
 use super::ApiFailure;
 use super::access::{Caller, CallerSlot};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// A caller allowed to act with permission `P` in its token's tenant.
 #[derive(Debug)]

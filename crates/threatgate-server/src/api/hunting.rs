@@ -15,10 +15,10 @@ use threatgate_store::{HuntLimits, HuntRefusal};
 
 use super::ApiFailure;
 use super::auth::Authorized;
-use super::hunt_gate::{HuntBusy, RETRY_AFTER_SECONDS};
-use super::incidents::{noted, throttle};
-use super::quotas::Api;
-use crate::routes::AppState;
+use super::respond::{noted, throttle};
+use crate::hunt_gate::{HuntBusy, RETRY_AFTER_SECONDS};
+use crate::quotas::Api;
+use crate::state::AppState;
 
 /// Request bodies larger than this are refused (a query is at most 100,000 characters).
 const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -48,10 +48,10 @@ pub async fn run(
     let _place = state.hunt_gate.enter(scope.tenant()).await.map_err(busy)?;
     let limits =
         HuntLimits { max_rows: state.hunting.max_rows, timeout: Duration::from_secs(state.hunting.timeout_seconds) };
-    let now = to_ticks(state.identity.clock().now());
+    let now = to_ticks(state.clock.now());
     let mut results = ResultsWriter::new(&plan.fields(), state.hunting.max_result_bytes);
     let mut sink = |row| results.push(row);
-    let outcome = state.identity.store().stream_hunt(&scope, &plan, now, limits, &mut sink).await?;
+    let outcome = state.store.stream_hunt(&scope, &plan, now, limits, &mut sink).await?;
     let fields = match outcome {
         Ok(fields) => fields,
         Err(HuntRefusal::TooManyRows) => {

@@ -6,15 +6,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::odata::IncidentQuery;
-use threatgate_domain::{Permission, ReadIncidents, TenantScope, WriteIncidents};
+use threatgate_domain::{ReadIncidents, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, UpdateError};
 use threatgate_store::UpdateOutcome;
 
 use super::ApiFailure;
-use super::access::AccessNote;
 use super::auth::Authorized;
-use super::quotas::Api;
-use crate::routes::AppState;
+use super::respond::{noted, throttle};
+use crate::quotas::Api;
+use crate::state::AppState;
 
 /// PATCH bodies larger than this are refused; a real one is a few hundred bytes.
 const MAX_PATCH_BYTES: usize = 64 * 1024;
@@ -31,7 +31,7 @@ pub async fn list_incidents(
         form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let query = IncidentQuery::parse(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
         .map_err(|error| ApiFailure::OData(error.0))?;
-    let page = state.identity.store().list_incidents(&scope, &query).await?;
+    let page = state.store.list_incidents(&scope, &query).await?;
 
     let mut body = String::with_capacity(64 + page.documents.iter().map(String::len).sum::<usize>());
     body.push_str("{\"@odata.context\":");
@@ -62,7 +62,7 @@ pub async fn get_incident(
 ) -> Result<Response, ApiFailure> {
     throttle(&state, &scope, Api::GetIncident)?;
     let incident_id = parse_id(&id)?;
-    match state.identity.store().get_incident(&scope, incident_id).await? {
+    match state.store.get_incident(&scope, incident_id).await? {
         Some(document) => Ok(noted(entity_response(&state, &document), vec![incident_id], "read".into(), None)),
         None => Err(not_found(incident_id)),
     }
@@ -82,8 +82,8 @@ pub async fn update_incident(
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|error| ApiFailure::InvalidRequestBody(format!("The request body is not valid JSON: {error}.")))?;
     let update = IncidentUpdate::from_json(&json).map_err(refusal)?;
-    let now = to_ticks(state.identity.clock().now());
-    match state.identity.store().update_incident(&scope, incident_id, &update, now).await? {
+    let now = to_ticks(state.clock.now());
+    match state.store.update_incident(&scope, incident_id, &update, now).await? {
         UpdateOutcome::Updated(document) => {
             tracing::info!(incident_id, tenant = %scope.tenant(), "incident updated");
             Ok(noted(entity_response(&state, &document), vec![incident_id], "updated".into(), Some(update.summary())))
@@ -91,17 +91,6 @@ pub async fn update_incident(
         UpdateOutcome::NotFound => Err(not_found(incident_id)),
         UpdateOutcome::Refused(error) => Err(refusal(error)),
     }
-}
-
-/// Attaches what the call did, for the access log.
-pub(super) fn noted(
-    mut response: Response,
-    incident_ids: Vec<i64>,
-    result: String,
-    detail: Option<String>,
-) -> Response {
-    response.extensions_mut().insert(AccessNote { incident_ids, result, detail, request_id: None });
-    response
 }
 
 fn refusal(error: UpdateError) -> ApiFailure {
@@ -122,28 +111,6 @@ fn parse_id(text: &str) -> Result<i64, ApiFailure> {
 
 fn not_found(incident_id: i64) -> ApiFailure {
     ApiFailure::NotFound(format!("Incident {incident_id} was not found"))
-}
-
-/// Counts the call against the caller's quota, or refuses it with 429.
-pub(super) fn throttle<P: Permission>(state: &AppState, scope: &TenantScope<P>, api: Api) -> Result<(), ApiFailure> {
-    let Some(app) = scope.caller() else { return Ok(()) };
-    state
-        .quotas
-        .check(scope.tenant(), app, api, crate::api::quotas::unix_millis(time::OffsetDateTime::now_utc()))
-        .map_err(|exceeded| {
-            let per = exceeded.per.as_secs();
-            let retry = exceeded.retry_after.as_secs().max(1);
-            ApiFailure::Throttled {
-                message: format!(
-                    "API calls quota exceeded! maximum allowed {} per {:02}:{:02}:{:02}. Try again in {retry} seconds.",
-                    exceeded.limit,
-                    per / 3600,
-                    per % 3600 / 60,
-                    per % 60
-                ),
-                retry_after_seconds: retry,
-            }
-        })
 }
 
 /// One incident with its `@odata.context`, spliced in front of the stored document.

@@ -16,8 +16,8 @@ use threatgate_proto::Alert;
 
 use super::ApiFailure;
 use super::auth::Authorized;
-use super::quotas::Api;
-use crate::routes::AppState;
+use crate::quotas::Api;
+use crate::state::AppState;
 
 /// At most this much per request; send more in several requests.
 const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
@@ -31,10 +31,10 @@ pub async fn ingest_alerts(
     Authorized(scope): Authorized<IngestAlerts>,
     body: Body,
 ) -> Result<Response, ApiFailure> {
-    super::incidents::throttle(&state, &scope, Api::Ingest)?;
+    super::respond::throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
-    let now = to_ticks(state.identity.clock().now());
+    let now = to_ticks(state.clock.now());
     let alerts = parse_alerts(&bytes, now)?;
     if alerts.len() > MAX_ALERTS_PER_REQUEST {
         return Err(ApiFailure::InvalidInput(format!(
@@ -42,14 +42,14 @@ pub async fn ingest_alerts(
             alerts.len()
         )));
     }
-    let report = state.identity.store().ingest_alerts(&scope, alerts, state.correlation_window_ticks).await?;
+    let report = state.store.ingest_alerts(&scope, alerts, state.correlation_window_ticks).await?;
     tracing::info!(tenant = %scope.tenant(), alerts = report.alerts_added, "alerts ingested");
     let result = format!(
         "{} alerts added, {} duplicates skipped, {} incidents created, {} merged",
         report.alerts_added, report.duplicates_skipped, report.incidents_created, report.incidents_merged
     );
     let count = format!("{} alerts submitted", report.alerts_added + report.duplicates_skipped);
-    Ok(super::incidents::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
+    Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
 }
 
 /// An alert whose every key is one of the alert's fields: a misspelt key is refused, not
@@ -114,17 +114,17 @@ pub async fn ingest_events(
     body: Body,
 ) -> Result<Response, ApiFailure> {
     let table = event_table(&table)?;
-    super::incidents::throttle(&state, &scope, Api::Ingest)?;
+    super::respond::throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiFailure::InvalidRequestBody("The request body is not UTF-8.".into()))?;
     let rows = parse_events(table, text).map_err(|error| ApiFailure::InvalidRequestBody(format!("{error}.")))?;
-    let added = state.identity.store().insert_events(&scope, table, &rows).await?;
+    let added = state.store.insert_events(&scope, table, &rows).await?;
     tracing::info!(tenant = %scope.tenant(), table = table.name, events = added, "events ingested");
     let report = EventsReport { table: table.name, events_added: added };
     let result = format!("{added} {} events added", table.name);
-    Ok(super::incidents::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
+    Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
 }
 
 /// A table events can be submitted to: any of the schema's but the two filled from alerts.

@@ -5,20 +5,18 @@
 pub mod access;
 mod auth;
 mod errors;
-mod hunt_gate;
 mod hunting;
 mod incidents;
 mod ingest;
-pub mod quotas;
+mod respond;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::{ApiFailure, json_errors};
-pub use hunt_gate::HuntGate;
 pub use ingest::{EventsReport, event_table, parse_alerts};
 
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The API routes, each under both `/api` and `/api/v1.0`; every call by a verified caller
 /// lands in the partner access log.

@@ -15,7 +15,7 @@ use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, directory_admin, sign_in_redirect};
 use super::{admin_failure, message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 fn tenant_name(state: &AppState, session: &PortalSession) -> String {
     state
@@ -48,7 +48,7 @@ async fn own_application(state: &AppState, session: &PortalSession, app_id: &str
         )
     };
     let Some(id) = AppId::parse(app_id) else { return Err(not_found()) };
-    match state.identity.store().find_application(id).await {
+    match state.store.find_application(id).await {
         Ok(Some(application)) if application.home_tenant_id == session.tenant_id => Ok(application),
         Ok(_) => Err(not_found()),
         Err(error) => {
@@ -82,7 +82,7 @@ struct AppsPage {
 /// `GET /portal/apps`. Needs a session.
 pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
     let Some(session) = session else { return sign_in_redirect("/portal/apps") };
-    let applications = state.identity.store().list_applications(Some(session.tenant_id)).await.unwrap_or_default();
+    let applications = state.store.list_applications(Some(session.tenant_id)).await.unwrap_or_default();
     let apps = applications
         .iter()
         .map(|a| {
@@ -232,8 +232,8 @@ pub async fn overview(
         .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
         .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
         .collect();
-    let now = state.identity.clock().now();
-    let store = state.identity.store();
+    let now = state.clock.now();
+    let store = &state.store;
     let secrets = store
         .list_client_secrets(application.app_id)
         .await

@@ -14,7 +14,7 @@ use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, sign_in_redirect};
 use super::{message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

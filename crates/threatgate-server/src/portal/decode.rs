@@ -14,7 +14,7 @@ use threatgate_domain::{THREAT_PROTECTION, TenantId};
 
 use super::message;
 use super::session::{PRE_SESSION_COOKIE, PortalSession, constant_time_equal, cookie, set_cookie};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 struct Decoded {
     header: String,
@@ -115,7 +115,7 @@ fn inspect(state: &AppState, token: &str) -> Result<Decoded, String> {
     let header = part(header_text).map_err(|e| format!("The header cannot be read: {e}."))?;
     let payload = part(payload_text).map_err(|e| format!("The payload cannot be read: {e}."))?;
     let snapshot = state.identity.snapshot();
-    let now = state.identity.clock().now().unix_timestamp();
+    let now = state.clock.now().unix_timestamp();
     let mut claims = Vec::new();
     if let Some(object) = payload.as_object() {
         for (name, value) in object {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 struct AppRow {
     name: String,

@@ -16,7 +16,7 @@ use threatgate_store::{AccessLogQuery, AuditTrailPages, AuditTrailQuery, StoredA
 
 use super::session::{PortalSession, sign_in_redirect};
 use super::{message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// Incidents per page of the queue.
 const QUEUE_PAGE: u32 = 25;
@@ -40,12 +40,8 @@ async fn signed_in<P: Permission>(
 
 #[allow(clippy::result_large_err, reason = "the error is the response to send at once, not propagated")]
 async fn scope_of<P: Permission>(state: &AppState, session: &PortalSession) -> Result<TenantScope<P>, Response> {
-    match threatgate_identity::portal::administrator_scope::<P>(
-        state.identity.store().as_ref(),
-        &session.upn,
-        session.tenant_id,
-    )
-    .await
+    match threatgate_identity::portal::administrator_scope::<P>(state.store.as_ref(), &session.upn, session.tenant_id)
+        .await
     {
         Ok(Some(scope)) => Ok(scope),
         Ok(None) => Err(message(
@@ -166,14 +162,14 @@ pub async fn queue(
         Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
-    let odata = params.odata_filter(to_ticks(state.identity.clock().now()));
+    let odata = params.odata_filter(to_ticks(state.clock.now()));
     let skip = u64::from(params.page) * u64::from(QUEUE_PAGE);
     let (top, skip_text) = (QUEUE_PAGE.to_string(), skip.to_string());
     let mut pairs = vec![("$top", top.as_str()), ("$skip", skip_text.as_str())];
     if !odata.is_empty() {
         pairs.push(("$filter", odata.as_str()));
     }
-    let store = state.identity.store();
+    let store = &state.store;
     let (status, error, rows, more) = match IncidentQuery::parse(pairs) {
         Err(error) => (StatusCode::BAD_REQUEST, Some(error.0), Vec::new(), false),
         Ok(query) => match store.list_incidents(&scope, &query).await {
@@ -302,7 +298,7 @@ pub async fn incident(
         )
     };
     let Some(incident_id) = id.parse::<i64>().ok().filter(|id| *id > 0) else { return not_found() };
-    let store = state.identity.store();
+    let store = &state.store;
     let document = match store.get_incident(&scope, incident_id).await {
         Ok(Some(document)) => document,
         Ok(None) => return not_found(),
@@ -407,7 +403,7 @@ pub async fn access_log(
     };
     state.access_log.flush().await;
     let query = AccessLogQuery { before_id: params.before, limit: LOG_PAGE, ..AccessLogQuery::default() };
-    let entries = match state.identity.store().list_access_entries(&scope, &query).await {
+    let entries = match state.store.list_access_entries(&scope, &query).await {
         Ok(entries) => entries,
         Err(error) => return unavailable(&error.to_string(), &session),
     };
@@ -442,7 +438,7 @@ pub async fn access_log_lines(
         Ok(window) => window,
         Err(response) => return response,
     };
-    let store = std::sync::Arc::clone(state.identity.store());
+    let store = std::sync::Arc::clone(&state.store);
     let scope = std::sync::Arc::new(scope);
     let chunks = futures_util::stream::unfold(Some(None), move |cursor: Option<Option<i64>>| {
         let store = std::sync::Arc::clone(&store);
@@ -480,7 +476,7 @@ pub async fn audit_lines(
         Ok(window) => window,
         Err(response) => return response,
     };
-    let store = std::sync::Arc::clone(state.identity.store());
+    let store = std::sync::Arc::clone(&state.store);
     let applications = match store.list_applications(Some(scope.tenant())).await {
         Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
         Err(error) => {
@@ -515,9 +511,7 @@ async fn export_window(
 ) -> Result<(TenantScope<ReadAccessLog>, Option<i64>), Response> {
     let (scope, _) = signed_in::<ReadAccessLog>(state, session, "/portal/access-log").await?;
     state.access_log.flush().await;
-    let since = params
-        .days
-        .map(|days| to_ticks(state.identity.clock().now() - time::Duration::days(i64::from(days.min(36_500)))));
+    let since = params.days.map(|days| to_ticks(state.clock.now() - time::Duration::days(i64::from(days.min(36_500)))));
     Ok((scope, since))
 }
 

@@ -19,9 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use threatgate_identity::AdminError;
 
-pub use session::SignInThrottle;
-
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The portal's routes, and the consent endpoints of the identity platform.
 pub fn router() -> Router<AppState> {

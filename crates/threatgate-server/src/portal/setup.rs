@@ -12,7 +12,7 @@ use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
 
 use super::session::{SESSION_COOKIE, constant_time_equal, set_cookie};
 use super::{message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -82,7 +82,7 @@ pub async fn create(State(state): State<AppState>, Form(form): Form<SetupForm>) 
         return expired();
     }
     let admin = DirectoryAdmin::new(
-        state.identity.store().as_ref(),
+        state.store.as_ref(),
         state.identity.hasher(),
         &SystemClock,
         Actor::Operator("threatgate (portal setup link)"),
@@ -117,7 +117,7 @@ pub async fn create(State(state): State<AppState>, Form(form): Form<SetupForm>) 
     *state.setup_token.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     let _ = state.identity.refresh().await;
     tracing::info!(tenant = %tenant.id, "first tenant created through the setup link");
-    match start_session(state.identity.store().as_ref(), &created.user, state.identity.clock().now()).await {
+    match start_session(state.store.as_ref(), &created.user, state.clock.now()).await {
         Ok(session) => {
             let mut response = Redirect::to("/portal").into_response();
             response.headers_mut().append(

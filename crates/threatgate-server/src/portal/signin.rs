@@ -13,7 +13,7 @@ use threatgate_identity::portal::{SESSION_LIFETIME, authenticate, start_session}
 
 use super::session::{PRE_SESSION_COOKIE, PortalSession, constant_time_equal, cookie, set_cookie};
 use super::{message, page};
-use crate::routes::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
@@ -112,7 +112,7 @@ pub async fn sign_in(
         let text = format!("Too many failed sign-ins. Try again in {} minutes.", wait.div_ceil(60));
         return sign_in_form(&state, Some(text), form.upn, return_to, StatusCode::TOO_MANY_REQUESTS);
     }
-    let user = match authenticate(state.identity.store().as_ref(), &account, &form.password).await {
+    let user = match authenticate(state.store.as_ref(), &account, &form.password).await {
         Ok(user) => user,
         Err(error) => {
             tracing::error!(%error, "sign-in failed");
@@ -137,7 +137,7 @@ pub async fn sign_in(
         );
     };
     state.sign_in_throttle.record_success(&account, address);
-    match start_session(state.identity.store().as_ref(), &user, state.identity.clock().now()).await {
+    match start_session(state.store.as_ref(), &user, state.clock.now()).await {
         Ok(session) => {
             tracing::info!(tenant = %user.tenant_id, "portal sign-in");
             let mut response = Redirect::to(&return_to).into_response();
@@ -182,7 +182,7 @@ pub async fn sign_out(
                 Some(session),
             );
         }
-        if let Err(error) = state.identity.store().delete_session(&session.token_hash).await {
+        if let Err(error) = state.store.delete_session(&session.token_hash).await {
             tracing::error!(%error, "ending a session failed");
         }
     }

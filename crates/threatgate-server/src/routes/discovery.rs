@@ -11,10 +11,10 @@ use threatgate_identity::AadError;
 use threatgate_identity::view::ResolvedTenant;
 use threatgate_proto::{InstanceDiscovery, InstanceMetadata, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2};
 
-use super::AppState;
 use crate::aad_errors::{Surface, aad_error_response};
 use crate::json::json_utf8;
 use crate::request_ids::RequestIds;
+use crate::state::AppState;
 
 /// How a discovery path named its tenant, after resolution.
 enum Named {

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::AppState;
 use crate::json::json_utf8;
+use crate::state::AppState;
 
 /// `GET /healthz`: liveness, 200 with the directory revision the server serves (from memory,
 /// whatever the database does). Public.
@@ -23,7 +23,7 @@ const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2)
 /// load balancer sends no request to a node that cannot reach it. Public; the reason is in the
 /// log, not the body.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let checked = tokio::time::timeout(READINESS_TIMEOUT, state.identity.store().revision()).await;
+    let checked = tokio::time::timeout(READINESS_TIMEOUT, state.store.revision()).await;
     match checked {
         Ok(Ok(revision)) => {
             json_utf8(&serde_json::json!({ "status": "ready", "database_revision": revision })).into_response()

@@ -13,10 +13,10 @@ use threatgate_identity::{AadError, BasicCredentials, IssuedToken, TokenEndpoint
 use threatgate_proto::{TokenResponseV1, TokenResponseV2};
 use threatgate_store::{AuditCategory, AuditEvent};
 
-use super::AppState;
 use crate::aad_errors::{Surface, aad_error_response};
 use crate::json::json_utf8;
 use crate::request_ids::RequestIds;
+use crate::state::AppState;
 
 /// Token request bodies larger than this are refused (413); real ones are under 4 KiB.
 pub const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
@@ -90,7 +90,7 @@ async fn token(
     match state.identity.issue_token(request) {
         Ok(issued) => {
             tracing::info!(?endpoint, %tenant, "token issued");
-            state.access_log.record_event(token_event(&issued, endpoint, peer)).await;
+            state.access_log.record_event(token_event(&issued, endpoint, peer, state.clock.now())).await;
             token_response(endpoint, issued, &ids)
         }
         Err(error) => refuse(error),
@@ -103,13 +103,14 @@ fn token_event(
     issued: &IssuedToken,
     endpoint: TokenEndpoint,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    now: time::OffsetDateTime,
 ) -> AuditEvent {
     let version = match endpoint {
         TokenEndpoint::V1 => "v1",
         TokenEndpoint::V2 => "v2",
     };
     AuditEvent {
-        at: threatgate_domain::datetime::to_ticks(time::OffsetDateTime::now_utc()),
+        at: threatgate_domain::datetime::to_ticks(now),
         tenant_id: issued.tenant_id,
         app_id: Some(issued.app_id),
         app_tenant_id: Some(issued.app_tenant_id),

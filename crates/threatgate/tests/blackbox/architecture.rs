@@ -72,3 +72,75 @@ fn dependency_direction_holds() {
         "only identity holds private keys"
     );
 }
+
+#[test]
+fn the_kql_crate_does_no_io() {
+    let manifest = std::fs::read_to_string(workspace().join("crates/threatgate-hunting/Cargo.toml")).unwrap();
+    let dependencies = manifest.split("[dev-dependencies]").next().unwrap_or_default();
+    for io in ["tokio", "sqlx", "axum", "reqwest"] {
+        assert!(!dependencies.contains(&format!("{io}.")), "threatgate-hunting depends on {io}");
+    }
+}
+
+/// The server crate's top-level modules, each with the others it names (`crate::x`), read
+/// from the sources (tests left out).
+fn server_module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = workspace().join("crates/threatgate-server/src");
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for file in rust_files(&src) {
+        let relative = file.strip_prefix(&src).unwrap();
+        let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+        if module == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let uses = graph.entry(module.clone()).or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let name: String = code[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if name != module && !name.is_empty() {
+                uses.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_server_crates_modules_form_no_cycle() {
+    let graph = server_module_graph();
+    // Depth-first search for a back edge; on one, the cycle's path.
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in graph.keys() {
+        let cycle = visit(node, &graph, &mut Vec::new(), &mut done);
+        assert!(cycle.is_none(), "a module cycle in threatgate-server: {}", cycle.unwrap_or_default().join(" -> "));
+    }
+    // The state the handlers share depends on no router.
+    for router in ["api", "portal", "routes"] {
+        assert!(!graph["state"].contains(router), "state depends on {router}");
+    }
+}
