@@ -82,7 +82,10 @@ struct AppsPage {
 /// `GET /portal/apps`. Needs a session.
 pub async fn list(State(state): State<AppState>, session: Option<PortalSession>) -> Response {
     let Some(session) = session else { return sign_in_redirect("/portal/apps") };
-    let applications = state.store.list_applications(Some(session.tenant_id)).await.unwrap_or_default();
+    let applications = match state.store.list_applications(Some(session.tenant_id)).await {
+        Ok(applications) => applications,
+        Err(error) => return super::store_failure("App registrations", &error, &session),
+    };
     let apps = applications
         .iter()
         .map(|a| {
@@ -156,7 +159,7 @@ pub async fn register(
         .await
     {
         Ok(application) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}", application.app_id)).into_response()
         }
         Err(error @ (AdminError::Forbidden(_) | AdminError::Service(_))) => {
@@ -234,20 +237,21 @@ pub async fn overview(
         .collect();
     let now = state.clock.now();
     let store = &state.store;
-    let secrets = store
-        .list_client_secrets(application.app_id)
-        .await
-        .unwrap_or_default()
+    let (secrets, certificates) = match tokio::try_join!(
+        store.list_client_secrets(application.app_id),
+        store.list_certificate_credentials(application.app_id)
+    ) {
+        Ok(credentials) => credentials,
+        Err(error) => return super::store_failure(&application.display_name.to_string(), &error, &session),
+    };
+    let secrets = secrets
         .into_iter()
         .map(|s| {
             let state = s.state_at(now);
             credential_row(s.key_id, s.description, s.hint, s.end, state)
         })
         .collect::<Vec<_>>();
-    let certificates = store
-        .list_certificate_credentials(application.app_id)
-        .await
-        .unwrap_or_default()
+    let certificates = certificates
         .into_iter()
         .map(|c| {
             let state = c.state_at(now);
@@ -361,7 +365,7 @@ pub async fn add_permission(
     }
     match directory_admin(&state, &session).add_permissions(&application.app_id.to_string(), &roles).await {
         Ok(_) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
         }
         Err(error) => admin_failure("Permissions not added", error, &session),
@@ -390,7 +394,7 @@ pub async fn grant(
         .await
     {
         Ok(_) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
         }
         Err(error) => admin_failure("Consent failed", error, &session),
@@ -447,7 +451,7 @@ pub async fn add_secret(
         .await
     {
         Ok(created) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             page(
                 StatusCode::OK,
                 &SecretCreatedPage {
@@ -491,7 +495,7 @@ pub async fn add_certificate(
         .await
     {
         Ok(_) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
         Err(error) => admin_failure("Certificate not added", error, &session),
@@ -511,7 +515,7 @@ pub async fn delete_certificate(
     };
     match directory_admin(&state, &session).delete_certificate(&application.app_id.to_string(), &form.key_id).await {
         Ok(()) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
         Err(error) => admin_failure("Certificate not removed", error, &session),
@@ -537,7 +541,7 @@ pub async fn delete_secret(
     };
     match directory_admin(&state, &session).delete_secret(&application.app_id.to_string(), &form.key_id).await {
         Ok(()) => {
-            let _ = state.identity.refresh().await;
+            super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
         }
         Err(error) => admin_failure("Secret not removed", error, &session),

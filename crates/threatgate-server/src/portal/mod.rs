@@ -120,6 +120,28 @@ fn admin_failure(heading: &str, error: AdminError, session: &session::PortalSess
     }
 }
 
+/// The page for a page the store could not read: a generic 500, the details in the log, never
+/// an empty list that looks like the truth.
+fn store_failure(heading: &str, error: &threatgate_store::StoreError, session: &session::PortalSession) -> Response {
+    tracing::error!(%error, "a portal page could not read the store");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        heading,
+        "The page could not be read; try again. The server's log has the details.",
+        None,
+        Some(session),
+    )
+}
+
+/// Reloads the identity view after a change, so that the next page shows it. The change is
+/// stored already; if the reload fails the periodic refresh brings it within a second, and the
+/// log says why.
+async fn refresh_after_change(state: &AppState) {
+    if let Err(error) = state.identity.refresh().await {
+        tracing::warn!(%error, "the directory view was not reloaded after a change; the periodic refresh will");
+    }
+}
+
 /// An error message (lowercase by convention) as a sentence for a page.
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();

@@ -115,7 +115,7 @@ pub async fn create(State(state): State<AppState>, Form(form): Form<SetupForm>) 
         Err(error) => return again(error.to_string()),
     };
     *state.setup_token.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-    let _ = state.identity.refresh().await;
+    super::refresh_after_change(&state).await;
     tracing::info!(tenant = %tenant.id, "first tenant created through the setup link");
     match start_session(state.store.as_ref(), &created.user, state.clock.now()).await {
         Ok(session) => {
