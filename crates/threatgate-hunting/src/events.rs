@@ -227,3 +227,32 @@ mod tests {
         assert_eq!(value_of(&row, "SHA1"), None);
     }
 }
+
+/// The tables written from alerts, never submitted directly.
+const ALERT_TABLES: [&str; 2] = ["AlertInfo", "AlertEvidence"];
+
+/// Why events cannot be submitted to a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("{0} is filled from the tenant's alerts: submit alerts to /api/ingest/alerts.")]
+    FilledFromAlerts(&'static str),
+    #[error("No event table named '{name}'. Tables: {accepted}.")]
+    Unknown { name: String, accepted: String },
+}
+
+/// A table events can be submitted to: any of the schema's but the two filled from alerts.
+pub fn submittable_table(name: &str) -> Result<&'static Table, TableError> {
+    match crate::schema::table(name) {
+        Some(table) if ALERT_TABLES.contains(&table.name) => Err(TableError::FilledFromAlerts(table.name)),
+        Some(table) => Ok(table),
+        None => Err(TableError::Unknown {
+            name: name.chars().take(64).collect(),
+            accepted: crate::schema::TABLES
+                .iter()
+                .filter(|t| !ALERT_TABLES.contains(&t.name))
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}

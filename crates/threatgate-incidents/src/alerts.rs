@@ -5,6 +5,17 @@ use threatgate_domain::Severity;
 use threatgate_domain::datetime::{format_ticks, parse_datetime_ticks};
 use threatgate_proto::Alert;
 
+/// Why a body of submitted alerts is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlertsError {
+    /// The body is not alerts: not UTF-8, not JSON, a misspelt key.
+    #[error("{0}")]
+    Body(String),
+    /// An alert breaks a rule (a required field missing, an unknown severity).
+    #[error("{0}")]
+    Input(String),
+}
+
 /// A checked alert, ready for correlation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestAlert {
@@ -95,4 +106,48 @@ pub fn correlation_keys(alert: &Alert) -> Vec<String> {
         add("mailbox", entity.mailbox_address.as_deref());
     }
     keys
+}
+
+/// An alert whose every key is one of the alert's fields: a misspelt key is refused, not
+/// silently ignored.
+fn strict_alert(value: serde_json::Value) -> Result<Alert, String> {
+    let alert: Alert = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    let known = serde_json::to_value(&alert).map_err(|e| e.to_string())?;
+    if let (Some(given), Some(known)) = (value.as_object(), known.as_object())
+        && let Some(unknown) = given.keys().find(|key| !known.contains_key(*key))
+    {
+        return Err(format!("unknown field `{}`", unknown.chars().take(64).collect::<String>()));
+    }
+    Ok(alert)
+}
+
+/// Reads a JSON array of alerts, or one alert per line; names the first bad one.
+pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, AlertsError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| AlertsError::Body("The request body is not UTF-8.".into()))?;
+    let raw: Vec<(usize, Alert)> = if text.trim_start().starts_with('[') {
+        let alerts: Vec<serde_json::Value> = serde_json::from_str(text)
+            .map_err(|error| AlertsError::Body(format!("The alert array is invalid: {error}.")))?;
+        let mut checked = Vec::with_capacity(alerts.len());
+        for (index, alert) in alerts.into_iter().enumerate() {
+            let alert =
+                strict_alert(alert).map_err(|error| AlertsError::Body(format!("Alert {}: {error}.", index + 1)))?;
+            checked.push((index + 1, alert));
+        }
+        checked
+    } else {
+        let mut alerts = Vec::new();
+        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+            let alert = serde_json::from_str(line)
+                .map_err(|e| e.to_string())
+                .and_then(strict_alert)
+                .map_err(|error| AlertsError::Body(format!("Line {}: not a valid alert: {error}.", index + 1)))?;
+            alerts.push((index + 1, alert));
+        }
+        alerts
+    };
+    raw.into_iter()
+        .map(|(number, alert)| {
+            prepare_alert(alert, now).map_err(|why| AlertsError::Input(format!("Alert {number}: {why}.")))
+        })
+        .collect()
 }

@@ -11,6 +11,6 @@ pub mod generator;
 mod update;
 
 pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};
-pub use alerts::{IngestAlert, correlation_keys, prepare_alert};
+pub use alerts::{AlertsError, IngestAlert, correlation_keys, parse_alerts, prepare_alert};
 pub use documents::{add_alert, merge_into, new_incident, push_alert, redirect, summarize};
 pub use update::{IncidentUpdate, UpdateError, apply_update};

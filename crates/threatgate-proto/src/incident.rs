@@ -164,3 +164,10 @@ pub struct ApiError {
     /// The tracking id of the request (a GUID).
     pub target: String,
 }
+
+/// What `POST /api/ingest/events/{table}` answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventsReport {
+    pub table: String,
+    pub events_added: u64,
+}

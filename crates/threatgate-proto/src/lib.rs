@@ -10,5 +10,5 @@ pub mod token;
 
 pub use demo::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
 pub use discovery::{InstanceDiscovery, InstanceMetadata, Jwk, JwkSet, OpenIdConfigurationV1, OpenIdConfigurationV2};
-pub use incident::{Alert, ApiError, ApiErrorBody, Comment, Device, Entity, Incident};
+pub use incident::{Alert, ApiError, ApiErrorBody, Comment, Device, Entity, EventsReport, Incident};
 pub use token::{AadErrorBody, AccessTokenClaims, JwtHeader, TokenResponseV1, TokenResponseV2};

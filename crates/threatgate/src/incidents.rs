@@ -49,19 +49,18 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
     }
     let scope = TenantScope::<IngestAlerts>::for_administrator(tenant.id);
     if let Some(table) = &args.table {
-        let table = threatgate_server::api::event_table(table).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+        let table = threatgate_hunting::events::submittable_table(table)?;
         let rows = threatgate_hunting::events::parse_events(table, &text)?;
         let mut added = 0;
         for batch in rows.chunks(EVENT_BATCH) {
             added += store.insert_events(&scope, table, batch).await?;
         }
         store.refresh_event_statistics().await?;
-        let report = threatgate_server::api::EventsReport { table: table.name, events_added: added };
+        let report = threatgate_proto::EventsReport { table: table.name.to_owned(), events_added: added };
         return emit(json, &report, || format!("{}: {added} {} events added", tenant.display_name, table.name));
     }
     let now = to_ticks(time::OffsetDateTime::now_utc());
-    let alerts =
-        threatgate_server::api::parse_alerts(text.as_bytes(), now).map_err(|failure| anyhow::anyhow!("{failure}"))?;
+    let alerts = threatgate_incidents::parse_alerts(text.as_bytes(), now)?;
     let window = i64::from(args.window_hours) * TICKS_PER_HOUR;
     let mut report = IngestReport::default();
     for batch in alerts.chunks(BATCH) {

@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use threatgate_domain::IngestAlerts;
 use threatgate_domain::datetime::to_ticks;
-use threatgate_hunting::events::parse_events;
-use threatgate_hunting::schema::{self, Table};
-use threatgate_incidents::{IngestAlert, prepare_alert};
-use threatgate_proto::Alert;
+use threatgate_hunting::events::{TableError, parse_events};
+use threatgate_hunting::schema::Table;
+use threatgate_incidents::{AlertsError, IngestAlert};
+use threatgate_proto::EventsReport;
 
 use super::ApiFailure;
 use super::auth::Authorized;
@@ -52,56 +52,13 @@ pub async fn ingest_alerts(
     Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
 }
 
-/// An alert whose every key is one of the alert's fields: a misspelt key is refused, not
-/// silently ignored.
-fn strict_alert(value: serde_json::Value) -> Result<Alert, String> {
-    let alert: Alert = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-    let known = serde_json::to_value(&alert).map_err(|e| e.to_string())?;
-    if let (Some(given), Some(known)) = (value.as_object(), known.as_object())
-        && let Some(unknown) = given.keys().find(|key| !known.contains_key(*key))
-    {
-        return Err(format!("unknown field `{}`", unknown.chars().take(64).collect::<String>()));
-    }
-    Ok(alert)
-}
-
-/// Reads a JSON array of alerts, or one alert per line; names the first bad one.
+/// Reads a JSON array of alerts, or one alert per line (the incidents crate's rules), as the
+/// API's refusals.
 pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ApiFailure::InvalidRequestBody("The request body is not UTF-8.".into()))?;
-    let raw: Vec<(usize, Alert)> = if text.trim_start().starts_with('[') {
-        let alerts: Vec<serde_json::Value> = serde_json::from_str(text)
-            .map_err(|error| ApiFailure::InvalidRequestBody(format!("The alert array is invalid: {error}.")))?;
-        let mut checked = Vec::with_capacity(alerts.len());
-        for (index, alert) in alerts.into_iter().enumerate() {
-            let alert = strict_alert(alert)
-                .map_err(|error| ApiFailure::InvalidRequestBody(format!("Alert {}: {error}.", index + 1)))?;
-            checked.push((index + 1, alert));
-        }
-        checked
-    } else {
-        let mut alerts = Vec::new();
-        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-            let alert =
-                serde_json::from_str(line).map_err(|e| e.to_string()).and_then(strict_alert).map_err(|error| {
-                    ApiFailure::InvalidRequestBody(format!("Line {}: not a valid alert: {error}.", index + 1))
-                })?;
-            alerts.push((index + 1, alert));
-        }
-        alerts
-    };
-    raw.into_iter()
-        .map(|(number, alert)| {
-            prepare_alert(alert, now).map_err(|why| ApiFailure::InvalidInput(format!("Alert {number}: {why}.")))
-        })
-        .collect()
-}
-
-/// What `POST /api/ingest/events/{table}` answers.
-#[derive(Debug, serde::Serialize)]
-pub struct EventsReport {
-    pub table: &'static str,
-    pub events_added: u64,
+    threatgate_incidents::parse_alerts(bytes, now).map_err(|error| match error {
+        AlertsError::Body(message) => ApiFailure::InvalidRequestBody(message),
+        AlertsError::Input(message) => ApiFailure::InvalidInput(message),
+    })
 }
 
 /// Appends events to one of the caller's hunting tables: a JSON array of objects or one object
@@ -122,29 +79,15 @@ pub async fn ingest_events(
     let rows = parse_events(table, text).map_err(|error| ApiFailure::InvalidRequestBody(format!("{error}.")))?;
     let added = state.store.insert_events(&scope, table, &rows).await?;
     tracing::info!(tenant = %scope.tenant(), table = table.name, events = added, "events ingested");
-    let report = EventsReport { table: table.name, events_added: added };
+    let report = EventsReport { table: table.name.to_owned(), events_added: added };
     let result = format!("{added} {} events added", table.name);
     Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
 }
 
-/// A table events can be submitted to: any of the schema's but the two filled from alerts.
+/// A table events can be submitted to (the hunting crate's rule), as the API's refusals.
 pub fn event_table(name: &str) -> Result<&'static Table, ApiFailure> {
-    let accepted = || {
-        schema::TABLES.iter().filter(|t| !ALERT_TABLES.contains(&t.name)).map(|t| t.name).collect::<Vec<_>>().join(", ")
-    };
-    match schema::table(name) {
-        Some(table) if ALERT_TABLES.contains(&table.name) => Err(ApiFailure::InvalidInput(format!(
-            "{} is filled from the tenant's alerts: submit alerts to /api/ingest/alerts.",
-            table.name
-        ))),
-        Some(table) => Ok(table),
-        None => Err(ApiFailure::NotFound(format!(
-            "No event table named '{}'. Tables: {}.",
-            name.chars().take(64).collect::<String>(),
-            accepted()
-        ))),
-    }
+    threatgate_hunting::events::submittable_table(name).map_err(|error| match error {
+        TableError::FilledFromAlerts(_) => ApiFailure::InvalidInput(error.to_string()),
+        TableError::Unknown { .. } => ApiFailure::NotFound(error.to_string()),
+    })
 }
-
-/// The tables written from alerts, never submitted directly.
-const ALERT_TABLES: [&str; 2] = ["AlertInfo", "AlertEvidence"];

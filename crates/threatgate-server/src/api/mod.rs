@@ -14,7 +14,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::{ApiFailure, json_errors};
-pub use ingest::{EventsReport, event_table, parse_alerts};
+pub use ingest::{event_table, parse_alerts};
 
 use crate::state::AppState;
 
