@@ -29,7 +29,7 @@ fn manual_clock() -> Arc<ManualClock> {
 /// `count` generated incidents in `tenant`, through the same correlation as the API.
 async fn seed(app: &TestApp, tenant: &str, count: u64) {
     let now = threatgate_domain::datetime::to_ticks(time::OffsetDateTime::now_utc());
-    let alerts = threatgate_incidents::generator::AlertGenerator::new(5, "contoso.onmicrosoft.com", count, now, 10)
+    let alerts = threatgate_seed::generator::AlertGenerator::new(5, "contoso.onmicrosoft.com", count, now, 10)
         .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
         .collect();
     let scope = TenantScope::<IngestAlerts>::for_administrator(TenantId::parse(tenant).unwrap());

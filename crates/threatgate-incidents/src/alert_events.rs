@@ -114,7 +114,7 @@ mod tests {
     use threatgate_hunting::events::EventValue;
 
     use super::*;
-    use crate::generator::AlertGenerator;
+    use threatgate_seed::generator::AlertGenerator;
 
     fn get(table: &Table, row: &EventRow, column: &str) -> Option<EventValue> {
         let index = table.columns.iter().position(|c| c.name == column).expect("a column");

@@ -4,10 +4,7 @@
 
 mod alert_events;
 mod alerts;
-mod dice;
 mod documents;
-pub mod event_generator;
-pub mod generator;
 mod update;
 
 pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};

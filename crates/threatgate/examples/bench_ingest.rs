@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::{IngestAlerts, TenantScope};
 use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
-use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::{IngestAlert, prepare_alert};
+use threatgate_seed::generator::AlertGenerator;
 use threatgate_server::DataDir;
 
 const WINDOW: i64 = 24 * 3600 * 10_000_000;

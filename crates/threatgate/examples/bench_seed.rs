@@ -20,8 +20,8 @@ use threatgate_domain::TenantScope;
 use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::ids::TenantId;
 use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
-use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::{IngestAlert, add_alert, new_incident, prepare_alert};
+use threatgate_seed::generator::AlertGenerator;
 use threatgate_server::DataDir;
 use threatgate_store::{IncidentRecord, Store};
 

@@ -13,9 +13,9 @@ use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::Table;
 use threatgate_identity::admin::COMMAND_LINE_ACTOR;
 use threatgate_identity::{Actor, DirectoryAdmin, SystemClock};
-use threatgate_incidents::event_generator::EventGenerator;
-use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
+use threatgate_seed::event_generator::EventGenerator;
+use threatgate_seed::generator::AlertGenerator;
 use threatgate_store::{IngestReport, Store};
 
 use crate::cli::{AccessLogArgs, AuditArgs, IngestArgs, SeedArgs};

@@ -415,7 +415,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
     let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
     let (woodgrove, _) = tenant(store.as_ref(), "Woodgrove").await;
     let now = 17_900_000_000_000_000;
-    let alerts: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(7, "contoso.onmicrosoft.com", 40, now, 7)
+    let alerts: Vec<_> = threatgate_seed::generator::AlertGenerator::new(7, "contoso.onmicrosoft.com", 40, now, 7)
         .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
         .collect();
     let ingest = TenantScope::<IngestAlerts>::for_administrator(contoso.id);
@@ -646,7 +646,7 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     };
     store.insert_signing_key(&key).await.unwrap();
     let at = 17_900_000_000_000_000;
-    let alerts: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(3, "contoso.onmicrosoft.com", 30, at, 5)
+    let alerts: Vec<_> = threatgate_seed::generator::AlertGenerator::new(3, "contoso.onmicrosoft.com", 30, at, 5)
         .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
         .collect();
     let ingest = TenantScope::<IngestAlerts>::for_administrator(customer.id);
@@ -696,7 +696,7 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     assert_eq!(report.incidents, incidents.len() as u64);
 
     // New incidents continue after the copied ids; a second copy into it is refused.
-    let more: Vec<_> = threatgate_incidents::generator::AlertGenerator::new(4, "contoso.onmicrosoft.com", 1, at + 1, 1)
+    let more: Vec<_> = threatgate_seed::generator::AlertGenerator::new(4, "contoso.onmicrosoft.com", 1, at + 1, 1)
         .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
         .collect();
     target.ingest_alerts(&ingest, more, 0).await.unwrap();

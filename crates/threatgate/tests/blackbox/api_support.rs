@@ -3,8 +3,8 @@
 use serde_json::Value;
 use threatgate_domain::{IngestAlerts, TenantId, TenantScope};
 use threatgate_identity::keys::SigningKey;
-use threatgate_incidents::generator::AlertGenerator;
 use threatgate_incidents::prepare_alert;
+use threatgate_seed::generator::AlertGenerator;
 use threatgate_testkit::{PartnerFixture, TestApp};
 
 use crate::request_v2_token;

@@ -74,11 +74,13 @@ fn dependency_direction_holds() {
 }
 
 #[test]
-fn the_kql_crate_does_no_io() {
-    let manifest = std::fs::read_to_string(workspace().join("crates/threatgate-hunting/Cargo.toml")).unwrap();
-    let dependencies = manifest.split("[dev-dependencies]").next().unwrap_or_default();
-    for io in ["tokio", "sqlx", "axum", "reqwest"] {
-        assert!(!dependencies.contains(&format!("{io}.")), "threatgate-hunting depends on {io}");
+fn the_kql_and_seed_crates_do_no_io() {
+    for name in ["threatgate-hunting", "threatgate-seed"] {
+        let manifest = std::fs::read_to_string(workspace().join("crates").join(name).join("Cargo.toml")).unwrap();
+        let dependencies = manifest.split("[dev-dependencies]").next().unwrap_or_default();
+        for io in ["tokio", "sqlx", "axum", "reqwest"] {
+            assert!(!dependencies.contains(&format!("{io}.")), "{name} depends on {io}");
+        }
     }
 }
 

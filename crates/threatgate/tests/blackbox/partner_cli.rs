@@ -4,7 +4,7 @@
 use serde_json::Value;
 use threatgate_testkit::{PartnerFixture, TestApp, seed_partner, spawn_app};
 
-use threatgate_incidents::generator::AlertGenerator;
+use threatgate_seed::generator::AlertGenerator;
 
 use crate::api_support::seed_incidents;
 

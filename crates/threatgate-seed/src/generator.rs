@@ -368,7 +368,7 @@ const BAD_DOMAINS: &[&str] = &["down.esales360.cn", "login-micros0ft.com", "invo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prepare_alert;
+    use threatgate_incidents::prepare_alert;
 
     #[test]
     fn the_same_seed_gives_the_same_alerts_and_all_of_them_are_valid() {
