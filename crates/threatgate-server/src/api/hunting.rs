@@ -30,6 +30,7 @@ struct RunRequest {
     query: String,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn run(
     State(state): State<AppState>,
     Authorized(scope): Authorized<RunHunting>,

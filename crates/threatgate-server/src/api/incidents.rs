@@ -21,6 +21,7 @@ const MAX_PATCH_BYTES: usize = 64 * 1024;
 
 /// Lists the caller's tenant's incidents, newest first. Needs `Incident.Read.All` or
 /// `Incident.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn list_incidents(
     State(state): State<AppState>,
     Authorized(scope): Authorized<ReadIncidents>,
@@ -55,6 +56,7 @@ pub async fn list_incidents(
 
 /// Gets one incident of the caller's tenant. Needs `Incident.Read.All` or
 /// `Incident.ReadWrite.All`. Another tenant's incident is a 404, as an unknown one.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn get_incident(
     State(state): State<AppState>,
     Authorized(scope): Authorized<ReadIncidents>,
@@ -69,6 +71,7 @@ pub async fn get_incident(
 }
 
 /// Updates an incident of the caller's tenant (section 6). Needs `Incident.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn update_incident(
     State(state): State<AppState>,
     Authorized(scope): Authorized<WriteIncidents>,

@@ -26,6 +26,7 @@ const MAX_INGEST_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_ALERTS_PER_REQUEST: usize = 1_000;
 
 /// Ingests alerts for the caller's tenant.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn ingest_alerts(
     State(state): State<AppState>,
     Authorized(scope): Authorized<IngestAlerts>,
@@ -64,6 +65,7 @@ pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailu
 /// Appends events to one of the caller's hunting tables: a JSON array of objects or one object
 /// per line, keyed by the table's column names (`Timestamp` required). Same permission and
 /// size limit as alerts; all of a request's events are added, or none.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
 pub async fn ingest_events(
     State(state): State<AppState>,
     Authorized(scope): Authorized<IngestAlerts>,

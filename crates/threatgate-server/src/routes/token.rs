@@ -48,6 +48,7 @@ pub async fn token_v2(
 }
 
 #[allow(clippy::too_many_arguments, reason = "the extractors of two handlers, passed on")]
+#[tracing::instrument(skip_all, fields(?endpoint))]
 async fn token(
     State(state): State<AppState>,
     endpoint: TokenEndpoint,

@@ -18,6 +18,7 @@ use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntRefusal, HuntingSto
 
 #[async_trait]
 impl HuntingStore for Backend {
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), table = table.name, rows = rows.len()))]
     async fn insert_events(
         &self,
         scope: &TenantScope<IngestAlerts>,
@@ -27,6 +28,7 @@ impl HuntingStore for Backend {
         self.append_events(&scope.tenant().to_string(), table, rows).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant()))]
     async fn stream_hunt(
         &self,
         scope: &TenantScope<RunHunting>,

@@ -40,6 +40,7 @@ fn ticks_of(text: &str) -> i64 {
 
 #[async_trait]
 impl IncidentStore for Backend {
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant()))]
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
         let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = $1");
         let mut binds = Vec::new();
@@ -70,6 +71,7 @@ impl IncidentStore for Backend {
         Ok(IncidentPage { documents, ids, more })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = incident_id))]
     async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
             .bind(scope.tenant().to_string())
@@ -78,6 +80,7 @@ impl IncidentStore for Backend {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = incident_id))]
     async fn update_incident(
         &self,
         scope: &TenantScope<WriteIncidents>,
@@ -98,6 +101,7 @@ impl IncidentStore for Backend {
         Ok(UpdateOutcome::Updated(render(&incident)?))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), alerts = alerts.len()))]
     async fn ingest_alerts(
         &self,
         scope: &TenantScope<IngestAlerts>,
