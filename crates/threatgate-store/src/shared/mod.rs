@@ -9,6 +9,7 @@ use super::{Backend, Db, DbConnection, DbRow, correlation, dialect, from_unix_se
 mod access_log;
 mod audit;
 mod directory;
+mod export;
 mod hunting;
 mod incidents;
 mod keys;

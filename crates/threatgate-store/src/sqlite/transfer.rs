@@ -1,11 +1,9 @@
 //! Bulk reading and writing for `threatgate migrate`, in SQLite.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
-use super::{SqliteStore, parse_column};
+use super::SqliteStore;
 use crate::{IncidentRecord, Result, StoredAccessEntry, StoredAuditEvent, TransferStore};
 
 /// 10 parameters a row at most: 3,000 rows stay below SQLite's 32,766 parameters.
@@ -14,61 +12,11 @@ const ROWS_PER_INSERT: usize = 3_000;
 #[async_trait]
 impl TransferStore for SqliteStore {
     async fn count_all_incidents(&self) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents").fetch_one(&self.pool).await?;
-        Ok(u64::try_from(count).unwrap_or_default())
+        self.count_all_incidents_of_every_tenant().await
     }
 
     async fn export_incidents(&self, after_id: i64, limit: u32) -> Result<Vec<IncidentRecord>> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document
-             FROM incidents WHERE incident_id > $1 ORDER BY incident_id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
-        let range: (i64, i64) = (first.try_get("incident_id")?, last.try_get("incident_id")?);
-        let mut alerts: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT incident_id, alert_id FROM alerts WHERE incident_id BETWEEN $1 AND $2")
-            .bind(range.0)
-            .bind(range.1)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            alerts.entry(row.try_get("incident_id")?).or_default().push(row.try_get("alert_id")?);
-        }
-        let mut keys: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in
-            sqlx::query("SELECT incident_id, entity_key FROM incident_entities WHERE incident_id BETWEEN $1 AND $2")
-                .bind(range.0)
-                .bind(range.1)
-                .fetch_all(&mut *tx)
-                .await?
-        {
-            keys.entry(row.try_get("incident_id")?).or_default().push(row.try_get("entity_key")?);
-        }
-        tx.commit().await?;
-        // In one order whatever the backend's collation.
-        alerts.values_mut().chain(keys.values_mut()).for_each(|values| values.sort());
-        rows.iter()
-            .map(|row| {
-                let incident_id: i64 = row.try_get("incident_id")?;
-                Ok(IncidentRecord {
-                    incident_id,
-                    tenant_id: parse_column(row.try_get("tenant_id")?, "incidents.tenant_id")?,
-                    status: row.try_get("status")?,
-                    assigned_to: row.try_get("assigned_to")?,
-                    created_time: row.try_get("created_time")?,
-                    last_update_time: row.try_get("last_update_time")?,
-                    last_activity: row.try_get("last_activity")?,
-                    document: row.try_get("document")?,
-                    alert_ids: alerts.remove(&incident_id).unwrap_or_default(),
-                    entity_keys: keys.remove(&incident_id).unwrap_or_default(),
-                })
-            })
-            .collect()
+        self.export_incident_page(after_id, limit).await
     }
 
     async fn import_incidents(&self, incidents: &[IncidentRecord]) -> Result<()> {
@@ -113,29 +61,11 @@ impl TransferStore for SqliteStore {
     }
 
     async fn export_access_entries(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAccessEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, at, tenant_id, app_id, app_name, operation, incident_id, incident_ids, status, result,
-                    detail, request_id, client_address
-             FROM access_log WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.log_pool)
-        .await?;
-        rows.iter().map(super::shared::read_entry).collect()
+        self.export_access_page(after_id, limit).await
     }
 
     async fn export_audit_events(&self, after_id: i64, limit: u32) -> Result<Vec<StoredAuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, at, tenant_id, app_id, app_tenant_id, app_name, category, operation, actor, target, result,
-                    detail, client_address
-             FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.log_pool)
-        .await?;
-        rows.iter().map(super::shared::read_event).collect()
+        self.export_audit_page(after_id, limit).await
     }
 
     async fn export_events(
