@@ -16,6 +16,7 @@ use threatgate_proto::EventsReport;
 
 use super::ApiFailure;
 use super::auth::Authorized;
+use super::respond::{noted, throttle};
 use crate::quotas::Api;
 use crate::state::AppState;
 
@@ -32,7 +33,7 @@ pub async fn ingest_alerts(
     Authorized(scope): Authorized<IngestAlerts>,
     body: Body,
 ) -> Result<Response, ApiFailure> {
-    super::respond::throttle(&state, &scope, Api::Ingest)?;
+    throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let now = to_ticks(state.clock.now());
@@ -50,12 +51,12 @@ pub async fn ingest_alerts(
         report.alerts_added, report.duplicates_skipped, report.incidents_created, report.incidents_merged
     );
     let count = format!("{} alerts submitted", report.alerts_added + report.duplicates_skipped);
-    Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
+    Ok(noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, Some(count)))
 }
 
 /// Reads a JSON array of alerts, or one alert per line (the incidents crate's rules), as the
 /// API's refusals.
-pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
+fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
     threatgate_incidents::parse_alerts(bytes, now).map_err(|error| match error {
         AlertsError::Body(message) => ApiFailure::InvalidRequestBody(message),
         AlertsError::Input(message) => ApiFailure::InvalidInput(message),
@@ -73,7 +74,7 @@ pub async fn ingest_events(
     body: Body,
 ) -> Result<Response, ApiFailure> {
     let table = event_table(&table)?;
-    super::respond::throttle(&state, &scope, Api::Ingest)?;
+    throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
     let text = std::str::from_utf8(&bytes)
@@ -83,11 +84,11 @@ pub async fn ingest_events(
     tracing::info!(tenant = %scope.tenant(), table = table.name, events = added, "events ingested");
     let report = EventsReport { table: table.name.to_owned(), events_added: added };
     let result = format!("{added} {} events added", table.name);
-    Ok(super::respond::noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
+    Ok(noted(crate::json::json_utf8(&report).into_response(), Vec::new(), result, None))
 }
 
 /// A table events can be submitted to (the hunting crate's rule), as the API's refusals.
-pub fn event_table(name: &str) -> Result<&'static Table, ApiFailure> {
+fn event_table(name: &str) -> Result<&'static Table, ApiFailure> {
     threatgate_hunting::events::submittable_table(name).map_err(|error| match error {
         TableError::FilledFromAlerts(_) => ApiFailure::InvalidInput(error.to_string()),
         TableError::Unknown { .. } => ApiFailure::NotFound(error.to_string()),

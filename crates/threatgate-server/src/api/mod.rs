@@ -14,7 +14,6 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::{ApiFailure, json_errors};
-pub use ingest::{event_table, parse_alerts};
 
 use crate::state::AppState;
 

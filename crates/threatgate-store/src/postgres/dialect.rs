@@ -180,5 +180,6 @@ fn copy_text(buffer: &mut String, text: &str) {
     }
 }
 
-/// Whether hunting queries share their pool with the rest of the store (PostgreSQL: hunting shares the one pool with everything else.)
+/// Whether hunting queries share their pool with the rest of the store (PostgreSQL: hunting
+/// shares the one pool with everything else).
 pub(super) const HUNT_POOL_SHARED: bool = true;

@@ -158,6 +158,7 @@ impl IncidentStore for Backend {
                     let mut target = take_held(&mut held, &mut tx, &tenant, into)
                         .await?
                         .ok_or_else(|| StoreError::Corrupt(format!("incident {into} vanished during correlation")))?;
+                    let stored_last_activity = target.last_activity;
                     for younger_id in merge {
                         let Some(mut younger) = take_held(&mut held, &mut tx, &tenant, younger_id).await? else {
                             continue;
@@ -178,9 +179,11 @@ impl IncidentStore for Backend {
                     push_alert(&mut target.incident, alert.alert.clone(), now);
                     target.last_activity = target.last_activity.max(alert.last_activity);
                     target.changed = true;
-                    // The indexed column at once (the document waits for the batch's end):
-                    // the batch's next alerts are matched against it.
-                    raise_last_activity(&mut tx, into, target.last_activity).await?;
+                    // The indexed column at once, when it moved (the document waits for the
+                    // batch's end): the batch's next alerts are matched against it.
+                    if target.last_activity > stored_last_activity {
+                        raise_last_activity(&mut tx, into, target.last_activity).await?;
+                    }
                     held.insert(into, target);
                     into
                 }
@@ -214,7 +217,7 @@ impl IncidentStore for Backend {
 /// incident costs in proportion to the alerts, not to their square.
 struct Held {
     incident: Incident,
-    /// The latest activity of its alerts.
+    /// The latest activity of its alerts; the indexed column holds at least this.
     last_activity: i64,
     /// Whether the document must be written.
     changed: bool,

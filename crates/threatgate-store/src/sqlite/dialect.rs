@@ -207,5 +207,6 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-/// Whether hunting queries share their pool with the rest of the store (SQLite: the hunting file has a pool of its own.)
+/// Whether hunting queries share their pool with the rest of the store (SQLite: the hunting
+/// file has a pool of its own).
 pub(super) const HUNT_POOL_SHARED: bool = false;
