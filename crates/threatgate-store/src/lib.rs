@@ -10,6 +10,7 @@
 mod audit;
 mod columns;
 mod copy;
+mod dialect;
 mod error;
 mod filter_sql;
 pub mod hunting;

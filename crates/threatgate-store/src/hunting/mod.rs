@@ -6,8 +6,9 @@ mod sql;
 use threatgate_hunting::events::{EventRow, EventValue};
 use threatgate_hunting::schema::{Table, Type};
 
+pub(crate) use sql::compile;
 pub(crate) use sql::term_indexed_column;
-pub use sql::{Dialect, Statement, Value, compile, table_name};
+pub use sql::{Statement, Value, table_name};
 
 /// Refuses rows that do not hold one value (or none) per column of `table`.
 pub(crate) fn check_widths(table: &Table, rows: &[EventRow]) -> crate::Result<()> {

@@ -12,6 +12,9 @@ mod dialect;
 mod shared;
 mod transfer;
 
+#[cfg(test)]
+pub(crate) use dialect::PgDialect;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ use crate::columns::{from_unix_seconds, parse_column, unix_seconds};
 type Backend = PgStore;
 type Db = Postgres;
 type DbRow = sqlx::postgres::PgRow;
+/// What this backend spells differently (see [`crate::dialect::Dialect`]).
+type Dialect = dialect::PgDialect;
 type DbConnection = sqlx::PgConnection;
 
 /// How a node connects to PostgreSQL.

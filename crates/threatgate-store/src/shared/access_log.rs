@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use threatgate_domain::{ReadAccessLog, TenantScope};
 
-use super::{Backend, Db, DbRow, dialect, parse_column};
+use super::{Backend, Db, DbRow, Dialect, parse_column};
+use crate::dialect::Dialect as _;
 use crate::{AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, Result, StoreError, StoredAccessEntry};
 
 /// 12 parameters a row: 80 rows stay far below SQLite's 32,766 parameters a statement.
@@ -55,7 +56,7 @@ impl AccessLogStore for Backend {
         let who = if query.applications.is_empty() {
             "tenant_id = $1".to_owned()
         } else {
-            format!("(tenant_id = $1 OR {})", dialect::in_text_list("app_id", 7))
+            format!("(tenant_id = $1 OR {})", Dialect::in_text_list("app_id", 7))
         };
         let sql = format!(
             "SELECT id, at, tenant_id, app_id, app_name, operation, incident_id, incident_ids, status, result,
@@ -77,7 +78,7 @@ impl AccessLogStore for Backend {
             .bind(i64::from(query.limit))
             .bind(query.until);
         if !query.applications.is_empty() {
-            statement = statement.bind(dialect::text_list(&query.applications));
+            statement = statement.bind(Dialect::text_list(&query.applications));
         }
         let rows = statement.fetch_all(self.log_pool()).await?;
         rows.iter().map(read_entry).collect()
@@ -86,7 +87,7 @@ impl AccessLogStore for Backend {
     async fn delete_access_entries_before(&self, before: i64) -> Result<u64> {
         // Entries younger than a day are left, with the same bound as the table's trigger
         // (which would otherwise abort the whole statement).
-        let result = sqlx::query(dialect::DELETE_ACCESS_LOG_BEFORE).bind(before).execute(self.log_pool()).await?;
+        let result = sqlx::query(Dialect::DELETE_ACCESS_LOG_BEFORE).bind(before).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use threatgate_domain::{ReadAccessLog, TenantScope};
 
-use super::{Backend, Db, DbRow, dialect, parse_column};
+use super::{Backend, Db, DbRow, Dialect, parse_column};
+use crate::dialect::Dialect as _;
 use crate::{AuditCategory, AuditEvent, AuditQuery, AuditStore, Result, StoreError, StoredAuditEvent};
 
 /// 13 parameters a row.
@@ -70,7 +71,7 @@ impl AuditStore for Backend {
 
     async fn delete_audit_events_before(&self, before: i64) -> Result<u64> {
         // The trigger's own bound: records younger than a day stay.
-        let result = sqlx::query(dialect::DELETE_AUDIT_EVENTS_BEFORE).bind(before).execute(self.log_pool()).await?;
+        let result = sqlx::query(Dialect::DELETE_AUDIT_EVENTS_BEFORE).bind(before).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
 }

@@ -12,7 +12,8 @@ use threatgate_hunting::plan::{Field, Relation};
 use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
 
-use super::{Backend, DbRow, dialect};
+use super::{Backend, DbRow, Dialect};
+use crate::dialect::Dialect as _;
 use crate::hunting::{Value, compile, format_timespan, quoted_columns, table_name};
 use crate::{EventPage, EventRow, EventValue, HuntLimits, HuntRefusal, HuntingStore, Result, RowSink, StoreError};
 
@@ -38,12 +39,12 @@ impl HuntingStore for Backend {
         sink: &mut RowSink<'_>,
     ) -> Result<std::result::Result<Vec<Field>, HuntRefusal>> {
         let statement =
-            compile(relation, dialect::HUNTING, &scope.tenant().to_string(), now, limits.max_rows.saturating_add(1));
-        if statement.binds.len() > dialect::MAX_BINDS {
+            compile::<Dialect>(relation, &scope.tenant().to_string(), now, limits.max_rows.saturating_add(1));
+        if statement.binds.len() > Dialect::MAX_BINDS {
             return Ok(Err(HuntRefusal::Invalid(format!(
                 "The query holds too many values: {} once compiled, at most {}. Use fewer literals or shorter lists.",
                 statement.binds.len(),
-                dialect::MAX_BINDS
+                Dialect::MAX_BINDS
             ))));
         }
         let mut query = sqlx::query(AssertSqlSafe(statement.sql));
@@ -58,7 +59,7 @@ impl HuntingStore for Backend {
         let fields = statement.fields;
         // The database stops the statement at the timeout; the timer here (a little later) is
         // for a statement that does not get that far.
-        let mut tx = dialect::begin_hunt(self.hunt_pool(), limits.timeout).await?;
+        let mut tx = Dialect::begin_hunt(self.hunt_pool(), limits.timeout).await?;
         let read = async {
             let mut rows = query.fetch(&mut *tx);
             let mut count = 0_u64;
@@ -76,11 +77,11 @@ impl HuntingStore for Backend {
             Ok::<_, StoreError>(None)
         };
         let outcome = tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, read).await;
-        dialect::end_hunt(tx).await?;
+        Dialect::end_hunt(tx).await?;
         match outcome {
             Err(_elapsed) => Ok(Err(HuntRefusal::Timeout)),
-            Ok(Err(StoreError::Database(error))) if dialect::is_timeout(&error) => Ok(Err(HuntRefusal::Timeout)),
-            Ok(Err(StoreError::Database(error))) => match dialect::client_mistake(&error) {
+            Ok(Err(StoreError::Database(error))) if Dialect::is_timeout(&error) => Ok(Err(HuntRefusal::Timeout)),
+            Ok(Err(StoreError::Database(error))) => match Dialect::client_mistake(&error) {
                 Some(message) => Ok(Err(HuntRefusal::Invalid(message))),
                 None => Err(StoreError::Database(error)),
             },
@@ -91,16 +92,16 @@ impl HuntingStore for Backend {
     }
 
     async fn refresh_event_statistics(&self) -> Result<()> {
-        dialect::refresh_event_statistics(self).await
+        Dialect::refresh_event_statistics(self).await
     }
 
     fn event_writers(&self) -> usize {
-        dialect::EVENT_WRITERS
+        Dialect::EVENT_WRITERS
     }
 
     fn hunt_connections(&self) -> usize {
         let pool = self.hunt_pool().options().get_max_connections() as usize;
-        if dialect::HUNT_POOL_SHARED { (pool / 4).max(1) } else { pool.max(1) }
+        if Dialect::HUNT_POOL_SHARED { (pool / 4).max(1) } else { pool.max(1) }
     }
 
     async fn delete_events_before(&self, before: i64) -> Result<u64> {
@@ -124,7 +125,7 @@ impl Backend {
             return Ok(0);
         }
         let mut tx = self.begin_hunt_write().await?;
-        dialect::insert_events(&mut tx, tenant, table, rows).await?;
+        Dialect::insert_events(&mut tx, tenant, table, rows).await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
@@ -141,12 +142,12 @@ impl Backend {
             "SELECT {position} AS position, tenant_id, {} FROM {} WHERE {after} ORDER BY {order} LIMIT $2",
             quoted_columns(table),
             table_name(table),
-            position = dialect::EVENT_POSITION,
-            after = dialect::EVENT_AFTER,
-            order = dialect::EVENT_ORDER,
+            position = Dialect::EVENT_POSITION,
+            after = Dialect::EVENT_AFTER,
+            order = Dialect::EVENT_ORDER,
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(after.unwrap_or_else(|| dialect::FIRST_EVENT_POSITION.to_owned()))
+            .bind(after.unwrap_or_else(|| Dialect::FIRST_EVENT_POSITION.to_owned()))
             .bind(i64::from(limit))
             .fetch_all(self.hunt_pool())
             .await?;
@@ -181,12 +182,12 @@ impl Backend {
         let ids: Vec<&str> = alerts.iter().map(|(id, _, _)| id.as_str()).collect();
         let sql = format!(
             "SELECT \"AlertId\" FROM ah_alert_info WHERE tenant_id = $1 AND {}",
-            dialect::in_text_list("\"AlertId\"", 2)
+            Dialect::in_text_list("\"AlertId\"", 2)
         );
         let mut tx = self.begin_hunt_write().await?;
         let present: std::collections::HashSet<String> = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(tenant)
-            .bind(dialect::text_list(&ids))
+            .bind(Dialect::text_list(&ids))
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
@@ -200,8 +201,8 @@ impl Backend {
                 evidence.extend(evidence_rows);
             }
         }
-        dialect::insert_events(&mut tx, tenant, alert_evidence_table(), &evidence).await?;
-        dialect::insert_events(&mut tx, tenant, alert_info_table(), &info).await?;
+        Dialect::insert_events(&mut tx, tenant, alert_evidence_table(), &evidence).await?;
+        Dialect::insert_events(&mut tx, tenant, alert_info_table(), &info).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -212,10 +213,10 @@ fn read_event_value(row: &DbRow, index: usize, ty: Type) -> Result<Option<EventV
     Ok(match ty {
         Type::String | Type::Dynamic => row.try_get::<Option<String>, _>(index)?.map(EventValue::Text),
         Type::DateTime | Type::TimeSpan | Type::Int | Type::Long => {
-            dialect::read_long(row, index)?.map(EventValue::Long)
+            Dialect::read_long(row, index)?.map(EventValue::Long)
         }
-        Type::Real => dialect::read_real(row, index)?.map(EventValue::Real),
-        Type::Bool => dialect::read_bool(row, index)?.map(EventValue::Bool),
+        Type::Real => Dialect::read_real(row, index)?.map(EventValue::Real),
+        Type::Bool => Dialect::read_bool(row, index)?.map(EventValue::Bool),
     })
 }
 

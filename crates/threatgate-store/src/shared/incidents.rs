@@ -18,11 +18,8 @@ use threatgate_incidents::{
 };
 use threatgate_proto::Incident;
 
-use super::correlation::{
-    IncidentIds, SELECT_INCIDENT_FOR_UPDATE, begin_ingestion, insert_alerts, insert_entity_keys, known_alert_ids,
-    open_incidents_sharing,
-};
-use super::{Backend, Db};
+use super::{Backend, Db, Dialect};
+use crate::dialect::Correlation as _;
 use crate::filter_sql::{Bind, Placeholders, compile_filter};
 use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
 
@@ -111,15 +108,15 @@ impl IncidentStore for Backend {
         let tenant = scope.tenant().to_string();
         let mut report = IngestReport::default();
         let mut tx = self.begin_write().await?;
-        begin_ingestion(&mut tx, &tenant).await?;
+        Dialect::begin_ingestion(&mut tx, &tenant).await?;
         // Alert ids already known, for the whole batch in one query.
-        let mut known = known_alert_ids(&mut tx, &tenant, &alerts).await?;
+        let mut known = Dialect::known_alert_ids(&mut tx, &tenant, &alerts).await?;
         // What hunting's AlertInfo and AlertEvidence get, written once the incidents are.
         let hunting: Vec<_> = alerts
             .iter()
             .filter_map(|a| alert_rows(&a.alert).map(|(info, evidence)| (a.alert.alert_id.clone(), info, evidence)))
             .collect();
-        let mut incident_ids = IncidentIds::start(&mut tx).await?;
+        let mut incident_ids = Dialect::start_incident_ids(&mut tx).await?;
         let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
         // Incidents read or created by this batch, written once at its end.
         let mut held: BTreeMap<i64, Held> = BTreeMap::new();
@@ -129,11 +126,12 @@ impl IncidentStore for Backend {
                 report.duplicates_skipped += 1;
                 continue;
             }
-            let matching = open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
+            let matching =
+                Dialect::open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
             let incident_id = match correlate(matching) {
                 Correlation::NewIncident => {
                     // The id first: it is part of the document.
-                    let incident_id = incident_ids.next(&mut tx).await?;
+                    let incident_id = Dialect::next_incident_id(&mut incident_ids, &mut tx).await?;
                     let incident = new_incident(incident_id, alert.alert.clone(), now);
                     sqlx::query(
                         "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
@@ -188,7 +186,7 @@ impl IncidentStore for Backend {
                     into
                 }
             };
-            insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
+            Dialect::insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
             placed.push((alert.alert.alert_id.clone(), incident_id));
             report.alerts_added += 1;
         }
@@ -197,7 +195,7 @@ impl IncidentStore for Backend {
             summarize(&mut incident);
             write_incident(&mut tx, &incident, (!redirected).then_some(last_activity)).await?;
         }
-        insert_alerts(&mut tx, &tenant, &placed).await?;
+        Dialect::insert_alerts(&mut tx, &tenant, &placed).await?;
         tx.commit().await?;
         self.record_alert_events(&tenant, hunting).await?;
         Ok(report)
@@ -265,8 +263,11 @@ async fn select_incident(
     tenant: &str,
     incident_id: i64,
 ) -> Result<Option<Incident>> {
-    let document: Option<String> =
-        sqlx::query_scalar(SELECT_INCIDENT_FOR_UPDATE).bind(tenant).bind(incident_id).fetch_optional(&mut **tx).await?;
+    let document: Option<String> = sqlx::query_scalar(Dialect::SELECT_INCIDENT_FOR_UPDATE)
+        .bind(tenant)
+        .bind(incident_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     document.as_deref().map(parse_document).transpose()
 }
 

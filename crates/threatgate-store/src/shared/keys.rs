@@ -7,7 +7,8 @@ use sqlx::Row;
 use threatgate_domain::KeyId;
 use time::OffsetDateTime;
 
-use super::{Backend, Db, dialect, from_unix_seconds, unix_seconds};
+use super::{Backend, Db, Dialect, from_unix_seconds, unix_seconds};
+use crate::dialect::Dialect as _;
 use crate::{KeyStore, Result, SigningKeyRecord, StoreError};
 
 #[async_trait]
@@ -45,7 +46,7 @@ impl KeyStore for Backend {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         // Other processes wait here until this one has decided (and inserted).
-        dialect::lock_signing_keys(&mut tx).await?;
+        Dialect::lock_signing_keys(&mut tx).await?;
         let published: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL AND activates_at BETWEEN $1 AND $2",
         )

@@ -2,9 +2,10 @@
 //! `postgres/mod.rs` each compile this directory as their module `shared` (`#[path]`); through
 //! the names below, `super` in these files is whichever backend includes them: its store type
 //! (`Backend`), its sqlx database, row and connection types, and what it spells differently
-//! (`dialect`, and `correlation` for ingestion).
+//! (`Dialect`: the backend's implementation of [`crate::dialect::Dialect`] and, for ingestion,
+//! [`crate::dialect::Correlation`]).
 
-use super::{Backend, Db, DbConnection, DbRow, correlation, dialect, from_unix_seconds, parse_column, unix_seconds};
+use super::{Backend, Db, DbConnection, DbRow, Dialect, from_unix_seconds, parse_column, unix_seconds};
 
 mod access_log;
 mod audit;

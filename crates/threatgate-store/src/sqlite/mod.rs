@@ -11,6 +11,9 @@ mod dialect;
 mod shared;
 mod transfer;
 
+#[cfg(test)]
+pub(crate) use dialect::SqliteDialect;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,6 +28,8 @@ use sqlx::{ConnectOptions, Sqlite, SqlitePool, Transaction};
 type Backend = SqliteStore;
 type Db = Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
+/// What this backend spells differently (see [`crate::dialect::Dialect`]).
+type Dialect = dialect::SqliteDialect;
 type DbConnection = sqlx::SqliteConnection;
 
 /// The SQLite implementation of every store trait.
