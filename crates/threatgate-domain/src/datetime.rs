@@ -3,6 +3,45 @@
 
 use time::{OffsetDateTime, UtcOffset};
 
+/// An instant as 100-nanosecond ticks since the Unix epoch: how the store keeps incident,
+/// log and event times, and what KQL's `datetime` counts. A type of its own so that it is never
+/// mistaken for [`UnixSeconds`] (which the quotas and the directory's columns count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ticks(pub i64);
+
+impl Ticks {
+    /// The instant `time`, to the tick.
+    pub fn at(time: OffsetDateTime) -> Self {
+        Self(to_ticks(time))
+    }
+
+    /// The instant as a date and time.
+    pub fn to_datetime(self) -> OffsetDateTime {
+        from_ticks(self.0)
+    }
+
+    /// The number of ticks, as the store's columns and KQL's values carry it.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// An instant as whole seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct UnixSeconds(pub i64);
+
+impl UnixSeconds {
+    /// The instant `time`, to the second (rounded down).
+    pub fn at(time: OffsetDateTime) -> Self {
+        Self(time.unix_timestamp())
+    }
+
+    /// The number of seconds.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
 /// 100-nanosecond ticks since the Unix epoch: how the store keeps incident times.
 pub fn to_ticks(time: OffsetDateTime) -> i64 {
     i64::try_from(time.unix_timestamp_nanos() / 100).unwrap_or(i64::MAX)

@@ -106,6 +106,40 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// An incident's id within its tenant: a positive number, the `incidentId` of the API.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IncidentId(i64);
+
+impl IncidentId {
+    /// Wraps an id the store assigned (or read back).
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    /// The number, as the API and the store's columns carry it.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    /// Parses an id from a URL path segment: a positive 64-bit number.
+    pub fn parse(text: &str) -> Option<Self> {
+        text.parse::<i64>().ok().filter(|id| *id > 0).map(Self)
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IncidentId({})", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +156,14 @@ mod tests {
         assert!(TenantId::parse("{72f988bf-86f1-41af-91ab-2d7cd011db47}").is_none());
         assert!(TenantId::parse("contoso.onmicrosoft.com").is_none());
         assert!(TenantId::parse("").is_none());
+    }
+
+    #[test]
+    fn incident_ids_are_positive_numbers() {
+        assert_eq!(IncidentId::parse("42"), Some(IncidentId::new(42)));
+        assert_eq!(IncidentId::parse("42").map(|id| id.to_string()).as_deref(), Some("42"));
+        for refused in ["0", "-3", "", "4x", "99999999999999999999", " 4"] {
+            assert_eq!(IncidentId::parse(refused), None, "{refused:?}");
+        }
     }
 }

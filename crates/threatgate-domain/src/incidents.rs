@@ -4,7 +4,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::ids::{AppId, TenantId};
+use crate::ids::{AppId, IncidentId, TenantId};
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
@@ -204,11 +204,11 @@ pub enum Correlation {
     /// No open incident shares an entity: open a new one.
     NewIncident,
     /// Join this incident; merge the others (younger) into it.
-    Join { into: i64, merge: Vec<i64> },
+    Join { into: IncidentId, merge: Vec<IncidentId> },
 }
 
 /// Picks the oldest matching incident; every younger one is merged into it.
-pub fn correlate(mut matching: Vec<i64>) -> Correlation {
+pub fn correlate(mut matching: Vec<IncidentId>) -> Correlation {
     matching.sort_unstable();
     matching.dedup();
     match matching.split_first() {
@@ -241,6 +241,7 @@ mod tests {
     #[test]
     fn correlation_joins_the_oldest_and_merges_the_rest() {
         assert_eq!(correlate(vec![]), Correlation::NewIncident);
-        assert_eq!(correlate(vec![9, 4, 7, 4]), Correlation::Join { into: 4, merge: vec![7, 9] });
+        let ids = |numbers: &[i64]| numbers.iter().copied().map(IncidentId::new).collect::<Vec<_>>();
+        assert_eq!(correlate(ids(&[9, 4, 7, 4])), Correlation::Join { into: IncidentId::new(4), merge: ids(&[7, 9]) });
     }
 }

@@ -12,11 +12,12 @@ pub mod names;
 pub mod odata;
 pub mod resource;
 
+pub use datetime::{Ticks, UnixSeconds};
 pub use directory::{
     AppRoleAssignment, Application, CertificateCredentialRecord, ClientSecretRecord, CredentialState,
     EXPIRY_WARNING_DAYS, RequiredAppRole, ServicePrincipal, SignInAudience, Tenant, User, UserRole,
 };
-pub use ids::{AppId, AppRoleId, KeyId, ObjectId, TenantId};
+pub use ids::{AppId, AppRoleId, IncidentId, KeyId, ObjectId, TenantId};
 pub use incidents::{
     Classification, Correlation, Determination, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents,
     RunHunting, Severity, TenantScope, WriteIncidents, correlate, incident_name,

@@ -1,8 +1,8 @@
 //! Submitted alerts: required fields, enumerations and times checked; times normalised to the
 //! API's format; the entity keys that correlate alerts computed.
 
-use threatgate_domain::Severity;
 use threatgate_domain::datetime::{format_ticks, parse_datetime_ticks};
+use threatgate_domain::{Severity, Ticks};
 use threatgate_proto::Alert;
 
 /// Why a body of submitted alerts is refused.
@@ -21,16 +21,16 @@ pub enum AlertsError {
 pub struct IngestAlert {
     pub alert: Alert,
     pub severity: Severity,
-    pub first_activity: i64,
-    pub last_activity: i64,
+    pub first_activity: Ticks,
+    pub last_activity: Ticks,
     /// When the alert arrived (ticks): the incident's `lastUpdateTime` moves to it.
-    pub received: i64,
+    pub received: Ticks,
     /// Normalised entity keys (`device:…`, `sid:…`, `upn:…`, `sha256:…`, …).
     pub keys: Vec<String>,
 }
 
 /// Checks and normalises an alert received at `now` (ticks), which stamps `lastUpdatedTime`.
-pub fn prepare_alert(mut alert: Alert, now: i64) -> Result<IngestAlert, String> {
+pub fn prepare_alert(mut alert: Alert, now: Ticks) -> Result<IngestAlert, String> {
     let required = [
         ("alertId", &alert.alert_id),
         ("serviceSource", &alert.service_source),
@@ -70,13 +70,20 @@ pub fn prepare_alert(mut alert: Alert, now: i64) -> Result<IngestAlert, String> 
     alert.creation_time = format_ticks(creation);
     alert.first_activity = format_ticks(first_activity);
     alert.last_activity = format_ticks(last_activity);
-    alert.last_updated_time = Some(format_ticks(now));
+    alert.last_updated_time = Some(format_ticks(now.get()));
     if let Some(resolved) = &alert.resolved_time {
         alert.resolved_time = Some(format_ticks(time("resolvedTime", resolved)?));
     }
     alert.incident_id = None;
     let keys = correlation_keys(&alert);
-    Ok(IngestAlert { alert, severity, first_activity, last_activity, received: now, keys })
+    Ok(IngestAlert {
+        alert,
+        severity,
+        first_activity: Ticks(first_activity),
+        last_activity: Ticks(last_activity),
+        received: now,
+        keys,
+    })
 }
 
 /// The entities an alert shares with others: devices, user SIDs, UPNs and AAD object ids,
@@ -122,7 +129,7 @@ fn strict_alert(value: serde_json::Value) -> Result<Alert, String> {
 }
 
 /// Reads a JSON array of alerts, or one alert per line; names the first bad one.
-pub fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, AlertsError> {
+pub fn parse_alerts(bytes: &[u8], now: Ticks) -> Result<Vec<IngestAlert>, AlertsError> {
     let text = std::str::from_utf8(bytes).map_err(|_| AlertsError::Body("The request body is not UTF-8.".into()))?;
     let raw: Vec<(usize, Alert)> = if text.trim_start().starts_with('[') {
         let alerts: Vec<serde_json::Value> = serde_json::from_str(text)

@@ -1,18 +1,18 @@
 //! Incident documents: the incident as served, built from its alerts and kept in the store.
 
 use threatgate_domain::datetime::format_ticks;
-use threatgate_domain::{IncidentStatus, Severity, incident_name};
+use threatgate_domain::{IncidentId, IncidentStatus, Severity, Ticks, incident_name};
 use threatgate_proto::{Alert, Incident};
 
 /// A new incident holding one alert.
-pub fn new_incident(incident_id: i64, mut alert: Alert, now: i64) -> Incident {
-    alert.incident_id = Some(incident_id);
+pub fn new_incident(incident_id: IncidentId, mut alert: Alert, now: Ticks) -> Incident {
+    alert.incident_id = Some(incident_id.get());
     let mut incident = Incident {
-        incident_id,
+        incident_id: incident_id.get(),
         redirect_incident_id: None,
         incident_name: String::new(),
-        created_time: format_ticks(now),
-        last_update_time: format_ticks(now),
+        created_time: format_ticks(now.get()),
+        last_update_time: format_ticks(now.get()),
         assigned_to: None,
         classification: "Unknown".into(),
         determination: "NotAvailable".into(),
@@ -27,17 +27,17 @@ pub fn new_incident(incident_id: i64, mut alert: Alert, now: i64) -> Incident {
 }
 
 /// Adds an alert to an incident.
-pub fn add_alert(incident: &mut Incident, alert: Alert, now: i64) {
+pub fn add_alert(incident: &mut Incident, alert: Alert, now: Ticks) {
     push_alert(incident, alert, now);
     recompute(incident);
 }
 
 /// Adds an alert without updating severity and name: for adding many, followed by one
 /// [`summarize`] (each summary reads every alert).
-pub fn push_alert(incident: &mut Incident, mut alert: Alert, now: i64) {
+pub fn push_alert(incident: &mut Incident, mut alert: Alert, now: Ticks) {
     alert.incident_id = Some(incident.incident_id);
     incident.alerts.push(alert);
-    incident.last_update_time = format_ticks(now);
+    incident.last_update_time = format_ticks(now.get());
 }
 
 /// Brings severity and name up to date with the alerts (after [`push_alert`]).
@@ -46,21 +46,21 @@ pub fn summarize(incident: &mut Incident) {
 }
 
 /// Moves every alert of `younger` into `older`.
-pub fn merge_into(older: &mut Incident, younger: &mut Incident, now: i64) {
+pub fn merge_into(older: &mut Incident, younger: &mut Incident, now: Ticks) {
     for mut alert in younger.alerts.drain(..) {
         alert.incident_id = Some(older.incident_id);
         older.alerts.push(alert);
     }
-    older.last_update_time = format_ticks(now);
+    older.last_update_time = format_ticks(now.get());
     recompute(older);
 }
 
 /// Marks a merged incident: `Redirected` to `target`, with no alerts of its own.
-pub fn redirect(incident: &mut Incident, target: i64, now: i64) {
+pub fn redirect(incident: &mut Incident, target: IncidentId, now: Ticks) {
     incident.status = IncidentStatus::Redirected.as_str().into();
-    incident.redirect_incident_id = Some(target);
+    incident.redirect_incident_id = Some(target.get());
     incident.alerts.clear();
-    incident.last_update_time = format_ticks(now);
+    incident.last_update_time = format_ticks(now.get());
 }
 
 /// Severity is the highest alert severity; the name follows the alerts.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 use threatgate_domain::datetime::format_ticks;
-use threatgate_domain::{Classification, Determination, IncidentStatus};
+use threatgate_domain::{Classification, Determination, IncidentStatus, Ticks};
 use threatgate_proto::{Comment, Incident};
 
 /// A checked update. `None` leaves a property as it is.
@@ -163,7 +163,7 @@ pub fn apply_update(
     incident: &mut Incident,
     update: &IncidentUpdate,
     author: &str,
-    now: i64,
+    now: Ticks,
 ) -> Result<(), UpdateError> {
     let classification =
         update.classification.map(Classification::as_str).unwrap_or(incident.classification.as_str()).to_owned();
@@ -180,7 +180,7 @@ pub fn apply_update(
             "Invalid input: an incident becomes Redirected only by being merged into another.".into(),
         ));
     }
-    let stamp = format_ticks(now);
+    let stamp = format_ticks(now.get());
     if let Some(status) = update.status {
         incident.status = status.as_str().into();
     }

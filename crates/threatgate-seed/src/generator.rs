@@ -6,6 +6,7 @@
 //! (so correlation joins them); scenarios use entities of their own, so `n` scenarios make `n`
 //! incidents.
 
+use threatgate_domain::Ticks;
 use threatgate_domain::datetime::format_ticks;
 use threatgate_proto::{Alert, Device, Entity};
 
@@ -194,7 +195,8 @@ impl AlertGenerator {
 }
 
 impl Iterator for AlertGenerator {
-    type Item = (i64, Alert);
+    /// When the alert arrives, and the alert.
+    type Item = (Ticks, Alert);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.pending.is_empty() {
@@ -206,7 +208,7 @@ impl Iterator for AlertGenerator {
             alerts.reverse();
             self.pending = alerts;
         }
-        self.pending.pop()
+        self.pending.pop().map(|(received, alert)| (Ticks(received), alert))
     }
 }
 
@@ -373,15 +375,15 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_alerts_and_all_of_them_are_valid() {
         let now = 17_900_000_000_000_000;
-        let first: Vec<(i64, Alert)> = AlertGenerator::new(7, "contoso.onmicrosoft.com", 50, now, 30).collect();
-        let again: Vec<(i64, Alert)> = AlertGenerator::new(7, "contoso.onmicrosoft.com", 50, now, 30).collect();
+        let first: Vec<(Ticks, Alert)> = AlertGenerator::new(7, "contoso.onmicrosoft.com", 50, now, 30).collect();
+        let again: Vec<(Ticks, Alert)> = AlertGenerator::new(7, "contoso.onmicrosoft.com", 50, now, 30).collect();
         assert_eq!(first, again);
         assert!(first.len() >= 50);
         for (received, alert) in first {
-            assert!(received <= now);
+            assert!(received <= Ticks(now));
             prepare_alert(alert, received).unwrap();
         }
-        let other: Vec<(i64, Alert)> = AlertGenerator::new(8, "contoso.onmicrosoft.com", 50, now, 30).collect();
+        let other: Vec<(Ticks, Alert)> = AlertGenerator::new(8, "contoso.onmicrosoft.com", 50, now, 30).collect();
         assert_ne!(
             other[0].1.alert_id,
             AlertGenerator::new(7, "contoso.onmicrosoft.com", 1, now, 30).next().unwrap().1.alert_id

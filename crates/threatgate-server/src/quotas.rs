@@ -293,6 +293,6 @@ mod tests {
         node1.sync(&store, at).await.unwrap();
         assert!(node1.check(tenant, app, Api::ListIncidents, at).is_err());
         // A window near its limit is re-read even when this node made no new call.
-        assert!(store.delete_quota_counts_before(NOON_MS).await.is_ok());
+        assert!(store.delete_quota_counts_before(threatgate_domain::UnixSeconds(NOON_MS / 1000)).await.is_ok());
     }
 }

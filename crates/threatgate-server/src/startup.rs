@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
+use threatgate_domain::{Ticks, UnixSeconds};
 use threatgate_identity::{Clock, IdentityService, IdentitySettings, SystemClock};
 use time::OffsetDateTime;
 
@@ -245,13 +246,14 @@ async fn keep_current(
                 Ok(removed) => tracing::info!(removed, "expired portal sessions removed"),
                 Err(error) => tracing::warn!(%error, "could not remove expired portal sessions"),
             }
-            let cutoff = threatgate_domain::datetime::to_ticks(identity.clock().now() - retention);
+            let cutoff = Ticks::at(identity.clock().now() - retention);
             match identity.store().delete_access_entries_before(cutoff).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "access log entries past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the access log's retention"),
             }
-            let two_hours_ago = OffsetDateTime::now_utc().unix_timestamp() - 7_200;
+            // Quota windows count real time (as `quotas` does), whatever the injected clock.
+            let two_hours_ago = UnixSeconds::at(OffsetDateTime::now_utc() - time::Duration::hours(2));
             if let Err(error) = identity.store().delete_quota_counts_before(two_hours_ago).await {
                 tracing::warn!(%error, "could not remove old quota counts");
             }
@@ -260,7 +262,7 @@ async fn keep_current(
                 Ok(removed) => tracing::info!(removed, "audit events past their retention removed"),
                 Err(error) => tracing::warn!(%error, "could not apply the audit trail's retention"),
             }
-            let cutoff = threatgate_domain::datetime::to_ticks(identity.clock().now() - event_retention);
+            let cutoff = Ticks::at(identity.clock().now() - event_retention);
             match identity.store().delete_events_before(cutoff).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "hunting events past their retention removed"),

@@ -19,7 +19,7 @@ fn on_small_stack(check: impl FnOnce() + Send + 'static) {
 
 /// Every body parser, fed `body`.
 fn parse_body(body: &[u8]) {
-    let _ = threatgate_incidents::parse_alerts(body, 0);
+    let _ = threatgate_incidents::parse_alerts(body, threatgate_domain::Ticks(0));
     if let Ok(text) = std::str::from_utf8(body) {
         let _ = threatgate_hunting::events::parse_events(schema::table("DeviceProcessEvents").unwrap(), text);
     }

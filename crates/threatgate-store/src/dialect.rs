@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::{Database, Pool, Transaction};
+use threatgate_domain::{IncidentId, Ticks};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 use threatgate_incidents::IngestAlert;
@@ -155,7 +156,10 @@ pub(crate) trait Correlation: Dialect {
     /// Ready to hand out new incidents' ids in this transaction.
     async fn start_incident_ids(tx: &mut Transaction<'static, Self::Db>) -> Result<Self::IncidentIds>;
     /// A new incident's id.
-    async fn next_incident_id(ids: &mut Self::IncidentIds, tx: &mut Transaction<'static, Self::Db>) -> Result<i64>;
+    async fn next_incident_id(
+        ids: &mut Self::IncidentIds,
+        tx: &mut Transaction<'static, Self::Db>,
+    ) -> Result<IncidentId>;
     /// The alert ids of `alerts` the tenant already has.
     async fn known_alert_ids(
         tx: &mut Transaction<'static, Self::Db>,
@@ -166,20 +170,20 @@ pub(crate) trait Correlation: Dialect {
     async fn insert_alerts(
         tx: &mut Transaction<'static, Self::Db>,
         tenant: &str,
-        placed: &[(String, i64)],
+        placed: &[(String, IncidentId)],
     ) -> Result<()>;
     /// Indexes an incident under an alert's entity keys.
     async fn insert_entity_keys(
         tx: &mut Transaction<'static, Self::Db>,
         tenant: &str,
         keys: &[String],
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<()>;
-    /// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
+    /// Open incidents of the tenant holding any of `keys`, active since `since`.
     async fn open_incidents_sharing(
         tx: &mut Transaction<'static, Self::Db>,
         tenant: &str,
         keys: &[String],
-        since: i64,
-    ) -> Result<Vec<i64>>;
+        since: Ticks,
+    ) -> Result<Vec<IncidentId>>;
 }

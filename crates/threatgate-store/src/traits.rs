@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use threatgate_domain::odata::IncidentQuery;
 use threatgate_domain::{
     AppId, AppRoleAssignment, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DomainName,
-    KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Upn, User,
+    IncidentId, KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Ticks, UnixSeconds, Upn, User,
 };
 use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, RunHunting, TenantScope, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, IngestAlert};
@@ -153,7 +153,7 @@ pub struct IncidentPage {
     /// Each incident as served, without `@odata.context`.
     pub documents: Vec<String>,
     /// The incident id of each document, in the same order.
-    pub ids: Vec<i64>,
+    pub ids: Vec<IncidentId>,
     /// Whether more incidents follow this page.
     pub more: bool,
 }
@@ -180,14 +180,15 @@ pub enum UpdateOutcome {
 pub trait IncidentStore: Send + Sync + 'static {
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage>;
     /// The incident as served, if it exists in the scope's tenant.
-    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>>;
-    /// Applies an update at `now` (ticks), in one transaction.
+    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: IncidentId)
+    -> Result<Option<String>>;
+    /// Applies an update at `now`, in one transaction.
     async fn update_incident(
         &self,
         scope: &TenantScope<WriteIncidents>,
-        incident_id: i64,
+        incident_id: IncidentId,
         update: &IncidentUpdate,
-        now: i64,
+        now: Ticks,
     ) -> Result<UpdateOutcome>;
     /// Adds checked alerts, correlating each with the tenant's open incidents that share an
     /// entity and were active within `window` ticks; one transaction for the batch. Each
@@ -289,9 +290,9 @@ pub struct AccessEntry {
     pub operation: AccessOperation,
     /// The incident a get or an update named.
     #[serde(skip)]
-    pub incident_id: Option<i64>,
+    pub incident_id: Option<IncidentId>,
     /// Every incident the call returned or changed.
-    pub incident_ids: Vec<i64>,
+    pub incident_ids: Vec<IncidentId>,
     /// The HTTP status answered.
     pub status: u16,
     /// What happened: a count, or the error code and message.
@@ -332,7 +333,7 @@ pub struct AccessLogQuery {
     /// Only entries at or after these ticks.
     pub since: Option<i64>,
     /// Only gets and updates of this incident.
-    pub incident_id: Option<i64>,
+    pub incident_id: Option<IncidentId>,
     /// Only entries before this id (the next page after a page ending at it).
     pub before_id: Option<i64>,
     /// Only entries before these ticks.
@@ -353,9 +354,9 @@ pub trait AccessLogStore: Send + Sync + 'static {
         scope: &TenantScope<ReadAccessLog>,
         query: &AccessLogQuery,
     ) -> Result<Vec<StoredAccessEntry>>;
-    /// The retention cleanup: removes entries older than `before` (ticks); entries younger
+    /// The retention cleanup: removes entries older than `before`; entries younger
     /// than a day are never removed. Returns how many went.
-    async fn delete_access_entries_before(&self, before: i64) -> Result<u64>;
+    async fn delete_access_entries_before(&self, before: Ticks) -> Result<u64>;
 }
 
 /// What an audit event is about. API calls are in the access log; the audit trail shows them
@@ -453,7 +454,7 @@ pub trait AuditStore: Send + Sync + 'static {
         query: &AuditQuery,
     ) -> Result<Vec<StoredAuditEvent>>;
     /// The retention cleanup, as [`AccessLogStore::delete_access_entries_before`].
-    async fn delete_audit_events_before(&self, before: i64) -> Result<u64>;
+    async fn delete_audit_events_before(&self, before: Ticks) -> Result<u64>;
 }
 
 /// An incident with everything stored about it, for copying a store into another.
@@ -525,14 +526,14 @@ pub trait HuntingStore: Send + Sync + 'static {
         rows: &[EventRow],
     ) -> Result<u64>;
 
-    /// Runs a bound query over the tenant's rows at `now` (ticks), handing each row to `sink`
+    /// Runs a bound query over the tenant's rows at `now`, handing each row to `sink`
     /// as it is read, so that what a query returns never has to be held whole. Returns the
     /// output columns.
     async fn stream_hunt(
         &self,
         scope: &TenantScope<RunHunting>,
         relation: &threatgate_hunting::plan::Relation,
-        now: i64,
+        now: Ticks,
         limits: HuntLimits,
         sink: &mut RowSink<'_>,
     ) -> Result<std::result::Result<Vec<threatgate_hunting::plan::Field>, HuntRefusal>>;
@@ -542,7 +543,7 @@ pub trait HuntingStore: Send + Sync + 'static {
         &self,
         scope: &TenantScope<RunHunting>,
         relation: &threatgate_hunting::plan::Relation,
-        now: i64,
+        now: Ticks,
         limits: HuntLimits,
     ) -> Result<std::result::Result<HuntOutput, HuntRefusal>> {
         let mut rows = Vec::new();
@@ -556,8 +557,8 @@ pub trait HuntingStore: Send + Sync + 'static {
             .map(|fields| HuntOutput { fields, rows }))
     }
 
-    /// Deletes events with a `Timestamp` before `before` (ticks), every tenant's.
-    async fn delete_events_before(&self, before: i64) -> Result<u64>;
+    /// Deletes events with a `Timestamp` before `before`, every tenant's.
+    async fn delete_events_before(&self, before: Ticks) -> Result<u64>;
 
     /// Brings the query planner's statistics of the event tables up to date where they changed
     /// much since last taken (after a bulk load, and hourly): without them SQLite picks plans
@@ -635,8 +636,8 @@ pub trait QuotaStore: Send + Sync + 'static {
     /// Adds each count (0 adds nothing) to its window's total, in one statement, and returns
     /// every window's total after the addition, in the same order.
     async fn add_quota_counts(&self, counts: &[QuotaCount]) -> Result<Vec<QuotaCount>>;
-    /// Removes windows that ended before `window_start_seconds`; returns how many.
-    async fn delete_quota_counts_before(&self, window_start_seconds: i64) -> Result<u64>;
+    /// Removes windows that ended before `window_start`; returns how many.
+    async fn delete_quota_counts_before(&self, window_start: UnixSeconds) -> Result<u64>;
 }
 
 /// Everything a backend provides.

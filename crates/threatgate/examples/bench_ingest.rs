@@ -78,7 +78,8 @@ fn batch(size: usize, now: i64) -> anyhow::Result<Vec<IngestAlert>> {
         .map(|(i, mut alert)| {
             alert.alert_id = format!("da{i:012}_bench");
             alert.devices = devices.clone();
-            prepare_alert(alert, now).map_err(|why| anyhow::anyhow!("a generated alert is invalid: {why}"))
+            prepare_alert(alert, threatgate_domain::Ticks(now))
+                .map_err(|why| anyhow::anyhow!("a generated alert is invalid: {why}"))
         })
         .collect()
 }

@@ -196,12 +196,12 @@ fn correlate_in_memory(
             Some(&first) if owners.iter().all(|&o| o == first) => {
                 let (record, incident) = &mut records[first];
                 anyhow::ensure!(
-                    alert.first_activity - WINDOW <= record.last_activity,
+                    alert.first_activity.get() - WINDOW <= record.last_activity,
                     "a scenario's alerts are further apart than the correlation window"
                 );
                 add_alert(incident, alert.alert.clone(), alert.received);
-                record.last_update_time = alert.received;
-                record.last_activity = record.last_activity.max(alert.last_activity);
+                record.last_update_time = alert.received.get();
+                record.last_activity = record.last_activity.max(alert.last_activity.get());
                 record.alert_ids.push(alert.alert.alert_id.clone());
                 first
             }
@@ -209,16 +209,17 @@ fn correlate_in_memory(
             None => {
                 let incident_id = *next_id;
                 *next_id += 1;
-                let incident = new_incident(incident_id, alert.alert.clone(), alert.received);
+                let incident =
+                    new_incident(threatgate_domain::IncidentId::new(incident_id), alert.alert.clone(), alert.received);
                 records.push((
                     IncidentRecord {
                         incident_id,
                         tenant_id: tenant,
                         status: incident.status.clone(),
                         assigned_to: None,
-                        created_time: alert.received,
-                        last_update_time: alert.received,
-                        last_activity: alert.last_activity,
+                        created_time: alert.received.get(),
+                        last_update_time: alert.received.get(),
+                        last_activity: alert.last_activity.get(),
                         document: String::new(),
                         alert_ids: vec![alert.alert.alert_id.clone()],
                         entity_keys: Vec::new(),

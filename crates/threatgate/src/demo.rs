@@ -178,7 +178,7 @@ async fn has_process_events(
         .map_err(|error| anyhow::anyhow!("{}", error.message))?;
     let scope = threatgate_domain::TenantScope::<threatgate_domain::RunHunting>::for_administrator(tenant.id);
     let limits = threatgate_store::HuntLimits { max_rows: 1, timeout: std::time::Duration::from_secs(30) };
-    let now = threatgate_domain::datetime::to_ticks(time::OffsetDateTime::now_utc());
+    let now = threatgate_domain::Ticks::at(time::OffsetDateTime::now_utc());
     match store.run_hunt(&scope, &plan, now, limits).await? {
         Ok(output) => Ok(!output.rows.is_empty()),
         Err(refusal) => anyhow::bail!("counting the demo's events: {refusal:?}"),

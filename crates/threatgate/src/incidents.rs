@@ -8,7 +8,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use threatgate_domain::datetime::to_ticks;
-use threatgate_domain::{IngestAlerts, Tenant, TenantScope};
+use threatgate_domain::{IncidentId, IngestAlerts, Tenant, TenantScope, Ticks};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::Table;
 use threatgate_identity::admin::COMMAND_LINE_ACTOR;
@@ -59,7 +59,7 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
         let report = threatgate_proto::EventsReport { table: table.name.to_owned(), events_added: added };
         return emit(json, &report, || format!("{}: {added} {} events added", tenant.display_name, table.name));
     }
-    let now = to_ticks(time::OffsetDateTime::now_utc());
+    let now = Ticks::at(time::OffsetDateTime::now_utc());
     let alerts = threatgate_incidents::parse_alerts(text.as_bytes(), now)?;
     let window = i64::from(args.window_hours) * TICKS_PER_HOUR;
     let mut report = IngestReport::default();
@@ -290,8 +290,12 @@ pub async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
     let since = args.since.as_deref().map(|text| since_ticks(text, now)).transpose()?;
     let scope = TenantScope::<threatgate_domain::ReadAccessLog>::for_administrator(tenant.id);
     let mut remaining = args.limit.unwrap_or(u64::MAX);
-    let mut query =
-        threatgate_store::AccessLogQuery { since, incident_id: args.incident, limit: 1000, ..Default::default() };
+    let mut query = threatgate_store::AccessLogQuery {
+        since,
+        incident_id: args.incident.map(IncidentId::new),
+        limit: 1000,
+        ..Default::default()
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while remaining > 0 {
         query.limit = u32::try_from(remaining.min(1000)).unwrap_or(1000);

@@ -11,7 +11,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use threatgate_domain::datetime::to_ticks;
-use threatgate_domain::{AppId, TenantId};
+use threatgate_domain::{AppId, IncidentId, TenantId};
 use threatgate_store::{AccessEntry, AccessOperation};
 
 use crate::state::AppState;
@@ -43,7 +43,7 @@ impl CallerSlot {
 /// What came of a call, attached to its response by the handler or by `ApiFailure`.
 #[derive(Debug, Clone, Default)]
 pub struct AccessNote {
-    pub incident_ids: Vec<i64>,
+    pub incident_ids: Vec<IncidentId>,
     pub result: String,
     /// Replaces the default detail (the query string).
     pub detail: Option<String>,
@@ -58,7 +58,7 @@ pub async fn record_access(State(state): State<AppState>, mut request: Request, 
     let operation = request.extensions().get::<MatchedPath>().and_then(|path| operation_of(request.method(), path));
     let incident_id = match operation {
         Some(AccessOperation::GetIncident | AccessOperation::UpdateIncident) => {
-            request.uri().path().rsplit('/').next().and_then(|id| id.parse::<i64>().ok())
+            request.uri().path().rsplit('/').next().and_then(|id| id.parse::<i64>().ok()).map(IncidentId::new)
         }
         _ => None,
     };

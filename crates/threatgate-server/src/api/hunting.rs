@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use threatgate_domain::RunHunting;
-use threatgate_domain::datetime::to_ticks;
+use threatgate_domain::{RunHunting, Ticks};
 use threatgate_hunting::plan::Field;
 use threatgate_store::{HuntLimits, HuntRefusal};
 
@@ -49,7 +48,7 @@ pub async fn run(
     let _place = state.hunt_gate.enter(scope.tenant()).await.map_err(busy)?;
     let limits =
         HuntLimits { max_rows: state.hunting.max_rows, timeout: Duration::from_secs(state.hunting.timeout_seconds) };
-    let now = to_ticks(state.clock.now());
+    let now = Ticks::at(state.clock.now());
     let mut results = ResultsWriter::new(&plan.fields(), state.hunting.max_result_bytes);
     let mut sink = |row| results.push(row);
     let outcome = state.store.stream_hunt(&scope, &plan, now, limits, &mut sink).await?;

@@ -4,9 +4,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use threatgate_domain::datetime::to_ticks;
 use threatgate_domain::odata::IncidentQuery;
-use threatgate_domain::{ReadIncidents, WriteIncidents};
+use threatgate_domain::{IncidentId, ReadIncidents, Ticks, WriteIncidents};
 use threatgate_incidents::{IncidentUpdate, UpdateError};
 use threatgate_store::UpdateOutcome;
 
@@ -85,10 +84,10 @@ pub async fn update_incident(
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|error| ApiFailure::InvalidRequestBody(format!("The request body is not valid JSON: {error}.")))?;
     let update = IncidentUpdate::from_json(&json).map_err(refusal)?;
-    let now = to_ticks(state.clock.now());
+    let now = Ticks::at(state.clock.now());
     match state.store.update_incident(&scope, incident_id, &update, now).await? {
         UpdateOutcome::Updated(document) => {
-            tracing::info!(incident_id, tenant = %scope.tenant(), "incident updated");
+            tracing::info!(%incident_id, tenant = %scope.tenant(), "incident updated");
             Ok(noted(entity_response(&state, &document), vec![incident_id], "updated".into(), Some(update.summary())))
         }
         UpdateOutcome::NotFound => Err(not_found(incident_id)),
@@ -103,8 +102,8 @@ fn refusal(error: UpdateError) -> ApiFailure {
     }
 }
 
-fn parse_id(text: &str) -> Result<i64, ApiFailure> {
-    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+fn parse_id(text: &str) -> Result<IncidentId, ApiFailure> {
+    IncidentId::parse(text).ok_or_else(|| {
         ApiFailure::InvalidInput(format!(
             "Invalid input '{}': an incident id is a positive integer.",
             text.chars().take(32).collect::<String>()
@@ -112,7 +111,7 @@ fn parse_id(text: &str) -> Result<i64, ApiFailure> {
     })
 }
 
-fn not_found(incident_id: i64) -> ApiFailure {
+fn not_found(incident_id: IncidentId) -> ApiFailure {
     ApiFailure::NotFound(format!("Incident {incident_id} was not found"))
 }
 

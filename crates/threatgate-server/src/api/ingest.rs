@@ -7,8 +7,7 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use threatgate_domain::IngestAlerts;
-use threatgate_domain::datetime::to_ticks;
+use threatgate_domain::{IngestAlerts, Ticks};
 use threatgate_hunting::events::{TableError, parse_events};
 use threatgate_hunting::schema::Table;
 use threatgate_incidents::{AlertsError, IngestAlert};
@@ -36,7 +35,7 @@ pub async fn ingest_alerts(
     throttle(&state, &scope, Api::Ingest)?;
     let bytes =
         axum::body::to_bytes(body, MAX_INGEST_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_INGEST_BYTES))?;
-    let now = to_ticks(state.clock.now());
+    let now = Ticks::at(state.clock.now());
     let alerts = parse_alerts(&bytes, now)?;
     if alerts.len() > MAX_ALERTS_PER_REQUEST {
         return Err(ApiFailure::InvalidInput(format!(
@@ -56,7 +55,7 @@ pub async fn ingest_alerts(
 
 /// Reads a JSON array of alerts, or one alert per line (the incidents crate's rules), as the
 /// API's refusals.
-fn parse_alerts(bytes: &[u8], now: i64) -> Result<Vec<IngestAlert>, ApiFailure> {
+fn parse_alerts(bytes: &[u8], now: Ticks) -> Result<Vec<IngestAlert>, ApiFailure> {
     threatgate_incidents::parse_alerts(bytes, now).map_err(|error| match error {
         AlertsError::Body(message) => ApiFailure::InvalidRequestBody(message),
         AlertsError::Input(message) => ApiFailure::InvalidInput(message),

@@ -2,7 +2,7 @@
 //! quota, and note for the access log what the call did.
 
 use axum::response::Response;
-use threatgate_domain::{Permission, TenantScope};
+use threatgate_domain::{IncidentId, Permission, TenantScope};
 
 use super::ApiFailure;
 use super::access::AccessNote;
@@ -31,7 +31,7 @@ pub(super) fn throttle<P: Permission>(state: &AppState, scope: &TenantScope<P>, 
 /// Attaches what the call did, for the access log.
 pub(super) fn noted(
     mut response: Response,
-    incident_ids: Vec<i64>,
+    incident_ids: Vec<IncidentId>,
     result: String,
     detail: Option<String>,
 ) -> Response {

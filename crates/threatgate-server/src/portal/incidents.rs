@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use threatgate_domain::datetime::{format_ticks, to_ticks};
 use threatgate_domain::odata::IncidentQuery;
-use threatgate_domain::{IncidentStatus, Permission, ReadAccessLog, ReadIncidents, TenantScope};
+use threatgate_domain::{IncidentId, IncidentStatus, Permission, ReadAccessLog, ReadIncidents, TenantScope};
 use threatgate_proto::Incident;
 use threatgate_store::{AccessLogQuery, AuditTrailPages, AuditTrailQuery, StoredAccessEntry};
 
@@ -249,7 +249,7 @@ impl LogRow {
             application: entry.app_name.clone(),
             app_id: entry.app_id.to_string(),
             operation: entry.operation.as_str(),
-            incidents: entry.incident_ids.iter().copied().take(20).collect(),
+            incidents: entry.incident_ids.iter().map(|id| id.get()).take(20).collect(),
             status: entry.status,
             result: entry.result.clone(),
             detail: entry.detail.clone(),
@@ -297,7 +297,7 @@ pub async fn incident(
             Some(&session),
         )
     };
-    let Some(incident_id) = id.parse::<i64>().ok().filter(|id| *id > 0) else { return not_found() };
+    let Some(incident_id) = IncidentId::parse(&id) else { return not_found() };
     let store = &state.store;
     let document = match store.get_incident(&scope, incident_id).await {
         Ok(Some(document)) => document,

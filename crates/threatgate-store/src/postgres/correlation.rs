@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use sqlx::{Postgres, Transaction};
+use threatgate_domain::{IncidentId, Ticks};
 use threatgate_incidents::IngestAlert;
 
 use super::dialect::PgDialect;
@@ -18,10 +19,11 @@ impl Correlation for PgDialect {
         Ok(IncidentIds)
     }
 
-    async fn next_incident_id(_ids: &mut IncidentIds, tx: &mut Transaction<'static, Postgres>) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('incidents', 'incident_id'))")
+    async fn next_incident_id(_ids: &mut IncidentIds, tx: &mut Transaction<'static, Postgres>) -> Result<IncidentId> {
+        let id = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('incidents', 'incident_id'))")
             .fetch_one(&mut **tx)
-            .await?)
+            .await?;
+        Ok(IncidentId::new(id))
     }
 
     /// An incident's document, locking its row until the transaction ends.
@@ -58,10 +60,10 @@ impl Correlation for PgDialect {
     async fn insert_alerts(
         tx: &mut Transaction<'static, Postgres>,
         tenant: &str,
-        placed: &[(String, i64)],
+        placed: &[(String, IncidentId)],
     ) -> Result<()> {
         let alert_ids: Vec<&str> = placed.iter().map(|(alert_id, _)| alert_id.as_str()).collect();
-        let incident_ids: Vec<i64> = placed.iter().map(|(_, incident_id)| *incident_id).collect();
+        let incident_ids: Vec<i64> = placed.iter().map(|(_, incident_id)| incident_id.get()).collect();
         sqlx::query(
             "INSERT INTO alerts (tenant_id, alert_id, incident_id)
              SELECT $1, alert_id, incident_id FROM UNNEST($2::text[], $3::bigint[]) AS placed (alert_id, incident_id)",
@@ -79,7 +81,7 @@ impl Correlation for PgDialect {
         tx: &mut Transaction<'static, Postgres>,
         tenant: &str,
         keys: &[String],
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
@@ -91,23 +93,23 @@ impl Correlation for PgDialect {
         )
         .bind(tenant)
         .bind(keys)
-        .bind(incident_id)
+        .bind(incident_id.get())
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    /// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
+    /// Open incidents of the tenant holding any of `keys`, active since `since`.
     async fn open_incidents_sharing(
         tx: &mut Transaction<'static, Postgres>,
         tenant: &str,
         keys: &[String],
-        since: i64,
-    ) -> Result<Vec<i64>> {
+        since: Ticks,
+    ) -> Result<Vec<IncidentId>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_scalar(
+        let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT DISTINCT e.incident_id FROM incident_entities e JOIN incidents i ON i.incident_id = e.incident_id
              WHERE e.tenant_id = $1 AND e.entity_key = ANY($2)
                AND i.status IN ('Active', 'InProgress') AND i.last_activity >= $3
@@ -115,9 +117,10 @@ impl Correlation for PgDialect {
         )
         .bind(tenant)
         .bind(keys)
-        .bind(since)
+        .bind(since.get())
         .fetch_all(&mut **tx)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(IncidentId::new).collect())
     }
 }
 

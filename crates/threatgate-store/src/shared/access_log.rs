@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
-use threatgate_domain::{ReadAccessLog, TenantScope};
+use threatgate_domain::{IncidentId, ReadAccessLog, TenantScope, Ticks};
 
 use super::{Backend, Db, DbRow, Dialect, parse_column};
 use crate::dialect::Dialect as _;
@@ -32,7 +32,7 @@ impl AccessLogStore for Backend {
                     .push_bind(entry.app_id.to_string())
                     .push_bind(entry.app_name.clone())
                     .push_bind(entry.operation.as_str())
-                    .push_bind(entry.incident_id)
+                    .push_bind(entry.incident_id.map(IncidentId::get))
                     .push_bind(join_ids(&entry.incident_ids))
                     .push_bind(i64::from(entry.status))
                     .push_bind(entry.result.clone())
@@ -73,7 +73,7 @@ impl AccessLogStore for Backend {
         let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(scope.tenant().to_string())
             .bind(query.since)
-            .bind(query.incident_id)
+            .bind(query.incident_id.map(IncidentId::get))
             .bind(query.before_id)
             .bind(i64::from(query.limit))
             .bind(query.until);
@@ -84,16 +84,16 @@ impl AccessLogStore for Backend {
         rows.iter().map(read_entry).collect()
     }
 
-    async fn delete_access_entries_before(&self, before: i64) -> Result<u64> {
+    async fn delete_access_entries_before(&self, before: Ticks) -> Result<u64> {
         // Entries younger than a day are left, with the same bound as the table's trigger
         // (which would otherwise abort the whole statement).
-        let result = sqlx::query(Dialect::DELETE_ACCESS_LOG_BEFORE).bind(before).execute(self.log_pool()).await?;
+        let result = sqlx::query(Dialect::DELETE_ACCESS_LOG_BEFORE).bind(before.get()).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
 }
 
-fn join_ids(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+fn join_ids(ids: &[IncidentId]) -> String {
+    ids.iter().map(IncidentId::to_string).collect::<Vec<_>>().join(",")
 }
 
 pub(crate) fn read_entry(row: &DbRow) -> Result<StoredAccessEntry> {
@@ -109,11 +109,11 @@ pub(crate) fn read_entry(row: &DbRow) -> Result<StoredAccessEntry> {
             app_name: row.try_get("app_name")?,
             operation: AccessOperation::parse(&operation)
                 .ok_or_else(|| StoreError::Corrupt("access_log.operation holds an invalid value".into()))?,
-            incident_id: row.try_get("incident_id")?,
+            incident_id: row.try_get::<Option<i64>, _>("incident_id")?.map(IncidentId::new),
             incident_ids: ids
                 .split(',')
                 .filter(|id| !id.is_empty())
-                .map(|id| parse_column(id, "access_log.incident_ids"))
+                .map(|id| parse_column(id, "access_log.incident_ids").map(IncidentId::new))
                 .collect::<Result<_>>()?,
             status: u16::try_from(status)
                 .map_err(|_| StoreError::Corrupt("access_log.status holds an invalid value".into()))?,

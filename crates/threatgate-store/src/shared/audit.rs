@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
-use threatgate_domain::{ReadAccessLog, TenantScope};
+use threatgate_domain::{ReadAccessLog, TenantScope, Ticks};
 
 use super::{Backend, Db, DbRow, Dialect, parse_column};
 use crate::dialect::Dialect as _;
@@ -69,9 +69,10 @@ impl AuditStore for Backend {
         rows.iter().map(read_event).collect()
     }
 
-    async fn delete_audit_events_before(&self, before: i64) -> Result<u64> {
+    async fn delete_audit_events_before(&self, before: Ticks) -> Result<u64> {
         // The trigger's own bound: records younger than a day stay.
-        let result = sqlx::query(Dialect::DELETE_AUDIT_EVENTS_BEFORE).bind(before).execute(self.log_pool()).await?;
+        let result =
+            sqlx::query(Dialect::DELETE_AUDIT_EVENTS_BEFORE).bind(before.get()).execute(self.log_pool()).await?;
         Ok(result.rows_affected())
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 use threatgate_domain::datetime::format_ticks;
-use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope};
+use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope, Ticks};
 use threatgate_hunting::plan::{Field, Relation};
 use threatgate_hunting::schema::{self, Table, Type};
 use threatgate_incidents::{alert_evidence_table, alert_info_table};
@@ -34,12 +34,12 @@ impl HuntingStore for Backend {
         &self,
         scope: &TenantScope<RunHunting>,
         relation: &Relation,
-        now: i64,
+        now: Ticks,
         limits: HuntLimits,
         sink: &mut RowSink<'_>,
     ) -> Result<std::result::Result<Vec<Field>, HuntRefusal>> {
         let statement =
-            compile::<Dialect>(relation, &scope.tenant().to_string(), now, limits.max_rows.saturating_add(1));
+            compile::<Dialect>(relation, &scope.tenant().to_string(), now.get(), limits.max_rows.saturating_add(1));
         if statement.binds.len() > Dialect::MAX_BINDS {
             return Ok(Err(HuntRefusal::Invalid(format!(
                 "The query holds too many values: {} once compiled, at most {}. Use fewer literals or shorter lists.",
@@ -104,11 +104,11 @@ impl HuntingStore for Backend {
         if Dialect::HUNT_POOL_SHARED { (pool / 4).max(1) } else { pool.max(1) }
     }
 
-    async fn delete_events_before(&self, before: i64) -> Result<u64> {
+    async fn delete_events_before(&self, before: Ticks) -> Result<u64> {
         let mut deleted = 0;
         for table in schema::TABLES {
             let sql = format!("DELETE FROM {} WHERE \"Timestamp\" < $1", table_name(table));
-            let result = sqlx::query(AssertSqlSafe(sql)).bind(before).execute(self.hunt_pool()).await?;
+            let result = sqlx::query(AssertSqlSafe(sql)).bind(before.get()).execute(self.hunt_pool()).await?;
             deleted += result.rows_affected();
         }
         Ok(deleted)

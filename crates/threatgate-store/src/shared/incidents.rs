@@ -4,7 +4,7 @@
 //! row locks, so that nodes sharing the database never correlate one tenant's alerts at once).
 //!
 //! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names; the
-//! statements that differ between the two are in its `correlation` module.
+//! statements that differ between the two are its implementation of `crate::dialect::Correlation`.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
 use threatgate_domain::odata::IncidentQuery;
-use threatgate_domain::{Correlation, IngestAlerts, ReadIncidents, TenantScope, WriteIncidents, correlate};
+use threatgate_domain::{
+    Correlation, IncidentId, IngestAlerts, ReadIncidents, TenantScope, Ticks, WriteIncidents, correlate,
+};
 use threatgate_incidents::{
     IncidentUpdate, IngestAlert, alert_rows, apply_update, merge_into, new_incident, push_alert, redirect, summarize,
 };
@@ -63,27 +65,32 @@ impl IncidentStore for Backend {
         let rows = statement.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         let more = rows.len() > query.top as usize;
         let rows = &rows[..rows.len().min(query.top as usize)];
-        let ids = rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
+        let ids =
+            rows.iter().map(|row| row.try_get::<i64, _>(0).map(IncidentId::new)).collect::<Result<Vec<_>, _>>()?;
         let documents = rows.iter().map(|row| row.try_get::<String, _>(1)).collect::<Result<Vec<_>, _>>()?;
         Ok(IncidentPage { documents, ids, more })
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = incident_id))]
-    async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: i64) -> Result<Option<String>> {
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = %incident_id))]
+    async fn get_incident(
+        &self,
+        scope: &TenantScope<ReadIncidents>,
+        incident_id: IncidentId,
+    ) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT document FROM incidents WHERE tenant_id = $1 AND incident_id = $2")
             .bind(scope.tenant().to_string())
-            .bind(incident_id)
+            .bind(incident_id.get())
             .fetch_optional(&self.pool)
             .await?)
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = incident_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = %incident_id))]
     async fn update_incident(
         &self,
         scope: &TenantScope<WriteIncidents>,
-        incident_id: i64,
+        incident_id: IncidentId,
         update: &IncidentUpdate,
-        now: i64,
+        now: Ticks,
     ) -> Result<UpdateOutcome> {
         let mut tx = self.begin_write().await?;
         let tenant = scope.tenant().to_string();
@@ -117,17 +124,17 @@ impl IncidentStore for Backend {
             .filter_map(|a| alert_rows(&a.alert).map(|(info, evidence)| (a.alert.alert_id.clone(), info, evidence)))
             .collect();
         let mut incident_ids = Dialect::start_incident_ids(&mut tx).await?;
-        let mut placed: Vec<(String, i64)> = Vec::with_capacity(alerts.len());
+        let mut placed: Vec<(String, IncidentId)> = Vec::with_capacity(alerts.len());
         // Incidents read or created by this batch, written once at its end.
-        let mut held: BTreeMap<i64, Held> = BTreeMap::new();
+        let mut held: BTreeMap<IncidentId, Held> = BTreeMap::new();
         for alert in alerts {
             let now = alert.received;
             if !known.insert(alert.alert.alert_id.clone()) {
                 report.duplicates_skipped += 1;
                 continue;
             }
-            let matching =
-                Dialect::open_incidents_sharing(&mut tx, &tenant, &alert.keys, alert.first_activity - window).await?;
+            let since = Ticks(alert.first_activity.get().saturating_sub(window));
+            let matching = Dialect::open_incidents_sharing(&mut tx, &tenant, &alert.keys, since).await?;
             let incident_id = match correlate(matching) {
                 Correlation::NewIncident => {
                     // The id first: it is part of the document.
@@ -137,11 +144,11 @@ impl IncidentStore for Backend {
                         "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
                          VALUES ($1, $2, $3, NULL, $4, $4, $5, $6)",
                     )
-                    .bind(incident_id)
+                    .bind(incident_id.get())
                     .bind(&tenant)
                     .bind(&incident.status)
-                    .bind(now)
-                    .bind(alert.last_activity)
+                    .bind(now.get())
+                    .bind(alert.last_activity.get())
                     .bind(render(&incident)?)
                     .execute(&mut *tx)
                     .await?;
@@ -216,7 +223,7 @@ impl IncidentStore for Backend {
 struct Held {
     incident: Incident,
     /// The latest activity of its alerts; the indexed column holds at least this.
-    last_activity: i64,
+    last_activity: Ticks,
     /// Whether the document must be written.
     changed: bool,
     /// Merged into another incident (its `last_activity` column stays as it was).
@@ -225,10 +232,10 @@ struct Held {
 
 /// The held incident `incident_id`, else the stored one (locked for the batch).
 async fn take_held(
-    held: &mut BTreeMap<i64, Held>,
+    held: &mut BTreeMap<IncidentId, Held>,
     tx: &mut Transaction<'static, Db>,
     tenant: &str,
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Option<Held>> {
     if let Some(incident) = held.remove(&incident_id) {
         return Ok(Some(incident));
@@ -242,30 +249,34 @@ async fn take_held(
 }
 
 /// Moves an incident's indexed `last_activity` forward.
-async fn raise_last_activity(tx: &mut Transaction<'static, Db>, incident_id: i64, last_activity: i64) -> Result<()> {
+async fn raise_last_activity(
+    tx: &mut Transaction<'static, Db>,
+    incident_id: IncidentId,
+    last_activity: Ticks,
+) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET last_activity = CASE WHEN $1 > last_activity THEN $1 ELSE last_activity END
          WHERE incident_id = $2",
     )
-    .bind(last_activity)
-    .bind(incident_id)
+    .bind(last_activity.get())
+    .bind(incident_id.get())
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-fn incident_last_activity(incident: &Incident) -> i64 {
-    incident.alerts.iter().map(|alert| ticks_of(&alert.last_activity)).max().unwrap_or_default()
+fn incident_last_activity(incident: &Incident) -> Ticks {
+    Ticks(incident.alerts.iter().map(|alert| ticks_of(&alert.last_activity)).max().unwrap_or_default())
 }
 
 async fn select_incident(
     tx: &mut Transaction<'static, Db>,
     tenant: &str,
-    incident_id: i64,
+    incident_id: IncidentId,
 ) -> Result<Option<Incident>> {
     let document: Option<String> = sqlx::query_scalar(Dialect::SELECT_INCIDENT_FOR_UPDATE)
         .bind(tenant)
-        .bind(incident_id)
+        .bind(incident_id.get())
         .fetch_optional(&mut **tx)
         .await?;
     document.as_deref().map(parse_document).transpose()
@@ -275,7 +286,7 @@ async fn select_incident(
 async fn write_incident(
     tx: &mut Transaction<'static, Db>,
     incident: &Incident,
-    last_activity: Option<i64>,
+    last_activity: Option<Ticks>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET status = $1, assigned_to = $2, last_update_time = $3,
@@ -285,7 +296,7 @@ async fn write_incident(
     .bind(&incident.status)
     .bind(&incident.assigned_to)
     .bind(ticks_of(&incident.last_update_time))
-    .bind(last_activity)
+    .bind(last_activity.map(Ticks::get))
     .bind(render(incident)?)
     .bind(incident.incident_id)
     .execute(&mut **tx)
@@ -294,7 +305,13 @@ async fn write_incident(
 }
 
 /// Moves a merged incident's alerts and entity keys to the incident it was merged into.
-async fn move_incident_rows(tx: &mut Transaction<'static, Db>, tenant: &str, from: i64, to: i64) -> Result<()> {
+async fn move_incident_rows(
+    tx: &mut Transaction<'static, Db>,
+    tenant: &str,
+    from: IncidentId,
+    to: IncidentId,
+) -> Result<()> {
+    let (from, to) = (from.get(), to.get());
     sqlx::query("UPDATE alerts SET incident_id = $1 WHERE tenant_id = $2 AND incident_id = $3")
         .bind(to)
         .bind(tenant)

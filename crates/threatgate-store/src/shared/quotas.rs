@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
+use threatgate_domain::UnixSeconds;
 
 use super::{Backend, Db, DbRow};
 use crate::{QuotaCount, QuotaStore, Result};
@@ -46,9 +47,9 @@ impl QuotaStore for Backend {
         Ok(totals)
     }
 
-    async fn delete_quota_counts_before(&self, window_start_seconds: i64) -> Result<u64> {
+    async fn delete_quota_counts_before(&self, window_start: UnixSeconds) -> Result<u64> {
         let result = sqlx::query("DELETE FROM quota_usage WHERE (window_index + 1) * length_seconds <= $1")
-            .bind(window_start_seconds)
+            .bind(window_start.get())
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected())

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use threatgate_domain::{IncidentId, Ticks};
 use threatgate_incidents::IngestAlert;
 
 use super::dialect::SqliteDialect;
@@ -21,9 +22,9 @@ impl Correlation for SqliteDialect {
         Ok(IncidentIds { next })
     }
 
-    async fn next_incident_id(ids: &mut IncidentIds, _tx: &mut Transaction<'static, Sqlite>) -> Result<i64> {
+    async fn next_incident_id(ids: &mut IncidentIds, _tx: &mut Transaction<'static, Sqlite>) -> Result<IncidentId> {
         ids.next += 1;
-        Ok(ids.next - 1)
+        Ok(IncidentId::new(ids.next - 1))
     }
 
     /// An incident's document, to change it (the transaction already holds the write lock).
@@ -61,7 +62,7 @@ impl Correlation for SqliteDialect {
     async fn insert_alerts(
         tx: &mut Transaction<'static, Sqlite>,
         tenant: &str,
-        placed: &[(String, i64)],
+        placed: &[(String, IncidentId)],
     ) -> Result<()> {
         for chunk in placed.chunks(Self::MAX_BINDS / 3) {
             let sql = format!(
@@ -71,7 +72,7 @@ impl Correlation for SqliteDialect {
             // Built from fixed fragments and `?` only; every value is bound.
             let mut statement = sqlx::query(AssertSqlSafe(sql));
             for (alert_id, incident_id) in chunk {
-                statement = statement.bind(tenant).bind(alert_id).bind(*incident_id);
+                statement = statement.bind(tenant).bind(alert_id).bind(incident_id.get());
             }
             statement.execute(&mut **tx).await?;
         }
@@ -83,7 +84,7 @@ impl Correlation for SqliteDialect {
         tx: &mut Transaction<'static, Sqlite>,
         tenant: &str,
         keys: &[String],
-        incident_id: i64,
+        incident_id: IncidentId,
     ) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
@@ -95,19 +96,19 @@ impl Correlation for SqliteDialect {
         // Built from fixed fragments and `?` only; every value is bound.
         let mut statement = sqlx::query(AssertSqlSafe(sql));
         for key in keys {
-            statement = statement.bind(tenant).bind(key).bind(incident_id);
+            statement = statement.bind(tenant).bind(key).bind(incident_id.get());
         }
         statement.execute(&mut **tx).await?;
         Ok(())
     }
 
-    /// Open incidents of the tenant holding any of `keys`, active since `since` (ticks).
+    /// Open incidents of the tenant holding any of `keys`, active since `since`.
     async fn open_incidents_sharing(
         tx: &mut Transaction<'static, Sqlite>,
         tenant: &str,
         keys: &[String],
-        since: i64,
-    ) -> Result<Vec<i64>> {
+        since: Ticks,
+    ) -> Result<Vec<IncidentId>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -122,7 +123,8 @@ impl Correlation for SqliteDialect {
         for key in keys {
             statement = statement.bind(key);
         }
-        Ok(statement.bind(since).fetch_all(&mut **tx).await?)
+        let ids: Vec<i64> = statement.bind(since.get()).fetch_all(&mut **tx).await?;
+        Ok(ids.into_iter().map(IncidentId::new).collect())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use threatgate_domain::datetime::parse_datetime_ticks;
-use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope};
+use threatgate_domain::{IngestAlerts, RunHunting, TenantId, TenantScope, Ticks};
 use threatgate_hunting::schema::{self, Type};
 use threatgate_store::{EventValue, HuntLimits, HuntRefusal, Store};
 use uuid::Uuid;
@@ -230,7 +230,7 @@ pub(crate) async fn hunting_golden_queries_answer_as_kql_does(store: Arc<dyn Sto
             .unwrap_or_else(|e| panic!("{}: {}", case.name, e.describe(&case.query)));
         let plan =
             threatgate_hunting::bind(&parsed).unwrap_or_else(|e| panic!("{}: {}", case.name, e.describe(&case.query)));
-        let output = match store.run_hunt(&scope, &plan, now(), LIMITS).await {
+        let output = match store.run_hunt(&scope, &plan, Ticks(now()), LIMITS).await {
             Ok(Ok(output)) => output,
             Ok(Err(refusal)) => {
                 failures.push(format!("{}: refused {refusal:?}", case.name));
@@ -274,7 +274,10 @@ pub(crate) async fn hunting_limits_rows_and_reads_only_the_callers_tenant(store:
         let store = store.clone();
         async move {
             let plan = threatgate_hunting::bind(&threatgate_hunting::parse(query).unwrap()).unwrap();
-            store.run_hunt(&TenantScope::<RunHunting>::for_administrator(tenant), &plan, now(), limits).await.unwrap()
+            store
+                .run_hunt(&TenantScope::<RunHunting>::for_administrator(tenant), &plan, Ticks(now()), limits)
+                .await
+                .unwrap()
         }
     };
     let everything = "union DeviceProcessEvents, DeviceNetworkEvents, DeviceInfo | count";
@@ -286,7 +289,7 @@ pub(crate) async fn hunting_limits_rows_and_reads_only_the_callers_tenant(store:
     assert_eq!(run(tenant, "DeviceProcessEvents", few).await, Err(HuntRefusal::TooManyRows));
     assert_eq!(run(tenant, "DeviceProcessEvents | take 6", few).await.unwrap().rows.len(), 6);
     // Retention removes old rows of every tenant.
-    let deleted = store.delete_events_before(now() - 2 * 1440 * MINUTE).await.unwrap();
+    let deleted = store.delete_events_before(Ticks(now() - 2 * 1440 * MINUTE)).await.unwrap();
     assert_eq!(deleted, 2);
     assert_eq!(run(tenant, everything, LIMITS).await.unwrap().rows, [[serde_json::json!(14)]]);
 }
@@ -313,7 +316,7 @@ pub(crate) async fn hunting_tables_hold_every_column_of_the_schema(store: Arc<dy
         insert(store.as_ref(), tenant, table.name, vec![values]).await;
         let plan = threatgate_hunting::bind(&threatgate_hunting::parse(table.name).unwrap()).unwrap();
         let output = store
-            .run_hunt(&TenantScope::<RunHunting>::for_administrator(tenant), &plan, now(), LIMITS)
+            .run_hunt(&TenantScope::<RunHunting>::for_administrator(tenant), &plan, Ticks(now()), LIMITS)
             .await
             .unwrap()
             .unwrap();
@@ -361,7 +364,7 @@ pub(crate) async fn hunting_text_keeps_every_character_and_has_finds_indexed_ter
         async move {
             let plan = threatgate_hunting::bind(&threatgate_hunting::parse(query).unwrap()).unwrap();
             let scope = TenantScope::<RunHunting>::for_administrator(tenant);
-            store.run_hunt(&scope, &plan, now(), LIMITS).await.unwrap().unwrap().rows
+            store.run_hunt(&scope, &plan, Ticks(now()), LIMITS).await.unwrap().unwrap().rows
         }
     };
     // The bulk paths (multi-row INSERT, COPY) keep every character.
@@ -406,10 +409,10 @@ pub(crate) async fn hunting_stops_a_query_at_its_timeout_and_frees_its_connectio
     // More timeouts than the pool has connections: each statement must really stop, or the
     // later ones would find no free connection.
     for _ in 0..6 {
-        assert_eq!(store.run_hunt(&scope, &endless, now(), short).await.unwrap(), Err(HuntRefusal::Timeout));
+        assert_eq!(store.run_hunt(&scope, &endless, Ticks(now()), short).await.unwrap(), Err(HuntRefusal::Timeout));
     }
     let count = threatgate_hunting::bind(&threatgate_hunting::parse("DeviceProcessEvents | count").unwrap()).unwrap();
-    let output = store.run_hunt(&scope, &count, now(), LIMITS).await.unwrap().unwrap();
+    let output = store.run_hunt(&scope, &count, Ticks(now()), LIMITS).await.unwrap().unwrap();
     assert_eq!(output.rows, [[serde_json::json!(3000)]], "the connections work on afterwards");
 }
 
@@ -447,7 +450,7 @@ pub(crate) async fn hunting_runs_the_largest_queries_the_limits_accept(store: Ar
         let plan = threatgate_hunting::parse(query)
             .and_then(|q| threatgate_hunting::bind(&q))
             .unwrap_or_else(|e| panic!("{}", e.describe(query)));
-        let output = store.run_hunt(&scope, &plan, now(), LIMITS).await.unwrap().unwrap();
+        let output = store.run_hunt(&scope, &plan, Ticks(now()), LIMITS).await.unwrap().unwrap();
         assert_eq!(output.rows.len(), 1, "{}", &query[..80]);
     }
 }
@@ -463,7 +466,7 @@ pub(crate) async fn hunting_stops_reading_rows_when_the_sink_says_so(store: Arc<
         seen += 1;
         seen < 3
     };
-    let outcome = store.stream_hunt(&scope, &plan, now(), LIMITS, &mut sink).await.unwrap();
+    let outcome = store.stream_hunt(&scope, &plan, Ticks(now()), LIMITS, &mut sink).await.unwrap();
     assert_eq!(outcome, Err(HuntRefusal::Stopped));
     assert_eq!(seen, 3);
 }
@@ -494,7 +497,7 @@ pub(crate) async fn hunting_client_mistakes_found_while_running_are_refusals(sto
         let Ok(plan) = threatgate_hunting::parse(query).and_then(|q| threatgate_hunting::bind(&q)) else {
             continue;
         };
-        match store.run_hunt(&scope, &plan, now(), LIMITS).await {
+        match store.run_hunt(&scope, &plan, Ticks(now()), LIMITS).await {
             Ok(Ok(_)) => {}
             Ok(Err(HuntRefusal::Invalid(message))) => assert!(!message.is_empty(), "{query}"),
             other => panic!("{query}: {:?}", other.map(|outcome| outcome.map(|output| output.rows.len()))),

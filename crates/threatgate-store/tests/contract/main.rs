@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use threatgate_domain::{
-    AppId, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName, KeyId,
-    ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant, TenantId, Upn,
-    User, UserRole,
+    AppId, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DisplayName, DomainName,
+    IncidentId, KeyId, ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION,
+    Tenant, TenantId, Ticks, UnixSeconds, Upn, User, UserRole,
 };
 use threatgate_store::{
     AccessEntry, AccessLogQuery, AccessOperation, AuditCategory, AuditEvent, AuditRecord, AuditTrailQuery,
@@ -169,8 +169,8 @@ fn access_entry(tenant: TenantId, operation: AccessOperation, incident_ids: &[i6
         app_id: AppId::from_uuid(guid()),
         app_name: "Partner <connector>".into(),
         operation,
-        incident_id: (operation != AccessOperation::ListIncidents).then(|| incident_ids[0]),
-        incident_ids: incident_ids.to_vec(),
+        incident_id: (operation != AccessOperation::ListIncidents).then(|| IncidentId::new(incident_ids[0])),
+        incident_ids: incident_ids.iter().copied().map(IncidentId::new).collect(),
         status: 200,
         result: format!("{} incidents", incident_ids.len()),
         detail: "$filter=status eq 'Active'".into(),
@@ -203,7 +203,7 @@ async fn the_access_log_is_read_per_tenant_newest_first_and_pages(store: Arc<dyn
     let second = store.list_access_entries(&scope, &next).await.unwrap();
     assert_eq!([first, second].concat(), all, "paging by id neither repeats nor skips");
 
-    let of_three = AccessLogQuery { limit: 100, incident_id: Some(3), ..Default::default() };
+    let of_three = AccessLogQuery { limit: 100, incident_id: Some(IncidentId::new(3)), ..Default::default() };
     let touching = store.list_access_entries(&scope, &of_three).await.unwrap();
     assert_eq!(
         touching.iter().map(|s| s.entry.clone()).collect::<Vec<_>>(),
@@ -231,7 +231,7 @@ async fn recent_access_entries_survive_the_retention_cleanup(store: Arc<dyn Stor
     };
     store.append_access_entries(&[old, recent.clone()]).await.unwrap();
     // Asked to drop everything, the cleanup still keeps the last day.
-    assert_eq!(store.delete_access_entries_before(now_ticks).await.unwrap(), 1);
+    assert_eq!(store.delete_access_entries_before(Ticks(now_ticks)).await.unwrap(), 1);
     let scope = threatgate_domain::TenantScope::for_administrator(contoso.id);
     let left = store.list_access_entries(&scope, &AccessLogQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(left.into_iter().map(|s| s.entry).collect::<Vec<_>>(), vec![recent]);
@@ -405,7 +405,11 @@ async fn the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_else
     let now_ticks = OffsetDateTime::now_utc().unix_timestamp() * 10_000_000;
     let recent = audit_event(now_ticks - 60 * 10_000_000, customer.id, None, "RevokeConsent");
     store.append_audit_events(&[recent]).await.unwrap();
-    assert_eq!(store.delete_audit_events_before(now_ticks).await.unwrap(), 3, "the old ones go, the last day stays");
+    assert_eq!(
+        store.delete_audit_events_before(Ticks(now_ticks)).await.unwrap(),
+        3,
+        "the old ones go, the last day stays"
+    );
 }
 
 async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant(store: Arc<dyn Store>) {
@@ -446,7 +450,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
     let mut sorted = order.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(order, sorted, "newest change first, then the higher id");
-    assert_eq!(everything.ids, order.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+    assert_eq!(everything.ids, order.iter().map(|(_, id)| IncidentId::new(*id)).collect::<Vec<_>>());
 
     // Pages neither repeat nor skip; the filter agrees with the documents.
     let first = store.list_incidents(&read, &query("$top=7")).await.unwrap();
@@ -465,7 +469,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
         comment: Some("looked at it".into()),
         ..Default::default()
     };
-    let outcome = store.update_incident(&write, target, &update, now + 10_000_000_000).await.unwrap();
+    let outcome = store.update_incident(&write, target, &update, Ticks(now + 10_000_000_000)).await.unwrap();
     assert!(matches!(outcome, threatgate_store::UpdateOutcome::Updated(_)), "{outcome:?}");
     let assigned = store.list_incidents(&read, &query("$filter=assignedTo eq 'analyst@contoso.com'")).await.unwrap();
     assert_eq!(assigned.ids, vec![target]);
@@ -480,7 +484,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
     assert!(store.get_incident(&theirs, target).await.unwrap().is_none());
     let foreign = TenantScope::<WriteIncidents>::for_administrator(woodgrove.id);
     assert!(matches!(
-        store.update_incident(&foreign, target, &update, now).await.unwrap(),
+        store.update_incident(&foreign, target, &update, Ticks(now)).await.unwrap(),
         threatgate_store::UpdateOutcome::NotFound
     ));
 }
@@ -670,7 +674,7 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
         let plan = threatgate_hunting::bind(&threatgate_hunting::parse(query).unwrap()).unwrap();
         let scope = TenantScope::<threatgate_domain::RunHunting>::for_administrator(customer.id);
         let limits = threatgate_store::HuntLimits { max_rows: 10_000, timeout: std::time::Duration::from_secs(30) };
-        store.run_hunt(&scope, &plan, at, limits).await.unwrap().unwrap().rows
+        store.run_hunt(&scope, &plan, Ticks(at), limits).await.unwrap().unwrap().rows
     };
     let all = "AlertEvidence | project AlertId, EntityType, DeviceName, AccountUpn, SHA256, RemoteIP | order by AlertId asc, EntityType asc, DeviceName asc, AccountUpn asc, SHA256 asc, RemoteIP asc";
     let evidence = hunt(store.clone(), all).await;
@@ -723,7 +727,7 @@ async fn quota_counts_add_up_across_reports_and_old_windows_go(store: Arc<dyn St
         .unwrap();
     assert_eq!(second, vec![count("t/a/get", 100, 2), count("t/a/list", 100, 50), count("t/a/list", 101, 1)]);
     // Windows that ended before 101 × 60 s go; the one that ends later stays.
-    assert_eq!(store.delete_quota_counts_before(101 * 60).await.unwrap(), 2);
+    assert_eq!(store.delete_quota_counts_before(UnixSeconds(101 * 60)).await.unwrap(), 2);
     assert_eq!(store.add_quota_counts(&[count("t/a/list", 101, 0)]).await.unwrap(), vec![count("t/a/list", 101, 1)]);
 }
 
