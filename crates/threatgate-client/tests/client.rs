@@ -124,7 +124,7 @@ async fn fan_out_over_fifty_tenants_reports_each_failure_and_serves_the_rest() {
         let domain = format!("customer{n}.onmicrosoft.com");
         admin.create_tenant(&format!("Customer {n}"), Some(&domain)).await.unwrap();
         if n % 5 != 4 {
-            admin.grant_consent(&domain, &partner.app_id).await.unwrap();
+            admin.grant_consent(&domain, partner.app()).await.unwrap();
         }
         tenants.push(domain);
     }

@@ -164,7 +164,7 @@ impl<'a> DirectoryAdmin<'a> {
     }
 
     /// The application, if the actor may manage it (its registration and credentials).
-    async fn managed_application(&self, app_id: &str, change: &str) -> AdminResult<Application> {
+    async fn managed_application(&self, app_id: AppId, change: &str) -> AdminResult<Application> {
         let application = self.get_application(app_id).await?;
         self.require_global_admin(application.home_tenant_id, change).await?;
         Ok(application)
@@ -421,10 +421,9 @@ impl<'a> DirectoryAdmin<'a> {
     }
 
     /// Finds an application by its application (client) id.
-    pub async fn get_application(&self, app_id: &str) -> AdminResult<Application> {
-        let not_found = || AdminError::NotFound { what: "application", name: app_id.to_owned() };
-        let id = AppId::parse(app_id).ok_or_else(not_found)?;
-        self.store.find_application(id).await?.ok_or_else(not_found)
+    pub async fn get_application(&self, app_id: AppId) -> AdminResult<Application> {
+        let not_found = || AdminError::NotFound { what: "application", name: app_id.to_string() };
+        self.store.find_application(app_id).await?.ok_or_else(not_found)
     }
 
     /// Applications registered in `tenant`, or all.
@@ -438,7 +437,7 @@ impl<'a> DirectoryAdmin<'a> {
 
     /// Adds Threat Protection application permissions (by value or alias) to what the
     /// application requests. Returns the application as updated.
-    pub async fn add_permissions(&self, app_id: &str, role_names: &[String]) -> AdminResult<Application> {
+    pub async fn add_permissions(&self, app_id: AppId, role_names: &[String]) -> AdminResult<Application> {
         let application = self.managed_application(app_id, "change an application's permissions").await?;
         if role_names.is_empty() {
             return Err(AdminError::Refused("name at least one permission".into()));
@@ -472,7 +471,7 @@ impl<'a> DirectoryAdmin<'a> {
     }
 
     /// Adds a client secret valid from now for `days` days.
-    pub async fn add_secret(&self, app_id: &str, description: &str, days: Option<i64>) -> AdminResult<CreatedSecret> {
+    pub async fn add_secret(&self, app_id: AppId, description: &str, days: Option<i64>) -> AdminResult<CreatedSecret> {
         let application = self.managed_application(app_id, "add client secrets").await?;
         let days = days.unwrap_or(DEFAULT_SECRET_LIFETIME_DAYS);
         if !(1..=MAX_SECRET_LIFETIME_DAYS).contains(&days) {
@@ -509,7 +508,7 @@ impl<'a> DirectoryAdmin<'a> {
     /// says. `description` defaults to the certificate's subject.
     pub async fn add_certificate(
         &self,
-        app_id: &str,
+        app_id: AppId,
         upload: &[u8],
         description: Option<&str>,
     ) -> AdminResult<CertificateCredentialRecord> {
@@ -558,7 +557,7 @@ impl<'a> DirectoryAdmin<'a> {
     }
 
     /// Removes a certificate credential, named by its key id or its thumbprint.
-    pub async fn delete_certificate(&self, app_id: &str, key_id_or_thumbprint: &str) -> AdminResult<()> {
+    pub async fn delete_certificate(&self, app_id: AppId, key_id_or_thumbprint: &str) -> AdminResult<()> {
         let application = self.managed_application(app_id, "remove certificates").await?;
         let not_found =
             || AdminError::NotFound { what: "certificate credential", name: key_id_or_thumbprint.to_owned() };
@@ -589,22 +588,21 @@ impl<'a> DirectoryAdmin<'a> {
         Ok(())
     }
 
-    pub async fn list_certificates(&self, app_id: &str) -> AdminResult<Vec<CertificateCredentialRecord>> {
+    pub async fn list_certificates(&self, app_id: AppId) -> AdminResult<Vec<CertificateCredentialRecord>> {
         let application = self.get_application(app_id).await?;
         Ok(self.store.list_certificate_credentials(application.app_id).await?)
     }
 
     /// Whether `value` is a current (valid now) client secret of the application.
-    pub async fn is_current_secret(&self, app_id: &str, value: &ClientSecret) -> AdminResult<bool> {
+    pub async fn is_current_secret(&self, app_id: AppId, value: &ClientSecret) -> AdminResult<bool> {
         let now = self.clock.now();
         let secrets = self.list_secrets(app_id).await?;
         Ok(secrets.iter().any(|s| s.is_valid_at(now) && self.hasher.verify(value, &s.value_hash)))
     }
 
-    pub async fn delete_secret(&self, app_id: &str, key_id: &str) -> AdminResult<()> {
+    pub async fn delete_secret(&self, app_id: AppId, key_id: ObjectId) -> AdminResult<()> {
         let application = self.managed_application(app_id, "remove client secrets").await?;
-        let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_owned() };
-        let key_id = ObjectId::parse(key_id).ok_or_else(not_found)?;
+        let not_found = || AdminError::NotFound { what: "client secret", name: key_id.to_string() };
         if !self.store.delete_client_secret(application.app_id, key_id).await? {
             return Err(not_found());
         }
@@ -625,7 +623,7 @@ impl<'a> DirectoryAdmin<'a> {
     pub async fn credential_report(
         &self,
         tenant: Option<&str>,
-        app: Option<&str>,
+        app: Option<AppId>,
     ) -> AdminResult<Vec<CredentialReport>> {
         let applications = match app {
             Some(app) => vec![self.get_application(app).await?],
@@ -670,7 +668,7 @@ impl<'a> DirectoryAdmin<'a> {
         Ok(report)
     }
 
-    pub async fn list_secrets(&self, app_id: &str) -> AdminResult<Vec<ClientSecretRecord>> {
+    pub async fn list_secrets(&self, app_id: AppId) -> AdminResult<Vec<ClientSecretRecord>> {
         let application = self.get_application(app_id).await?;
         Ok(self.store.list_client_secrets(application.app_id).await?)
     }
@@ -678,7 +676,7 @@ impl<'a> DirectoryAdmin<'a> {
     /// Consents to the application in `tenant` on behalf of the organisation: creates its
     /// service principal there and grants every Threat Protection permission it requests.
     /// The consent is recorded as given by the actor.
-    pub async fn grant_consent(&self, tenant: &str, app_id: &str) -> AdminResult<ConsentStatus> {
+    pub async fn grant_consent(&self, tenant: &str, app_id: AppId) -> AdminResult<ConsentStatus> {
         let tenant = self.get_tenant(tenant).await?;
         self.require_global_admin(tenant.id, "grant consent").await?;
         let application = self.get_application(app_id).await?;
@@ -733,7 +731,7 @@ impl<'a> DirectoryAdmin<'a> {
     }
 
     /// Removes the application's service principal from `tenant`, and with it every grant.
-    pub async fn revoke_consent(&self, tenant: &str, app_id: &str) -> AdminResult<()> {
+    pub async fn revoke_consent(&self, tenant: &str, app_id: AppId) -> AdminResult<()> {
         let tenant = self.get_tenant(tenant).await?;
         self.require_global_admin(tenant.id, "revoke consent").await?;
         let application = self.get_application(app_id).await?;

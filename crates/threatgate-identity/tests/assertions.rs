@@ -96,15 +96,15 @@ async fn world() -> World {
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     let contoso = admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
-    let app_id = app.app_id.to_string();
-    admin.add_permissions(&app_id, &["Incident.Read.All".into()]).await.unwrap();
+    let app_id = app.app_id;
+    admin.add_permissions(app_id, &["Incident.Read.All".into()]).await.unwrap();
     let credential = Credential::new(NOW - Duration::days(1), NOW + Duration::days(90));
-    let record = admin.add_certificate(&app_id, credential.pem.as_bytes(), None).await.unwrap();
+    let record = admin.add_certificate(app_id, credential.pem.as_bytes(), None).await.unwrap();
     assert_eq!(record.description, "CN=Fabrikam connector");
-    admin.grant_consent("contoso.onmicrosoft.com", &app_id).await.unwrap();
+    admin.grant_consent("contoso.onmicrosoft.com", app_id).await.unwrap();
     let kek = Arc::new(threatgate_identity::KeyEncryptionKey::from_bytes(&[5; 32]).unwrap());
     let service = IdentityService::open(store, clock.clone(), hasher, kek, IdentitySettings::default()).await.unwrap();
-    World { service, clock, app_id, tenant_id: contoso.id.to_string(), credential }
+    World { service, clock, app_id: app_id.to_string(), tenant_id: contoso.id.to_string(), credential }
 }
 
 impl World {

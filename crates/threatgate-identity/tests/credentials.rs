@@ -16,9 +16,9 @@ async fn a_secret_is_warned_about_thirty_days_before_it_ends_and_reported_expire
     let admin = DirectoryAdmin::new(&store, &hasher, &clock, Actor::Operator("test"));
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
-    let app_id = app.app_id.to_string();
-    admin.add_secret(&app_id, "long", Some(365)).await.unwrap();
-    let short = admin.add_secret(&app_id, "short", Some(45)).await.unwrap();
+    let app_id = app.app_id;
+    admin.add_secret(app_id, "long", Some(365)).await.unwrap();
+    let short = admin.add_secret(app_id, "short", Some(45)).await.unwrap();
 
     let states = |report: Vec<threatgate_identity::CredentialReport>| -> Vec<(String, CredentialState)> {
         report.into_iter().map(|c| (c.description, c.state)).collect()
@@ -29,13 +29,13 @@ async fn a_secret_is_warned_about_thirty_days_before_it_ends_and_reported_expire
 
     // 15 days on: 30 days left, the warning starts.
     clock.advance(Duration::days(15));
-    let report = admin.credential_report(None, Some(&app_id)).await.unwrap();
+    let report = admin.credential_report(None, Some(app_id)).await.unwrap();
     assert_eq!(report[0].state, CredentialState::ExpiringSoon { days_left: 30 });
     assert!(report[0].state.needs_rotation() && !report[1].state.needs_rotation());
     assert_eq!(report[0].state.to_string(), "expires in 30 days");
 
     clock.advance(Duration::days(29) + Duration::hours(12));
-    let report = admin.credential_report(None, Some(&app_id)).await.unwrap();
+    let report = admin.credential_report(None, Some(app_id)).await.unwrap();
     assert_eq!(report[0].state.to_string(), "expires within a day");
 
     clock.advance(Duration::days(1));

@@ -18,9 +18,9 @@ async fn only_the_tenants_global_administrator_or_the_operator_changes_its_appli
     operator.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     operator.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = operator.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
-    let app_id = app.app_id.to_string();
-    let secret = operator.add_secret(&app_id, "kept", None).await.unwrap();
-    operator.grant_consent("contoso.onmicrosoft.com", &app_id).await.unwrap();
+    let app_id = app.app_id;
+    let secret = operator.add_secret(app_id, "kept", None).await.unwrap();
+    operator.grant_consent("contoso.onmicrosoft.com", app_id).await.unwrap();
     for (upn, admin) in [
         ("admin@fabrikam.onmicrosoft.com", true),
         ("analyst@fabrikam.onmicrosoft.com", false),
@@ -38,10 +38,10 @@ async fn only_the_tenants_global_administrator_or_the_operator_changes_its_appli
         let forbidden = |result: Result<(), AdminError>, what: &str| {
             assert!(matches!(result, Err(AdminError::Forbidden(_))), "{upn}: {what}: {result:?}");
         };
-        forbidden(user.add_secret(&app_id, "stolen", None).await.map(drop), "add a secret");
-        forbidden(user.delete_secret(&app_id, &secret.record.key_id.to_string()).await, "delete a secret");
-        forbidden(user.add_permissions(&app_id, &["Incident.ReadWrite.All".into()]).await.map(drop), "permissions");
-        forbidden(user.delete_certificate(&app_id, "00").await, "delete a certificate");
+        forbidden(user.add_secret(app_id, "stolen", None).await.map(drop), "add a secret");
+        forbidden(user.delete_secret(app_id, secret.record.key_id).await, "delete a secret");
+        forbidden(user.add_permissions(app_id, &["Incident.ReadWrite.All".into()]).await.map(drop), "permissions");
+        forbidden(user.delete_certificate(app_id, "00").await, "delete a certificate");
         forbidden(user.reset_password("admin@fabrikam.onmicrosoft.com").await.map(drop), "reset a password");
         forbidden(
             user.create_user("fabrikam.onmicrosoft.com", "new@fabrikam.onmicrosoft.com", None, true).await.map(drop),
@@ -57,16 +57,16 @@ async fn only_the_tenants_global_administrator_or_the_operator_changes_its_appli
     // Contoso's administrator manages Contoso's consent, not Fabrikam's.
     let (contoso_admin, _) = as_user("admin@contoso.onmicrosoft.com");
     let contoso = DirectoryAdmin::new(&store, &hasher, &clock, Actor::User(&contoso_admin));
-    contoso.revoke_consent("contoso.onmicrosoft.com", &app_id).await.unwrap();
-    let other = contoso.grant_consent("fabrikam.onmicrosoft.com", &app_id).await;
+    contoso.revoke_consent("contoso.onmicrosoft.com", app_id).await.unwrap();
+    let other = contoso.grant_consent("fabrikam.onmicrosoft.com", app_id).await;
     assert!(matches!(other, Err(AdminError::Forbidden(_))), "{other:?}");
 
-    assert_eq!(operator.list_secrets(&app_id).await.unwrap().len(), 1, "nothing was added or deleted");
-    assert!(operator.get_application(&app_id).await.unwrap().required_app_roles.is_empty());
+    assert_eq!(operator.list_secrets(app_id).await.unwrap().len(), 1, "nothing was added or deleted");
+    assert!(operator.get_application(app_id).await.unwrap().required_app_roles.is_empty());
 
     // The tenant's Global Administrator may.
     let (fabrikam_admin, _) = as_user("admin@fabrikam.onmicrosoft.com");
     let admin = DirectoryAdmin::new(&store, &hasher, &clock, Actor::User(&fabrikam_admin));
-    admin.add_secret(&app_id, "rotated", None).await.unwrap();
-    admin.delete_secret(&app_id, &secret.record.key_id.to_string()).await.unwrap();
+    admin.add_secret(app_id, "rotated", None).await.unwrap();
+    admin.delete_secret(app_id, secret.record.key_id).await.unwrap();
 }

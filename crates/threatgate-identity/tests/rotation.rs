@@ -28,13 +28,13 @@ async fn world() -> World {
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
     admin.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
-    let app_id = app.app_id.to_string();
-    admin.add_permissions(&app_id, &["Incident.Read.All".into()]).await.unwrap();
-    let secret = admin.add_secret(&app_id, "test", Some(730)).await.unwrap().value.expose().to_owned();
-    admin.grant_consent("contoso.onmicrosoft.com", &app_id).await.unwrap();
+    let app_id = app.app_id;
+    admin.add_permissions(app_id, &["Incident.Read.All".into()]).await.unwrap();
+    let secret = admin.add_secret(app_id, "test", Some(730)).await.unwrap().value.expose().to_owned();
+    admin.grant_consent("contoso.onmicrosoft.com", app_id).await.unwrap();
     let kek = Arc::new(threatgate_identity::KeyEncryptionKey::from_bytes(&[5; 32]).unwrap());
     let service = IdentityService::open(store, clock.clone(), hasher, kek, IdentitySettings::default()).await.unwrap();
-    World { service, clock, app_id, secret }
+    World { service, clock, app_id: app_id.to_string(), secret }
 }
 
 impl World {

@@ -220,6 +220,18 @@ pub struct PartnerFixture {
     pub not_consented: String,
 }
 
+impl PartnerFixture {
+    /// The application's id, typed, for the directory's administration calls.
+    pub fn app(&self) -> threatgate_domain::AppId {
+        threatgate_domain::AppId::parse(&self.app_id).expect("the fixture's app id is a GUID")
+    }
+
+    /// The id of the secret `seed_partner` created, typed.
+    pub fn secret_key(&self) -> threatgate_domain::ObjectId {
+        threatgate_domain::ObjectId::parse(&self.secret_key_id).expect("the fixture's secret id is a GUID")
+    }
+}
+
 /// Seeds Fabrikam (partner, app with `roles`, a secret), Contoso and Woodgrove (consented)
 /// and Northwind (not consented).
 pub async fn seed_partner(app: &TestApp, roles: &[&str]) -> PartnerFixture {
@@ -234,23 +246,23 @@ pub async fn seed_partner(app: &TestApp, roles: &[&str]) -> PartnerFixture {
         )
         .await
         .expect("application");
-    let app_id = application.app_id.to_string();
+    let app_id = application.app_id;
     if !roles.is_empty() {
         let names: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-        admin.add_permissions(&app_id, &names).await.expect("permissions");
+        admin.add_permissions(app_id, &names).await.expect("permissions");
     }
-    let secret = admin.add_secret(&app_id, "test", None).await.expect("secret");
+    let secret = admin.add_secret(app_id, "test", None).await.expect("secret");
     let mut consented = Vec::new();
     for (name, domain) in [("Contoso", "contoso.onmicrosoft.com"), ("Woodgrove", "woodgrove.onmicrosoft.com")] {
         let tenant = admin.create_tenant(name, Some(domain)).await.expect("customer");
-        admin.grant_consent(domain, &app_id).await.expect("consent");
+        admin.grant_consent(domain, app_id).await.expect("consent");
         consented.push(tenant.id.to_string());
     }
     let northwind = admin.create_tenant("Northwind", Some("northwind.onmicrosoft.com")).await.expect("customer");
     app.refresh().await;
     PartnerFixture {
         partner_tenant: partner.id.to_string(),
-        app_id,
+        app_id: app_id.to_string(),
         client_secret: secret.value.expose().to_owned(),
         secret_key_id: secret.record.key_id.to_string(),
         consented,

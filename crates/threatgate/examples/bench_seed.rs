@@ -54,9 +54,9 @@ async fn main() -> anyhow::Result<()> {
 
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await?;
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Fabrikam Threat Connector", true, &[]).await?;
-    let app_id = app.app_id.to_string();
-    admin.add_permissions(&app_id, &["Incident.ReadWrite.All".into()]).await?;
-    let secret = admin.add_secret(&app_id, "bench", None).await?;
+    let app_id = app.app_id;
+    admin.add_permissions(app_id, &["Incident.ReadWrite.All".into()]).await?;
+    let secret = admin.add_secret(app_id, "bench", None).await?;
 
     // BENCH_NOW_TICKS fixes "now", so that two loads can be compared row for row.
     let now = match std::env::var("BENCH_NOW_TICKS") {
@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     for index in 0..tenants {
         let domain = domain_of(index);
         let tenant = admin.create_tenant(&format!("Customer {index:04}"), Some(&domain)).await?;
-        admin.grant_consent(&domain, &app_id).await?;
+        admin.grant_consent(&domain, app_id).await?;
         tenant_ids.push(tenant.id);
         if (index + 1) % 1000 == 0 {
             println!("{} tenants created and consented", index + 1);

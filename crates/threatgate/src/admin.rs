@@ -175,13 +175,13 @@ pub async fn app(command: AppCommand, json: bool) -> anyhow::Result<()> {
         }
         AppCommand::Show { data, app } => {
             let opened = Opened::new(&data).await?;
-            let application = opened.admin().get_application(&app).await?;
+            let application = opened.admin().get_application(app).await?;
             let output = ApplicationOutput { permissions: permissions_of(&application), application: &application };
             emit(json, &output, || describe_application(&application))
         }
         AppCommand::Credentials { data, tenant, app, expiring } => {
             let opened = Opened::new(&data).await?;
-            let mut report = opened.admin().credential_report(tenant.as_deref(), app.as_deref()).await?;
+            let mut report = opened.admin().credential_report(tenant.as_deref(), app).await?;
             if expiring {
                 report.retain(|credential| credential.state.needs_rotation());
             }
@@ -233,7 +233,7 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
     match command {
         SecretCommand::Add { data, app, description, expires_in_days } => {
             let opened = Opened::new(&data).await?;
-            let created = opened.admin().add_secret(&app, &description, expires_in_days).await?;
+            let created = opened.admin().add_secret(app, &description, expires_in_days).await?;
             let output = CreatedSecretOutput { record: &created.record, value: created.value.expose() };
             emit(json, &output, || {
                 format!(
@@ -246,12 +246,12 @@ async fn secret(command: SecretCommand, json: bool) -> anyhow::Result<()> {
         }
         SecretCommand::Delete { data, app, key_id } => {
             let opened = Opened::new(&data).await?;
-            opened.admin().delete_secret(&app, &key_id).await?;
+            opened.admin().delete_secret(app, key_id).await?;
             emit(json, &serde_json::json!({ "deleted": key_id }), || format!("deleted secret {key_id}"))
         }
         SecretCommand::List { data, app } => {
             let opened = Opened::new(&data).await?;
-            let secrets = opened.admin().list_secrets(&app).await?;
+            let secrets = opened.admin().list_secrets(app).await?;
             let now = time::OffsetDateTime::now_utc();
             emit(json, &secrets, || {
                 secrets
@@ -283,17 +283,17 @@ async fn certificate(command: CertificateCommand, json: bool) -> anyhow::Result<
             let upload = std::fs::read(&certificate)
                 .with_context(|| format!("reading the certificate {}", certificate.display()))?;
             let opened = Opened::new(&data).await?;
-            let record = opened.admin().add_certificate(&app, &upload, description.as_deref()).await?;
+            let record = opened.admin().add_certificate(app, &upload, description.as_deref()).await?;
             emit(json, &record, || describe(&record, time::OffsetDateTime::now_utc()))
         }
         CertificateCommand::Delete { data, app, key_id } => {
             let opened = Opened::new(&data).await?;
-            opened.admin().delete_certificate(&app, &key_id).await?;
+            opened.admin().delete_certificate(app, &key_id).await?;
             emit(json, &serde_json::json!({ "deleted": key_id }), || format!("deleted certificate {key_id}"))
         }
         CertificateCommand::List { data, app } => {
             let opened = Opened::new(&data).await?;
-            let certificates = opened.admin().list_certificates(&app).await?;
+            let certificates = opened.admin().list_certificates(app).await?;
             let now = time::OffsetDateTime::now_utc();
             emit(json, &certificates, || {
                 if certificates.is_empty() {
@@ -312,8 +312,8 @@ async fn permission(command: PermissionCommand, json: bool) -> anyhow::Result<()
     };
     let opened = Opened::new(&data).await?;
     let application = match roles {
-        Some(roles) => opened.admin().add_permissions(&app, &roles).await?,
-        None => opened.admin().get_application(&app).await?,
+        Some(roles) => opened.admin().add_permissions(app, &roles).await?,
+        None => opened.admin().get_application(app).await?,
     };
     let permissions = permissions_of(&application);
     emit(json, &permissions, || {
@@ -328,7 +328,7 @@ pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> 
     match command {
         ConsentCommand::Grant { data, tenant, app } => {
             let opened = Opened::new(&data).await?;
-            let status = opened.admin().grant_consent(&tenant, &app).await?;
+            let status = opened.admin().grant_consent(&tenant, app).await?;
             emit(json, &status, || {
                 let roles = if status.roles.is_empty() {
                     "no permissions (the app requests none)".into()
@@ -340,7 +340,7 @@ pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> 
         }
         ConsentCommand::Revoke { data, tenant, app } => {
             let opened = Opened::new(&data).await?;
-            opened.admin().revoke_consent(&tenant, &app).await?;
+            opened.admin().revoke_consent(&tenant, app).await?;
             emit(json, &serde_json::json!({ "revoked": { "tenant": tenant, "app": app } }), || {
                 format!("revoked consent of {app} in {tenant}")
             })
@@ -357,7 +357,7 @@ pub async fn consent(command: ConsentCommand, json: bool) -> anyhow::Result<()> 
         }
         ConsentCommand::Show { data, tenant, app } => {
             let opened = Opened::new(&data).await?;
-            let application = opened.admin().get_application(&app).await?;
+            let application = opened.admin().get_application(app).await?;
             let status =
                 opened.admin().list_consents(&tenant).await?.into_iter().find(|s| s.app_id == application.app_id);
             let status = status.with_context(|| format!("application {app} is not consented in {tenant}"))?;

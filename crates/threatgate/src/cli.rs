@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use threatgate_domain::{AppId, ObjectId};
 
 /// Threatgate: a self-hostable Microsoft identity platform and Threat Protection API for
 /// security partners.
@@ -461,7 +462,7 @@ pub enum AppCommand {
         #[command(flatten)]
         data: DataDirArg,
         /// Application (client) ID.
-        app: String,
+        app: AppId,
     },
     /// Every credential with its expiry: of one application, of a tenant's applications, or of
     /// all; those ending within 30 days (or ended) are marked.
@@ -473,7 +474,7 @@ pub enum AppCommand {
         tenant: Option<String>,
         /// Only this application (client) ID.
         #[arg(long)]
-        app: Option<String>,
+        app: Option<AppId>,
         /// Only credentials that end within 30 days or have ended.
         #[arg(long)]
         expiring: bool,
@@ -497,7 +498,7 @@ pub enum SecretCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
         #[arg(long, default_value = "")]
         description: String,
         /// Lifetime in days, 1 to 730 [default: 180].
@@ -509,17 +510,17 @@ pub enum SecretCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
         /// The secret's id, from `app secret list`.
         #[arg(long)]
-        key_id: String,
+        key_id: ObjectId,
     },
     /// List an application's secrets (hints and dates, never values).
     List {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
 }
 
@@ -530,7 +531,7 @@ pub enum CertificateCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
         /// The certificate file: PEM (-----BEGIN CERTIFICATE-----) or DER. Never the private key.
         #[arg(long)]
         certificate: std::path::PathBuf,
@@ -543,7 +544,7 @@ pub enum CertificateCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
         /// The credential's key id or its thumbprint (hex), from `app certificate list`.
         #[arg(long)]
         key_id: String,
@@ -553,7 +554,7 @@ pub enum CertificateCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
 }
 
@@ -564,7 +565,7 @@ pub enum PermissionCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
         #[arg(required = true)]
         roles: Vec<String>,
     },
@@ -573,7 +574,7 @@ pub enum PermissionCommand {
         #[command(flatten)]
         data: DataDirArg,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
 }
 
@@ -586,7 +587,7 @@ pub enum ConsentCommand {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
     /// Revoke: remove the app's service principal from the tenant, with every grant.
     Revoke {
@@ -595,7 +596,7 @@ pub enum ConsentCommand {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
     /// List the applications consented in a tenant, with their permissions.
     List {
@@ -611,7 +612,7 @@ pub enum ConsentCommand {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
-        app: String,
+        app: AppId,
     },
 }
 

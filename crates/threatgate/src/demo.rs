@@ -79,15 +79,15 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
             .await?;
 
     let application = ensure_application(admin, partner_domain).await?;
-    let app_id = application.app_id.to_string();
+    let app_id = application.app_id;
     admin
         .add_permissions(
-            &app_id,
+            app_id,
             &["Incident.Read.All".into(), "Incident.ReadWrite.All".into(), "AdvancedHunting.Read.All".into()],
         )
         .await?;
     // "Grant admin consent for Fabrikam", as the partner guide does in the home tenant.
-    admin.grant_consent(partner_domain, &app_id).await?;
+    admin.grant_consent(partner_domain, app_id).await?;
     let client_secret = ensure_secret(admin, &application, previous.map(|m| m.app.client_secret.as_str())).await?;
 
     let mut customers = Vec::new();
@@ -101,7 +101,7 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
             previous.and_then(|m| m.customers.iter().find(|c| c.domain == domain)).map(|c| c.admin_password.as_str());
         let password = ensure_admin(admin, domain, &upn, remembered).await?;
         if consents {
-            admin.grant_consent(domain, &app_id).await?;
+            admin.grant_consent(domain, app_id).await?;
         }
         let consented = admin.list_consents(domain).await?.iter().any(|c| c.app_id == application.app_id);
         customers.push(DemoCustomer {
@@ -126,7 +126,7 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
             admin_password: partner_password,
         },
         app: DemoApp {
-            app_id,
+            app_id: app_id.to_string(),
             display_name: application.display_name.to_string(),
             client_secret: client_secret.expose().to_owned(),
             redirect_uri: REDIRECT_URI.to_owned(),
@@ -223,14 +223,14 @@ async fn ensure_secret(
     application: &Application,
     remembered: Option<&str>,
 ) -> anyhow::Result<ClientSecret> {
-    let app_id = application.app_id.to_string();
+    let app_id = application.app_id;
     if let Some(value) = remembered {
         let candidate = ClientSecret::from_presented(value);
-        if admin.is_current_secret(&app_id, &candidate).await? {
+        if admin.is_current_secret(app_id, &candidate).await? {
             return Ok(candidate);
         }
     }
-    Ok(admin.add_secret(&app_id, "threatgate demo", None).await?.value)
+    Ok(admin.add_secret(app_id, "threatgate demo", None).await?.value)
 }
 
 /// The partner toolkit's profile for the demo (`partner.toml`, profile `demo`), with the

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, THREAT_PROTECTION};
+use threatgate_domain::{AppId, Application, ObjectId, THREAT_PROTECTION};
 use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, directory_admin, sign_in_redirect};
@@ -363,7 +363,7 @@ pub async fn add_permission(
     if roles.is_empty() {
         return Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response();
     }
-    match directory_admin(&state, &session).add_permissions(&application.app_id.to_string(), &roles).await {
+    match directory_admin(&state, &session).add_permissions(application.app_id, &roles).await {
         Ok(_) => {
             super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
@@ -389,10 +389,7 @@ pub async fn grant(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match directory_admin(&state, &session)
-        .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
-        .await
-    {
+    match directory_admin(&state, &session).grant_consent(&session.tenant_id.to_string(), application.app_id).await {
         Ok(_) => {
             super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#permissions", application.app_id)).into_response()
@@ -446,10 +443,7 @@ pub async fn add_secret(
             Some(&session),
         );
     };
-    match directory_admin(&state, &session)
-        .add_secret(&application.app_id.to_string(), &form.description, Some(days))
-        .await
-    {
+    match directory_admin(&state, &session).add_secret(application.app_id, &form.description, Some(days)).await {
         Ok(created) => {
             super::refresh_after_change(&state).await;
             page(
@@ -491,7 +485,7 @@ pub async fn add_certificate(
     };
     let description = Some(form.description.trim()).filter(|description| !description.is_empty());
     match directory_admin(&state, &session)
-        .add_certificate(&application.app_id.to_string(), form.certificate.as_bytes(), description)
+        .add_certificate(application.app_id, form.certificate.as_bytes(), description)
         .await
     {
         Ok(_) => {
@@ -513,7 +507,7 @@ pub async fn delete_certificate(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match directory_admin(&state, &session).delete_certificate(&application.app_id.to_string(), &form.key_id).await {
+    match directory_admin(&state, &session).delete_certificate(application.app_id, &form.key_id).await {
         Ok(()) => {
             super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()
@@ -539,7 +533,11 @@ pub async fn delete_secret(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match directory_admin(&state, &session).delete_secret(&application.app_id.to_string(), &form.key_id).await {
+    let Some(key_id) = ObjectId::parse(&form.key_id) else {
+        let unknown = AdminError::NotFound { what: "client secret", name: form.key_id.chars().take(64).collect() };
+        return admin_failure("Secret not removed", unknown, &session);
+    };
+    match directory_admin(&state, &session).delete_secret(application.app_id, key_id).await {
         Ok(()) => {
             super::refresh_after_change(&state).await;
             Redirect::to(&format!("/portal/apps/{}#secrets", application.app_id)).into_response()

@@ -276,7 +276,7 @@ pub async fn decide(
         return Redirect::to(target.as_str()).into_response();
     }
     let granted = super::session::directory_admin(&state, &session)
-        .grant_consent(&session.tenant_id.to_string(), &application.app_id.to_string())
+        .grant_consent(&session.tenant_id.to_string(), application.app_id)
         .await;
     match granted {
         Ok(_) => {}

@@ -6,6 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use threatgate_domain::AppId;
+use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, is_global_admin, sign_in_redirect};
 use super::{message, page};
@@ -83,10 +85,15 @@ pub async fn revoke(
         Ok(session) => session,
         Err(response) => return response,
     };
-    match super::session::directory_admin(&state, &session)
-        .revoke_consent(&session.tenant_id.to_string(), &form.app_id)
-        .await
-    {
+    let revoked = match AppId::parse(&form.app_id) {
+        Some(app_id) => {
+            super::session::directory_admin(&state, &session)
+                .revoke_consent(&session.tenant_id.to_string(), app_id)
+                .await
+        }
+        None => Err(AdminError::NotFound { what: "application", name: form.app_id.chars().take(64).collect() }),
+    };
+    match revoked {
         Ok(()) => {
             if let Err(error) = state.identity.refresh().await {
                 tracing::warn!(%error, "refresh after revocation failed");

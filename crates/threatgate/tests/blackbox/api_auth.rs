@@ -75,7 +75,7 @@ fn claims_kid(token: &str) -> String {
 async fn no_tenant_can_read_or_change_another_tenants_incidents() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.ReadWrite.All"]).await;
-    app.admin().grant_consent(&partner.partner_tenant, &partner.app_id).await.unwrap();
+    app.admin().grant_consent(&partner.partner_tenant, partner.app()).await.unwrap();
     app.refresh().await;
     let tenants = [partner.partner_tenant.clone(), partner.consented[0].clone(), partner.consented[1].clone()];
     let mut own_ids = Vec::new();
@@ -121,11 +121,11 @@ async fn a_revoked_consent_stops_tokens_already_issued() {
     let customer = &partner.consented[0];
     let token = token_for(&app, &partner, customer).await;
     assert_eq!(api_get(&app, &token, "/api/incidents").await.status(), 200);
-    app.admin().revoke_consent(customer, &partner.app_id).await.unwrap();
+    app.admin().revoke_consent(customer, partner.app()).await.unwrap();
     app.refresh().await;
     let body = assert_api_error(api_get(&app, &token, "/api/incidents").await, 401, "Unauthorized").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("revoked"));
-    app.admin().grant_consent(customer, &partner.app_id).await.unwrap();
+    app.admin().grant_consent(customer, partner.app()).await.unwrap();
     app.refresh().await;
     assert_eq!(
         api_get(&app, &token, "/api/incidents").await.status(),

@@ -129,8 +129,8 @@ async fn hunting_needs_its_role_and_counts_against_its_quota() {
     assert_api_error(hunt(&app, &token, &json!({"Query": "DeviceInfo"})).await, 403, "Forbidden").await;
 
     let admin = app.admin();
-    admin.add_permissions(&incidents_only.app_id, &["AdvancedHunting.Read.All".into()]).await.unwrap();
-    admin.grant_consent(&incidents_only.consented[0], &incidents_only.app_id).await.unwrap();
+    admin.add_permissions(incidents_only.app(), &["AdvancedHunting.Read.All".into()]).await.unwrap();
+    admin.grant_consent(&incidents_only.consented[0], incidents_only.app()).await.unwrap();
     app.refresh().await;
     let token = token_for(&app, &incidents_only, &incidents_only.consented[0]).await;
     processes(&app, &incidents_only.consented[0], &[(1, "a", "b"), (2, "c", "d"), (3, "e", "f")]).await;

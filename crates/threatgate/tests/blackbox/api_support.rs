@@ -64,11 +64,12 @@ pub async fn sign_with_server_key(app: &TestApp, claims: &Value) -> String {
 pub async fn source_token(app: &TestApp, tenant: &str) -> String {
     let admin = app.admin();
     let source = admin.register_application(tenant, "Contoso EDR", false, &[]).await.unwrap();
-    let source_id = source.app_id.to_string();
-    admin.add_permissions(&source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
-    let secret = admin.add_secret(&source_id, "", None).await.unwrap();
-    admin.grant_consent(tenant, &source_id).await.unwrap();
+    let source_id = source.app_id;
+    admin.add_permissions(source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
+    let secret = admin.add_secret(source_id, "", None).await.unwrap();
+    admin.grant_consent(tenant, source_id).await.unwrap();
     app.refresh().await;
-    let body: Value = request_v2_token(app, tenant, &source_id, secret.value.expose()).await.json().await.unwrap();
+    let body: Value =
+        request_v2_token(app, tenant, &source_id.to_string(), secret.value.expose()).await.json().await.unwrap();
     body["access_token"].as_str().expect("a token").to_owned()
 }

@@ -289,7 +289,7 @@ async fn cancel_a_non_admin_a_forged_form_revoke_and_the_incident_pages_in_chrom
         .unwrap()
         .app_id
         .to_string();
-    admin.add_permissions(&local, &["Incident.Read.All".into()]).await.unwrap();
+    admin.add_permissions(local.parse().unwrap(), &["Incident.Read.All".into()]).await.unwrap();
     for (upn, global) in [
         ("admin@northwind.onmicrosoft.com", true),
         ("analyst@northwind.onmicrosoft.com", false),

@@ -193,7 +193,7 @@ async fn app_credentials_lists_every_secret_and_marks_those_to_rotate() {
     let app = spawn_app().await;
     let partner = threatgate_testkit::seed_partner(&app, &["Incident.Read.All"]).await;
     let admin = app.admin();
-    admin.add_secret(&partner.app_id, "ending soon", Some(10)).await.unwrap();
+    admin.add_secret(partner.app(), "ending soon", Some(10)).await.unwrap();
     let tenant = "fabrikam.onmicrosoft.com";
 
     let all = threatgate(&app, &["app", "credentials", "--tenant", tenant]).await;

@@ -213,16 +213,17 @@ async fn a_single_tenant_app_cannot_get_tokens_or_consent_outside_its_home_tenan
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
     let admin = app.admin();
     let single = admin.register_application(&partner.partner_tenant, "Internal tool", false, &[]).await.unwrap();
-    let app_id = single.app_id.to_string();
-    admin.add_permissions(&app_id, &["Incident.Read.All".into()]).await.unwrap();
-    let secret = admin.add_secret(&app_id, "", None).await.unwrap();
-    assert!(admin.grant_consent(&partner.consented[0], &app_id).await.is_err());
-    admin.grant_consent(&partner.partner_tenant, &app_id).await.unwrap();
+    let app_id = single.app_id;
+    admin.add_permissions(app_id, &["Incident.Read.All".into()]).await.unwrap();
+    let secret = admin.add_secret(app_id, "", None).await.unwrap();
+    assert!(admin.grant_consent(&partner.consented[0], app_id).await.is_err());
+    admin.grant_consent(&partner.partner_tenant, app_id).await.unwrap();
     app.refresh().await;
 
-    let foreign = crate::request_v2_token(&app, &partner.consented[0], &app_id, secret.value.expose()).await;
+    let foreign =
+        crate::request_v2_token(&app, &partner.consented[0], &app_id.to_string(), secret.value.expose()).await;
     assert_aad_error(foreign, 400, "unauthorized_client", 700016).await;
-    let home = crate::request_v2_token(&app, &partner.partner_tenant, &app_id, secret.value.expose()).await;
+    let home = crate::request_v2_token(&app, &partner.partner_tenant, &app_id.to_string(), secret.value.expose()).await;
     assert_eq!(home.status(), 200);
 }
 

@@ -82,7 +82,7 @@ async fn two_nodes_share_tokens_consents_revocations_and_key_switches() {
     assert_eq!(api_status(&node1, &northwind_token).await, 200);
 
     // Revocation through node 2; node 1 refuses the token it would have accepted.
-    node2.admin().revoke_consent(northwind, app_id).await.unwrap();
+    node2.admin().revoke_consent(northwind, partner.app()).await.unwrap();
     eventually("node 1 refuses after the revocation on node 2", || async {
         api_status(&node1, &northwind_token).await == 401
     })
@@ -234,17 +234,17 @@ async fn a_node_killed_during_ingestion_loses_no_acknowledged_batch_and_leaves_n
     // The tenant's own detection source, allowed to ingest.
     let admin = node1.admin();
     let source = admin.register_application(&contoso, "Contoso EDR", false, &[]).await.unwrap();
-    let source_id = source.app_id.to_string();
-    admin.add_permissions(&source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
-    let source_secret = admin.add_secret(&source_id, "", None).await.unwrap();
-    admin.grant_consent(&contoso, &source_id).await.unwrap();
+    let source_id = source.app_id;
+    admin.add_permissions(source_id, &["Incident.ReadWrite.All".into()]).await.unwrap();
+    let source_secret = admin.add_secret(source_id, "", None).await.unwrap();
+    admin.grant_consent(&contoso, source_id).await.unwrap();
 
     // Node 2: a real process, so that it can be killed.
     let (mut node2, node2_url) = spawn_serve(node1.store_args(), &node1.client, Duration::from_secs(5)).await;
     let client = node1.client.clone();
     let form = [
         ("grant_type", "client_credentials"),
-        ("client_id", source_id.as_str()),
+        ("client_id", &source_id.to_string()),
         ("scope", crate::SCOPE),
         ("client_secret", source_secret.value.expose()),
     ];

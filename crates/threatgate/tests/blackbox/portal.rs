@@ -526,7 +526,7 @@ async fn the_overview_warns_about_a_secret_that_ends_soon() {
     let calm = browser.get(&path).send().await.unwrap().text().await.unwrap();
     assert!(!calm.contains("ends within 30 days"), "a 180-day secret needs no warning");
 
-    app.admin().add_secret(&partner.app_id, "short-lived", Some(5)).await.unwrap();
+    app.admin().add_secret(partner.app(), "short-lived", Some(5)).await.unwrap();
     let warned = browser.get(&path).send().await.unwrap().text().await.unwrap();
     assert!(warned.contains("A credential ends within 30 days or has ended."), "{warned}");
     assert!(warned.contains("<span class=\"bad\">expires in "));

@@ -145,12 +145,12 @@ async fn a_non_admin_user_changes_nothing_through_any_portal_form() {
         let parameters = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         parameters.self_signed(&key).unwrap()
     };
-    let existing = admin.add_certificate(&partner.app_id, certificate.pem().as_bytes(), Some("kept")).await.unwrap();
+    let existing = admin.add_certificate(partner.app(), certificate.pem().as_bytes(), Some("kept")).await.unwrap();
     app.refresh().await;
     let before = (
         admin.list_applications(Some("fabrikam.onmicrosoft.com")).await.unwrap(),
-        admin.list_secrets(&partner.app_id).await.unwrap(),
-        admin.list_certificates(&partner.app_id).await.unwrap(),
+        admin.list_secrets(partner.app()).await.unwrap(),
+        admin.list_certificates(partner.app()).await.unwrap(),
         admin.list_consents("contoso.onmicrosoft.com").await.unwrap(),
     );
 
@@ -200,8 +200,8 @@ async fn a_non_admin_user_changes_nothing_through_any_portal_form() {
 
     let after = (
         admin.list_applications(Some("fabrikam.onmicrosoft.com")).await.unwrap(),
-        admin.list_secrets(&partner.app_id).await.unwrap(),
-        admin.list_certificates(&partner.app_id).await.unwrap(),
+        admin.list_secrets(partner.app()).await.unwrap(),
+        admin.list_certificates(partner.app()).await.unwrap(),
         admin.list_consents("contoso.onmicrosoft.com").await.unwrap(),
     );
     assert_eq!(format!("{before:?}"), format!("{after:?}"), "nothing changed");
@@ -281,7 +281,7 @@ async fn client_assertions_must_name_this_server_and_expire_soon() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
     let (certificate, key) = crate::audit::certificate();
-    let added = app.admin().add_certificate(&partner.app_id, certificate.as_bytes(), None).await.unwrap();
+    let added = app.admin().add_certificate(partner.app(), certificate.as_bytes(), None).await.unwrap();
     app.refresh().await;
     let tenant = &partner.consented[0];
     let url = url::Url::parse(&app.base_url).unwrap();

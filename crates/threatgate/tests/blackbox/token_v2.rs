@@ -149,14 +149,14 @@ async fn permissions_added_later_reach_tokens_only_after_consent_again() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
     let customer = &partner.consented[0];
-    app.admin().add_permissions(&partner.app_id, &["Incidents.ReadWrite.All".into()]).await.unwrap();
+    app.admin().add_permissions(partner.app(), &["Incidents.ReadWrite.All".into()]).await.unwrap();
     app.refresh().await;
     let roles = |body: Value| unverified_claims(body["access_token"].as_str().unwrap())["roles"].clone();
 
     let before = request_v2_token(&app, customer, &partner.app_id, &partner.client_secret).await.json().await.unwrap();
     assert_eq!(roles(before), serde_json::json!(["Incident.Read.All"]));
 
-    app.admin().grant_consent(customer, &partner.app_id).await.unwrap();
+    app.admin().grant_consent(customer, partner.app()).await.unwrap();
     app.refresh().await;
     let after = request_v2_token(&app, customer, &partner.app_id, &partner.client_secret).await.json().await.unwrap();
     assert_eq!(roles(after), serde_json::json!(["Incident.Read.All", "Incident.ReadWrite.All"]));
@@ -167,7 +167,7 @@ async fn a_revoked_consent_stops_new_tokens() {
     let app = spawn_app().await;
     let partner = seed_partner(&app, &["Incident.Read.All"]).await;
     let customer = &partner.consented[1];
-    app.admin().revoke_consent(customer, &partner.app_id).await.unwrap();
+    app.admin().revoke_consent(customer, partner.app()).await.unwrap();
     app.refresh().await;
     let response = request_v2_token(&app, customer, &partner.app_id, &partner.client_secret).await;
     crate::assert_aad_error(response, 400, "unauthorized_client", 700016).await;
