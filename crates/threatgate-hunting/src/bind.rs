@@ -527,10 +527,14 @@ impl Scope {
         let mut fields = left_fields.clone();
         if kind.keeps_right_columns() {
             for f in &right_fields {
-                // A right column whose name the left has gets a number: DeviceId1.
+                // A right column whose name the left has gets the smallest number that names
+                // no other column of either side: DeviceId1, or DeviceId2 where the right side
+                // has a DeviceId1 of its own (as Kusto names them).
                 let mut name = f.name.clone();
                 let mut n = 1;
-                while fields.iter().any(|existing| existing.name == name) {
+                while fields.iter().any(|existing| existing.name == name)
+                    || (name != f.name && right_fields.iter().any(|other| other.name == name))
+                {
                     name = format!("{}{n}", f.name);
                     n += 1;
                 }

@@ -82,6 +82,12 @@ fn joins_number_the_right_sides_repeated_columns() {
     assert_eq!((*kind, on.as_slice()), (JoinKind::InnerUnique, &[(0, 0)][..]));
     let names: Vec<String> = relation.fields().into_iter().map(|f| f.name).collect();
     assert_eq!(names, ["DeviceId", "Timestamp", "DeviceId1", "OSPlatform", "Timestamp1"]);
+    // A right side that is itself a join keeps its DeviceId1; its DeviceId becomes DeviceId2.
+    let nested = bound(
+        "DeviceInfo | project DeviceId | join (DeviceInfo | project DeviceId | join (DeviceInfo | project DeviceId) on DeviceId) on DeviceId",
+    );
+    let names: Vec<String> = nested.fields().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["DeviceId", "DeviceId2", "DeviceId1"]);
     let anti = bound(
         "DeviceLogonEvents | project DeviceId | join kind=leftanti (DeviceInfo) on $left.DeviceId == $right.DeviceId",
     );
