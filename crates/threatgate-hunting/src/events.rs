@@ -111,7 +111,8 @@ pub fn parse_events(table: &'static Table, text: &str) -> Result<Vec<EventRow>, 
 
 /// One event from its JSON object: strings for `string` and `datetime` (ISO 8601, UTC),
 /// numbers for `int`, `long`, `real`, integers of ticks for `timespan`, `true`/`false` for
-/// `bool`, any JSON for `dynamic`; `null` or absent for none. `Timestamp` is required.
+/// `bool`, any JSON for `dynamic`; `null` or absent for none. `Timestamp` is required where the
+/// table has one.
 pub fn event_from_json(table: &'static Table, value: &serde_json::Value) -> Result<EventRow, String> {
     use serde_json::Value as Json;
     let object = value.as_object().ok_or("an event is a JSON object of column names and values")?;
@@ -146,7 +147,10 @@ pub fn event_from_json(table: &'static Table, value: &serde_json::Value) -> Resu
             _ => return Err(wrong()),
         };
     }
-    if row.first().is_none_or(Option::is_none) {
+    // A snapshot table (vulnerability management) has no time of its own.
+    if let Some(index) = table.columns.iter().position(|c| c.name == "Timestamp")
+        && row[index].is_none()
+    {
         return Err("`Timestamp` is required".into());
     }
     Ok(row)

@@ -106,7 +106,8 @@ impl HuntingStore for Backend {
 
     async fn delete_events_before(&self, before: Ticks) -> Result<u64> {
         let mut deleted = 0;
-        for table in schema::TABLES {
+        // Snapshot tables (no Timestamp) hold current state, which no retention ends.
+        for table in schema::TABLES.iter().filter(|t| t.column("Timestamp").is_some()) {
             let sql = format!("DELETE FROM {} WHERE \"Timestamp\" < $1", table_name(table));
             let result = sqlx::query(AssertSqlSafe(sql)).bind(before.get()).execute(self.hunt_pool()).await?;
             deleted += result.rows_affected();
