@@ -121,8 +121,9 @@ impl Expr {
     /// The expressions directly inside this one.
     pub fn children(&self) -> Vec<&Expr> {
         match &self.kind {
-            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star => Vec::new(),
-            ExprKind::Negate(inner) => vec![inner],
+            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) => Vec::new(),
+            ExprKind::Negate(inner) | ExprKind::Member { target: inner, .. } => vec![inner],
+            ExprKind::Index { target, index } => vec![target, index],
             ExprKind::Binary { left, right, .. } => vec![left, right],
             ExprKind::In { expr, list, .. } | ExprKind::HasAny { expr, list, .. } => {
                 std::iter::once(&**expr).chain(list).collect()
@@ -184,6 +185,18 @@ pub enum ExprKind {
     },
     /// `dynamic([…])`: an array of literals.
     Dynamic(Vec<Expr>),
+    /// `long(null)`, `datetime(null)`, …: a null of a type.
+    TypedNull(crate::schema::Type),
+    /// `x.name`: a property of a dynamic value.
+    Member {
+        target: Box<Expr>,
+        name: Ident,
+    },
+    /// `x[i]`, `x["name"]`: an element or a property of a dynamic value.
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

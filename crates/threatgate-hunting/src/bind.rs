@@ -12,7 +12,7 @@ use crate::ast::{
 use crate::error::{KqlError, Span};
 use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
 use crate::parser::MAX_EXPRESSION_DEPTH;
-use crate::plan::{AggregateCall, Extent, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
+use crate::plan::{AggregateCall, Extent, Field, JoinKind, PathStep, Relation, SortKey, Typed, TypedKind};
 use crate::schema::{self, Type};
 
 /// Most plan nodes (relations and expression nodes) a query may bind to, every `let` expanded
@@ -309,6 +309,7 @@ impl Scope {
     /// `project` / `extend` items with their output names.
     fn named(&self, items: &[NamedExpr], fields: &[Field], operator: &str) -> Result<Vec<(Field, Typed)>, KqlError> {
         let mut unnamed = 0;
+        let mut taken: Vec<String> = Vec::new();
         items
             .iter()
             .map(|item| {
@@ -316,11 +317,13 @@ impl Scope {
                 let name = match (&item.name, &item.expr.kind) {
                     (Some(name), _) => name.name.clone(),
                     (None, ExprKind::Name(name)) => name.clone(),
+                    (None, kind) if let Some(name) = path_name(kind) => unique_name(name, &taken),
                     (None, _) => {
                         unnamed += 1;
                         format!("Column{unnamed}")
                     }
                 };
+                taken.push(name.clone());
                 Ok((field(name, value.ty), value))
             })
             .collect()
@@ -353,6 +356,7 @@ impl Scope {
                         }
                     }
                 }
+                (None, kind) if let Some(name) = path_name(kind) => name,
                 (None, _) => {
                     unnamed += 1;
                     format!("Column{unnamed}")
@@ -575,6 +579,7 @@ impl Scope {
         let type_error = |message: String| KqlError::semantic(format!("'{operator}' operator: {message}"), span);
         Ok(match &expr.kind {
             ExprKind::Literal(literal) => typed(TypedKind::Literal(literal.clone()), literal_type(literal)),
+            ExprKind::TypedNull(ty) => typed(TypedKind::Literal(Literal::Null), *ty),
             ExprKind::Name(name) => {
                 if let Some(index) = fields.iter().position(|f| &f.name == name) {
                     typed(TypedKind::Column(index), fields[index].ty)
@@ -603,10 +608,29 @@ impl Scope {
                 let ty = inner.ty;
                 typed(TypedKind::Negate(Box::new(inner)), ty)
             }
+            ExprKind::Member { target, name } => {
+                let target = self.expr(target, fields, operator)?;
+                element(target, PathStep::Key(name.name.clone())).map_err(type_error)?
+            }
+            ExprKind::Index { target, index } => {
+                let target = self.expr(target, fields, operator)?;
+                let step = match &index.kind {
+                    ExprKind::Literal(Literal::Long(n)) => PathStep::Index(*n),
+                    ExprKind::Literal(Literal::String(key)) => PathStep::Key(key.clone()),
+                    _ => {
+                        return Err(KqlError::unsupported(
+                            "an index into a dynamic value must be a number or a string literal",
+                            index.span,
+                        ));
+                    }
+                };
+                element(target, step).map_err(type_error)?
+            }
             ExprKind::Binary { op, left, right } => {
                 let right_span = right.span;
                 let left = self.expr(left, fields, operator)?;
                 let right = self.expr(right, fields, operator)?;
+                let (left, right) = compared(*op, left, right);
                 if let (BinaryOp::Text { op: TextOp::MatchesRegex, .. }, TypedKind::Literal(Literal::String(pattern))) =
                     (op, &right.kind)
                 {
@@ -667,9 +691,26 @@ impl Scope {
                 let Some(function) = Scalar::lookup(&name.name) else {
                     return Err(self.unknown_function(name, operator, false));
                 };
-                let args = args.iter().map(|a| self.expr(a, fields, operator)).collect::<Result<Vec<_>, _>>()?;
+                let mut args = args.iter().map(|a| self.expr(a, fields, operator)).collect::<Result<Vec<_>, _>>()?;
                 let types: Vec<Type> = args.iter().map(|a| a.ty).collect();
-                let ty = function.result_type(&types).map_err(|e| type_error(format!("{}(): {e}", name.name)))?;
+                let ty = match function.result_type(&types) {
+                    Ok(ty) => ty,
+                    // A function of strings takes dynamic values as their text (KQL converts
+                    // them): `tolower(AdditionalFields.Name)`.
+                    Err(error) if types.contains(&Type::Dynamic) => {
+                        let texts: Vec<Type> =
+                            types.iter().map(|t| if *t == Type::Dynamic { Type::String } else { *t }).collect();
+                        let ty = function
+                            .result_type(&texts)
+                            .map_err(|_| type_error(format!("{}(): {error}", name.name)))?;
+                        args = args
+                            .into_iter()
+                            .map(|a| if a.ty == Type::Dynamic { converted(a, Type::String) } else { a })
+                            .collect();
+                        ty
+                    }
+                    Err(error) => return Err(type_error(format!("{}(): {error}", name.name))),
+                };
                 typed(TypedKind::Call { function, args }, ty)
             }
         })
@@ -745,6 +786,101 @@ fn literal_type(literal: &Literal) -> Type {
         Literal::Timespan(_) => Type::TimeSpan,
         Literal::DateTime(_) => Type::DateTime,
     }
+}
+
+/// The functions whose result KQL names after their argument.
+const CONVERSIONS: &[&str] = &[
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "tobool",
+    "toboolean",
+    "todynamic",
+    "toobject",
+    "parse_json",
+    "todatetime",
+    "totimespan",
+];
+
+/// `name`, or `name1`, `name2`, … if a column of `taken` has it already (how KQL names an
+/// unnamed column whose name repeats another's).
+fn unique_name(name: String, taken: &[String]) -> String {
+    if !taken.contains(&name) {
+        return name;
+    }
+    (1..).map(|n| format!("{name}{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or(name)
+}
+
+/// The name KQL gives an unnamed property path: `RawEventData.Operation` and
+/// `RawEventData["Operation"]` make `RawEventData_Operation`.
+fn path_name(kind: &ExprKind) -> Option<String> {
+    match kind {
+        ExprKind::Name(name) => Some(name.clone()),
+        ExprKind::Member { target, name } => Some(format!("{}_{}", path_name(&target.kind)?, name.name)),
+        ExprKind::Index { target, index } => match &index.kind {
+            ExprKind::Literal(Literal::String(key)) => Some(format!("{}_{key}", path_name(&target.kind)?)),
+            ExprKind::Literal(Literal::Long(i)) => Some(format!("{}_{i}", path_name(&target.kind)?)),
+            _ => None,
+        },
+        // A conversion keeps its argument's name: tostring(RawEventData.Operation).
+        ExprKind::Call { name, args } if args.len() == 1 && CONVERSIONS.contains(&name.name.as_str()) => {
+            path_name(&args[0].kind)
+        }
+        _ => None,
+    }
+}
+
+/// A property or element of `target`, which must be dynamic.
+fn element(target: Typed, step: PathStep) -> Result<Typed, String> {
+    if target.ty != Type::Dynamic {
+        let what = match &step {
+            PathStep::Key(key) => format!("property '{key}'"),
+            PathStep::Index(i) => format!("element [{i}]"),
+        };
+        return Err(format!("a {} has no {what}; only dynamic values do (use parse_json)", target.ty.kql_name()));
+    }
+    Ok(typed(TypedKind::Element { target: Box::new(target), step }, Type::Dynamic))
+}
+
+/// A dynamic value as the type `ty` it is compared or computed with, as KQL converts it.
+fn converted(value: Typed, ty: Type) -> Typed {
+    let function = match ty {
+        Type::String => Scalar::ToString,
+        Type::Int => Scalar::ToInt,
+        // Datetimes and timespans are ticks: a JSON number is read as ticks.
+        Type::Long | Type::DateTime | Type::TimeSpan => Scalar::ToLong,
+        Type::Real => Scalar::ToDouble,
+        Type::Bool => Scalar::ToBool,
+        Type::Dynamic => return value,
+    };
+    typed(TypedKind::Call { function, args: vec![value] }, ty)
+}
+
+/// The operands of a binary operator with a dynamic side converted to the other side's type
+/// (text for the string operators), as KQL compares them.
+fn compared(op: BinaryOp, left: Typed, right: Typed) -> (Typed, Typed) {
+    let text_op = matches!(op, BinaryOp::EqCi | BinaryOp::NotEqCi | BinaryOp::Text { .. });
+    let comparison =
+        matches!(op, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge);
+    match (left.ty, right.ty) {
+        (Type::Dynamic, Type::Dynamic) if text_op => (converted(left, Type::String), converted(right, Type::String)),
+        (Type::Dynamic, other) if text_op || (comparison && convertible(other)) => {
+            let to = if text_op { Type::String } else { other };
+            (converted(left, to), right)
+        }
+        (other, Type::Dynamic) if text_op || (comparison && convertible(other)) => {
+            let to = if text_op { Type::String } else { other };
+            (left, converted(right, to))
+        }
+        _ => (left, right),
+    }
+}
+
+/// Whether a dynamic value compared with a `ty` is converted to it (every type but dynamic).
+fn convertible(ty: Type) -> bool {
+    ty != Type::Dynamic
 }
 
 /// The type two values are compared as, if they can be.

@@ -28,6 +28,19 @@ pub enum Scalar {
     Bin,
     StartOfDay,
     FormatDatetime,
+    /// `parse_json`, `todynamic`: a string's JSON as a dynamic value (the string itself where it
+    /// is not JSON).
+    ParseJson,
+    /// `tobool`, `toboolean`: "true"/"false" (any case) and 1/0.
+    ToBool,
+    ArrayLength,
+    PackArray,
+    Countof,
+    IndexOf,
+    ReplaceString,
+    Coalesce,
+    StrcatArray,
+    SetHasElement,
 }
 
 /// An aggregation of the subset.
@@ -41,6 +54,10 @@ pub enum Aggregate {
     Min,
     Max,
     MakeSet,
+    /// `make_list`, `makelist`: every non-null value, in the group's order.
+    MakeList,
+    /// `any`, `take_any`: a value of the group (here, the least).
+    Any,
     ArgMax,
     ArgMin,
 }
@@ -70,6 +87,16 @@ impl Scalar {
             "bin" | "floor" => Scalar::Bin,
             "startofday" => Scalar::StartOfDay,
             "format_datetime" => Scalar::FormatDatetime,
+            "parse_json" | "todynamic" | "toobject" => Scalar::ParseJson,
+            "array_length" => Scalar::ArrayLength,
+            "tobool" | "toboolean" => Scalar::ToBool,
+            "pack_array" => Scalar::PackArray,
+            "countof" => Scalar::Countof,
+            "indexof" => Scalar::IndexOf,
+            "replace_string" => Scalar::ReplaceString,
+            "coalesce" => Scalar::Coalesce,
+            "strcat_array" => Scalar::StrcatArray,
+            "set_has_element" => Scalar::SetHasElement,
             _ => return None,
         })
     }
@@ -189,6 +216,62 @@ impl Scalar {
                     (a, b) => Err(format!("cannot round a {} to a multiple of a {}", a.kql_name(), b.kql_name())),
                 }
             }
+            Scalar::ParseJson => {
+                count(1..=1)?;
+                want(0, &|t| t == String || t == Dynamic, "a string")?;
+                Ok(Dynamic)
+            }
+            Scalar::ToBool => {
+                count(1..=1)?;
+                Ok(Bool)
+            }
+            Scalar::ArrayLength => {
+                count(1..=1)?;
+                want(0, &|t| t == Dynamic, "a dynamic array")?;
+                Ok(Long)
+            }
+            Scalar::PackArray => {
+                count(1..=64)?;
+                Ok(Dynamic)
+            }
+            Scalar::Countof => {
+                count(2..=2)?;
+                want(0, &string, "a string")?;
+                want(1, &string, "a string")?;
+                Ok(Long)
+            }
+            Scalar::IndexOf => {
+                count(2..=2)?;
+                want(0, &string, "a string")?;
+                want(1, &string, "a string")?;
+                Ok(Long)
+            }
+            Scalar::ReplaceString => {
+                count(3..=3)?;
+                for i in 0..3 {
+                    want(i, &string, "a string")?;
+                }
+                Ok(String)
+            }
+            Scalar::Coalesce => {
+                count(2..=64)?;
+                let mut ty = args[0];
+                for t in &args[1..] {
+                    ty = unify(ty, *t).ok_or("its values differ in type")?;
+                }
+                Ok(ty)
+            }
+            Scalar::StrcatArray => {
+                count(2..=2)?;
+                want(0, &|t| t == Dynamic, "a dynamic array")?;
+                want(1, &string, "a string")?;
+                Ok(String)
+            }
+            Scalar::SetHasElement => {
+                count(2..=2)?;
+                want(0, &|t| t == Dynamic, "a dynamic array")?;
+                Ok(Bool)
+            }
             Scalar::StartOfDay => {
                 count(1..=1)?;
                 want(0, &datetime, "a datetime")?;
@@ -214,7 +297,9 @@ impl Aggregate {
             "avg" => Aggregate::Avg,
             "min" => Aggregate::Min,
             "max" => Aggregate::Max,
-            "make_set" => Aggregate::MakeSet,
+            "make_set" | "makeset" => Aggregate::MakeSet,
+            "make_list" | "makelist" => Aggregate::MakeList,
+            "any" | "take_any" => Aggregate::Any,
             "arg_max" => Aggregate::ArgMax,
             "arg_min" => Aggregate::ArgMin,
             _ => return None,
@@ -232,6 +317,8 @@ impl Aggregate {
             Aggregate::Min => "min",
             Aggregate::Max => "max",
             Aggregate::MakeSet => "set",
+            Aggregate::MakeList => "list",
+            Aggregate::Any => "any",
             Aggregate::ArgMax => "max",
             Aggregate::ArgMin => "min",
         }
@@ -274,7 +361,11 @@ impl Aggregate {
                 Dynamic | Bool => Err("expects a number, string, datetime or timespan".into()),
                 t => Ok(t),
             },
-            Aggregate::MakeSet => {
+            Aggregate::Any => match one()? {
+                Dynamic | Bool => Err("expects a number, string, datetime or timespan".into()),
+                t => Ok(t),
+            },
+            Aggregate::MakeSet | Aggregate::MakeList => {
                 if args.is_empty() || args.len() > 2 {
                     return Err("expects 1 argument (and an optional maximum size)".into());
                 }
@@ -306,11 +397,7 @@ pub fn unify(a: Type, b: Type) -> Option<Type> {
 pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "extract",
     "extract_all",
-    "parse_json",
-    "todynamic",
     "bag_unpack",
-    "array_length",
-    "make_list",
     "make_bag",
     "percentile",
     "percentiles",

@@ -242,8 +242,14 @@ impl<'a> Lexer<'a> {
 
     fn skip_space_and_comments(&mut self) {
         loop {
-            while self.peek(0).is_ascii_whitespace() {
-                self.at += 1;
+            loop {
+                if self.peek(0).is_ascii_whitespace() {
+                    self.at += 1;
+                } else if let Some(width) = self.unicode_space() {
+                    self.at += width;
+                } else {
+                    break;
+                }
             }
             if self.peek(0) == b'/' && self.peek(1) == b'/' {
                 while self.at < self.bytes.len() && self.bytes[self.at] != b'\n' {
@@ -252,6 +258,18 @@ impl<'a> Lexer<'a> {
             } else {
                 return;
             }
+        }
+    }
+
+    /// The width in bytes of a Unicode space at the cursor that queries copied from web pages
+    /// carry and KQL reads as whitespace: no-break spaces (U+00A0, U+202F), the spaces
+    /// U+2000–U+200A, the zero-width space U+200B, the ideographic space U+3000 and the byte
+    /// order mark U+FEFF.
+    fn unicode_space(&self) -> Option<usize> {
+        match (self.peek(0), self.peek(1), self.peek(2)) {
+            (0xC2, 0xA0, _) => Some(2),
+            (0xE2, 0x80, 0x80..=0x8B | 0xAF) | (0xE3, 0x80, 0x80) | (0xEF, 0xBB, 0xBF) => Some(3),
+            _ => None,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::ast::{
 };
 use crate::error::{KqlError, Span};
 use crate::lexer::{Spanned, Token, tokenize};
+use crate::schema::Type;
 
 /// Deepest nesting of parentheses, sub-queries and operators accepted: enough for any real
 /// query, and far from exhausting the stack.
@@ -737,7 +738,35 @@ impl Parser {
                 self.advance();
                 self.unary()
             }
-            _ => self.primary(),
+            _ => self.postfix(),
+        }
+    }
+
+    /// A primary expression with its property and element accesses: `parse_url(u).Host`,
+    /// `AdditionalFields["Name"]`, `split(p, "\\")[-1]`.
+    fn postfix(&mut self) -> Parsed<Expr> {
+        let mut expr = self.primary()?;
+        loop {
+            match (self.peek(), self.peek_at(1)) {
+                (Token::Dot, Token::Word(name)) => {
+                    let name = name.clone();
+                    self.advance();
+                    let span = self.advance().span;
+                    let whole = expr.span.to(span);
+                    expr = self.node(ExprKind::Member { target: Box::new(expr), name: Ident { name, span } }, whole)?;
+                }
+                (Token::LBracket, _) => {
+                    self.advance();
+                    self.enter()?;
+                    let index = self.expr();
+                    self.leave();
+                    let index = index?;
+                    let end = self.expect(&Token::RBracket, "']' after the index")?;
+                    let whole = expr.span.to(end);
+                    expr = self.node(ExprKind::Index { target: Box::new(expr), index: Box::new(index) }, whole)?;
+                }
+                _ => return Ok(expr),
+            }
         }
     }
 
@@ -751,7 +780,7 @@ impl Parser {
             Token::Timespan(n) => literal(Literal::Timespan(n)),
             Token::DateTime(raw) => match datetime_ticks(&raw) {
                 Some(ticks) => literal(Literal::DateTime(ticks)),
-                None if raw == "null" => literal(Literal::Null),
+                None if raw == "null" => Ok(Expr { kind: ExprKind::TypedNull(Type::DateTime), span }),
                 None => Err(KqlError::syntax(
                     format!("'{raw}' is not a datetime (e.g. 2024-05-01 or 2024-05-01T10:00:00Z)"),
                     span,
@@ -848,7 +877,17 @@ impl Parser {
         let end = self.expect(&Token::RParen, &format!("')' after the {kind} literal"))?;
         let span = start.to(end);
         let literal = match (kind, value.token) {
-            (_, Token::Word(w)) if w == "null" => Literal::Null,
+            (_, Token::Word(w)) if w == "null" => {
+                let ty = match kind {
+                    "bool" | "boolean" => Type::Bool,
+                    "long" => Type::Long,
+                    "int" => Type::Int,
+                    "real" | "double" => Type::Real,
+                    "timespan" | "time" => Type::TimeSpan,
+                    _ => Type::String,
+                };
+                return Ok(Expr { kind: ExprKind::TypedNull(ty), span });
+            }
             ("bool" | "boolean", Token::Word(w)) if w == "true" => Literal::Bool(true),
             ("bool" | "boolean", Token::Word(w)) if w == "false" => Literal::Bool(false),
             ("long" | "int", Token::Long(n)) => Literal::Long(n),

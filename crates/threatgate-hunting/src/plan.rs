@@ -141,6 +141,20 @@ pub enum TypedKind {
     },
     /// `dynamic([…])`.
     Array(Vec<Literal>),
+    /// A property or an element of a dynamic value (`x.a`, `x["a"]`, `x[0]`, `x[-1]`): dynamic,
+    /// null where the value has none.
+    Element {
+        target: Box<Typed>,
+        step: PathStep,
+    },
+}
+
+/// One step into a dynamic value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathStep {
+    Key(String),
+    /// From 0; negative counts from the end (-1 is the last).
+    Index(i64),
 }
 
 /// How big a plan is: what `bind` holds to its limits, and how deep a backend's walk over it
@@ -160,7 +174,7 @@ impl Typed {
     pub fn children(&self) -> Vec<&Typed> {
         match &self.kind {
             TypedKind::Column(_) | TypedKind::Literal(_) | TypedKind::Array(_) => Vec::new(),
-            TypedKind::Negate(inner) => vec![inner],
+            TypedKind::Negate(inner) | TypedKind::Element { target: inner, .. } => vec![inner],
             TypedKind::Binary { left, right, .. } => vec![left, right],
             TypedKind::In { expr, list, .. } | TypedKind::HasAny { expr, list, .. } => {
                 std::iter::once(&**expr).chain(list).collect()

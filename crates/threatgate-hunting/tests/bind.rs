@@ -128,7 +128,7 @@ fn unknown_names_are_named_with_their_place() {
             (1, 1)
         )
     );
-    assert_eq!(error("DeviceEvents | take 1").1, "Failed to resolve table or column expression named 'DeviceEvents'");
+    assert_eq!(error("DeviceEventz | take 1").1, "Failed to resolve table or column expression named 'DeviceEventz'");
     assert_eq!(
         error("DeviceInfo | project-away Nope").1,
         "'project-away' operator: Failed to resolve column named 'Nope'"
@@ -182,8 +182,8 @@ fn type_and_usage_errors() {
             ErrorKind::Unsupported,
         ),
         (
-            "DeviceInfo | extend x = parse_json(AdditionalFields)",
-            "the function 'parse_json' is not supported",
+            "DeviceInfo | extend x = extract_all('(x)', OSVersion)",
+            "the function 'extract_all' is not supported",
             ErrorKind::Unsupported,
         ),
         (

@@ -144,7 +144,8 @@ fn literals() {
             Literal::Bool(true),
             Literal::DateTime(threatgate_domain_ticks("2024-05-01T00:00:00Z")),
             Literal::String(r"c:\x".into()),
-            Literal::Null,
+            // long(null) is a typed null (see collect_literals).
+            Literal::String("null:long".into()),
             Literal::Timespan(864_000_000_000),
         ]
     );
@@ -159,6 +160,7 @@ fn threatgate_domain_ticks(text: &str) -> i64 {
 fn collect_literals(expr: &Expr, out: &mut Vec<Literal>) {
     match &expr.kind {
         ExprKind::Literal(l) => out.push(l.clone()),
+        ExprKind::TypedNull(ty) => out.push(Literal::String(format!("null:{}", ty.kql_name()))),
         ExprKind::Binary { left, right, .. } => {
             collect_literals(left, out);
             collect_literals(right, out);
@@ -355,4 +357,39 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn unicode_spaces_from_web_pages_are_whitespace() {
+    for space in ['\u{00A0}', '\u{200B}', '\u{202F}', '\u{2003}', '\u{3000}', '\u{FEFF}'] {
+        let text = format!("DeviceInfo{space}|{space}where{space}OSBuild{space}>{space}1");
+        assert!(threatgate_hunting::parse(&text).is_ok(), "U+{:04X}", space as u32);
+    }
+    // Other characters outside ASCII are still refused where they cannot be.
+    let error = threatgate_hunting::parse("DeviceInfo | where OSBuild > 1 \u{2022}").expect_err("a bullet");
+    assert!(error.message.starts_with("unexpected character"), "{}", error.message);
+}
+
+#[test]
+fn property_and_element_accesses_chain() {
+    let ops = operators(r#"T | extend a = parse_url(U).Host, b = X["k"][0].c, d = split(P, "\\")[-1]"#);
+    let OperatorKind::Extend(items) = &ops[0] else { panic!("{:?}", ops[0]) };
+    let shapes: Vec<String> = items
+        .iter()
+        .map(|item| {
+            fn shape(expr: &Expr) -> String {
+                match &expr.kind {
+                    ExprKind::Member { target, name } => format!("{}.{}", shape(target), name.name),
+                    ExprKind::Index { target, index } => format!("{}[{}]", shape(target), shape(index)),
+                    ExprKind::Name(name) => name.clone(),
+                    ExprKind::Call { name, .. } => format!("{}()", name.name),
+                    ExprKind::Literal(Literal::String(s)) => format!("{s:?}"),
+                    ExprKind::Literal(Literal::Long(n)) => n.to_string(),
+                    other => format!("{other:?}"),
+                }
+            }
+            shape(&item.expr)
+        })
+        .collect();
+    assert_eq!(shapes, [r#"parse_url().Host"#, r#"X["k"][0].c"#, r#"split()[-1]"#]);
 }

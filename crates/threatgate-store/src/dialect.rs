@@ -15,6 +15,7 @@ use threatgate_incidents::IngestAlert;
 
 use crate::Result;
 use crate::hunting::Value;
+use threatgate_hunting::plan::PathStep;
 
 /// One backend's SQL and database behaviour. Associated functions only: a dialect has no
 /// state, and the compiler and the shared code name it as a type parameter or alias.
@@ -122,6 +123,27 @@ pub(crate) trait Dialect {
     fn parse_long(text: &str) -> String;
     /// A string to a `real`, or null when it is not one (`todouble`).
     fn parse_real(text: &str) -> String;
+    /// A property or element of the dynamic (JSON text) value `target`, as JSON text; null
+    /// where there is none. `bind` binds a value and returns its placeholder.
+    fn element(target: &str, step: &PathStep, bind: &mut dyn FnMut(Value) -> String) -> String;
+    /// A dynamic value as `tostring` writes it: a JSON string's text, other JSON as it is,
+    /// `""` for null.
+    fn dynamic_text(json: &str) -> String;
+    /// `parse_json`: the string's JSON (normalized), or the string as a JSON string where it is
+    /// not JSON; null for null or "".
+    fn parse_json(text: &str) -> String;
+    /// The length of a JSON array; null for other JSON.
+    fn array_length(json: &str) -> String;
+    /// A value of type `ty` as a JSON value for [`Dialect::json_array`].
+    fn json_item(sql: &str, ty: Type) -> String;
+    /// A JSON array of the items (made by [`Dialect::json_item`]), as text.
+    fn json_array(items: &[String]) -> String;
+    /// Every non-null `value` of a group, as a JSON array (`make_list`).
+    fn json_array_aggregate(value: &str) -> String;
+    /// The texts of a JSON array's elements joined with `separator`.
+    fn join_array(json: &str, separator: &str) -> String;
+    /// Whether a JSON array holds an element whose text is `text`.
+    fn array_has_text(json: &str, text: &str) -> String;
     /// A condition that rows of table `table` hold `term` (letters, digits and `_`, lower case)
     /// among the terms of its term-indexed `column`; `bind` binds a value and returns its
     /// placeholder.

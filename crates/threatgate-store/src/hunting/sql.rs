@@ -371,10 +371,14 @@ impl<D: Dialect> Compiler<D> {
                 if ty == Type::Real { sum } else { D::whole_sum(sum) }
             }
             Aggregate::Avg => format!("CAST(AVG({}) AS {})", arg(self, 0), self.sql_type(Type::Real)),
-            Aggregate::Min | Aggregate::Max => {
+            Aggregate::Min | Aggregate::Max | Aggregate::Any => {
                 let value = arg(self, 0);
                 let value = self.ordinal(value, ty);
-                format!("{}({value})", if call.function == Aggregate::Min { "MIN" } else { "MAX" })
+                format!("{}({value})", if call.function == Aggregate::Max { "MAX" } else { "MIN" })
+            }
+            Aggregate::MakeList => {
+                let value = arg(self, 0);
+                D::json_array_aggregate(&value)
             }
             Aggregate::MakeSet => {
                 let value = arg(self, 0);
@@ -443,7 +447,8 @@ impl<D: Dialect> Compiler<D> {
     fn as_text(&mut self, expr: &Typed, alias: &str) -> String {
         let sql = self.expr(expr, alias);
         match expr.ty {
-            Type::String | Type::Dynamic => sql,
+            Type::String => sql,
+            Type::Dynamic => D::dynamic_text(&sql),
             Type::Bool => format!("(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END)"),
             Type::DateTime => D::datetime_text(&sql),
             _ => format!("CAST({sql} AS TEXT)"),
@@ -459,6 +464,10 @@ impl<D: Dialect> Compiler<D> {
                 self.bind(Value::Text(json))
             }
             TypedKind::Negate(inner) => format!("(-{})", self.expr(inner, alias)),
+            TypedKind::Element { target, step } => {
+                let target = self.expr(target, alias);
+                D::element(&target, step, &mut |value| self.bind(value))
+            }
             TypedKind::Binary { op, left, right } => {
                 let (l, r) = (self.expr(left, alias), self.expr(right, alias));
                 match op {
@@ -610,6 +619,7 @@ impl<D: Dialect> Compiler<D> {
                 let sql = self.expr(value, alias);
                 match value.ty {
                     Type::String => self.parse_number(&sql, false),
+                    Type::Dynamic => self.parse_number(&D::dynamic_text(&sql), false),
                     // Toward zero, as KQL converts (PostgreSQL's cast rounds).
                     Type::Real => D::real_to_long(&sql),
                     Type::Bool => format!("(CASE WHEN {sql} THEN 1 WHEN NOT {sql} THEN 0 END)"),
@@ -621,6 +631,7 @@ impl<D: Dialect> Compiler<D> {
                 let sql = self.expr(value, alias);
                 match value.ty {
                     Type::String => self.parse_number(&sql, true),
+                    Type::Dynamic => self.parse_number(&D::dynamic_text(&sql), true),
                     _ => format!("CAST({sql} AS {})", self.sql_type(Type::Real)),
                 }
             }
@@ -654,6 +665,73 @@ impl<D: Dialect> Compiler<D> {
                     _ => "yyyy-MM-ddTHH:mm:ss".into(),
                 };
                 self.format_datetime(&value, &format)
+            }
+            Scalar::ParseJson => match args.first() {
+                Some(value) if value.ty == Type::Dynamic => self.expr(value, alias),
+                _ => D::parse_json(&arg(self, 0)),
+            },
+            Scalar::ArrayLength => D::array_length(&arg(self, 0)),
+            Scalar::ToBool => {
+                let Some(value) = args.first() else { return "NULL".into() };
+                match value.ty {
+                    Type::Bool => self.expr(value, alias),
+                    ty if ty.is_numeric() => {
+                        let sql = self.expr(value, alias);
+                        format!("(CASE WHEN {sql} IS NULL THEN NULL WHEN {sql} <> 0 THEN TRUE ELSE FALSE END)")
+                    }
+                    _ => {
+                        let text = self.as_text(value, alias);
+                        format!(
+                            "(CASE lower(trim({text})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE END)"
+                        )
+                    }
+                }
+            }
+            Scalar::PackArray => {
+                let items: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        let sql = self.expr(a, alias);
+                        D::json_item(&sql, a.ty)
+                    })
+                    .collect();
+                D::json_array(&items)
+            }
+            Scalar::Countof => {
+                let (text, part) = (arg(self, 0), arg(self, 1));
+                format!(
+                    "(CASE WHEN length({part}) > 0 THEN CAST((length({text}) - length(replace({text}, {part}, ''))) / length({part}) AS BIGINT) ELSE 0 END)"
+                )
+            }
+            Scalar::IndexOf => {
+                let (text, part) = (arg(self, 0), arg(self, 1));
+                format!("CAST({} - 1 AS BIGINT)", D::position(&text, &part))
+            }
+            Scalar::ReplaceString => {
+                let (text, lookup, rewrite) = (arg(self, 0), arg(self, 1), arg(self, 2));
+                format!("(CASE WHEN length({lookup}) > 0 THEN replace({text}, {lookup}, {rewrite}) ELSE {text} END)")
+            }
+            Scalar::Coalesce => {
+                // Strings: the first that is not empty, as KQL's coalesce.
+                let parts: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        let sql = self.expr(a, alias);
+                        if a.ty == Type::String { format!("NULLIF({sql}, '')") } else { sql }
+                    })
+                    .collect();
+                let fallback = if ty == Type::String { ", ''" } else { "" };
+                format!("COALESCE({}{fallback})", parts.join(", "))
+            }
+            Scalar::StrcatArray => {
+                let (array, separator) = (arg(self, 0), arg(self, 1));
+                D::join_array(&array, &separator)
+            }
+            Scalar::SetHasElement => {
+                let array = arg(self, 0);
+                let Some(value) = args.get(1) else { return "NULL".into() };
+                let text = self.as_text(value, alias);
+                D::array_has_text(&array, &text)
             }
         }
     }

@@ -9,6 +9,8 @@ use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
 use crate::dialect::{DatePart, Dialect};
+use threatgate_hunting::plan::PathStep;
+
 use crate::hunting::{Stored, Value, check_widths, quoted_columns, stored, table_name};
 use crate::{Result, StoreError};
 
@@ -259,6 +261,62 @@ impl Dialect for PgDialect {
     fn parse_real(text: &str) -> String {
         format!(
             "(CASE WHEN {text} ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$' THEN CAST(trim({text}) AS DOUBLE PRECISION) END)"
+        )
+    }
+
+    /// The `json` operators, which keep the stored text as it is (`jsonb` would respace it).
+    fn element(target: &str, step: &PathStep, bind: &mut dyn FnMut(Value) -> String) -> String {
+        let step = match step {
+            PathStep::Key(key) => bind(Value::Text(key.clone())),
+            PathStep::Index(i) => {
+                format!("CAST({} AS INTEGER)", bind(Value::Long((*i).clamp(-1 << 31, (1 << 31) - 1))))
+            }
+        };
+        format!("CAST(CAST({target} AS json) -> {step} AS TEXT)")
+    }
+
+    fn dynamic_text(json: &str) -> String {
+        format!(
+            "COALESCE(CASE json_typeof(CAST({json} AS json)) WHEN 'string' THEN CAST({json} AS json) #>> '{{}}' WHEN 'null' THEN '' ELSE {json} END, '')"
+        )
+    }
+
+    /// `threatgate_parse_json` (migration `0006_parse_json`) catches the cast's error.
+    fn parse_json(text: &str) -> String {
+        format!("threatgate_parse_json({text})")
+    }
+
+    fn array_length(json: &str) -> String {
+        format!(
+            "(CASE WHEN json_typeof(CAST({json} AS json)) = 'array' THEN CAST(json_array_length(CAST({json} AS json)) AS BIGINT) END)"
+        )
+    }
+
+    fn json_item(sql: &str, ty: Type) -> String {
+        match ty {
+            Type::Dynamic => format!("CAST({sql} AS json)"),
+            Type::DateTime => Self::datetime_text(sql),
+            _ => sql.to_owned(),
+        }
+    }
+
+    fn json_array(items: &[String]) -> String {
+        format!("CAST(json_build_array({}) AS TEXT)", items.join(", "))
+    }
+
+    fn json_array_aggregate(value: &str) -> String {
+        format!("COALESCE(CAST(json_agg({value}) FILTER (WHERE {value} IS NOT NULL) AS TEXT), '[]')")
+    }
+
+    fn join_array(json: &str, separator: &str) -> String {
+        format!(
+            "(SELECT COALESCE(string_agg(CASE WHEN json_typeof(e) = 'string' THEN e #>> '{{}}' ELSE CAST(e AS TEXT) END, {separator}), '') FROM json_array_elements(CAST({json} AS json)) AS e)"
+        )
+    }
+
+    fn array_has_text(json: &str, text: &str) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM json_array_elements(CAST({json} AS json)) AS e WHERE (CASE WHEN json_typeof(e) = 'string' THEN e #>> '{{}}' ELSE CAST(e AS TEXT) END) = {text})"
         )
     }
 

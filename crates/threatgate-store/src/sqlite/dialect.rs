@@ -8,6 +8,8 @@ use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
 use crate::dialect::{DatePart, Dialect};
+use threatgate_hunting::plan::PathStep;
+
 use crate::hunting::{Stored, Value, check_widths, quoted_columns, stored, table_name, term_indexed_column};
 use crate::{Result, StoreError};
 
@@ -316,6 +318,60 @@ impl Dialect for SqliteDialect {
         format!(
             "(CASE WHEN trim({text}) <> '' AND CAST(trim({text}) AS REAL) || '' <> '' AND trim({text}) NOT GLOB '*[^0-9.eE+-]*' THEN CAST(trim({text}) AS REAL) END)"
         )
+    }
+
+    /// SQLite's `->` with a JSON path (bound): `$."key"`, `$[2]`, `$[#-1]`.
+    fn element(target: &str, step: &PathStep, bind: &mut dyn FnMut(Value) -> String) -> String {
+        let path = match step {
+            PathStep::Key(key) => format!("$.\"{}\"", key.replace('"', "")),
+            PathStep::Index(i) if *i >= 0 => format!("$[{i}]"),
+            PathStep::Index(i) => format!("$[#-{}]", i.unsigned_abs()),
+        };
+        format!("({target} -> {})", bind(Value::Text(path)))
+    }
+
+    fn dynamic_text(json: &str) -> String {
+        format!(
+            "COALESCE(CASE json_type({json}) WHEN 'text' THEN {json} ->> '$' WHEN 'null' THEN '' ELSE {json} END, '')"
+        )
+    }
+
+    fn parse_json(text: &str) -> String {
+        format!(
+            "(CASE WHEN {text} IS NULL OR {text} = '' THEN NULL WHEN json_valid({text}) THEN json({text}) ELSE json_quote({text}) END)"
+        )
+    }
+
+    fn array_length(json: &str) -> String {
+        format!("(CASE WHEN json_type({json}) = 'array' THEN json_array_length({json}) END)")
+    }
+
+    /// Dynamic values as JSON (else `json_array` would quote them); bools as JSON bools.
+    fn json_item(sql: &str, ty: Type) -> String {
+        match ty {
+            Type::Dynamic => format!("json(COALESCE({sql}, 'null'))"),
+            Type::Bool => format!("json(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' ELSE 'null' END)"),
+            Type::DateTime => Self::datetime_text(sql),
+            _ => sql.to_owned(),
+        }
+    }
+
+    fn json_array(items: &[String]) -> String {
+        format!("json_array({})", items.join(", "))
+    }
+
+    fn json_array_aggregate(value: &str) -> String {
+        format!("json_group_array({value}) FILTER (WHERE {value} IS NOT NULL)")
+    }
+
+    fn join_array(json: &str, separator: &str) -> String {
+        format!(
+            "(SELECT COALESCE(group_concat(CASE WHEN type = 'text' THEN value ELSE json_quote(value) END, {separator}), '') FROM json_each({json}))"
+        )
+    }
+
+    fn array_has_text(json: &str, text: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM json_each({json}) WHERE CAST(value AS TEXT) = {text})")
     }
 
     /// The table's FTS5 index (`<table>_terms`), looked up by a phrase of the one term.
