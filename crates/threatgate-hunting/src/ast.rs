@@ -84,6 +84,14 @@ pub enum OperatorKind {
         on: Vec<JoinKey>,
     },
     Union(Vec<Pipeline>),
+    /// `mv-expand [Name =] Expr [to typeof(Type)] [limit N]` (one column).
+    MvExpand {
+        item: NamedExpr,
+        /// The element type of `to typeof(…)`, with its place.
+        to: Option<Ident>,
+        /// Most rows one input row expands to.
+        limit: Option<u64>,
+    },
 }
 
 /// `Name = expr`, or `expr` whose column name comes from the expression.

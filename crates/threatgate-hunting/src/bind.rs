@@ -196,6 +196,64 @@ impl Scope {
         Ok(Relation::Union { inputs, fields })
     }
 
+    fn mv_expand(
+        &self,
+        input: Relation,
+        fields: &[Field],
+        item: &NamedExpr,
+        to: Option<&Ident>,
+        limit: Option<u64>,
+    ) -> Result<Relation, KqlError> {
+        let array = self.expr(&item.expr, fields, "mv-expand")?;
+        if array.ty != Type::Dynamic {
+            return Err(KqlError::semantic(
+                format!("'mv-expand' operator: expands a dynamic array, not a {}", array.ty.kql_name()),
+                item.expr.span,
+            ));
+        }
+        let name = match (&item.name, &item.expr.kind) {
+            (Some(name), _) => name.name.clone(),
+            (None, kind) => path_name(kind).ok_or_else(|| {
+                KqlError::semantic("'mv-expand' operator: name the expanded column (Name = …)", item.expr.span)
+            })?,
+        };
+        let replace = fields.iter().position(|f| f.name == name);
+        let mut out: Vec<Field> = fields.to_vec();
+        let position = match replace {
+            Some(i) => {
+                out[i] = field(name, Type::Dynamic);
+                i
+            }
+            None => {
+                out.push(field(name, Type::Dynamic));
+                out.len() - 1
+            }
+        };
+        let expanded = Relation::MvExpand { input: Box::new(input), array, replace, limit, fields: out.clone() };
+        let Some(to) = to else { return Ok(expanded) };
+        // `to typeof(T)`: the element converted to T, as a map over the expansion.
+        let ty = match to.name.as_str() {
+            "string" => Type::String,
+            "long" => Type::Long,
+            "int" => Type::Int,
+            "real" | "double" => Type::Real,
+            "bool" | "boolean" => Type::Bool,
+            "dynamic" => return Ok(expanded),
+            other => {
+                return Err(KqlError::unsupported(format!("mv-expand to typeof({other}) is not supported"), to.span));
+            }
+        };
+        let columns = out
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let column = typed(TypedKind::Column(i), f.ty);
+                if i == position { (field(f.name.clone(), ty), converted(column, ty)) } else { (f.clone(), column) }
+            })
+            .collect();
+        Ok(Relation::Map { input: Box::new(expanded), columns })
+    }
+
     fn operator(&self, input: Relation, operator: &Operator) -> Result<Relation, KqlError> {
         let fields = input.fields();
         let span = operator.span;
@@ -271,6 +329,7 @@ impl Scope {
                 }
             }
             OperatorKind::Count => Relation::Count { input: Box::new(input) },
+            OperatorKind::MvExpand { item, to, limit } => self.mv_expand(input, &fields, item, to.as_ref(), *limit)?,
             OperatorKind::Join { kind, right, on } => self.join(input, kind.as_ref(), right, on)?,
             OperatorKind::Union(legs) => {
                 let mut inputs = vec![input];

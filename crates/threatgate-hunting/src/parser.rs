@@ -39,7 +39,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "lookup",
     "make-series",
     "mv-apply",
-    "mv-expand",
     "parse",
     "parse-kv",
     "parse-where",
@@ -367,6 +366,8 @@ impl Parser {
                 }
             }
             "count" => OperatorKind::Count,
+            // `mvexpand` is the legacy spelling, whose default limit is 128 rows.
+            "mv-expand" | "mvexpand" => self.mv_expand(word == "mvexpand")?,
             "join" => self.join()?,
             "union" => OperatorKind::Union(self.union_legs()?),
             other if UNSUPPORTED_OPERATORS.contains(&other) => {
@@ -381,6 +382,54 @@ impl Parser {
 
     /// `[Name =] expr, …` (`aggregates` allows the `(A, B) = arg_max(…)` form to be refused
     /// clearly rather than misread).
+    fn mv_expand(&mut self, legacy: bool) -> Parsed<OperatorKind> {
+        loop {
+            if self.is_word("kind") && matches!(self.peek_at(1), Token::Assign) {
+                self.advance();
+                self.advance();
+                let kind = self.ident("'array' or 'bag'")?;
+                if kind.name != "array" && kind.name != "bag" {
+                    return Err(KqlError::syntax(
+                        format!("'{}' is not an mv-expand kind (array, bag)", kind.name),
+                        kind.span,
+                    ));
+                }
+            } else if self.is_word("with_itemindex") || self.is_word("bagexpansion") {
+                return Err(KqlError::unsupported(
+                    "mv-expand parameters other than kind= are not supported",
+                    self.span(),
+                ));
+            } else {
+                break;
+            }
+        }
+        let mut items = self.named_list(false)?;
+        let to = if self.eat_word("to") {
+            self.expect_word("typeof")?;
+            self.expect(&Token::LParen, "'(' after typeof")?;
+            let ty = self.ident("a type name")?;
+            self.expect(&Token::RParen, "')' after the type")?;
+            Some(ty)
+        } else {
+            None
+        };
+        if self.is_word("to") || *self.peek() == Token::Comma || items.len() > 1 {
+            return Err(KqlError::unsupported("mv-expand of several columns at once is not supported", self.span()));
+        }
+        let limit = if self.eat_word("limit") {
+            match self.advance().token {
+                Token::Long(n) if n >= 0 => Some(n as u64),
+                _ => return Err(KqlError::syntax("expected a row count after 'limit'", self.previous_span())),
+            }
+        } else if legacy {
+            Some(128)
+        } else {
+            None
+        };
+        let Some(item) = items.pop() else { return Err(self.unexpected("a column to expand")) };
+        Ok(OperatorKind::MvExpand { item, to, limit })
+    }
+
     fn named_list(&mut self, aggregates: bool) -> Parsed<Vec<NamedExpr>> {
         let mut items = Vec::new();
         loop {

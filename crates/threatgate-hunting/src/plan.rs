@@ -78,6 +78,16 @@ pub enum Relation {
         on: Vec<(usize, usize)>,
         fields: Vec<Field>,
     },
+    /// Each input row once per element of the dynamic `array` (a scalar is one element; null
+    /// and an empty array keep the row, with a null element): the element, as dynamic, takes
+    /// the place of column `replace`, or is appended. At most `limit` rows per input row.
+    MvExpand {
+        input: Box<Relation>,
+        array: Typed,
+        replace: Option<usize>,
+        limit: Option<u64>,
+        fields: Vec<Field>,
+    },
     /// Columns by name over all inputs (a column an input lacks is null there).
     Union {
         inputs: Vec<Relation>,
@@ -214,7 +224,9 @@ impl Relation {
                 keys.iter().map(|(f, _)| f.clone()).chain(aggregates.iter().map(|(f, _)| f.clone())).collect()
             }
             Relation::Count { .. } => vec![Field { name: "Count".into(), ty: Type::Long }],
-            Relation::Join { fields, .. } | Relation::Union { fields, .. } => fields.clone(),
+            Relation::Join { fields, .. } | Relation::Union { fields, .. } | Relation::MvExpand { fields, .. } => {
+                fields.clone()
+            }
         }
     }
 
@@ -228,6 +240,7 @@ impl Relation {
             | Relation::Distinct { input }
             | Relation::Count { input }
             | Relation::Map { input, .. }
+            | Relation::MvExpand { input, .. }
             | Relation::Aggregate { input, .. } => vec![input],
             Relation::Join { left, right, .. } => vec![left, right],
             Relation::Union { inputs, .. } => inputs.iter().collect(),
@@ -237,7 +250,7 @@ impl Relation {
     /// The expressions this relation computes (not its inputs').
     pub fn expressions(&self) -> Vec<&Typed> {
         match self {
-            Relation::Filter { predicate, .. } => vec![predicate],
+            Relation::Filter { predicate, .. } | Relation::MvExpand { array: predicate, .. } => vec![predicate],
             Relation::Map { columns, .. } => columns.iter().map(|(_, e)| e).collect(),
             Relation::Aggregate { keys, aggregates, .. } => {
                 keys.iter().map(|(_, e)| e).chain(aggregates.iter().flat_map(|(_, call)| &call.args)).collect()

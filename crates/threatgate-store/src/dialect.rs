@@ -144,6 +144,11 @@ pub(crate) trait Dialect {
     fn join_array(json: &str, separator: &str) -> String;
     /// Whether a JSON array holds an element whose text is `text`.
     fn array_has_text(json: &str, text: &str) -> String;
+    /// `mv-expand` of the dynamic `array` (an expression over the alias `t`): the join clause
+    /// that follows `FROM (…) AS t`, keeping rows whose value is null or an empty array (one
+    /// null element), and the element's JSON text (an array's element, a bag's one-property
+    /// bag, a scalar itself), at most `limit` per row.
+    fn expand(array: &str, limit: Option<u64>) -> (String, String);
     /// A condition that rows of table `table` hold `term` (letters, digits and `_`, lower case)
     /// among the terms of its term-indexed `column`; `bind` binds a value and returns its
     /// placeholder.

@@ -221,6 +221,25 @@ impl<D: Dialect> Compiler<D> {
                 };
                 Select { sql: format!("SELECT {} FROM ({}) AS t{group}", list.join(", "), inner.sql), ordered: false }
             }
+            Relation::MvExpand { input, array, replace, limit, .. } => {
+                let count = input.fields().len();
+                let inner = self.relation(input);
+                let array = self.expr(array, "t");
+                let (join, element) = D::expand(&array, *limit);
+                let mut list: Vec<String> = (0..count)
+                    .map(|i| if Some(i) == *replace { format!("{element} AS c{i}") } else { format!("t.c{i} AS c{i}") })
+                    .collect();
+                if replace.is_none() {
+                    list.push(format!("{element} AS c{count}"));
+                }
+                if inner.ordered {
+                    list.push("t.o AS o".into());
+                }
+                Select {
+                    sql: format!("SELECT {} FROM ({}) AS t {join}", list.join(", "), inner.sql),
+                    ordered: inner.ordered,
+                }
+            }
             Relation::Sort { input, keys } => {
                 let count = input.fields().len();
                 let inner = self.relation(input);

@@ -320,6 +320,21 @@ impl Dialect for PgDialect {
         )
     }
 
+    /// A lateral union of the array's elements, the bag's properties and the scalar (the
+    /// `json` functions refuse values of the other kinds, hence the `CASE`s).
+    fn expand(array: &str, limit: Option<u64>) -> (String, String) {
+        let json = format!("CAST({array} AS json)");
+        let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let join = format!(
+            "LEFT JOIN LATERAL (SELECT element FROM (\
+             SELECT CAST(v AS TEXT) AS element, 0 AS part, n FROM json_array_elements(CASE WHEN json_typeof({json}) = 'array' THEN {json} ELSE CAST('[]' AS json) END) WITH ORDINALITY AS a (v, n) \
+             UNION ALL SELECT CAST(json_build_object(k, v) AS TEXT), 1, n FROM json_each(CASE WHEN json_typeof({json}) = 'object' THEN {json} ELSE CAST('{{}}' AS json) END) WITH ORDINALITY AS b (k, v, n) \
+             UNION ALL SELECT {array}, 2, 1 WHERE json_typeof({json}) NOT IN ('array', 'object')\
+             ) AS parts ORDER BY part, n{limit}) AS e ON TRUE"
+        );
+        (join, "e.element".into())
+    }
+
     /// The expression index on the column's terms (`regexp_split_to_array`), by containment.
     fn term_filter(_table: &str, column: &str, term: String, bind: &mut dyn FnMut(Value) -> String) -> String {
         let term = bind(Value::Text(term));

@@ -374,6 +374,19 @@ impl Dialect for SqliteDialect {
         format!("EXISTS (SELECT 1 FROM json_each({json}) WHERE CAST(value AS TEXT) = {text})")
     }
 
+    /// `json_each` over the value: elements of an array, properties of a bag, or the scalar.
+    fn expand(array: &str, limit: Option<u64>) -> (String, String) {
+        let limit = match limit {
+            Some(n) => format!(" AND (typeof(e.key) <> 'integer' OR e.key < {n})"),
+            None => String::new(),
+        };
+        let json = "(CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'object' THEN e.value WHEN 'array' THEN e.value ELSE json_quote(e.value) END)";
+        let element = format!(
+            "(CASE WHEN e.type IS NULL THEN NULL WHEN json_type({array}) = 'object' THEN json_object(e.key, json({json})) ELSE {json} END)"
+        );
+        (format!("LEFT JOIN json_each({array}) AS e ON 1 = 1{limit}"), element)
+    }
+
     /// The table's FTS5 index (`<table>_terms`), looked up by a phrase of the one term.
     fn term_filter(table: &str, _column: &str, term: String, bind: &mut dyn FnMut(Value) -> String) -> String {
         let phrase = bind(Value::Text(format!("\"{term}\"")));
