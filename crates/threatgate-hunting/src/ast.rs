@@ -46,6 +46,8 @@ pub enum Source {
     Union(Vec<Pipeline>),
     /// `( … )`.
     Nested(Box<Pipeline>),
+    /// `print A = 1, B = "x"`: one row of the expressions.
+    Print(Vec<NamedExpr>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

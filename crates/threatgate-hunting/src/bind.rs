@@ -160,6 +160,17 @@ impl Scope {
         let mut relation = match &pipeline.source {
             Source::Named(name) => self.table(name)?,
             Source::Nested(inner) => self.pipeline(inner)?,
+            Source::Print(items) => {
+                let mut columns = self.named(items, &[], "print")?;
+                // An unnamed value is print_0, print_1, … by its place.
+                for (i, ((field, _), item)) in columns.iter_mut().zip(items).enumerate() {
+                    if item.name.is_none() && path_name(&item.expr.kind).is_none() {
+                        field.name = format!("print_{i}");
+                    }
+                }
+                check_unique(&columns, "print", pipeline.span)?;
+                Relation::Print { columns }
+            }
             Source::Union(legs) => {
                 self.union(legs.iter().map(|leg| self.pipeline(leg)).collect::<Result<_, _>>()?, pipeline.span)?
             }

@@ -429,7 +429,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "countof",
     "coalesce",
     "round",
-    "materialize",
     "toscalar",
     "row_number",
     "prev",

@@ -215,6 +215,13 @@ impl Parser {
                 "user-defined functions (let f = (…) { … }) are not supported",
                 name.span,
             ));
+        } else if self.is_word("materialize") && matches!(self.peek_at(1), Token::LParen) {
+            // materialize(T) caches T for the query; here it is T.
+            self.advance();
+            self.advance();
+            let inner = self.pipeline()?;
+            self.expect(&Token::RParen, "')' after the materialized query")?;
+            LetValue::Tabular(inner)
         } else if self.starts_tabular() {
             LetValue::Tabular(self.pipeline()?)
         } else {
@@ -269,9 +276,11 @@ impl Parser {
                 self.expect(&Token::RParen, "')' after the nested query")?;
                 Ok(Source::Nested(Box::new(inner)))
             }
-            Token::Word(w)
-                if matches!(w.as_str(), "print" | "datatable" | "range" | "externaldata" | "find" | "search") =>
-            {
+            Token::Word(w) if w == "print" => {
+                self.advance();
+                Ok(Source::Print(self.named_list(false)?))
+            }
+            Token::Word(w) if matches!(w.as_str(), "datatable" | "range" | "externaldata" | "find" | "search") => {
                 Err(KqlError::unsupported(
                     format!("'{w}' is not supported as a source of rows; start from a table"),
                     self.span(),

@@ -35,6 +35,10 @@ impl JoinKind {
 /// A table of rows, built from the query's operators.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Relation {
+    /// One row of constant expressions (`print`); reads no table.
+    Print {
+        columns: Vec<(Field, Typed)>,
+    },
     /// The tenant's rows of a table (a backend adds the tenant's filter here, and only here).
     Scan {
         table: &'static Table,
@@ -219,7 +223,9 @@ impl Relation {
             | Relation::Sort { input, .. }
             | Relation::Limit { input, .. }
             | Relation::Distinct { input } => input.fields(),
-            Relation::Map { columns, .. } => columns.iter().map(|(f, _)| f.clone()).collect(),
+            Relation::Map { columns, .. } | Relation::Print { columns } => {
+                columns.iter().map(|(f, _)| f.clone()).collect()
+            }
             Relation::Aggregate { keys, aggregates, .. } => {
                 keys.iter().map(|(f, _)| f.clone()).chain(aggregates.iter().map(|(f, _)| f.clone())).collect()
             }
@@ -233,7 +239,7 @@ impl Relation {
     /// The relations this one reads.
     pub fn inputs(&self) -> Vec<&Relation> {
         match self {
-            Relation::Scan { .. } => Vec::new(),
+            Relation::Scan { .. } | Relation::Print { .. } => Vec::new(),
             Relation::Filter { input, .. }
             | Relation::Sort { input, .. }
             | Relation::Limit { input, .. }
@@ -251,7 +257,7 @@ impl Relation {
     pub fn expressions(&self) -> Vec<&Typed> {
         match self {
             Relation::Filter { predicate, .. } | Relation::MvExpand { array: predicate, .. } => vec![predicate],
-            Relation::Map { columns, .. } => columns.iter().map(|(_, e)| e).collect(),
+            Relation::Map { columns, .. } | Relation::Print { columns } => columns.iter().map(|(_, e)| e).collect(),
             Relation::Aggregate { keys, aggregates, .. } => {
                 keys.iter().map(|(_, e)| e).chain(aggregates.iter().flat_map(|(_, call)| &call.args)).collect()
             }

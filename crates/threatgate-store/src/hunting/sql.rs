@@ -221,6 +221,11 @@ impl<D: Dialect> Compiler<D> {
                 };
                 Select { sql: format!("SELECT {} FROM ({}) AS t{group}", list.join(", "), inner.sql), ordered: false }
             }
+            Relation::Print { columns } => {
+                let list: Vec<String> =
+                    columns.iter().enumerate().map(|(i, (_, e))| format!("{} AS c{i}", self.expr(e, "t"))).collect();
+                Select { sql: format!("SELECT {}", list.join(", ")), ordered: false }
+            }
             Relation::MvExpand { input, array, replace, limit, .. } => {
                 let count = input.fields().len();
                 let inner = self.relation(input);
