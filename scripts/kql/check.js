@@ -12,7 +12,8 @@
 // (names and types) differ from what Microsoft's semantic model computes. Also every query
 // Threatgate answered that Microsoft's parser rejects. Exits 1 when Threatgate answered an
 // invalid query or reported other columns; with THREATGATE_KQL_MIN_RATE (a percentage) also
-// when the answered rate is below it.
+// when the answered rate is below it. THREATGATE_KQL_VERBOSE=1 groups refusals by their whole
+// message rather than with names elided.
 'use strict';
 const fs = require('fs');
 require('@kusto/language-service-next/bridge.min.js');
@@ -85,7 +86,9 @@ function main() {
         console.log(`COLUMNS DIFFER ${source}\n  Microsoft:  ${theirs}\n  Threatgate: ${mine}`);
       }
     } else {
-      const key = `${ours.outcome}: ${ours.message.replace(/\[line:position=[^\]]*\]/, '').replace(/'[^']*'/g, "'…'").slice(0, 160)}`;
+      // THREATGATE_KQL_VERBOSE=1 groups by the whole message (names included).
+      const message = ours.message.replace(/\[line:position=[^\]]*\]/, '');
+      const key = `${ours.outcome}: ${(process.env.THREATGATE_KQL_VERBOSE ? message : message.replace(/'[^']*'/g, "'…'")).slice(0, 160)}`;
       const list = refusals.get(key) || [];
       list.push(source);
       refusals.set(key, list);

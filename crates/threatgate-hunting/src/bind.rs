@@ -796,6 +796,35 @@ impl Scope {
     ) -> Result<Vec<Typed>, KqlError> {
         let mut items = Vec::new();
         for item in list {
+            // A tabular let of one column: its values.
+            if let ExprKind::Name(name) = &item.kind
+                && let Some(Bound::Tabular(relation, nodes)) = self.lets.get(name)
+            {
+                let relation = self.expand(relation, *nodes, item.span)?;
+                let columns = relation.fields();
+                let [column] = columns.as_slice() else {
+                    return Err(KqlError::semantic(
+                        format!(
+                            "'{operator}' operator: '{name}' has {} columns; 'in' takes a table of one column",
+                            columns.len()
+                        ),
+                        item.span,
+                    ));
+                };
+                if comparable(ty, column.ty).is_none() || (text_only && column.ty != Type::String) {
+                    return Err(KqlError::semantic(
+                        format!(
+                            "'{operator}' operator: '{name}' holds {} values where a {} is compared",
+                            column.ty.kql_name(),
+                            ty.kql_name()
+                        ),
+                        item.span,
+                    ));
+                }
+                let column_ty = column.ty;
+                items.push(typed(TypedKind::Rows(Box::new(relation)), column_ty));
+                continue;
+            }
             let value = self.expr(item, fields, operator)?;
             let values = match value.kind {
                 // A dynamic array (directly or through a let) spreads into the list.
@@ -809,7 +838,10 @@ impl Scope {
                 _ => vec![value],
             };
             for value in values {
-                let fits = if text_only { value.ty == Type::String } else { comparable(ty, value.ty).is_some() };
+                // A dynamic array computed by the query (split, pack_array, make_set, …) is
+                // searched as it is.
+                let fits = value.ty == Type::Dynamic
+                    || if text_only { value.ty == Type::String } else { comparable(ty, value.ty).is_some() };
                 if !fits {
                     return Err(KqlError::semantic(
                         format!(

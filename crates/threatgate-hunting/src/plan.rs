@@ -155,6 +155,8 @@ pub enum TypedKind {
     },
     /// `dynamic([…])`.
     Array(Vec<Literal>),
+    /// The values of a one-column relation, as the list of `in` (`x in (T)`, T a tabular let).
+    Rows(Box<Relation>),
     /// A property or an element of a dynamic value (`x.a`, `x["a"]`, `x[0]`, `x[-1]`): dynamic,
     /// null where the value has none.
     Element {
@@ -187,7 +189,7 @@ impl Typed {
     /// The expressions directly inside this one.
     pub fn children(&self) -> Vec<&Typed> {
         match &self.kind {
-            TypedKind::Column(_) | TypedKind::Literal(_) | TypedKind::Array(_) => Vec::new(),
+            TypedKind::Column(_) | TypedKind::Literal(_) | TypedKind::Array(_) | TypedKind::Rows(_) => Vec::new(),
             TypedKind::Negate(inner) | TypedKind::Element { target: inner, .. } => vec![inner],
             TypedKind::Binary { left, right, .. } => vec![left, right],
             TypedKind::In { expr, list, .. } | TypedKind::HasAny { expr, list, .. } => {
@@ -196,6 +198,19 @@ impl Typed {
             TypedKind::Between { expr, low, high, .. } => vec![expr, low, high],
             TypedKind::Call { args, .. } => args.iter().collect(),
         }
+    }
+
+    /// The relations this expression reads (the `Rows` of `in` lists), at any depth.
+    pub fn relations(&self) -> Vec<&Relation> {
+        let mut found = Vec::new();
+        let mut pending = vec![self];
+        while let Some(expr) = pending.pop() {
+            if let TypedKind::Rows(relation) = &expr.kind {
+                found.push(relation.as_ref());
+            }
+            pending.extend(expr.children());
+        }
+        found
     }
 
     /// Nodes and depth of this expression (relation depth 0), measured with a stack of its own
@@ -282,6 +297,7 @@ impl Relation {
                 let inner = expr.extent();
                 extent.nodes += inner.nodes;
                 extent.expression_depth = extent.expression_depth.max(inner.expression_depth);
+                pending.extend(expr.relations().into_iter().map(|rows| (rows, level + 1)));
             }
             pending.extend(relation.inputs().into_iter().map(|input| (input, level + 1)));
         }
@@ -292,7 +308,12 @@ impl Relation {
     pub fn scans(&self) -> Vec<&'static Table> {
         match self {
             Relation::Scan { table } => vec![*table],
-            other => other.inputs().into_iter().flat_map(Relation::scans).collect(),
+            other => other
+                .inputs()
+                .into_iter()
+                .chain(other.expressions().into_iter().flat_map(Typed::relations))
+                .flat_map(Relation::scans)
+                .collect(),
         }
     }
 }

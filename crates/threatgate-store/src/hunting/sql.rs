@@ -488,6 +488,12 @@ impl<D: Dialect> Compiler<D> {
                 self.bind(Value::Text(json))
             }
             TypedKind::Negate(inner) => format!("(-{})", self.expr(inner, alias)),
+            // Outside an `in` list: the first row's value (what toscalar() gives).
+            TypedKind::Rows(relation) => {
+                let rows = self.relation(relation);
+                let order = if rows.ordered { " ORDER BY s.o" } else { "" };
+                format!("(SELECT s.c0 FROM ({}) AS s{order} LIMIT 1)", rows.sql)
+            }
             TypedKind::Element { target, step } => {
                 let target = self.expr(target, alias);
                 D::element(&target, step, &mut |value| self.bind(value))
@@ -522,15 +528,38 @@ impl<D: Dialect> Compiler<D> {
                     return if *negated { "(1 = 1)".into() } else { "(1 = 0)".into() };
                 }
                 let value = self.expr(expr, alias);
-                let items: Vec<String> = list
-                    .iter()
-                    .map(|i| {
-                        let item = self.expr(i, alias);
-                        if *case_insensitive { format!("lower({item})") } else { item }
-                    })
-                    .collect();
                 let value = if *case_insensitive { format!("lower({value})") } else { value };
-                format!("({value} {}IN ({}))", if *negated { "NOT " } else { "" }, items.join(", "))
+                let mut plain = Vec::new();
+                let mut tests = Vec::new();
+                for item in list {
+                    match &item.kind {
+                        TypedKind::Rows(relation) => {
+                            let rows = self.relation(relation);
+                            let column = if *case_insensitive { "lower(s.c0)" } else { "s.c0" };
+                            tests.push(format!("{value} IN (SELECT {column} FROM ({}) AS s)", rows.sql));
+                        }
+                        _ if item.ty == Type::Dynamic && expr.ty != Type::Dynamic => {
+                            let array = self.expr(item, alias);
+                            let text = self.as_text(expr, alias);
+                            // in~: the array's JSON text lower-cased lowers its strings.
+                            let (array, text) = if *case_insensitive {
+                                (format!("lower({array})"), format!("lower({text})"))
+                            } else {
+                                (array, text)
+                            };
+                            tests.push(D::array_has_text(&array, &text));
+                        }
+                        _ => {
+                            let item = self.expr(item, alias);
+                            plain.push(if *case_insensitive { format!("lower({item})") } else { item });
+                        }
+                    }
+                }
+                if !plain.is_empty() {
+                    tests.insert(0, format!("{value} IN ({})", plain.join(", ")));
+                }
+                let any = tests.join(" OR ");
+                if *negated { format!("(NOT ({any}))") } else { format!("({any})") }
             }
             TypedKind::HasAny { expr, list, all, negated } => {
                 if list.is_empty() {
