@@ -61,7 +61,12 @@ pub enum OperatorKind {
     /// `where` (or `filter`).
     Where(Expr),
     Project(Vec<NamedExpr>),
+    /// Column names, each possibly with `*` wildcards.
     ProjectAway(Vec<Ident>),
+    /// `project-reorder A, B*`: these columns first (names with `*` wildcards).
+    ProjectReorder(Vec<Ident>),
+    /// `render …`: a chart for the portal; the API ignores it.
+    Render,
     /// `project-rename New = Old, …`: (new, old).
     ProjectRename(Vec<(Ident, Ident)>),
     Extend(Vec<NamedExpr>),
@@ -100,6 +105,8 @@ pub enum OperatorKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedExpr {
     pub name: Option<Ident>,
+    /// The names after the first of `(A, B) = arg_max(…)`.
+    pub more_names: Vec<Ident>,
     pub expr: Expr,
 }
 

@@ -295,14 +295,30 @@ impl Scope {
                 }
                 Relation::Map { input: Box::new(input), columns }
             }
+            OperatorKind::Render => input,
+            OperatorKind::ProjectReorder(patterns) => {
+                let mut order: Vec<usize> = Vec::new();
+                for pattern in patterns {
+                    let matched: Vec<usize> =
+                        (0..fields.len()).filter(|&i| glob(&pattern.name, &fields[i].name)).collect();
+                    if matched.is_empty() && !pattern.name.contains('*') {
+                        column_index(&fields, pattern, "project-reorder")?;
+                    }
+                    order.extend(matched.into_iter().filter(|i| !order.contains(i)).collect::<Vec<_>>());
+                }
+                order.extend((0..fields.len()).filter(|i| !order.contains(i)).collect::<Vec<_>>());
+                let columns =
+                    order.into_iter().map(|i| (fields[i].clone(), typed(TypedKind::Column(i), fields[i].ty))).collect();
+                Relation::Map { input: Box::new(input), columns }
+            }
             OperatorKind::ProjectAway(names) => {
-                for name in names {
+                for name in names.iter().filter(|n| !n.name.contains('*')) {
                     column_index(&fields, name, "project-away")?;
                 }
                 let columns = fields
                     .iter()
                     .enumerate()
-                    .filter(|(_, f)| !names.iter().any(|n| n.name == f.name))
+                    .filter(|(_, f)| !names.iter().any(|n| glob(&n.name, &f.name)))
                     .map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty)))
                     .collect();
                 Relation::Map { input: Box::new(input), columns }
@@ -332,8 +348,10 @@ impl Scope {
                 if columns.is_empty() {
                     Relation::Distinct { input: Box::new(input) }
                 } else {
-                    let items: Vec<NamedExpr> =
-                        columns.iter().map(|e| NamedExpr { name: None, expr: e.clone() }).collect();
+                    let items: Vec<NamedExpr> = columns
+                        .iter()
+                        .map(|e| NamedExpr { name: None, more_names: Vec::new(), expr: e.clone() })
+                        .collect();
                     let columns = self.named(&items, &fields, "distinct")?;
                     check_unique(&columns, "distinct", span)?;
                     Relation::Distinct { input: Box::new(Relation::Map { input: Box::new(input), columns }) }
@@ -453,8 +471,30 @@ impl Scope {
             };
             if matches!(function, Aggregate::ArgMax | Aggregate::ArgMin) {
                 let keys: Vec<&str> = keys.iter().map(|(f, _): &(Field, Typed)| f.name.as_str()).collect();
-                outputs.extend(self.arg_max(function, item, args, fields, &keys)?);
+                let mut made = self.arg_max(function, item, args, fields, &keys)?;
+                // (A, B, …) = arg_max(…) renames the columns after the first, in order.
+                if made.len() < item.more_names.len() + 1 {
+                    return Err(KqlError::semantic(
+                        format!(
+                            "'summarize' operator: {} names for the {} columns {}() makes",
+                            item.more_names.len() + 1,
+                            made.len(),
+                            name.name
+                        ),
+                        item.expr.span,
+                    ));
+                }
+                for ((output, _), new) in made.iter_mut().skip(1).zip(&item.more_names) {
+                    output.name.clone_from(&new.name);
+                }
+                outputs.extend(made);
                 continue;
+            }
+            if let Some(extra) = item.more_names.first() {
+                return Err(KqlError::semantic(
+                    format!("'summarize' operator: {}() makes one column; it takes one name", name.name),
+                    extra.span,
+                ));
             }
             let typed_args = args
                 .iter()
@@ -553,21 +593,17 @@ impl Scope {
         right: &Pipeline,
         on: &[JoinKey],
     ) -> Result<Relation, KqlError> {
-        let kind = match kind.map(|k| k.name.as_str()) {
-            None | Some("innerunique") => JoinKind::InnerUnique,
-            Some("inner") => JoinKind::Inner,
-            Some("leftouter") => JoinKind::LeftOuter,
-            Some("leftanti" | "anti" | "leftantisemi") => JoinKind::LeftAnti,
-            Some("leftsemi") => JoinKind::LeftSemi,
-            Some(other @ ("rightouter" | "fullouter" | "rightanti" | "rightantisemi" | "rightsemi")) => {
-                let span = kind.map_or(Span::default(), |k| k.span);
-                return Err(KqlError::unsupported(
-                    format!(
-                        "join kind={other} is not supported (inner, innerunique, leftouter, leftanti, leftsemi are)"
-                    ),
-                    span,
-                ));
-            }
+        // rightsemi and rightanti are leftsemi and leftanti with the sides swapped.
+        let (kind, swapped) = match kind.map(|k| k.name.as_str()) {
+            None | Some("innerunique") => (JoinKind::InnerUnique, false),
+            Some("inner") => (JoinKind::Inner, false),
+            Some("leftouter") => (JoinKind::LeftOuter, false),
+            Some("rightouter") => (JoinKind::RightOuter, false),
+            Some("fullouter") => (JoinKind::FullOuter, false),
+            Some("leftanti" | "anti" | "leftantisemi") => (JoinKind::LeftAnti, false),
+            Some("leftsemi") => (JoinKind::LeftSemi, false),
+            Some("rightanti" | "rightantisemi") => (JoinKind::LeftAnti, true),
+            Some("rightsemi") => (JoinKind::LeftSemi, true),
             Some(other) => {
                 let span = kind.map_or(Span::default(), |k| k.span);
                 return Err(KqlError::semantic(format!("'{other}' is not a join kind"), span));
@@ -614,6 +650,12 @@ impl Scope {
                 }
                 fields.push(field(name, f.ty));
             }
+        }
+        if swapped {
+            // The right side's rows that have (or lack) a match: a left semi (anti) join of the
+            // right side with the left, keys paired the other way round.
+            let on = pairs.into_iter().map(|(l, r)| (r, l)).collect();
+            return Ok(Relation::Join { kind, left: Box::new(right), right: Box::new(left), on, fields: right_fields });
         }
         Ok(Relation::Join { kind, left: Box::new(left), right: Box::new(right), on: pairs, fields })
     }
@@ -756,6 +798,39 @@ impl Scope {
                     },
                     Type::Bool,
                 )
+            }
+            ExprKind::Call { name, args } if matches!(name.name.as_str(), "extractjson" | "extract_json") => {
+                // extractjson("$.a.b[0]", text): the text's JSON at the path, as a string.
+                let [path, text] = args.as_slice() else {
+                    return Err(type_error(format!("{}() expects a JSON path and a text", name.name)));
+                };
+                let ExprKind::Literal(Literal::String(path_text)) = &path.kind else {
+                    return Err(KqlError::unsupported(
+                        format!("{}() takes its JSON path as a string literal", name.name),
+                        path.span,
+                    ));
+                };
+                let steps = json_path(path_text).filter(|steps| steps.len() <= MAX_JSON_PATH_STEPS).ok_or_else(|| {
+                    KqlError::semantic(
+                        format!(
+                            "'{operator}' operator: '{path_text}' is not a JSON path ($.name, $['name'], $[0]; at most {MAX_JSON_PATH_STEPS} steps)"
+                        ),
+                        path.span,
+                    )
+                })?;
+                let text = self.expr(text, fields, operator)?;
+                let mut value = if text.ty == Type::Dynamic {
+                    text
+                } else {
+                    typed(
+                        TypedKind::Call { function: Scalar::ParseJson, args: vec![converted_text(text)] },
+                        Type::Dynamic,
+                    )
+                };
+                for step in steps {
+                    value = element(value, step).map_err(type_error)?;
+                }
+                converted(value, Type::String)
             }
             ExprKind::Call { name, args } => {
                 let Some(function) = Scalar::lookup(&name.name) else {
@@ -913,6 +988,66 @@ fn unique_name(name: String, taken: &[String]) -> String {
         return name;
     }
     (1..).map(|n| format!("{name}{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or(name)
+}
+
+/// A value as text for a function of strings (a string stays as it is).
+fn converted_text(value: Typed) -> Typed {
+    if value.ty == Type::String {
+        value
+    } else {
+        typed(TypedKind::Call { function: Scalar::ToString, args: vec![value] }, Type::String)
+    }
+}
+
+/// Most steps an `extractjson` path may take (each is a level of the expression).
+const MAX_JSON_PATH_STEPS: usize = 32;
+
+/// The steps of a JSONPath of names and indexes: `$.a.b`, `$['a']`, `$["a"][0]`, `$.a[-1]`.
+fn json_path(path: &str) -> Option<Vec<PathStep>> {
+    let mut rest = path.trim().strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() {
+                return None;
+            }
+            steps.push(PathStep::Key(name.to_owned()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']')?;
+            let inside = after[..end].trim();
+            let quoted = inside
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .or_else(|| inside.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+            steps.push(match quoted {
+                Some(key) => PathStep::Key(key.to_owned()),
+                None => PathStep::Index(inside.parse().ok()?),
+            });
+            rest = &after[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any run of characters.
+fn glob(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The name KQL gives an unnamed property path: `RawEventData.Operation` and

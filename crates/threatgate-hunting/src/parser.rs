@@ -44,9 +44,7 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "parse-where",
     "partition",
     "project-keep",
-    "project-reorder",
     "reduce",
-    "render",
     "sample",
     "sample-distinct",
     "scan",
@@ -330,7 +328,33 @@ impl Parser {
             "where" | "filter" => OperatorKind::Where(self.expr()?),
             "project" => OperatorKind::Project(self.named_list(false)?),
             "extend" => OperatorKind::Extend(self.named_list(false)?),
-            "project-away" => OperatorKind::ProjectAway(self.ident_list()?),
+            "project-away" => OperatorKind::ProjectAway(self.pattern_list()?),
+            "project-reorder" => {
+                let patterns = self.pattern_list()?;
+                if self.is_word("asc")
+                    || self.is_word("desc")
+                    || self.is_word("granny-asc")
+                    || self.is_word("granny-desc")
+                {
+                    return Err(KqlError::unsupported("project-reorder with an order is not supported", self.span()));
+                }
+                OperatorKind::ProjectReorder(patterns)
+            }
+            "render" => {
+                // Everything up to the next operator: the chart's kind and its properties.
+                let mut depth = 0_usize;
+                loop {
+                    match self.peek() {
+                        Token::End | Token::Semicolon => break,
+                        Token::Pipe | Token::RParen if depth == 0 => break,
+                        Token::LParen => depth += 1,
+                        Token::RParen => depth -= 1,
+                        _ => {}
+                    }
+                    self.advance();
+                }
+                OperatorKind::Render
+            }
             "project-rename" => {
                 let mut pairs = Vec::new();
                 loop {
@@ -443,10 +467,20 @@ impl Parser {
         let mut items = Vec::new();
         loop {
             if aggregates && *self.peek() == Token::LParen && matches!(self.peek_at(2), Token::Comma) {
-                return Err(KqlError::unsupported(
-                    "naming several columns at once ((A, B) = …) is not supported",
-                    self.span(),
-                ));
+                // (A, B) = arg_max(…): names for the aggregation's columns, in order.
+                self.advance();
+                let mut names = vec![self.ident("a column name")?];
+                while self.eat(&Token::Comma) {
+                    names.push(self.ident("a column name")?);
+                }
+                self.expect(&Token::RParen, "')' after the column names")?;
+                self.expect(&Token::Assign, "'=' after (names)")?;
+                let first = names.remove(0);
+                items.push(NamedExpr { name: Some(first), more_names: names, expr: self.expr()? });
+                if !self.eat(&Token::Comma) {
+                    return Ok(items);
+                }
+                continue;
             }
             let named = matches!(self.peek(), Token::Word(_) | Token::LBracket)
                 && match self.peek() {
@@ -460,19 +494,44 @@ impl Parser {
             } else {
                 None
             };
-            items.push(NamedExpr { name, expr: self.expr()? });
+            items.push(NamedExpr { name, more_names: Vec::new(), expr: self.expr()? });
             if !self.eat(&Token::Comma) {
                 return Ok(items);
             }
         }
     }
 
-    fn ident_list(&mut self) -> Parsed<Vec<Ident>> {
-        let mut names = vec![self.ident("a column name")?];
-        while self.eat(&Token::Comma) {
-            names.push(self.ident("a column name")?);
+    /// Column names that may hold `*` wildcards (`Initiating*`, `*Id`).
+    fn pattern_list(&mut self) -> Parsed<Vec<Ident>> {
+        let mut patterns = Vec::new();
+        loop {
+            let start = self.span();
+            let mut name = String::new();
+            loop {
+                match self.peek().clone() {
+                    Token::Word(word) => name.push_str(&word),
+                    Token::Star => name.push('*'),
+                    Token::LBracket if name.is_empty() => {
+                        let ident = self.ident("a column name")?;
+                        name = ident.name;
+                        break;
+                    }
+                    _ => break,
+                }
+                self.advance();
+                // A pattern's pieces are adjacent: `A *` is not `A*`.
+                if self.span().start != self.previous_span().end {
+                    break;
+                }
+            }
+            if name.is_empty() {
+                return Err(self.unexpected("a column name"));
+            }
+            patterns.push(Ident { name, span: start.to(self.previous_span()) });
+            if !self.eat(&Token::Comma) {
+                return Ok(patterns);
+            }
         }
-        Ok(names)
     }
 
     fn summarize(&mut self) -> Parsed<OperatorKind> {

@@ -20,6 +20,8 @@ pub enum JoinKind {
     InnerUnique,
     Inner,
     LeftOuter,
+    RightOuter,
+    FullOuter,
     /// Left rows with no match; left columns only.
     LeftAnti,
     /// Left rows with a match; left columns only.
@@ -28,7 +30,10 @@ pub enum JoinKind {
 
 impl JoinKind {
     pub fn keeps_right_columns(self) -> bool {
-        matches!(self, JoinKind::InnerUnique | JoinKind::Inner | JoinKind::LeftOuter)
+        matches!(
+            self,
+            JoinKind::InnerUnique | JoinKind::Inner | JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter
+        )
     }
 }
 

@@ -331,8 +331,17 @@ impl<D: Dialect> Compiler<D> {
         let right_sql = self.relation(right).sql;
         let condition = on.iter().map(|(l, r)| format!("l.c{l} = r.c{r}")).collect::<Vec<_>>().join(" AND ");
         let sql = match kind {
-            JoinKind::InnerUnique | JoinKind::Inner | JoinKind::LeftOuter => {
-                let join = if kind == JoinKind::LeftOuter { "LEFT JOIN" } else { "JOIN" };
+            JoinKind::InnerUnique
+            | JoinKind::Inner
+            | JoinKind::LeftOuter
+            | JoinKind::RightOuter
+            | JoinKind::FullOuter => {
+                let join = match kind {
+                    JoinKind::LeftOuter => "LEFT JOIN",
+                    JoinKind::RightOuter => "RIGHT JOIN",
+                    JoinKind::FullOuter => "FULL JOIN",
+                    _ => "JOIN",
+                };
                 let mut list = column_list_as("l", left_count, 0);
                 let rights = (0..right_count).map(|i| format!("r.c{i} AS c{}", left_count + i)).collect::<Vec<_>>();
                 if !rights.is_empty() {
