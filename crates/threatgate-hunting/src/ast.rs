@@ -67,6 +67,11 @@ pub enum OperatorKind {
     ProjectReorder(Vec<Ident>),
     /// `render …`: a chart for the portal; the API ignores it.
     Render,
+    /// `parse Expr with * "literal" Column:type …` (kind=simple).
+    Parse {
+        expr: Expr,
+        pattern: Vec<ParsePiece>,
+    },
     /// `project-rename New = Old, …`: (new, old).
     ProjectRename(Vec<(Ident, Ident)>),
     Extend(Vec<NamedExpr>),
@@ -99,6 +104,17 @@ pub enum OperatorKind {
         /// Most rows one input row expands to.
         limit: Option<u64>,
     },
+}
+
+/// One piece of a `parse` pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParsePiece {
+    /// `*`: any text.
+    Any,
+    /// A string the text must hold here.
+    Literal(String),
+    /// A column taking the text here, with its type's name (`string` unless `:type`).
+    Column { name: Ident, ty: Option<Ident> },
 }
 
 /// `Name = expr`, or `expr` whose column name comes from the expression.

@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::ast::{
-    BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, Pipeline, Query,
-    Source, TextOp,
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, ParsePiece,
+    Pipeline, Query, Source, TextOp,
 };
 use crate::error::{KqlError, Span};
 use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
@@ -183,28 +183,178 @@ impl Scope {
         Ok(relation)
     }
 
-    fn union(&self, inputs: Vec<Relation>, span: Span) -> Result<Relation, KqlError> {
-        let mut fields: Vec<Field> = Vec::new();
+    /// Columns by name over all inputs. A name with different types in different inputs
+    /// becomes one column per type, `Name_long`, `Name_int`, … (as Kusto names them), each
+    /// input's column renamed to its own.
+    fn union(&self, inputs: Vec<Relation>, _span: Span) -> Result<Relation, KqlError> {
+        // Each name's types, in the order they appear.
+        let mut names: Vec<(String, Vec<Type>)> = Vec::new();
         for input in &inputs {
             for f in input.fields() {
-                match fields.iter().find(|existing| existing.name == f.name) {
-                    Some(existing) if existing.ty != f.ty => {
-                        return Err(KqlError::semantic(
-                            format!(
-                                "union: column '{}' is {} in one input and {} in another",
-                                f.name,
-                                existing.ty.kql_name(),
-                                f.ty.kql_name()
-                            ),
-                            span,
-                        ));
-                    }
+                match names.iter_mut().find(|(name, _)| *name == f.name) {
+                    Some((_, types)) if !types.contains(&f.ty) => types.push(f.ty),
                     Some(_) => {}
-                    None => fields.push(f),
+                    None => names.push((f.name.clone(), vec![f.ty])),
                 }
             }
         }
+        let typed_name = |name: &str, ty: Type| format!("{name}_{}", ty.kql_name());
+        let mixed = |name: &str| names.iter().any(|(n, types)| n == name && types.len() > 1);
+        let fields: Vec<Field> = names
+            .iter()
+            .flat_map(|(name, types)| {
+                let several = types.len() > 1;
+                types.iter().map(move |ty| field(if several { typed_name(name, *ty) } else { name.clone() }, *ty))
+            })
+            .collect();
+        let inputs = inputs
+            .into_iter()
+            .map(|input| {
+                let own = input.fields();
+                if !own.iter().any(|f| mixed(&f.name)) {
+                    return input;
+                }
+                let columns = own
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let name = if mixed(&f.name) { typed_name(&f.name, f.ty) } else { f.name.clone() };
+                        (field(name, f.ty), typed(TypedKind::Column(i), f.ty))
+                    })
+                    .collect();
+                Relation::Map { input: Box::new(input), columns }
+            })
+            .collect();
         Ok(Relation::Union { inputs, fields })
+    }
+
+    /// `parse Expr with …` (kind=simple): one map per literal of the pattern, each taking the
+    /// text up to the literal for the column before it and keeping the rest in a hidden column,
+    /// so the SQL grows with the pattern, not with its square. A text that does not match gives
+    /// every column its empty value ("" or null), as KQL's simple parse does.
+    fn parse_operator(
+        &self,
+        input: Relation,
+        fields: &[Field],
+        expr: &Expr,
+        pattern: &[ParsePiece],
+    ) -> Result<Relation, KqlError> {
+        const REST: &str = "__parse_rest";
+        const OK: &str = "__parse_ok";
+        let text = converted_text(self.expr(expr, fields, "parse")?);
+        let string = |s: &str| typed(TypedKind::Literal(Literal::String(s.to_owned())), Type::String);
+        let long = |n: i64| typed(TypedKind::Literal(Literal::Long(n)), Type::Long);
+        let call = |function: Scalar, args: Vec<Typed>, ty: Type| typed(TypedKind::Call { function, args }, ty);
+        let binary = |op: BinaryOp, l: Typed, r: Typed, ty: Type| {
+            typed(TypedKind::Binary { op, left: Box::new(l), right: Box::new(r) }, ty)
+        };
+        let pass = |fields: &[Field]| -> Vec<(Field, Typed)> {
+            fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))).collect()
+        };
+        // The first map: the input, the text still to read, and whether it matched so far.
+        let mut columns = pass(fields);
+        columns.push((field(REST, Type::String), text));
+        columns.push((field(OK, Type::Bool), typed(TypedKind::Literal(Literal::Bool(true)), Type::Bool)));
+        let mut relation = Relation::Map { input: Box::new(input), columns };
+        // The columns taken so far (name, index in the relation, type name).
+        let mut taken: Vec<(Ident, usize, Option<Ident>)> = Vec::new();
+        let mut pending: Option<&ParsePiece> = None;
+        for piece in pattern {
+            let literal = match piece {
+                ParsePiece::Literal(literal) => literal,
+                ParsePiece::Column { name, .. } if matches!(pending, Some(ParsePiece::Column { .. })) => {
+                    return Err(KqlError::semantic(
+                        format!("'parse' operator: column '{}' follows another column with no text between", name.name),
+                        name.span,
+                    ));
+                }
+                other => {
+                    pending = Some(other);
+                    continue;
+                }
+            };
+            let current = relation.fields();
+            let (rest_at, ok_at) = (current.len() - 2, current.len() - 1);
+            let rest = typed(TypedKind::Column(rest_at), Type::String);
+            let ok = typed(TypedKind::Column(ok_at), Type::Bool);
+            let width = long(literal.chars().count() as i64);
+            let found_at = call(Scalar::IndexOf, vec![rest.clone(), string(literal)], Type::Long);
+            let (matched, after, value) = match pending {
+                // At the start of what is left: the text must begin with the literal.
+                None => {
+                    let head = call(Scalar::Substring, vec![rest.clone(), long(0), width.clone()], Type::String);
+                    let after = call(Scalar::Substring, vec![rest.clone(), width], Type::String);
+                    (binary(BinaryOp::Eq, head, string(literal), Type::Bool), after, None)
+                }
+                Some(piece) => {
+                    let matched = binary(BinaryOp::Ge, found_at.clone(), long(0), Type::Bool);
+                    let start = binary(BinaryOp::Add, found_at.clone(), width, Type::Long);
+                    let after = call(Scalar::Substring, vec![rest.clone(), start], Type::String);
+                    let value = matches!(piece, ParsePiece::Column { .. })
+                        .then(|| call(Scalar::Substring, vec![rest.clone(), long(0), found_at], Type::String));
+                    (matched, after, value)
+                }
+            };
+            let iff = |condition: &Typed, then: Typed| {
+                call(Scalar::Iff, vec![condition.clone(), then, string("")], Type::String)
+            };
+            let mut columns = pass(&current[..rest_at]);
+            if let (Some(ParsePiece::Column { name, ty }), Some(value)) = (pending, value) {
+                taken.push((name.clone(), columns.len(), ty.clone()));
+                columns.push((field(format!("__parse_{}", taken.len()), Type::String), iff(&matched, value)));
+            }
+            columns.push((field(REST, Type::String), iff(&matched, after)));
+            columns.push((field(OK, Type::Bool), binary(BinaryOp::And, ok, matched, Type::Bool)));
+            relation = Relation::Map { input: Box::new(relation), columns };
+            pending = None;
+        }
+        let current = relation.fields();
+        let (rest_at, ok_at) = (current.len() - 2, current.len() - 1);
+        let ok = typed(TypedKind::Column(ok_at), Type::Bool);
+        // A column last in the pattern takes the rest of the text.
+        if let Some(ParsePiece::Column { name, ty }) = pending {
+            taken.push((name.clone(), rest_at, ty.clone()));
+        }
+        // The last map: the input's columns (a taken column of the same name replaces one), then
+        // the new ones, converted to their types and empty where the text did not match.
+        let value = |(name, at, ty): &(Ident, usize, Option<Ident>)| -> Result<(Field, Typed), KqlError> {
+            let raw = typed(TypedKind::Column(*at), Type::String);
+            let (function, ty) = match ty.as_ref().map(|t| t.name.as_str()) {
+                None | Some("string") => {
+                    return Ok((
+                        field(name.name.clone(), Type::String),
+                        call(Scalar::Iff, vec![ok.clone(), raw, string("")], Type::String),
+                    ));
+                }
+                Some("long") => (Scalar::ToLong, Type::Long),
+                Some("int") => (Scalar::ToInt, Type::Int),
+                Some("real" | "double") => (Scalar::ToDouble, Type::Real),
+                Some("bool" | "boolean") => (Scalar::ToBool, Type::Bool),
+                Some("dynamic") => (Scalar::ParseJson, Type::Dynamic),
+                Some(other) => {
+                    let span = ty.as_ref().map_or(name.span, |t| t.span);
+                    return Err(KqlError::unsupported(format!("parse into a {other} column is not supported"), span));
+                }
+            };
+            let converted = call(function, vec![raw], ty);
+            let null = typed(TypedKind::Literal(Literal::Null), ty);
+            Ok((field(name.name.clone(), ty), call(Scalar::Iff, vec![ok.clone(), converted, null], ty)))
+        };
+        let made = taken.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+        let mut columns: Vec<(Field, Typed)> = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            match made.iter().find(|(m, _)| m.name == f.name) {
+                Some(replacement) => columns.push(replacement.clone()),
+                None => columns.push((f.clone(), typed(TypedKind::Column(i), f.ty))),
+            }
+        }
+        for (f, value) in made {
+            if !fields.iter().any(|existing| existing.name == f.name) {
+                columns.push((f, value));
+            }
+        }
+        check_unique(&columns, "parse", expr.span)?;
+        Ok(Relation::Map { input: Box::new(relation), columns })
     }
 
     fn mv_expand(
@@ -296,6 +446,7 @@ impl Scope {
                 Relation::Map { input: Box::new(input), columns }
             }
             OperatorKind::Render => input,
+            OperatorKind::Parse { expr, pattern } => self.parse_operator(input, &fields, expr, pattern)?,
             OperatorKind::ProjectReorder(patterns) => {
                 let mut order: Vec<usize> = Vec::new();
                 for pattern in patterns {
@@ -505,12 +656,20 @@ impl Scope {
             let ty = function.result_type(&types).map_err(|e| {
                 KqlError::semantic(format!("'summarize' operator: {}(): {e}", name.name), item.expr.span)
             })?;
+            let generated = |name: String| {
+                let taken: Vec<String> = keys
+                    .iter()
+                    .map(|(f, _)| f.name.clone())
+                    .chain(outputs.iter().map(|(f, _)| f.name.clone()))
+                    .collect();
+                unique_name(name, &taken)
+            };
             let output = match (&item.name, args.first().map(|a| &a.kind)) {
                 (Some(n), _) => n.name.clone(),
                 (None, Some(ExprKind::Name(column))) if function != Aggregate::CountIf => {
-                    format!("{}_{column}", function.column_prefix())
+                    generated(format!("{}_{column}", function.column_prefix()))
                 }
-                (None, _) => format!("{}_", function.column_prefix()),
+                (None, _) => generated(format!("{}_", function.column_prefix())),
             };
             outputs.push((field(output, ty), AggregateCall { function, args: typed_args }));
         }
@@ -801,8 +960,37 @@ impl Scope {
             }
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "extractjson" | "extract_json") => {
                 // extractjson("$.a.b[0]", text): the text's JSON at the path, as a string.
-                let [path, text] = args.as_slice() else {
-                    return Err(type_error(format!("{}() expects a JSON path and a text", name.name)));
+                let (path, text, wanted) = match args.as_slice() {
+                    [path, text] => (path, text, Type::String),
+                    [path, text, ty] => {
+                        // extractjson(path, text, typeof(long))
+                        let wanted = match &ty.kind {
+                            ExprKind::Call { name, args } if name.name == "typeof" => match args.as_slice() {
+                                [Expr { kind: ExprKind::Name(t), .. }] => match t.as_str() {
+                                    "string" => Some(Type::String),
+                                    "long" => Some(Type::Long),
+                                    "int" => Some(Type::Int),
+                                    "real" | "double" => Some(Type::Real),
+                                    "bool" | "boolean" => Some(Type::Bool),
+                                    "dynamic" => Some(Type::Dynamic),
+                                    _ => None,
+                                },
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        let wanted = wanted.ok_or_else(|| {
+                            KqlError::unsupported(
+                                format!(
+                                    "{}()'s third argument must be typeof(string|long|int|real|bool|dynamic)",
+                                    name.name
+                                ),
+                                ty.span,
+                            )
+                        })?;
+                        (path, text, wanted)
+                    }
+                    _ => return Err(type_error(format!("{}() expects a JSON path and a text", name.name))),
                 };
                 let ExprKind::Literal(Literal::String(path_text)) = &path.kind else {
                     return Err(KqlError::unsupported(
@@ -830,7 +1018,7 @@ impl Scope {
                 for step in steps {
                     value = element(value, step).map_err(type_error)?;
                 }
-                converted(value, Type::String)
+                converted(value, wanted)
             }
             ExprKind::Call { name, args } => {
                 let Some(function) = Scalar::lookup(&name.name) else {
@@ -1101,7 +1289,15 @@ fn compared(op: BinaryOp, left: Typed, right: Typed) -> (Typed, Typed) {
     let text_op = matches!(op, BinaryOp::EqCi | BinaryOp::NotEqCi | BinaryOp::Text { .. });
     let comparison =
         matches!(op, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge);
+    let number = |t: Type| matches!(t, Type::Int | Type::Long);
     match (left.ty, right.ty) {
+        // A bool compared with a number is 1 or 0 (IsSigned == 1).
+        (Type::Bool, other) if comparison && number(other) => {
+            (typed(TypedKind::Call { function: Scalar::ToLong, args: vec![left] }, Type::Long), right)
+        }
+        (other, Type::Bool) if comparison && number(other) => {
+            (left, typed(TypedKind::Call { function: Scalar::ToLong, args: vec![right] }, Type::Long))
+        }
         (Type::Dynamic, Type::Dynamic) if text_op => (converted(left, Type::String), converted(right, Type::String)),
         (Type::Dynamic, other) if text_op || (comparison && convertible(other)) => {
             let to = if text_op { Type::String } else { other };

@@ -300,8 +300,8 @@ impl Aggregate {
             "make_set" | "makeset" => Aggregate::MakeSet,
             "make_list" | "makelist" => Aggregate::MakeList,
             "any" | "take_any" => Aggregate::Any,
-            "arg_max" => Aggregate::ArgMax,
-            "arg_min" => Aggregate::ArgMin,
+            "arg_max" | "argmax" => Aggregate::ArgMax,
+            "arg_min" | "argmin" => Aggregate::ArgMin,
             _ => return None,
         })
     }

@@ -6,8 +6,8 @@
 use threatgate_domain::datetime::parse_datetime_ticks;
 
 use crate::ast::{
-    BinaryOp, Expr, ExprKind, Ident, JoinKey, Let, LetValue, Literal, NamedExpr, Operator, OperatorKind, Pipeline,
-    Query, SortKey, Source, TextOp,
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, Let, LetValue, Literal, NamedExpr, Operator, OperatorKind, ParsePiece,
+    Pipeline, Query, SortKey, Source, TextOp,
 };
 use crate::error::{KqlError, Span};
 use crate::lexer::{Spanned, Token, tokenize};
@@ -39,7 +39,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "lookup",
     "make-series",
     "mv-apply",
-    "parse",
     "parse-kv",
     "parse-where",
     "partition",
@@ -339,6 +338,44 @@ impl Parser {
                     return Err(KqlError::unsupported("project-reorder with an order is not supported", self.span()));
                 }
                 OperatorKind::ProjectReorder(patterns)
+            }
+            "parse" => {
+                if self.is_word("kind") && matches!(self.peek_at(1), Token::Assign) {
+                    self.advance();
+                    self.advance();
+                    let kind = self.ident("a parse kind")?;
+                    if kind.name != "simple" {
+                        return Err(KqlError::unsupported(
+                            format!("parse kind={} is not supported (simple is)", kind.name),
+                            kind.span,
+                        ));
+                    }
+                }
+                let expr = self.expr()?;
+                self.expect_word("with")?;
+                let mut pattern = Vec::new();
+                loop {
+                    match self.peek().clone() {
+                        Token::Star => {
+                            self.advance();
+                            pattern.push(ParsePiece::Any);
+                        }
+                        Token::String(text) => {
+                            self.advance();
+                            pattern.push(ParsePiece::Literal(text));
+                        }
+                        Token::Word(_) | Token::LBracket => {
+                            let name = self.ident("a column name")?;
+                            let ty = if self.eat(&Token::Colon) { Some(self.ident("a type name")?) } else { None };
+                            pattern.push(ParsePiece::Column { name, ty });
+                        }
+                        _ => break,
+                    }
+                }
+                if pattern.is_empty() {
+                    return Err(self.unexpected("a parse pattern after 'with'"));
+                }
+                OperatorKind::Parse { expr, pattern }
             }
             "render" => {
                 // Everything up to the next operator: the chart's kind and its properties.
@@ -891,7 +928,15 @@ impl Parser {
         let Spanned { token, span } = self.advance();
         let literal = |literal| Ok(Expr { kind: ExprKind::Literal(literal), span });
         match token {
-            Token::String(s) => literal(Literal::String(s)),
+            // Adjacent string literals are one string ("a" "b" is "ab").
+            Token::String(mut s) => {
+                let mut end = span;
+                while let Token::String(next) = self.peek().clone() {
+                    s.push_str(&next);
+                    end = self.advance().span;
+                }
+                Ok(Expr { kind: ExprKind::Literal(Literal::String(s)), span: span.to(end) })
+            }
             Token::Long(n) => literal(Literal::Long(n)),
             Token::Real(n) => literal(Literal::Real(n)),
             Token::Timespan(n) => literal(Literal::Timespan(n)),

@@ -192,9 +192,9 @@ fn type_and_usage_errors() {
             ErrorKind::Semantic,
         ),
         (
-            "DeviceInfo | join kind=fullouter (DeviceInfo) on DeviceId",
-            "join kind=fullouter is not supported (inner, innerunique, leftouter, leftanti, leftsemi are)",
-            ErrorKind::Unsupported,
+            "DeviceInfo | join kind=outerfull (DeviceInfo) on DeviceId",
+            "'outerfull' is not a join kind",
+            ErrorKind::Semantic,
         ),
         (
             "DeviceInfo | project DeviceName, DeviceName",

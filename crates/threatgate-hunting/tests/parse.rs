@@ -270,12 +270,12 @@ fn syntax_errors_say_what_was_expected_and_where() {
 #[test]
 fn unsupported_syntax_says_what_is_unsupported() {
     for (query, message) in [
-        ("T | mv-expand X", "the 'mv-expand' operator is not supported"),
-        ("T | parse X with * 'a' Y", "the 'parse' operator is not supported"),
-        ("T | render timechart", "the 'render' operator is not supported"),
+        ("T | mv-expand X, Y", "mv-expand of several columns at once is not supported"),
+        ("T | parse kind=regex X with * 'a' Y", "parse kind=regex is not supported (simple is)"),
+        ("T | mv-apply X on (take 1)", "the 'mv-apply' operator is not supported"),
         ("T | evaluate bag_unpack(X)", "the 'evaluate' operator is not supported"),
         ("let f = (a:long) { a + 1 };\nT", "user-defined functions (let f = (…) { … }) are not supported"),
-        ("print 1", "'print' is not supported as a source of rows; start from a table"),
+        ("range x from 1 to 3 step 1", "'range' is not supported as a source of rows; start from a table"),
         ("union withsource=T A, B", "union parameters (kind=, withsource=, isfuzzy=) are not supported"),
         ("T | where A in (U | project A)", "'in' with a sub-query is not supported; list the values"),
         ("T | where A == dynamic({\"a\": 1})", "dynamic property bags are not supported"),
