@@ -30,6 +30,22 @@ if [ -n "${THREATGATE_TEST_DATABASE_URL:-}" ]; then
 else
   echo "PostgreSQL runs SKIPPED: THREATGATE_TEST_DATABASE_URL is not set"
 fi
+# Microsoft's own KQL parser (Kusto.Language, scripts/kql) checks every golden hunting query:
+# valid KQL for the schema, and the columns Threatgate answers with are the ones Microsoft's
+# semantic model computes.
+echo "== the golden hunting queries against Microsoft's KQL parser (scripts/kql)"
+kql="$root/target/kql-check"
+mkdir -p "$kql"
+if ! command -v node >/dev/null; then
+  echo "Node.js is not installed: the KQL check cannot run (.ci/run installs it)" | tee -a "$log"
+  status=1
+elif ! (cd "$root/scripts/kql" && npm ci --no-audit --no-fund --silent) \
+  || ! cargo run --quiet --locked -p threatgate --example hunting_corpus -- --schema >"$kql/schema.json" \
+  || ! python3 "$root/scripts/kql/golden.py" "$root/crates/threatgate-store/tests/contract/hunting.golden" "$kql" \
+  || ! node "$root/scripts/kql/check.js" "$kql/schema.json" "$kql/queries.jsonl" "$kql/results.jsonl" | tail -3; then
+  echo "the KQL check failed" | tee -a "$log"
+  status=1
+fi
 # One closing line for the whole run (cargo prints one per test binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

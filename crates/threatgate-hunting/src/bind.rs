@@ -187,19 +187,36 @@ impl Scope {
     /// becomes one column per type, `Name_long`, `Name_int`, … (as Kusto names them), each
     /// input's column renamed to its own.
     fn union(&self, inputs: Vec<Relation>, _span: Span) -> Result<Relation, KqlError> {
-        // Each name's types, in the order they appear.
+        // Each name's type in each input that has it, in order.
         let mut names: Vec<(String, Vec<Type>)> = Vec::new();
         for input in &inputs {
             for f in input.fields() {
                 match names.iter_mut().find(|(name, _)| *name == f.name) {
-                    Some((_, types)) if !types.contains(&f.ty) => types.push(f.ty),
-                    Some(_) => {}
+                    Some((_, types)) => types.push(f.ty),
                     None => names.push((f.name.clone(), vec![f.ty])),
                 }
             }
         }
+        // As Kusto's semantic model decides: when the first two inputs that have a name agree
+        // on its type, that type is the column's and inputs with another type leave it empty;
+        // when they differ, the column splits into one per type.
+        for (_, types) in &mut names {
+            let split = types.len() > 1 && types[0] != types[1];
+            if split {
+                let mut distinct = Vec::new();
+                for ty in types.iter() {
+                    if !distinct.contains(ty) {
+                        distinct.push(*ty);
+                    }
+                }
+                *types = distinct;
+            } else {
+                types.truncate(1);
+            }
+        }
         let typed_name = |name: &str, ty: Type| format!("{name}_{}", ty.kql_name());
         let mixed = |name: &str| names.iter().any(|(n, types)| n == name && types.len() > 1);
+        let kept = |name: &str, ty: Type| names.iter().any(|(n, types)| n == name && types.contains(&ty));
         let fields: Vec<Field> = names
             .iter()
             .flat_map(|(name, types)| {
@@ -211,14 +228,22 @@ impl Scope {
             .into_iter()
             .map(|input| {
                 let own = input.fields();
-                if !own.iter().any(|f| mixed(&f.name)) {
+                if !own.iter().any(|f| mixed(&f.name) || !kept(&f.name, f.ty)) {
                     return input;
                 }
+                // A column left out gets a name no output column has (the union takes its
+                // columns by name), so that every input keeps at least one column.
                 let columns = own
                     .iter()
                     .enumerate()
                     .map(|(i, f)| {
-                        let name = if mixed(&f.name) { typed_name(&f.name, f.ty) } else { f.name.clone() };
+                        let name = if !kept(&f.name, f.ty) {
+                            format!("__left_out_{i}")
+                        } else if mixed(&f.name) {
+                            typed_name(&f.name, f.ty)
+                        } else {
+                            f.name.clone()
+                        };
                         (field(name, f.ty), typed(TypedKind::Column(i), f.ty))
                     })
                     .collect();
@@ -466,12 +491,15 @@ impl Scope {
                 for name in names.iter().filter(|n| !n.name.contains('*')) {
                     column_index(&fields, name, "project-away")?;
                 }
-                let columns = fields
+                let columns: Vec<(Field, Typed)> = fields
                     .iter()
                     .enumerate()
                     .filter(|(_, f)| !names.iter().any(|n| glob(&n.name, &f.name)))
                     .map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty)))
                     .collect();
+                if columns.is_empty() {
+                    return Err(KqlError::semantic("'project-away' operator: no column would be left", span));
+                }
                 Relation::Map { input: Box::new(input), columns }
             }
             OperatorKind::ProjectRename(pairs) => {
