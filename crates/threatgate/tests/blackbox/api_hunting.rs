@@ -102,12 +102,12 @@ async fn query_errors_say_what_and_where() {
             "Semantic error: 'project' operator: Failed to resolve scalar expression named 'Nope' [line:position=2:11]",
         ),
         (
-            "DeviceEvents | take 1",
-            "Semantic error: Failed to resolve table or column expression named 'DeviceEvents' [line:position=1:1]",
+            "DeviceEventz | take 1",
+            "Semantic error: Failed to resolve table or column expression named 'DeviceEventz' [line:position=1:1]",
         ),
         (
-            "DeviceInfo | mv-expand LoggedOnUsers",
-            "Unsupported query: the 'mv-expand' operator is not supported [line:position=1:14]",
+            "DeviceInfo | mv-apply LoggedOnUsers on (take 1)",
+            "Unsupported query: the 'mv-apply' operator is not supported [line:position=1:14]",
         ),
     ] {
         let body = assert_api_error(hunt(&app, &token, &json!({ "Query": query })).await, 400, "BadRequest").await;
