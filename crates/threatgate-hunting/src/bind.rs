@@ -382,6 +382,66 @@ impl Scope {
         Ok(Relation::Map { input: Box::new(relation), columns })
     }
 
+    /// `datetime_add(part, amount, datetime)` and `datetime_diff(part, datetime1, datetime2)` for
+    /// the parts of fixed length (week down to nanosecond); months and years, of varying length,
+    /// are refused.
+    fn datetime_arithmetic(
+        &self,
+        name: &Ident,
+        args: &[Expr],
+        fields: &[Field],
+        operator: &str,
+    ) -> Result<Typed, KqlError> {
+        let error = |message: String, span: Span| {
+            KqlError::semantic(format!("'{operator}' operator: {}(): {message}", name.name), span)
+        };
+        let [part, a, b] = args else {
+            return Err(error("expects a part (\"day\", \"hour\", …) and two values".into(), name.span));
+        };
+        let ExprKind::Literal(Literal::String(unit)) = &part.kind else {
+            return Err(error("the part must be a string literal".into(), part.span));
+        };
+        let ticks: i64 = match unit.to_ascii_lowercase().as_str() {
+            "week" => 7 * 864_000_000_000,
+            "day" => 864_000_000_000,
+            "hour" => 36_000_000_000,
+            "minute" => 600_000_000,
+            "second" => 10_000_000,
+            "millisecond" => 10_000,
+            "microsecond" => 10,
+            "nanosecond" => 1,
+            "year" | "quarter" | "month" => {
+                return Err(KqlError::unsupported(
+                    format!("{}() with the part '{unit}' (of varying length) is not supported", name.name),
+                    part.span,
+                ));
+            }
+            _ => return Err(error(format!("'{unit}' is not a datetime part"), part.span)),
+        };
+        let (a, b) = (self.expr(a, fields, operator)?, self.expr(b, fields, operator)?);
+        let span = typed(TypedKind::Literal(Literal::Timespan(ticks)), Type::TimeSpan);
+        let binary = |op: BinaryOp, l: Typed, r: Typed, ty: Type| {
+            typed(TypedKind::Binary { op, left: Box::new(l), right: Box::new(r) }, ty)
+        };
+        if name.name == "datetime_add" {
+            if !a.ty.is_numeric() || b.ty != Type::DateTime {
+                return Err(error("expects a number of parts and a datetime".into(), name.span));
+            }
+            let amount = binary(BinaryOp::Mul, span, a, Type::TimeSpan);
+            return Ok(binary(BinaryOp::Add, b, amount, Type::DateTime));
+        }
+        if a.ty != Type::DateTime || b.ty != Type::DateTime {
+            return Err(error("expects two datetimes".into(), name.span));
+        }
+        // The part boundaries between them: bin both, then count the parts in the difference.
+        let bin = |value: Typed| {
+            typed(TypedKind::Call { function: Scalar::Bin, args: vec![value, span.clone()] }, Type::DateTime)
+        };
+        let difference = binary(BinaryOp::Sub, bin(a), bin(b), Type::TimeSpan);
+        let parts = binary(BinaryOp::Div, difference, span.clone(), Type::Real);
+        Ok(typed(TypedKind::Call { function: Scalar::ToLong, args: vec![parts] }, Type::Long))
+    }
+
     fn mv_expand(
         &self,
         input: Relation,
@@ -986,6 +1046,9 @@ impl Scope {
                     Type::Bool,
                 )
             }
+            ExprKind::Call { name, args } if matches!(name.name.as_str(), "datetime_add" | "datetime_diff") => {
+                self.datetime_arithmetic(name, args, fields, operator)?
+            }
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "extractjson" | "extract_json") => {
                 // extractjson("$.a.b[0]", text): the text's JSON at the path, as a string.
                 let (path, text, wanted) = match args.as_slice() {
@@ -1092,13 +1155,11 @@ impl Scope {
                 && let Some(Bound::Tabular(relation, nodes)) = self.lets.get(name)
             {
                 let relation = self.expand(relation, *nodes, item.span)?;
+                // Its first column (as KQL takes it).
                 let columns = relation.fields();
-                let [column] = columns.as_slice() else {
+                let Some(column) = columns.first() else {
                     return Err(KqlError::semantic(
-                        format!(
-                            "'{operator}' operator: '{name}' has {} columns; 'in' takes a table of one column",
-                            columns.len()
-                        ),
+                        format!("'{operator}' operator: '{name}' has no column"),
                         item.span,
                     ));
                 };
@@ -1204,6 +1265,23 @@ fn unique_name(name: String, taken: &[String]) -> String {
         return name;
     }
     (1..).map(|n| format!("{name}{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or(name)
+}
+
+/// A string as the number type `ty`.
+fn converted_number(text: Typed, ty: Type) -> Typed {
+    let function = match ty {
+        Type::Int => Scalar::ToInt,
+        Type::Real => Scalar::ToDouble,
+        _ => Scalar::ToLong,
+    };
+    let ty = if ty == Type::Int {
+        Type::Int
+    } else if ty == Type::Real {
+        Type::Real
+    } else {
+        Type::Long
+    };
+    typed(TypedKind::Call { function, args: vec![text] }, ty)
 }
 
 /// A value as text for a function of strings (a string stays as it is).
@@ -1318,7 +1396,12 @@ fn compared(op: BinaryOp, left: Typed, right: Typed) -> (Typed, Typed) {
     let comparison =
         matches!(op, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge);
     let number = |t: Type| matches!(t, Type::Int | Type::Long);
+    let equality = matches!(op, BinaryOp::Eq | BinaryOp::NotEq);
     match (left.ty, right.ty) {
+        // A number equal to a string is equal to the string's number (RemotePort == "3389");
+        // KQL orders no number against a string.
+        (Type::String, other) if equality && other.is_numeric() => (converted_number(left, other), right),
+        (other, Type::String) if equality && other.is_numeric() => (left, converted_number(right, other)),
         // A bool compared with a number is 1 or 0 (IsSigned == 1).
         (Type::Bool, other) if comparison && number(other) => {
             (typed(TypedKind::Call { function: Scalar::ToLong, args: vec![left] }, Type::Long), right)

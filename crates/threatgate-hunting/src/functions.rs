@@ -31,6 +31,16 @@ pub enum Scalar {
     /// `parse_json`, `todynamic`: a string's JSON as a dynamic value (the string itself where it
     /// is not JSON).
     ParseJson,
+    Abs,
+    /// `round(x[, digits])`.
+    Round,
+    Sqrt,
+    Exp,
+    /// The natural logarithm.
+    Log,
+    Log10,
+    Pow,
+    IsNan,
     /// `tobool`, `toboolean`: "true"/"false" (any case) and 1/0.
     ToBool,
     ArrayLength,
@@ -87,7 +97,15 @@ impl Scalar {
             "bin" | "floor" => Scalar::Bin,
             "startofday" => Scalar::StartOfDay,
             "format_datetime" => Scalar::FormatDatetime,
-            "parse_json" | "todynamic" | "toobject" => Scalar::ParseJson,
+            "parse_json" | "parsejson" | "todynamic" | "toobject" => Scalar::ParseJson,
+            "abs" => Scalar::Abs,
+            "round" => Scalar::Round,
+            "sqrt" => Scalar::Sqrt,
+            "exp" => Scalar::Exp,
+            "log" => Scalar::Log,
+            "log10" => Scalar::Log10,
+            "pow" => Scalar::Pow,
+            "isnan" => Scalar::IsNan,
             "array_length" => Scalar::ArrayLength,
             "tobool" | "toboolean" => Scalar::ToBool,
             "pack_array" => Scalar::PackArray,
@@ -225,13 +243,40 @@ impl Scalar {
                 count(1..=1)?;
                 Ok(Bool)
             }
+            Scalar::Abs => {
+                count(1..=1)?;
+                want(0, &|t| numeric(t) || t == TimeSpan, "a number")?;
+                Ok(args[0])
+            }
+            Scalar::Round => {
+                count(1..=2)?;
+                want(0, &numeric, "a number")?;
+                want(1, &numeric, "a number of digits")?;
+                Ok(if args[0] == Real { Real } else { args[0] })
+            }
+            Scalar::Sqrt | Scalar::Exp | Scalar::Log | Scalar::Log10 => {
+                count(1..=1)?;
+                want(0, &numeric, "a number")?;
+                Ok(Real)
+            }
+            Scalar::Pow => {
+                count(2..=2)?;
+                want(0, &numeric, "a number")?;
+                want(1, &numeric, "a number")?;
+                Ok(Real)
+            }
+            Scalar::IsNan => {
+                count(1..=1)?;
+                want(0, &numeric, "a number")?;
+                Ok(Bool)
+            }
             Scalar::ArrayLength => {
                 count(1..=1)?;
                 want(0, &|t| t == Dynamic, "a dynamic array")?;
                 Ok(Long)
             }
             Scalar::PackArray => {
-                count(1..=64)?;
+                count(1..=1024)?;
                 Ok(Dynamic)
             }
             Scalar::Countof => {

@@ -277,7 +277,8 @@ impl Parser {
                 self.advance();
                 Ok(Source::Print(self.named_list(false)?))
             }
-            Token::Word(w) if matches!(w.as_str(), "datatable" | "range" | "externaldata" | "find" | "search") => {
+            Token::Word(w) if w == "externaldata" => Err(KqlError::unsupported(EXTERNAL_DATA, self.span())),
+            Token::Word(w) if matches!(w.as_str(), "datatable" | "range" | "find" | "search") => {
                 Err(KqlError::unsupported(
                     format!("'{w}' is not supported as a source of rows; start from a table"),
                     self.span(),
@@ -970,6 +971,9 @@ impl Parser {
     }
 
     fn word_expr(&mut self, word: String, span: Span) -> Parsed<Expr> {
+        if word == "externaldata" {
+            return Err(KqlError::unsupported(EXTERNAL_DATA, span));
+        }
         match word.as_str() {
             "true" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(true)), span }),
             "false" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(false)), span }),
@@ -1066,6 +1070,9 @@ impl Parser {
         Ok(Expr { kind: ExprKind::Literal(literal), span })
     }
 }
+
+/// Why `externaldata` is refused wherever it appears.
+const EXTERNAL_DATA: &str = "externaldata is not available: Threatgate reads no external URLs or storage; put the rows in a datatable or ingest them (POST /api/ingest/events/{Table})";
 
 /// Words that cannot be a column where an expression is expected.
 fn is_reserved(word: &str) -> bool {

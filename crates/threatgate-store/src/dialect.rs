@@ -144,6 +144,12 @@ pub(crate) trait Dialect {
     fn join_array(json: &str, separator: &str) -> String;
     /// Whether a JSON array holds an element whose text is `text`.
     fn array_has_text(json: &str, text: &str) -> String;
+    /// `round(x, digits)` of a real, as a real.
+    fn round(value: &str, digits: &str) -> String;
+    /// The base-10 logarithm (of a positive number).
+    fn log10(value: &str) -> String;
+    /// Whether a real is NaN (false for null).
+    fn is_nan(value: &str) -> String;
     /// `mv-expand` of the dynamic `array` (an expression over the alias `t`): the join clause
     /// that follows `FROM (…) AS t`, keeping rows whose value is null or an empty array (one
     /// null element), and the element's JSON text (an array's element, a bag's one-property

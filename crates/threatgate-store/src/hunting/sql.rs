@@ -733,6 +733,43 @@ impl<D: Dialect> Compiler<D> {
                 _ => D::parse_json(&arg(self, 0)),
             },
             Scalar::ArrayLength => D::array_length(&arg(self, 0)),
+            Scalar::Abs => format!("abs({})", arg(self, 0)),
+            Scalar::Round => {
+                let value = arg(self, 0);
+                match args.first().map(|a| a.ty) {
+                    // A whole number has no digits to round.
+                    Some(Type::Real) => {
+                        let digits = if args.len() > 1 { arg(self, 1) } else { "0".into() };
+                        D::round(&value, &digits)
+                    }
+                    _ => value,
+                }
+            }
+            // Outside their domains the functions are null (KQL's NaN), never a database error.
+            Scalar::Sqrt => {
+                let value = arg(self, 0);
+                format!("(CASE WHEN {value} >= 0 THEN sqrt({value}) END)")
+            }
+            Scalar::Exp => {
+                let value = arg(self, 0);
+                format!("(CASE WHEN {value} <= 709 THEN exp({value}) END)")
+            }
+            Scalar::Log => {
+                let value = arg(self, 0);
+                format!("(CASE WHEN {value} > 0 THEN ln({value}) END)")
+            }
+            Scalar::Log10 => {
+                let value = arg(self, 0);
+                format!("(CASE WHEN {value} > 0 THEN {} END)", D::log10(&value))
+            }
+            Scalar::Pow => {
+                let (base, exponent) = (arg(self, 0), arg(self, 1));
+                let real = self.sql_type(Type::Real);
+                format!(
+                    "(CASE WHEN ({base} > 0 OR ({base} = 0 AND {exponent} >= 0) OR ({base} < 0 AND {exponent} = CAST(CAST({exponent} AS BIGINT) AS {real}))) AND abs({exponent} * ln(abs({base}) + 1)) < 700 THEN power(CAST({base} AS {real}), CAST({exponent} AS {real})) END)"
+                )
+            }
+            Scalar::IsNan => D::is_nan(&arg(self, 0)),
             Scalar::ToBool => {
                 let Some(value) = args.first() else { return "NULL".into() };
                 match value.ty {

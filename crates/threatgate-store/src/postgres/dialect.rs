@@ -320,6 +320,19 @@ impl Dialect for PgDialect {
         )
     }
 
+    /// PostgreSQL rounds `numeric` to a number of digits, not `double precision`.
+    fn round(value: &str, digits: &str) -> String {
+        format!("CAST(round(CAST({value} AS numeric), CAST({digits} AS INTEGER)) AS DOUBLE PRECISION)")
+    }
+
+    fn log10(value: &str) -> String {
+        format!("log({value})")
+    }
+
+    fn is_nan(value: &str) -> String {
+        format!("COALESCE(CAST({value} AS DOUBLE PRECISION) = CAST('NaN' AS DOUBLE PRECISION), FALSE)")
+    }
+
     /// A lateral union of the array's elements, the bag's properties and the scalar (the
     /// `json` functions refuse values of the other kinds, hence the `CASE`s).
     fn expand(array: &str, limit: Option<u64>) -> (String, String) {

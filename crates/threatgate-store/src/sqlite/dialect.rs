@@ -374,6 +374,19 @@ impl Dialect for SqliteDialect {
         format!("EXISTS (SELECT 1 FROM json_each({json}) WHERE CAST(value AS TEXT) = {text})")
     }
 
+    fn round(value: &str, digits: &str) -> String {
+        format!("round({value}, {digits})")
+    }
+
+    fn log10(value: &str) -> String {
+        format!("log10({value})")
+    }
+
+    /// SQLite stores no NaN (it becomes null).
+    fn is_nan(value: &str) -> String {
+        format!("({value} IS NOT NULL AND {value} <> {value})")
+    }
+
     /// `json_each` over the value: elements of an array, properties of a bag, or the scalar.
     fn expand(array: &str, limit: Option<u64>) -> (String, String) {
         let limit = match limit {
