@@ -152,7 +152,7 @@ fn type_and_usage_errors() {
             ErrorKind::Semantic,
         ),
         (
-            "DeviceInfo | where OSBuild == 'x'",
+            "DeviceInfo | where OSBuild > 'x'",
             "'where' operator: cannot compare a long and a string",
             ErrorKind::Semantic,
         ),
