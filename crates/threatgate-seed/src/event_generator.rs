@@ -29,6 +29,13 @@ const MIX: &[(&str, u64)] = &[
     ("EmailAttachmentInfo", 10),
     ("EmailUrlInfo", 10),
     ("IdentityLogonEvents", 25),
+    ("DeviceImageLoadEvents", 60),
+    ("DeviceEvents", 40),
+    ("CloudAppEvents", 20),
+    ("IdentityQueryEvents", 10),
+    ("IdentityDirectoryEvents", 5),
+    ("UrlClickEvents", 8),
+    ("EmailPostDeliveryEvents", 3),
 ];
 
 /// An executable of the fleet: name, folder, command line; weight per ten thousand.
@@ -140,6 +147,16 @@ const MINIDUMP: Program = Program {
     weight: 0,
 };
 const MINIDUMP_EVERY: u64 = 1000;
+
+/// `DeviceEvents` of an ordinary day: an action type and its `AdditionalFields`.
+const DEVICE_EVENT_ACTIONS: &[(&str, &str)] = &[
+    ("AntivirusScanCompleted", r#"{"ScanTypeIndex":1,"DurationSeconds":412}"#),
+    ("PowerShellCommand", r#"{"Command":"Get-Process"}"#),
+    ("PowerShellCommand", r#"{"Command":"Get-Service"}"#),
+    ("AsrOfficeChildProcessAudited", r#"{"IsAudit":true}"#),
+    ("ScreenshotTaken", "{}"),
+    ("UsbDriveMounted", r#"{"DriveLetter":"E:","ProductName":"Cruzer"}"#),
+];
 
 const URLS: &[&str] = &[
     "login.microsoftonline.com",
@@ -311,6 +328,23 @@ impl EventGenerator {
                 self.file_row(table, &host, &person, at, &file, "C:\\Users\\Public\\Documents", None, None)
             }
             "DeviceLogonEvents" => self.logon_row(table, &host, &person, at),
+            "DeviceImageLoadEvents" => self.image_load_row(table, &host, &person, at),
+            "DeviceEvents" => {
+                let (action, fields) = *self.dice.pick(DEVICE_EVENT_ACTIONS);
+                self.device_event_row(table, &host, &person, at, action, fields, None)
+            }
+            "CloudAppEvents" => self.cloud_app_row(table, &person, at),
+            "IdentityQueryEvents" => self.identity_query_row(table, &host, &person, at),
+            "IdentityDirectoryEvents" => self.identity_directory_row(table, &host, &person, at),
+            "UrlClickEvents" => {
+                let url = format!("https://{}/", self.dice.pick(URLS));
+                let message = self.dice.hex(16);
+                self.url_click_row(table, &person, at, &url, &message, false)
+            }
+            "EmailPostDeliveryEvents" => {
+                let message = self.dice.hex(16);
+                self.post_delivery_row(table, &person, at, &message, "Manual remediation")
+            }
             "DeviceRegistryEvents" => self.registry_row(table, &host, &person, at),
             "EmailEvents" | "EmailAttachmentInfo" | "EmailUrlInfo" => {
                 let sender = match *self.dice.pick(SENDERS) {
@@ -597,6 +631,197 @@ impl EventGenerator {
             .build()
     }
 
+    /// A DLL a program of the fleet loads.
+    fn image_load_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
+        let dll = *self.dice.pick(&["amsi.dll", "wininet.dll", "crypt32.dll", "clr.dll", "vaultcli.dll", "samlib.dll"]);
+        let program = *self.dice.pick(&["powershell.exe", "chrome.exe", "OUTLOOK.EXE", "svchost.exe", "rundll32.exe"]);
+        let report = self.next_report();
+        Self::device(table, host, at, "ImageLoaded")
+            .set("FileName", dll)
+            .set("FolderPath", format!("C:\\Windows\\System32\\{dll}"))
+            .set("SHA1", Self::file_hash(dll, 40))
+            .set("SHA256", Self::file_hash(dll, 64))
+            .set("InitiatingProcessFileName", program)
+            .set("InitiatingProcessSHA1", Self::file_hash(program, 40))
+            .set("InitiatingProcessId", 2000 + self.dice.below(30_000) as i64)
+            .set("InitiatingProcessAccountDomain", person.domain.as_str())
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("InitiatingProcessAccountSid", person.sid.as_str())
+            .set("ReportId", report)
+            .build()
+    }
+
+    /// A `DeviceEvents` event: its `ActionType`, with `AdditionalFields` as JSON.
+    #[allow(clippy::too_many_arguments, reason = "one event's facts")]
+    fn device_event_row(
+        &mut self,
+        table: &'static Table,
+        host: &Host,
+        person: &Person,
+        at: i64,
+        action: &str,
+        fields: &str,
+        file: Option<(&str, Option<&str>)>,
+    ) -> EventRow {
+        let report = self.next_report();
+        Self::device(table, host, at, action)
+            .maybe("FileName", file.map(|(name, _)| name))
+            .maybe("SHA1", file.and_then(|(_, sha1)| sha1))
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountName", person.name.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set(
+                "InitiatingProcessFileName",
+                if action == "PowerShellCommand" { "powershell.exe" } else { "MsMpEng.exe" },
+            )
+            .set("InitiatingProcessAccountName", person.name.as_str())
+            .set("AdditionalFields", fields)
+            .set("ReportId", report)
+            .build()
+    }
+
+    /// An activity in a cloud app (Exchange, SharePoint, Teams), with its raw event as JSON.
+    fn cloud_app_row(&mut self, table: &'static Table, person: &Person, at: i64) -> EventRow {
+        let (application, id, action) = *self.dice.pick(&[
+            ("Microsoft Exchange Online", 20_893_i64, "MailItemsAccessed"),
+            ("Microsoft Exchange Online", 20_893, "New-InboxRule"),
+            ("Microsoft SharePoint Online", 20_892, "FileDownloaded"),
+            ("Microsoft Teams", 28_375, "MessageSent"),
+            ("Microsoft 365", 11_161, "UserLoggedIn"),
+        ]);
+        let ip = self.public_ip();
+        let raw = serde_json::json!({
+            "Operation": action,
+            "ResultStatus": "Succeeded",
+            "UserId": person.upn,
+            "ClientIP": ip,
+        });
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("ActionType", action)
+            .set("Application", application)
+            .set("ApplicationId", id)
+            .set("AccountObjectId", person.object_id.as_str())
+            .set("AccountId", person.object_id.as_str())
+            .set("AccountDisplayName", person.name.as_str())
+            .set("IsAdminOperation", false)
+            .set("IPAddress", ip.as_str())
+            .set("IsAnonymousProxy", false)
+            .set("CountryCode", *self.dice.pick(&["US", "GB", "DE", "NL"]))
+            .set("ActivityType", "Basic")
+            .set("ObjectName", person.upn.as_str())
+            .set("ReportId", report.to_string())
+            .set("RawEventData", raw.to_string())
+            .build()
+    }
+
+    /// An LDAP or DNS query a device sent to a domain controller.
+    fn identity_query_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
+        let (action, query_type, target, protocol) = *self.dice.pick(&[
+            ("LDAP query", "AllUsers", "All users", "Ldap"),
+            ("LDAP query", "AllGroups", "Domain Admins", "Ldap"),
+            ("DNS query", "A", "login.microsoftonline.com", "Dns"),
+            ("SAMR query", "QueryUser", "Administrator", "Samr"),
+        ]);
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("ActionType", action)
+            .set("Application", "Active Directory")
+            .set("QueryType", query_type)
+            .set("QueryTarget", target)
+            .set("Protocol", protocol)
+            .set("AccountName", person.name.as_str())
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountUpn", person.upn.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set("DeviceName", host.name.as_str())
+            .set("IPAddress", host.ip.as_str())
+            .set("DestinationDeviceName", format!("dc01.{}", self.domain))
+            .set("ReportId", report.to_string())
+            .build()
+    }
+
+    /// A change on the domain controller (a password, a group membership).
+    fn identity_directory_row(&mut self, table: &'static Table, host: &Host, person: &Person, at: i64) -> EventRow {
+        let group = *self.dice.pick(&["Helpdesk", "VPN Users", "Domain Admins"]);
+        let (action, fields) = if self.dice.below(2) == 0 {
+            ("Account Password changed", serde_json::json!({ "TARGET_OBJECT.USER": person.name }))
+        } else {
+            ("Group Membership changed", serde_json::json!({ "TO.GROUP": group, "TARGET_OBJECT.USER": person.name }))
+        };
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("ActionType", action)
+            .set("Application", "Active Directory")
+            .set("TargetAccountUpn", person.upn.as_str())
+            .set("TargetAccountDisplayName", person.name.as_str())
+            .set("DestinationDeviceName", format!("dc01.{}", self.domain))
+            .set("Protocol", "Ldap")
+            .set("AccountName", person.name.as_str())
+            .set("AccountDomain", person.domain.as_str())
+            .set("AccountUpn", person.upn.as_str())
+            .set("AccountSid", person.sid.as_str())
+            .set("DeviceName", host.name.as_str())
+            .set("IPAddress", host.ip.as_str())
+            .set("ReportId", report.to_string())
+            .set("AdditionalFields", fields.to_string())
+            .build()
+    }
+
+    /// A Safe Links click on a link in a mail.
+    fn url_click_row(
+        &mut self,
+        table: &'static Table,
+        person: &Person,
+        at: i64,
+        url: &str,
+        message: &str,
+        phish: bool,
+    ) -> EventRow {
+        let ip = self.public_ip();
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("Url", url)
+            .set("ActionType", if phish { "ClickBlocked" } else { "ClickAllowed" })
+            .set("AccountUpn", person.upn.as_str())
+            .set("Workload", "Email")
+            .set("NetworkMessageId", message)
+            .set("ThreatTypes", if phish { "Phish" } else { "" })
+            .set("IPAddress", ip)
+            .set("IsClickedThrough", !phish)
+            .set("ReportId", report.to_string())
+            .build()
+    }
+
+    /// An action taken on a delivered mail.
+    fn post_delivery_row(
+        &mut self,
+        table: &'static Table,
+        person: &Person,
+        at: i64,
+        message: &str,
+        action_type: &str,
+    ) -> EventRow {
+        let report = self.next_report();
+        RowBuilder::new(table)
+            .set("Timestamp", at)
+            .set("NetworkMessageId", message)
+            .set("InternetMessageId", format!("<{message}@mail.example>"))
+            .set("Action", "Moved to quarantine")
+            .set("ActionType", action_type)
+            .set("ActionTrigger", if action_type == "Manual remediation" { "AdminAction" } else { "SpecialAction" })
+            .set("ActionResult", "Success")
+            .set("RecipientEmailAddress", person.upn.as_str())
+            .set("DeliveryLocation", "Quarantine")
+            .set("ThreatTypes", if action_type == "Phish ZAP" { "Phish" } else { "" })
+            .set("ReportId", report.to_string())
+            .build()
+    }
+
     /// The events behind `alert`, on its own device, user and evidence (and a `DeviceInfo`
     /// row the first time a device is seen); the device and user join the fleet, so ordinary
     /// events mention them too. Only the chosen tables' events are returned.
@@ -660,6 +885,20 @@ impl EventGenerator {
                         entity.sha256.as_deref(),
                     );
                     events.push((table, row));
+                    // Defender Antivirus detects the file.
+                    let table = table_named("DeviceEvents");
+                    let fields = serde_json::json!({ "ThreatName": alert.threat_family_name.as_deref().unwrap_or("Generic"), "WasRemediated": true });
+                    let sha1 = entity.sha1.as_deref();
+                    let row = self.device_event_row(
+                        table,
+                        &host,
+                        &person,
+                        at,
+                        "AntivirusDetection",
+                        &fields.to_string(),
+                        Some((file, sha1)),
+                    );
+                    events.push((table, row));
                     if file.ends_with(".exe") {
                         let table = table_named("DeviceProcessEvents");
                         let command = format!("{file} privilege::debug sekurlsa::logonpasswords exit");
@@ -692,6 +931,19 @@ impl EventGenerator {
                         let table = table_named(name);
                         events.push((table, self.mail_row(table, &person, at, sender, subject, &message)));
                     }
+                    // The recipient clicks the link (Safe Links blocks it), then ZAP pulls the mail.
+                    let domain = sender.rsplit('@').next().unwrap_or("example.com");
+                    let table = table_named("UrlClickEvents");
+                    let url = format!("https://{domain}/login");
+                    events.push((
+                        table,
+                        self.url_click_row(table, &person, at + 60 * TICKS_PER_SECOND, &url, &message, true),
+                    ));
+                    let table = table_named("EmailPostDeliveryEvents");
+                    events.push((
+                        table,
+                        self.post_delivery_row(table, &person, at + 600 * TICKS_PER_SECOND, &message, "Phish ZAP"),
+                    ));
                 }
                 "User" if !alert.devices.is_empty() => {
                     let table = table_named("DeviceLogonEvents");
@@ -752,7 +1004,104 @@ impl EventGenerator {
         }
         let hosts = self.hosts.clone();
         let at = self.now - self.span;
-        hosts.iter().map(|host| (table, self.device_info_row(table, host, Some(22_631), at))).collect()
+        let mut rows: Vec<(&'static Table, EventRow)> =
+            hosts.iter().map(|host| (table, self.device_info_row(table, host, Some(22_631), at))).collect();
+        let (Some(network), Some(software), Some(vulnerabilities), Some(identities)) = (
+            schema::table("DeviceNetworkInfo"),
+            schema::table("DeviceTvmSoftwareInventory"),
+            schema::table("DeviceTvmSoftwareVulnerabilities"),
+            schema::table("IdentityInfo"),
+        ) else {
+            return rows;
+        };
+        for host in &hosts {
+            let report = self.next_report();
+            rows.push((
+                network,
+                RowBuilder::new(network)
+                    .set("Timestamp", at)
+                    .set("DeviceId", host.id.as_str())
+                    .set("DeviceName", host.name.as_str())
+                    .set("NetworkAdapterName", "Ethernet")
+                    .set("MacAddress", self.dice.hex(12).to_uppercase())
+                    .set("NetworkAdapterType", "Ethernet")
+                    .set("NetworkAdapterStatus", "Up")
+                    .set(
+                        "ConnectedNetworks",
+                        format!(r#"[{{"Name":"{}","Category":"Domain","IsConnectedToInternet":true}}]"#, self.domain),
+                    )
+                    .set("DnsAddresses", r#"["10.0.0.10"]"#)
+                    .set(
+                        "IPAddresses",
+                        format!(r#"[{{"IPAddress":"{}","SubnetPrefix":24,"AddressType":"Private"}}]"#, host.ip),
+                    )
+                    .set("DefaultGateways", r#"["10.0.0.1"]"#)
+                    .set("ReportId", report)
+                    .build(),
+            ));
+            // The installed software, one version behind on a quarter of the devices, which
+            // then carry its vulnerability.
+            let old = self.dice.below(4) == 0;
+            for (vendor, product, version) in [
+                ("microsoft", "edge", "131.0.2903.70"),
+                ("google", "chrome", if old { "119.0.6045.105" } else { "131.0.6778.86" }),
+                ("7-zip", "7-zip", "24.08"),
+            ] {
+                rows.push((
+                    software,
+                    RowBuilder::new(software)
+                        .set("DeviceId", host.id.as_str())
+                        .set("DeviceName", host.name.as_str())
+                        .set("OSPlatform", host.platform.as_str())
+                        .set("OSArchitecture", "x64")
+                        .set("SoftwareVendor", vendor)
+                        .set("SoftwareName", product)
+                        .set("SoftwareVersion", version)
+                        .set("EndOfSupportStatus", "")
+                        .build(),
+                ));
+            }
+            if old {
+                rows.push((
+                    vulnerabilities,
+                    RowBuilder::new(vulnerabilities)
+                        .set("DeviceId", host.id.as_str())
+                        .set("DeviceName", host.name.as_str())
+                        .set("OSPlatform", host.platform.as_str())
+                        .set("OSArchitecture", "x64")
+                        .set("SoftwareVendor", "google")
+                        .set("SoftwareName", "chrome")
+                        .set("SoftwareVersion", "119.0.6045.105")
+                        .set("CveId", "CVE-2023-6345")
+                        .set("VulnerabilitySeverityLevel", "High")
+                        .set("RecommendedSecurityUpdate", "Update Chrome to 119.0.6045.199 or later")
+                        .set("CveTags", r#"["ZeroDay"]"#)
+                        .build(),
+                ));
+            }
+        }
+        let people = self.people.clone();
+        for person in &people {
+            let report = self.next_report();
+            rows.push((
+                identities,
+                RowBuilder::new(identities)
+                    .set("Timestamp", at)
+                    .set("ReportId", report.to_string())
+                    .set("AccountObjectId", person.object_id.as_str())
+                    .set("AccountUpn", person.upn.as_str())
+                    .set("OnPremSid", person.sid.as_str())
+                    .set("AccountDisplayName", person.name.as_str())
+                    .set("AccountName", person.name.as_str())
+                    .set("AccountDomain", person.domain.as_str())
+                    .set("Type", "User")
+                    .set("Department", *self.dice.pick(&["Finance", "Sales", "IT", "Engineering"]))
+                    .set("EmailAddress", person.upn.as_str())
+                    .set("IsAccountEnabled", true)
+                    .build(),
+            ));
+        }
+        rows
     }
 }
 
@@ -772,6 +1121,7 @@ mod tests {
     use std::collections::HashMap;
 
     use threatgate_hunting::events::EventValue;
+    use threatgate_hunting::schema::Type;
 
     use super::*;
     use crate::generator::AlertGenerator;
@@ -808,11 +1158,31 @@ mod tests {
         for (name, row) in &first {
             let table = schema::table(name).expect("a table");
             assert_eq!(row.len(), table.columns.len());
-            let Some(Some(EventValue::Long(at))) = row.first() else { panic!("{name} without a Timestamp") };
-            assert!(*at <= now() && *at > now() - 31 * 86_400 * TICKS_PER_SECOND, "{name} at {at}");
+            // Each value is of its column's type (dynamic ones JSON).
+            for (column, value) in table.columns.iter().zip(row) {
+                let fits = match (column.ty, value) {
+                    (_, None) => true,
+                    (Type::String, Some(EventValue::Text(_))) => true,
+                    (Type::Dynamic, Some(EventValue::Text(json))) => {
+                        serde_json::from_str::<serde_json::Value>(json).is_ok()
+                    }
+                    (Type::DateTime | Type::TimeSpan | Type::Int | Type::Long, Some(EventValue::Long(_))) => true,
+                    (Type::Real, Some(EventValue::Real(_))) => true,
+                    (Type::Bool, Some(EventValue::Bool(_))) => true,
+                    _ => false,
+                };
+                assert!(fits, "{name}.{}: {value:?}", column.name);
+            }
+            // Snapshot tables (vulnerability management) have no time.
+            if table.column("Timestamp").is_some() {
+                let Some(Some(EventValue::Long(at))) = row.first() else { panic!("{name} without a Timestamp") };
+                assert!(*at <= now() && *at > now() - 31 * 86_400 * TICKS_PER_SECOND, "{name} at {at}");
+            }
             *per_table.entry(name).or_default() += 1;
         }
-        for name in EventGenerator::table_names() {
+        let inventory =
+            ["DeviceNetworkInfo", "DeviceTvmSoftwareInventory", "DeviceTvmSoftwareVulnerabilities", "IdentityInfo"];
+        for name in EventGenerator::table_names().chain(inventory) {
             assert!(per_table.get(name).copied().unwrap_or(0) > 0, "no {name} events");
         }
     }
