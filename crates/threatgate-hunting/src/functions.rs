@@ -31,6 +31,12 @@ pub enum Scalar {
     /// `parse_json`, `todynamic`: a string's JSON as a dynamic value (the string itself where it
     /// is not JSON).
     ParseJson,
+    HourOfDay,
+    /// The days since Sunday, as a timespan.
+    DayOfWeek,
+    DayOfMonth,
+    GetMonth,
+    GetYear,
     Abs,
     /// `round(x[, digits])`.
     Round,
@@ -66,6 +72,14 @@ pub enum Aggregate {
     MakeSet,
     /// `make_list`, `makelist`: every non-null value, in the group's order.
     MakeList,
+    /// `dcountif(x, predicate)`.
+    DCountIf,
+    /// `sumif(x, predicate)`.
+    SumIf,
+    /// `make_set_if(x, predicate)`.
+    MakeSetIf,
+    /// `make_list_if(x, predicate)`.
+    MakeListIf,
     /// `any`, `take_any`: a value of the group (here, the least).
     Any,
     ArgMax,
@@ -99,6 +113,11 @@ impl Scalar {
             "format_datetime" => Scalar::FormatDatetime,
             "parse_json" | "parsejson" | "todynamic" | "toobject" => Scalar::ParseJson,
             "abs" => Scalar::Abs,
+            "hourofday" => Scalar::HourOfDay,
+            "dayofweek" => Scalar::DayOfWeek,
+            "dayofmonth" => Scalar::DayOfMonth,
+            "getmonth" | "monthofyear" => Scalar::GetMonth,
+            "getyear" => Scalar::GetYear,
             "round" => Scalar::Round,
             "sqrt" => Scalar::Sqrt,
             "exp" => Scalar::Exp,
@@ -243,6 +262,11 @@ impl Scalar {
                 count(1..=1)?;
                 Ok(Bool)
             }
+            Scalar::HourOfDay | Scalar::DayOfWeek | Scalar::DayOfMonth | Scalar::GetMonth | Scalar::GetYear => {
+                count(1..=1)?;
+                want(0, &datetime, "a datetime")?;
+                Ok(if self == Scalar::DayOfWeek { TimeSpan } else { Int })
+            }
             Scalar::Abs => {
                 count(1..=1)?;
                 want(0, &|t| numeric(t) || t == TimeSpan, "a number")?;
@@ -345,6 +369,10 @@ impl Aggregate {
             "make_set" | "makeset" => Aggregate::MakeSet,
             "make_list" | "makelist" => Aggregate::MakeList,
             "any" | "take_any" => Aggregate::Any,
+            "dcountif" => Aggregate::DCountIf,
+            "sumif" => Aggregate::SumIf,
+            "make_set_if" => Aggregate::MakeSetIf,
+            "make_list_if" => Aggregate::MakeListIf,
             "arg_max" | "argmax" => Aggregate::ArgMax,
             "arg_min" | "argmin" => Aggregate::ArgMin,
             _ => return None,
@@ -363,6 +391,10 @@ impl Aggregate {
             Aggregate::Max => "max",
             Aggregate::MakeSet => "set",
             Aggregate::MakeList => "list",
+            Aggregate::DCountIf => "dcountif",
+            Aggregate::SumIf => "sumif",
+            Aggregate::MakeSetIf => "set",
+            Aggregate::MakeListIf => "list",
             Aggregate::Any => "any",
             Aggregate::ArgMax => "max",
             Aggregate::ArgMin => "min",
@@ -398,6 +430,24 @@ impl Aggregate {
                 TimeSpan => Ok(TimeSpan),
                 other => Err(format!("cannot sum a {}", other.kql_name())),
             },
+            Aggregate::DCountIf | Aggregate::SumIf | Aggregate::MakeSetIf | Aggregate::MakeListIf => {
+                let [value, predicate, ..] = args else {
+                    return Err("expects a value and a predicate".into());
+                };
+                if *predicate != Bool {
+                    return Err(format!("the predicate must be bool, not {}", predicate.kql_name()));
+                }
+                match self {
+                    Aggregate::DCountIf => Ok(Long),
+                    Aggregate::SumIf => match value {
+                        Int | Long => Ok(Long),
+                        Real => Ok(Real),
+                        TimeSpan => Ok(TimeSpan),
+                        other => Err(format!("cannot sum a {}", other.kql_name())),
+                    },
+                    _ => Ok(Dynamic),
+                }
+            }
             Aggregate::Avg => match one()? {
                 t if t.is_numeric() => Ok(Real),
                 other => Err(format!("cannot average a {}", other.kql_name())),
@@ -448,8 +498,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "percentiles",
     "stdev",
     "variance",
-    "dcountif",
-    "sumif",
     "hash",
     "hash_sha256",
     "base64_decode_tostring",
@@ -459,8 +507,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "ipv4_is_in_range",
     "datetime_diff",
     "datetime_add",
-    "dayofweek",
-    "getmonth",
     "getyear",
     "startofweek",
     "startofmonth",

@@ -193,10 +193,14 @@ impl Parser {
         while self.eat(&Token::Semicolon) {}
         if *self.peek() != Token::End {
             let found = self.peek().describe();
+            // A query of several statements: say so in terms of what the text holds.
+            let why = if lets.is_empty() {
+                "a query runs one tabular expression; separate queries are run one at a time"
+            } else {
+                "only one tabular expression may follow the let statements"
+            };
             return Err(KqlError::syntax(
-                format!(
-                    "expected '|' or the end of the query, found {found} (only one tabular expression may follow the let statements)"
-                ),
+                format!("expected '|' or the end of the query, found {found} ({why})"),
                 self.span(),
             ));
         }

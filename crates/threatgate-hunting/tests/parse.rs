@@ -239,7 +239,12 @@ fn syntax_errors_say_what_was_expected_and_where() {
         error("DeviceInfo | project A,"),
         (ErrorKind::Syntax, "expected an expression, found the end of the query".into(), (1, 24))
     );
-    assert_eq!(error("DeviceInfo | take 5 5"), (ErrorKind::Syntax, "expected '|' or the end of the query, found '5' (only one tabular expression may follow the let statements)".into(), (1, 21)));
+    // A query without lets never mentions lets.
+    assert_eq!(error("DeviceInfo | take 5 5"), (ErrorKind::Syntax, "expected '|' or the end of the query, found '5' (a query runs one tabular expression; separate queries are run one at a time)".into(), (1, 21)));
+    assert_eq!(
+        error("let n = 5; DeviceInfo | take n DeviceInfo").1,
+        "expected '|' or the end of the query, found 'DeviceInfo' (only one tabular expression may follow the let statements)"
+    );
     assert_eq!(
         error("let x = 5\nT"),
         (ErrorKind::Syntax, "expected ';' after the let statement, found 'T'".into(), (2, 1))

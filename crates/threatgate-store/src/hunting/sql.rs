@@ -399,9 +399,24 @@ impl<D: Dialect> Compiler<D> {
             Aggregate::Count => "COUNT(*)".into(),
             Aggregate::CountIf => format!("COUNT(CASE WHEN {} THEN 1 END)", arg(self, 0)),
             Aggregate::DCount => format!("COUNT(DISTINCT {})", arg(self, 0)),
-            Aggregate::Sum => {
-                let sum = format!("SUM({})", arg(self, 0));
+            // KQL sums no rows (or only nulls) to 0.
+            Aggregate::Sum | Aggregate::SumIf => {
+                let value = if call.function == Aggregate::SumIf {
+                    format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0))
+                } else {
+                    arg(self, 0)
+                };
+                let sum = format!("COALESCE(SUM({value}), 0)");
                 if ty == Type::Real { sum } else { D::whole_sum(sum) }
+            }
+            Aggregate::DCountIf => format!("COUNT(DISTINCT (CASE WHEN {} THEN {} END))", arg(self, 1), arg(self, 0)),
+            Aggregate::MakeSetIf => {
+                let value = format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0));
+                D::distinct_json_array(&value)
+            }
+            Aggregate::MakeListIf => {
+                let value = format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0));
+                D::json_array_aggregate(&value)
             }
             Aggregate::Avg => format!("CAST(AVG({}) AS {})", arg(self, 0), self.sql_type(Type::Real)),
             Aggregate::Min | Aggregate::Max | Aggregate::Any => {
@@ -733,6 +748,27 @@ impl<D: Dialect> Compiler<D> {
                 _ => D::parse_json(&arg(self, 0)),
             },
             Scalar::ArrayLength => D::array_length(&arg(self, 0)),
+            Scalar::HourOfDay => {
+                let value = arg(self, 0);
+                format!("((((({value}) % {TICKS_PER_DAY}) + {TICKS_PER_DAY}) % {TICKS_PER_DAY}) / 36000000000)")
+            }
+            Scalar::DayOfWeek => {
+                // 1970-01-01 was a Thursday (4 days after a Sunday).
+                let value = arg(self, 0);
+                let days = format!(
+                    "((({value}) - (((({value}) % {TICKS_PER_DAY}) + {TICKS_PER_DAY}) % {TICKS_PER_DAY})) / {TICKS_PER_DAY})"
+                );
+                format!("((((({days}) + 4) % 7) + 7) % 7 * {TICKS_PER_DAY})")
+            }
+            Scalar::DayOfMonth | Scalar::GetMonth | Scalar::GetYear => {
+                let value = arg(self, 0);
+                let part = match function {
+                    Scalar::DayOfMonth => DatePart::Day,
+                    Scalar::GetMonth => DatePart::Month,
+                    _ => DatePart::Year,
+                };
+                format!("CAST({} AS BIGINT)", D::datetime_part(&format!("(({value}) / 10000000)"), part))
+            }
             Scalar::Abs => format!("abs({})", arg(self, 0)),
             Scalar::Round => {
                 let value = arg(self, 0);
