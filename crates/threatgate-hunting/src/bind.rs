@@ -920,7 +920,7 @@ impl Scope {
         if aggregate_context && Scalar::lookup(&name.name).is_some() {
             return KqlError::semantic(
                 format!(
-                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, sum, avg, min, max, make_set, arg_max, arg_min)",
+                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min)",
                     name.name
                 ),
                 name.span,

@@ -978,6 +978,9 @@ impl Parser {
         if word == "externaldata" {
             return Err(KqlError::unsupported(EXTERNAL_DATA, span));
         }
+        if matches!(word.as_str(), "datatable" | "range" | "toscalar") && *self.peek() == Token::LParen {
+            return Err(KqlError::unsupported(format!("'{word}' is not supported"), span));
+        }
         match word.as_str() {
             "true" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(true)), span }),
             "false" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(false)), span }),

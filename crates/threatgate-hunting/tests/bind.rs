@@ -173,7 +173,7 @@ fn type_and_usage_errors() {
         ),
         (
             "DeviceInfo | summarize tolower(DeviceName)",
-            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, sum, avg, min, max, make_set, arg_max, arg_min)",
+            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min)",
             ErrorKind::Semantic,
         ),
         (
