@@ -424,12 +424,7 @@ impl Aggregate {
                 }
                 Ok(Long)
             }
-            Aggregate::Sum => match one()? {
-                Int | Long => Ok(Long),
-                Real => Ok(Real),
-                TimeSpan => Ok(TimeSpan),
-                other => Err(format!("cannot sum a {}", other.kql_name())),
-            },
+            Aggregate::Sum => summed(one()?),
             Aggregate::DCountIf | Aggregate::SumIf | Aggregate::MakeSetIf | Aggregate::MakeListIf => {
                 let [value, predicate, ..] = args else {
                     return Err("expects a value and a predicate".into());
@@ -439,12 +434,7 @@ impl Aggregate {
                 }
                 match self {
                     Aggregate::DCountIf => Ok(Long),
-                    Aggregate::SumIf => match value {
-                        Int | Long => Ok(Long),
-                        Real => Ok(Real),
-                        TimeSpan => Ok(TimeSpan),
-                        other => Err(format!("cannot sum a {}", other.kql_name())),
-                    },
+                    Aggregate::SumIf => summed(*value),
                     _ => Ok(Dynamic),
                 }
             }
@@ -473,6 +463,16 @@ impl Aggregate {
                 Ok(args[0])
             }
         }
+    }
+}
+
+/// The type of a sum of `ty` values.
+fn summed(ty: Type) -> Result<Type, String> {
+    match ty {
+        Type::Int | Type::Long => Ok(Type::Long),
+        Type::Real => Ok(Type::Real),
+        Type::TimeSpan => Ok(Type::TimeSpan),
+        other => Err(format!("cannot sum a {}", other.kql_name())),
     }
 }
 

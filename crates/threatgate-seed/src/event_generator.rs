@@ -478,7 +478,7 @@ impl EventGenerator {
         let action = if self.dice.below(20) == 0 { "ConnectionFailed" } else { "ConnectionSuccess" };
         let local_port = 49_152 + self.dice.below(16_000) as i64;
         let report = self.next_report();
-        Self::device(table, host, at, action)
+        let row = Self::device(table, host, at, action)
             .set("RemoteIP", ip)
             .set("RemotePort", port)
             .maybe("RemoteUrl", url)
@@ -486,15 +486,8 @@ impl EventGenerator {
             .set("LocalPort", local_port)
             .set("Protocol", if port == 53 { "Udp" } else { "Tcp" })
             .set("LocalIPType", "Private")
-            .set("RemoteIPType", "Public")
-            .set("InitiatingProcessFileName", program)
-            .set("InitiatingProcessSHA1", Self::file_hash(program, 40))
-            .set("InitiatingProcessId", 2000 + self.dice.below(30_000) as i64)
-            .set("InitiatingProcessAccountDomain", person.domain.as_str())
-            .set("InitiatingProcessAccountName", person.name.as_str())
-            .set("InitiatingProcessAccountSid", person.sid.as_str())
-            .set("ReportId", report)
-            .build()
+            .set("RemoteIPType", "Public");
+        self.initiated_by(row, program, person).set("ReportId", report).build()
     }
 
     #[allow(clippy::too_many_arguments, reason = "one event's facts")]
@@ -636,19 +629,22 @@ impl EventGenerator {
         let dll = *self.dice.pick(&["amsi.dll", "wininet.dll", "crypt32.dll", "clr.dll", "vaultcli.dll", "samlib.dll"]);
         let program = *self.dice.pick(&["powershell.exe", "chrome.exe", "OUTLOOK.EXE", "svchost.exe", "rundll32.exe"]);
         let report = self.next_report();
-        Self::device(table, host, at, "ImageLoaded")
+        let row = Self::device(table, host, at, "ImageLoaded")
             .set("FileName", dll)
             .set("FolderPath", format!("C:\\Windows\\System32\\{dll}"))
             .set("SHA1", Self::file_hash(dll, 40))
-            .set("SHA256", Self::file_hash(dll, 64))
-            .set("InitiatingProcessFileName", program)
+            .set("SHA256", Self::file_hash(dll, 64));
+        self.initiated_by(row, program, person).set("ReportId", report).build()
+    }
+
+    /// The process behind an event: `program`, run by `person`.
+    fn initiated_by(&mut self, row: RowBuilder, program: &str, person: &Person) -> RowBuilder {
+        row.set("InitiatingProcessFileName", program)
             .set("InitiatingProcessSHA1", Self::file_hash(program, 40))
             .set("InitiatingProcessId", 2000 + self.dice.below(30_000) as i64)
             .set("InitiatingProcessAccountDomain", person.domain.as_str())
             .set("InitiatingProcessAccountName", person.name.as_str())
             .set("InitiatingProcessAccountSid", person.sid.as_str())
-            .set("ReportId", report)
-            .build()
     }
 
     /// A `DeviceEvents` event: its `ActionType`, with `AdditionalFields` as JSON.
