@@ -295,11 +295,25 @@ impl Parser {
 
     /// `union`'s legs: tables or parenthesised queries, separated by commas.
     fn union_legs(&mut self) -> Parsed<Vec<Pipeline>> {
-        if self.is_word("kind") || self.is_word("withsource") || self.is_word("isfuzzy") {
-            return Err(KqlError::unsupported(
-                "union parameters (kind=, withsource=, isfuzzy=) are not supported",
-                self.span(),
-            ));
+        // kind=outer is what union does; isfuzzy=true allows legs that do not resolve, and
+        // every leg here must resolve anyway.
+        while matches!(self.peek_at(1), Token::Assign) && (self.is_word("kind") || self.is_word("isfuzzy")) {
+            let parameter = self.ident("a union parameter")?;
+            self.advance();
+            let value = self.ident("the parameter's value")?;
+            let accepted = match parameter.name.as_str() {
+                "kind" => value.name == "outer",
+                _ => value.name == "true" || value.name == "false",
+            };
+            if !accepted {
+                return Err(KqlError::unsupported(
+                    format!("union {}={} is not supported (kind=outer and isfuzzy= are)", parameter.name, value.name),
+                    value.span,
+                ));
+            }
+        }
+        if self.is_word("withsource") || self.is_word("kind") || self.is_word("isfuzzy") {
+            return Err(KqlError::unsupported("union withsource= is not supported", self.span()));
         }
         let mut legs = Vec::new();
         loop {
