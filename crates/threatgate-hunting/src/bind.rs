@@ -442,6 +442,26 @@ impl Scope {
         Ok(typed(TypedKind::Call { function: Scalar::ToLong, args: vec![parts] }, Type::Long))
     }
 
+    /// `parse_url(url).Part` for the parts computed (a dynamic string); a property parse_url
+    /// does not make is null, as for any dynamic value.
+    fn url_part(&self, url: &Expr, part: &Ident, fields: &[Field], operator: &str) -> Result<Typed, KqlError> {
+        let function = match part.name.as_str() {
+            "Scheme" => Scalar::UrlScheme,
+            "Host" => Scalar::UrlHost,
+            "Port" => Scalar::UrlPort,
+            "Path" => Scalar::UrlPath,
+            "Username" | "Password" | "Fragment" | "Query Parameters" => {
+                return Err(KqlError::unsupported(
+                    format!("parse_url(…).{} is not supported (Scheme, Host, Port and Path are)", part.name),
+                    part.span,
+                ));
+            }
+            _ => return Ok(typed(TypedKind::Literal(Literal::Null), Type::Dynamic)),
+        };
+        let url = converted_text(self.expr(url, fields, operator)?);
+        Ok(typed(TypedKind::Call { function, args: vec![url] }, Type::Dynamic))
+    }
+
     fn mv_expand(
         &self,
         input: Relation,
@@ -968,6 +988,13 @@ impl Scope {
                 typed(TypedKind::Negate(Box::new(inner)), ty)
             }
             ExprKind::Member { target, name } => {
+                // parse_url(u).Host and its other parts, each computed on its own.
+                if let ExprKind::Call { name: function, args } = &target.kind
+                    && function.name == "parse_url"
+                    && let [url] = args.as_slice()
+                {
+                    return self.url_part(url, name, fields, operator);
+                }
                 let target = self.expr(target, fields, operator)?;
                 element(target, PathStep::Key(name.name.clone())).map_err(type_error)?
             }

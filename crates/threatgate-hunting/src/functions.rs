@@ -31,6 +31,12 @@ pub enum Scalar {
     /// `parse_json`, `todynamic`: a string's JSON as a dynamic value (the string itself where it
     /// is not JSON).
     ParseJson,
+    /// `parse_url(u).Scheme`, `.Host`, `.Port`, `.Path`: the part of a URL, as a dynamic string
+    /// ("" where the URL has none or is not one).
+    UrlScheme,
+    UrlHost,
+    UrlPort,
+    UrlPath,
     HourOfDay,
     /// The days since Sunday, as a timespan.
     DayOfWeek,
@@ -261,6 +267,11 @@ impl Scalar {
             Scalar::ToBool => {
                 count(1..=1)?;
                 Ok(Bool)
+            }
+            Scalar::UrlScheme | Scalar::UrlHost | Scalar::UrlPort | Scalar::UrlPath => {
+                count(1..=1)?;
+                want(0, &string, "a string")?;
+                Ok(Dynamic)
             }
             Scalar::HourOfDay | Scalar::DayOfWeek | Scalar::DayOfMonth | Scalar::GetMonth | Scalar::GetYear => {
                 count(1..=1)?;

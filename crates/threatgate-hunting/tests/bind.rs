@@ -192,6 +192,11 @@ fn type_and_usage_errors() {
             ErrorKind::Semantic,
         ),
         (
+            "DeviceInfo | extend f = parse_url(PublicIP).Fragment",
+            "parse_url(…).Fragment is not supported (Scheme, Host, Port and Path are)",
+            ErrorKind::Unsupported,
+        ),
+        (
             "DeviceInfo | join kind=outerfull (DeviceInfo) on DeviceId",
             "'outerfull' is not a join kind",
             ErrorKind::Semantic,

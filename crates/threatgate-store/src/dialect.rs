@@ -144,6 +144,10 @@ pub(crate) trait Dialect {
     fn join_array(json: &str, separator: &str) -> String;
     /// Whether a JSON array holds an element whose text is `text`.
     fn array_has_text(json: &str, text: &str) -> String;
+    /// The least of several values, none of them null.
+    fn least(values: &[String]) -> String;
+    /// A string as a dynamic (JSON) string.
+    fn json_string(text: &str) -> String;
     /// `round(x, digits)` of a real, as a real.
     fn round(value: &str, digits: &str) -> String;
     /// The base-10 logarithm (of a positive number).

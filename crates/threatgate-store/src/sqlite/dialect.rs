@@ -374,6 +374,15 @@ impl Dialect for SqliteDialect {
         format!("EXISTS (SELECT 1 FROM json_each({json}) WHERE CAST(value AS TEXT) = {text})")
     }
 
+    /// SQLite's `min` of several arguments is a scalar function.
+    fn least(values: &[String]) -> String {
+        format!("min({})", values.join(", "))
+    }
+
+    fn json_string(text: &str) -> String {
+        format!("json_quote({text})")
+    }
+
     fn round(value: &str, digits: &str) -> String {
         format!("round({value}, {digits})")
     }
