@@ -53,6 +53,8 @@ pub enum Scalar {
     Log10,
     Pow,
     IsNan,
+    /// `todatetime`: an ISO 8601 text as a datetime (null where it is not one).
+    ToDateTime,
     /// `tobool`, `toboolean`: "true"/"false" (any case) and 1/0.
     ToBool,
     ArrayLength,
@@ -133,6 +135,7 @@ impl Scalar {
             "isnan" => Scalar::IsNan,
             "array_length" => Scalar::ArrayLength,
             "tobool" | "toboolean" => Scalar::ToBool,
+            "todatetime" => Scalar::ToDateTime,
             "pack_array" => Scalar::PackArray,
             "countof" => Scalar::Countof,
             "indexof" => Scalar::IndexOf,
@@ -267,6 +270,11 @@ impl Scalar {
             Scalar::ToBool => {
                 count(1..=1)?;
                 Ok(Bool)
+            }
+            Scalar::ToDateTime => {
+                count(1..=1)?;
+                want(0, &|t| t == String || t == DateTime, "a string or a datetime")?;
+                Ok(DateTime)
             }
             Scalar::UrlScheme | Scalar::UrlHost | Scalar::UrlPort | Scalar::UrlPath => {
                 count(1..=1)?;
@@ -522,7 +530,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "startofweek",
     "startofmonth",
     "endofday",
-    "todatetime",
     "totimespan",
     "replace_string",
     "replace_regex",

@@ -144,6 +144,8 @@ pub(crate) trait Dialect {
     fn join_array(json: &str, separator: &str) -> String;
     /// Whether a JSON array holds an element whose text is `text`.
     fn array_has_text(json: &str, text: &str) -> String;
+    /// An ISO 8601 text as ticks, null where it is not a datetime (`todatetime`).
+    fn parse_datetime(text: &str) -> String;
     /// The least of several values, none of them null.
     fn least(values: &[String]) -> String;
     /// A string as a dynamic (JSON) string.

@@ -810,6 +810,10 @@ impl<D: Dialect> Compiler<D> {
                 )
             }
             Scalar::IsNan => D::is_nan(&arg(self, 0)),
+            Scalar::ToDateTime => match args.first() {
+                Some(value) if value.ty == Type::DateTime => self.expr(value, alias),
+                _ => D::parse_datetime(&arg(self, 0)),
+            },
             Scalar::ToBool => {
                 let Some(value) = args.first() else { return "NULL".into() };
                 match value.ty {

@@ -320,6 +320,11 @@ impl Dialect for PgDialect {
         )
     }
 
+    /// `threatgate_todatetime` (migration `0007_todatetime`) catches the cast's error.
+    fn parse_datetime(text: &str) -> String {
+        format!("threatgate_todatetime({text})")
+    }
+
     fn least(values: &[String]) -> String {
         format!("LEAST({})", values.join(", "))
     }

@@ -374,6 +374,11 @@ impl Dialect for SqliteDialect {
         format!("EXISTS (SELECT 1 FROM json_each({json}) WHERE CAST(value AS TEXT) = {text})")
     }
 
+    /// SQLite's date parser (null for text it cannot read), to the millisecond.
+    fn parse_datetime(text: &str) -> String {
+        format!("CAST(round(unixepoch({text}, 'subsec') * 10000000) AS INTEGER)")
+    }
+
     /// SQLite's `min` of several arguments is a scalar function.
     fn least(values: &[String]) -> String {
         format!("min({})", values.join(", "))
