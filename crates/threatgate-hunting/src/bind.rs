@@ -344,24 +344,24 @@ impl Scope {
         // the new ones, converted to their types and empty where the text did not match.
         let value = |(name, at, ty): &(Ident, usize, Option<Ident>)| -> Result<(Field, Typed), KqlError> {
             let raw = typed(TypedKind::Column(*at), Type::String);
-            let (function, ty) = match ty.as_ref().map(|t| t.name.as_str()) {
-                None | Some("string") => {
+            let wanted = match ty {
+                None => Type::String,
+                Some(ty) => conversion_type(&ty.name).ok_or_else(|| {
+                    KqlError::unsupported(format!("parse into a {} column is not supported", ty.name), ty.span)
+                })?,
+            };
+            let converted = match wanted {
+                Type::String => {
                     return Ok((
                         field(name.name.clone(), Type::String),
                         call(Scalar::Iff, vec![ok.clone(), raw, string("")], Type::String),
                     ));
                 }
-                Some("long") => (Scalar::ToLong, Type::Long),
-                Some("int") => (Scalar::ToInt, Type::Int),
-                Some("real" | "double") => (Scalar::ToDouble, Type::Real),
-                Some("bool" | "boolean") => (Scalar::ToBool, Type::Bool),
-                Some("dynamic") => (Scalar::ParseJson, Type::Dynamic),
-                Some(other) => {
-                    let span = ty.as_ref().map_or(name.span, |t| t.span);
-                    return Err(KqlError::unsupported(format!("parse into a {other} column is not supported"), span));
-                }
+                // A text's JSON (`converted` keeps a dynamic value as it is; this is a string).
+                Type::Dynamic => call(Scalar::ParseJson, vec![raw], Type::Dynamic),
+                other => converted(raw, other),
             };
-            let converted = call(function, vec![raw], ty);
+            let ty = wanted;
             let null = typed(TypedKind::Literal(Literal::Null), ty);
             Ok((field(name.name.clone(), ty), call(Scalar::Iff, vec![ok.clone(), converted, null], ty)))
         };
@@ -498,15 +498,14 @@ impl Scope {
         let expanded = Relation::MvExpand { input: Box::new(input), array, replace, limit, fields: out.clone() };
         let Some(to) = to else { return Ok(expanded) };
         // `to typeof(T)`: the element converted to T, as a map over the expansion.
-        let ty = match to.name.as_str() {
-            "string" => Type::String,
-            "long" => Type::Long,
-            "int" => Type::Int,
-            "real" | "double" => Type::Real,
-            "bool" | "boolean" => Type::Bool,
-            "dynamic" => return Ok(expanded),
-            other => {
-                return Err(KqlError::unsupported(format!("mv-expand to typeof({other}) is not supported"), to.span));
+        let ty = match conversion_type(&to.name) {
+            Some(Type::Dynamic) => return Ok(expanded),
+            Some(ty) => ty,
+            None => {
+                return Err(KqlError::unsupported(
+                    format!("mv-expand to typeof({}) is not supported", to.name),
+                    to.span,
+                ));
             }
         };
         let columns = out
@@ -1084,15 +1083,7 @@ impl Scope {
                         // extractjson(path, text, typeof(long))
                         let wanted = match &ty.kind {
                             ExprKind::Call { name, args } if name.name == "typeof" => match args.as_slice() {
-                                [Expr { kind: ExprKind::Name(t), .. }] => match t.as_str() {
-                                    "string" => Some(Type::String),
-                                    "long" => Some(Type::Long),
-                                    "int" => Some(Type::Int),
-                                    "real" | "double" => Some(Type::Real),
-                                    "bool" | "boolean" => Some(Type::Bool),
-                                    "dynamic" => Some(Type::Dynamic),
-                                    _ => None,
-                                },
+                                [Expr { kind: ExprKind::Name(t), .. }] => conversion_type(t),
                                 _ => None,
                             },
                             _ => None,
@@ -1294,30 +1285,23 @@ fn unique_name(name: String, taken: &[String]) -> String {
     (1..).map(|n| format!("{name}{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or(name)
 }
 
-/// A string as the number type `ty`.
-fn converted_number(text: Typed, ty: Type) -> Typed {
-    let function = match ty {
-        Type::Int => Scalar::ToInt,
-        Type::Real => Scalar::ToDouble,
-        _ => Scalar::ToLong,
-    };
-    let ty = if ty == Type::Int {
-        Type::Int
-    } else if ty == Type::Real {
-        Type::Real
-    } else {
-        Type::Long
-    };
-    typed(TypedKind::Call { function, args: vec![text] }, ty)
-}
-
 /// A value as text for a function of strings (a string stays as it is).
 fn converted_text(value: Typed) -> Typed {
-    if value.ty == Type::String {
-        value
-    } else {
-        typed(TypedKind::Call { function: Scalar::ToString, args: vec![value] }, Type::String)
-    }
+    if value.ty == Type::String { value } else { converted(value, Type::String) }
+}
+
+/// The type a conversion names (`to typeof(long)`, `Column:long`, `typeof(long)`): the types a
+/// text or a dynamic value converts to.
+fn conversion_type(name: &str) -> Option<Type> {
+    Some(match name {
+        "string" => Type::String,
+        "long" => Type::Long,
+        "int" => Type::Int,
+        "real" | "double" => Type::Real,
+        "bool" | "boolean" => Type::Bool,
+        "dynamic" => Type::Dynamic,
+        _ => return None,
+    })
 }
 
 /// Most steps an `extractjson` path may take (each is a level of the expression).
@@ -1427,31 +1411,23 @@ fn compared(op: BinaryOp, left: Typed, right: Typed) -> (Typed, Typed) {
     match (left.ty, right.ty) {
         // A number equal to a string is equal to the string's number (RemotePort == "3389");
         // KQL orders no number against a string.
-        (Type::String, other) if equality && other.is_numeric() => (converted_number(left, other), right),
-        (other, Type::String) if equality && other.is_numeric() => (left, converted_number(right, other)),
+        (Type::String, other) if equality && other.is_numeric() => (converted(left, other), right),
+        (other, Type::String) if equality && other.is_numeric() => (left, converted(right, other)),
         // A bool compared with a number is 1 or 0 (IsSigned == 1).
-        (Type::Bool, other) if comparison && number(other) => {
-            (typed(TypedKind::Call { function: Scalar::ToLong, args: vec![left] }, Type::Long), right)
-        }
-        (other, Type::Bool) if comparison && number(other) => {
-            (left, typed(TypedKind::Call { function: Scalar::ToLong, args: vec![right] }, Type::Long))
-        }
+        (Type::Bool, other) if comparison && number(other) => (converted(left, Type::Long), right),
+        (other, Type::Bool) if comparison && number(other) => (left, converted(right, Type::Long)),
         (Type::Dynamic, Type::Dynamic) if text_op => (converted(left, Type::String), converted(right, Type::String)),
-        (Type::Dynamic, other) if text_op || (comparison && convertible(other)) => {
+        // (Compared with another dynamic value, `converted` leaves a dynamic value as it is.)
+        (Type::Dynamic, other) if text_op || comparison => {
             let to = if text_op { Type::String } else { other };
             (converted(left, to), right)
         }
-        (other, Type::Dynamic) if text_op || (comparison && convertible(other)) => {
+        (other, Type::Dynamic) if text_op || comparison => {
             let to = if text_op { Type::String } else { other };
             (left, converted(right, to))
         }
         _ => (left, right),
     }
-}
-
-/// Whether a dynamic value compared with a `ty` is converted to it (every type but dynamic).
-fn convertible(ty: Type) -> bool {
-    ty != Type::Dynamic
 }
 
 /// The type two values are compared as, if they can be.

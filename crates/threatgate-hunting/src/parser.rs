@@ -297,17 +297,21 @@ impl Parser {
     fn union_legs(&mut self) -> Parsed<Vec<Pipeline>> {
         // kind=outer is what union does; isfuzzy=true allows legs that do not resolve, and
         // every leg here must resolve anyway.
-        while matches!(self.peek_at(1), Token::Assign) && (self.is_word("kind") || self.is_word("isfuzzy")) {
-            let parameter = self.ident("a union parameter")?;
-            self.advance();
-            let value = self.ident("the parameter's value")?;
-            let accepted = match parameter.name.as_str() {
+        loop {
+            let (parameter, value) = if let Some(value) = self.parameter("kind", "the parameter's value")? {
+                ("kind", value)
+            } else if let Some(value) = self.parameter("isfuzzy", "the parameter's value")? {
+                ("isfuzzy", value)
+            } else {
+                break;
+            };
+            let accepted = match parameter {
                 "kind" => value.name == "outer",
                 _ => value.name == "true" || value.name == "false",
             };
             if !accepted {
                 return Err(KqlError::unsupported(
-                    format!("union {}={} is not supported (kind=outer and isfuzzy= are)", parameter.name, value.name),
+                    format!("union {parameter}={} is not supported (kind=outer and isfuzzy= are)", value.name),
                     value.span,
                 ));
             }
@@ -359,16 +363,13 @@ impl Parser {
                 OperatorKind::ProjectReorder(patterns)
             }
             "parse" => {
-                if self.is_word("kind") && matches!(self.peek_at(1), Token::Assign) {
-                    self.advance();
-                    self.advance();
-                    let kind = self.ident("a parse kind")?;
-                    if kind.name != "simple" {
-                        return Err(KqlError::unsupported(
-                            format!("parse kind={} is not supported (simple is)", kind.name),
-                            kind.span,
-                        ));
-                    }
+                if let Some(kind) = self.parameter("kind", "a parse kind")?
+                    && kind.name != "simple"
+                {
+                    return Err(KqlError::unsupported(
+                        format!("parse kind={} is not supported (simple is)", kind.name),
+                        kind.span,
+                    ));
                 }
                 let expr = self.expr()?;
                 self.expect_word("with")?;
@@ -471,12 +472,19 @@ impl Parser {
 
     /// `[Name =] expr, …` (`aggregates` allows the `(A, B) = arg_max(…)` form to be refused
     /// clearly rather than misread).
+    /// The value (`what` it must be) of an operator's `name=value` parameter, if one is next.
+    fn parameter(&mut self, name: &str, what: &str) -> Parsed<Option<Ident>> {
+        if !(self.is_word(name) && matches!(self.peek_at(1), Token::Assign)) {
+            return Ok(None);
+        }
+        self.advance();
+        self.advance();
+        Ok(Some(self.ident(what)?))
+    }
+
     fn mv_expand(&mut self, legacy: bool) -> Parsed<OperatorKind> {
         loop {
-            if self.is_word("kind") && matches!(self.peek_at(1), Token::Assign) {
-                self.advance();
-                self.advance();
-                let kind = self.ident("'array' or 'bag'")?;
+            if let Some(kind) = self.parameter("kind", "'array' or 'bag'")? {
                 if kind.name != "array" && kind.name != "bag" {
                     return Err(KqlError::syntax(
                         format!("'{}' is not an mv-expand kind (array, bag)", kind.name),

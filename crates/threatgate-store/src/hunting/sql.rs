@@ -395,29 +395,25 @@ impl<D: Dialect> Compiler<D> {
 
     fn aggregate(&mut self, call: &AggregateCall, ty: Type) -> String {
         let arg = |c: &mut Self, i: usize| call.args.get(i).map(|a| c.expr(a, "t")).unwrap_or_else(|| "NULL".into());
+        // The value (first argument) of the rows where the predicate (second) holds, for the
+        // `…if` aggregations.
+        let only_if = |c: &mut Self| {
+            let (predicate, value) = (arg(c, 1), arg(c, 0));
+            format!("(CASE WHEN {predicate} THEN {value} END)")
+        };
         match call.function {
             Aggregate::Count => "COUNT(*)".into(),
             Aggregate::CountIf => format!("COUNT(CASE WHEN {} THEN 1 END)", arg(self, 0)),
             Aggregate::DCount => format!("COUNT(DISTINCT {})", arg(self, 0)),
             // KQL sums no rows (or only nulls) to 0.
             Aggregate::Sum | Aggregate::SumIf => {
-                let value = if call.function == Aggregate::SumIf {
-                    format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0))
-                } else {
-                    arg(self, 0)
-                };
+                let value = if call.function == Aggregate::SumIf { only_if(self) } else { arg(self, 0) };
                 let sum = format!("COALESCE(SUM({value}), 0)");
                 if ty == Type::Real { sum } else { D::whole_sum(sum) }
             }
-            Aggregate::DCountIf => format!("COUNT(DISTINCT (CASE WHEN {} THEN {} END))", arg(self, 1), arg(self, 0)),
-            Aggregate::MakeSetIf => {
-                let value = format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0));
-                D::distinct_json_array(&value)
-            }
-            Aggregate::MakeListIf => {
-                let value = format!("(CASE WHEN {} THEN {} END)", arg(self, 1), arg(self, 0));
-                D::json_array_aggregate(&value)
-            }
+            Aggregate::DCountIf => format!("COUNT(DISTINCT {})", only_if(self)),
+            Aggregate::MakeSetIf => D::distinct_json_array(&only_if(self)),
+            Aggregate::MakeListIf => D::json_array_aggregate(&only_if(self)),
             Aggregate::Avg => format!("CAST(AVG({}) AS {})", arg(self, 0), self.sql_type(Type::Real)),
             Aggregate::Min | Aggregate::Max | Aggregate::Any => {
                 let value = arg(self, 0);

@@ -310,13 +310,15 @@ impl Dialect for PgDialect {
 
     fn join_array(json: &str, separator: &str) -> String {
         format!(
-            "(SELECT COALESCE(string_agg(CASE WHEN json_typeof(e) = 'string' THEN e #>> '{{}}' ELSE CAST(e AS TEXT) END, {separator}), '') FROM json_array_elements(CAST({json} AS json)) AS e)"
+            "(SELECT COALESCE(string_agg({}, {separator}), '') FROM json_array_elements(CAST({json} AS json)) AS e)",
+            element_text("e")
         )
     }
 
     fn array_has_text(json: &str, text: &str) -> String {
         format!(
-            "EXISTS (SELECT 1 FROM json_array_elements(CAST({json} AS json)) AS e WHERE (CASE WHEN json_typeof(e) = 'string' THEN e #>> '{{}}' ELSE CAST(e AS TEXT) END) = {text})"
+            "EXISTS (SELECT 1 FROM json_array_elements(CAST({json} AS json)) AS e WHERE {} = {text})",
+            element_text("e")
         )
     }
 
@@ -382,4 +384,9 @@ fn copy_text(buffer: &mut String, text: &str) {
             other => buffer.push(other),
         }
     }
+}
+
+/// A JSON array element (`json`) as text: a string's own text, other JSON as written.
+fn element_text(element: &str) -> String {
+    format!("(CASE WHEN json_typeof({element}) = 'string' THEN {element} #>> '{{}}' ELSE CAST({element} AS TEXT) END)")
 }
