@@ -1,6 +1,7 @@
 //! Deterministic, realistic hunting events for `threatgate seed` and the demo: a fleet of
 //! devices and users doing ordinary work (processes, connections, files, logons, registry,
-//! mail) in time order over the days, as events arrive, plus, for each seeded alert, the events behind it on the alert's own device, user,
+//! image loads, Defender events, mail and clicks on its links, cloud apps, directory queries
+//! and changes) in time order over the days, as events arrive, plus, for each seeded alert, the events behind it on the alert's own device, user,
 //! file, command line, address or message, so that hunting finds what the incidents show.
 //! The same seed, and the same alerts observed in the same order, give the same events.
 //!
@@ -18,7 +19,8 @@ use crate::dice::Dice;
 
 const TICKS_PER_SECOND: i64 = 10_000_000;
 
-/// The tables the generator writes, with the share of ordinary events each gets (per mille).
+/// The tables the generator writes, with the weight of each in the ordinary events (a table's
+/// share is its weight over the sum).
 const MIX: &[(&str, u64)] = &[
     ("DeviceProcessEvents", 420),
     ("DeviceNetworkEvents", 330),

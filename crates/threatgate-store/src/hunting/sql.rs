@@ -490,7 +490,12 @@ impl<D: Dialect> Compiler<D> {
     /// The expression as text: strings as they are, others as `tostring` writes them.
     fn as_text(&mut self, expr: &Typed, alias: &str) -> String {
         let sql = self.expr(expr, alias);
-        match expr.ty {
+        Self::text_of(sql, expr.ty)
+    }
+
+    /// An expression of type `ty`, already compiled, as `tostring` writes it.
+    fn text_of(sql: String, ty: Type) -> String {
+        match ty {
             Type::String => sql,
             Type::Dynamic => D::dynamic_text(&sql),
             Type::Bool => format!("(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END)"),
@@ -547,8 +552,10 @@ impl<D: Dialect> Compiler<D> {
                 if list.is_empty() {
                     return if *negated { "(1 = 1)".into() } else { "(1 = 0)".into() };
                 }
-                let value = self.expr(expr, alias);
-                let value = if *case_insensitive { format!("lower({value})") } else { value };
+                let compiled = self.expr(expr, alias);
+                // The value as text, for the arrays of the list (compiled once, above).
+                let text = Self::text_of(compiled.clone(), expr.ty);
+                let value = if *case_insensitive { format!("lower({compiled})") } else { compiled };
                 let mut plain = Vec::new();
                 let mut tests = Vec::new();
                 for item in list {
@@ -560,14 +567,13 @@ impl<D: Dialect> Compiler<D> {
                         }
                         _ if item.ty == Type::Dynamic && expr.ty != Type::Dynamic => {
                             let array = self.expr(item, alias);
-                            let text = self.as_text(expr, alias);
                             // in~: the array's JSON text lower-cased lowers its strings.
-                            let (array, text) = if *case_insensitive {
-                                (format!("lower({array})"), format!("lower({text})"))
+                            let test = if *case_insensitive {
+                                D::array_has_text(&format!("lower({array})"), &format!("lower({text})"))
                             } else {
-                                (array, text)
+                                D::array_has_text(&array, &text)
                             };
-                            tests.push(D::array_has_text(&array, &text));
+                            tests.push(test);
                         }
                         _ => {
                             let item = self.expr(item, alias);
