@@ -385,6 +385,110 @@ impl Scope {
     /// `datetime_add(part, amount, datetime)` and `datetime_diff(part, datetime1, datetime2)` for
     /// the parts of fixed length (week down to nanosecond); months and years, of varying length,
     /// are refused.
+    /// The regular-expression functions: `extract`, `extract_all`, `replace_regex` (and the
+    /// older `replace`), `countof(…, "regex")`, `trim`, `trim_start`, `trim_end`. The pattern
+    /// must be a string literal: checked as RE2 here, and compiled for each store (PostgreSQL's
+    /// regular expressions are another dialect) by the SQL compiler.
+    fn regex_call(&self, name: &Ident, args: &[Expr], fields: &[Field], operator: &str) -> Result<Typed, KqlError> {
+        let function = name.name.as_str();
+        let error = |message: &str, span: Span| {
+            KqlError::semantic(format!("'{operator}' operator: {function}(): {message}"), span)
+        };
+        let literal = |expr: &Expr, what: &str| match &expr.kind {
+            ExprKind::Literal(Literal::String(text)) => Ok(text.clone()),
+            _ => Err(KqlError::unsupported(format!("{function}() takes its {what} as a string literal"), expr.span)),
+        };
+        let pattern = |expr: &Expr| {
+            let pattern = literal(expr, "regular expression")?;
+            check_regex(&pattern, operator, expr.span)?;
+            Ok::<_, KqlError>(typed(TypedKind::Literal(Literal::String(pattern)), Type::String))
+        };
+        let text = |expr: &Expr| {
+            let value = self.expr(expr, fields, operator)?;
+            match value.ty {
+                Type::String => Ok(value),
+                Type::Dynamic => Ok(converted(value, Type::String)),
+                other => Err(error(&format!("the text must be a string, not {}", other.kql_name()), expr.span)),
+            }
+        };
+        let call = |function: Scalar, args: Vec<Typed>, ty: Type| typed(TypedKind::Call { function, args }, ty);
+        let text_literal = |text: String| typed(TypedKind::Literal(Literal::String(text)), Type::String);
+        Ok(match (function, args) {
+            ("extract", [regex, group, source]) | ("extract", [regex, group, source, _]) => {
+                let number = self.expr(group, fields, operator)?;
+                if !matches!(number.ty, Type::Int | Type::Long) {
+                    return Err(error("the capture group must be a whole number", group.span));
+                }
+                let value = call(Scalar::RegexExtract, vec![pattern(regex)?, number, text(source)?], Type::String);
+                match args.get(3) {
+                    None => value,
+                    Some(ty) => {
+                        let wanted = typeof_argument(ty).ok_or_else(|| {
+                            KqlError::unsupported(
+                                "extract()'s fourth argument must be typeof(string|long|int|real|bool|dynamic)",
+                                ty.span,
+                            )
+                        })?;
+                        match wanted {
+                            Type::String => value,
+                            Type::Dynamic => call(Scalar::ParseJson, vec![value], Type::Dynamic),
+                            other => converted(value, other),
+                        }
+                    }
+                }
+            }
+            ("extract_all" | "extractall", [regex, source]) => {
+                call(Scalar::RegexExtractAll, vec![pattern(regex)?, text(source)?], Type::Dynamic)
+            }
+            ("extract_all" | "extractall", [_, groups, _]) => {
+                return Err(KqlError::unsupported(
+                    format!(
+                        "{function}() with a list of capture groups is not supported; make the other groups non-capturing (?:…)"
+                    ),
+                    groups.span,
+                ));
+            }
+            ("replace", [regex, rewrite, source]) | ("replace_regex", [source, regex, rewrite]) => {
+                let rewrite = text_literal(literal(rewrite, "rewrite")?);
+                call(Scalar::RegexReplace, vec![pattern(regex)?, rewrite, text(source)?], Type::String)
+            }
+            ("countof", [source, search, kind]) => match literal(kind, "kind")?.as_str() {
+                "regex" => call(Scalar::RegexCount, vec![pattern(search)?, text(source)?], Type::Long),
+                "normal" => call(Scalar::Countof, vec![text(source)?, text(search)?], Type::Long),
+                other => {
+                    return Err(error(&format!("the kind must be \"normal\" or \"regex\", not \"{other}\""), kind.span));
+                }
+            },
+            ("trim" | "trim_start" | "trim_end", [regex, source]) => {
+                let body = literal(regex, "regular expression")?;
+                check_regex(&body, operator, regex.span)?;
+                // Every leading (trailing) match removed: `^(?:p)+` (`(?:p)+$`) replaced by "".
+                let mut value = text(source)?;
+                let mut strip = |pattern: String| {
+                    let args = vec![text_literal(pattern), text_literal(String::new()), value.clone()];
+                    value = call(Scalar::RegexReplace, args, Type::String);
+                };
+                if function != "trim_end" {
+                    strip(format!("^(?:{body})+"));
+                }
+                if function != "trim_start" {
+                    strip(format!("(?:{body})+$"));
+                }
+                value
+            }
+            _ => {
+                let expected = match function {
+                    "extract" => "a regular expression, a capture group and a text (and optionally typeof(…))",
+                    "replace" => "a regular expression, a rewrite and a text",
+                    "replace_regex" => "a text, a regular expression and a rewrite",
+                    "countof" => "a text, what to count and its kind",
+                    _ => "a regular expression and a text",
+                };
+                return Err(error(&format!("expects {expected}"), name.span));
+            }
+        })
+    }
+
     fn datetime_arithmetic(
         &self,
         name: &Ident,
@@ -1075,20 +1179,16 @@ impl Scope {
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "datetime_add" | "datetime_diff") => {
                 self.datetime_arithmetic(name, args, fields, operator)?
             }
+            ExprKind::Call { name, args } if is_regex_call(&name.name, args.len()) => {
+                self.regex_call(name, args, fields, operator)?
+            }
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "extractjson" | "extract_json") => {
                 // extractjson("$.a.b[0]", text): the text's JSON at the path, as a string.
                 let (path, text, wanted) = match args.as_slice() {
                     [path, text] => (path, text, Type::String),
                     [path, text, ty] => {
                         // extractjson(path, text, typeof(long))
-                        let wanted = match &ty.kind {
-                            ExprKind::Call { name, args } if name.name == "typeof" => match args.as_slice() {
-                                [Expr { kind: ExprKind::Name(t), .. }] => conversion_type(t),
-                                _ => None,
-                            },
-                            _ => None,
-                        };
-                        let wanted = wanted.ok_or_else(|| {
+                        let wanted = typeof_argument(ty).ok_or_else(|| {
                             KqlError::unsupported(
                                 format!(
                                     "{}()'s third argument must be typeof(string|long|int|real|bool|dynamic)",
@@ -1302,6 +1402,26 @@ fn conversion_type(name: &str) -> Option<Type> {
         "dynamic" => Type::Dynamic,
         _ => return None,
     })
+}
+
+/// The type a `typeof(long)` argument names, among those [`conversion_type`] knows.
+fn typeof_argument(expr: &Expr) -> Option<Type> {
+    match &expr.kind {
+        ExprKind::Call { name, args } if name.name == "typeof" => match args.as_slice() {
+            [Expr { kind: ExprKind::Name(t), .. }] => conversion_type(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a call of `name` with `count` arguments is one of the regular-expression functions
+/// (bound by `Binder::regex_call`).
+fn is_regex_call(name: &str, count: usize) -> bool {
+    matches!(
+        name,
+        "extract" | "extract_all" | "extractall" | "replace" | "replace_regex" | "trim" | "trim_start" | "trim_end"
+    ) || (name == "countof" && count == 3)
 }
 
 /// Most steps an `extractjson` path may take (each is a level of the expression).

@@ -65,6 +65,26 @@ pub enum Scalar {
     Coalesce,
     StrcatArray,
     SetHasElement,
+    /// `extract(regex, group, text)`: the group's text of the first match, "" where none.
+    /// Arguments: the pattern (a string literal, RE2), the group, the text. The regular
+    /// expression functions are bound by `Binder::regex_call`, which checks the pattern.
+    RegexExtract,
+    /// `extract_all(regex, text)`: every match's groups, as a dynamic array (null: no match).
+    /// Arguments: the pattern, the text.
+    RegexExtractAll,
+    /// `replace_regex(text, regex, rewrite)`, `replace(regex, rewrite, text)`: every match
+    /// replaced. Arguments: the pattern, the rewrite (a string literal, `\1` for a group), the
+    /// text.
+    RegexReplace,
+    /// `countof(text, regex, "regex")`: the number of matches. Arguments: the pattern, the text.
+    RegexCount,
+    /// `base64_decode_tostring`: the UTF-8 text a base64 string encodes (null characters
+    /// dropped); "" where it is not base64 of UTF-8.
+    Base64Decode,
+    /// `base64_encode_tostring`: the base64 of a string's UTF-8 bytes.
+    Base64Encode,
+    /// `url_decode`: `%XX` escapes decoded; "" where the result is not UTF-8.
+    UrlDecode,
 }
 
 /// An aggregation of the subset.
@@ -143,6 +163,9 @@ impl Scalar {
             "coalesce" => Scalar::Coalesce,
             "strcat_array" => Scalar::StrcatArray,
             "set_has_element" => Scalar::SetHasElement,
+            "base64_decode_tostring" | "base64_decodestring" => Scalar::Base64Decode,
+            "base64_encode_tostring" | "base64_encodestring" => Scalar::Base64Encode,
+            "url_decode" => Scalar::UrlDecode,
             _ => return None,
         })
     }
@@ -371,6 +394,28 @@ impl Scalar {
                 want(1, &string, "a format string")?;
                 Ok(String)
             }
+            Scalar::RegexExtract | Scalar::RegexReplace => {
+                count(3..=3)?;
+                want(0, &string, "a regular expression")?;
+                if self == Scalar::RegexExtract {
+                    want(1, &numeric, "a capture group number")?;
+                } else {
+                    want(1, &string, "a string")?;
+                }
+                want(2, &string, "a string")?;
+                Ok(String)
+            }
+            Scalar::RegexExtractAll | Scalar::RegexCount => {
+                count(2..=2)?;
+                want(0, &string, "a regular expression")?;
+                want(1, &string, "a string")?;
+                Ok(if self == Scalar::RegexCount { Long } else { Dynamic })
+            }
+            Scalar::Base64Decode | Scalar::Base64Encode | Scalar::UrlDecode => {
+                count(1..=1)?;
+                want(0, &string, "a string")?;
+                Ok(String)
+            }
         }
     }
 }
@@ -509,8 +554,6 @@ pub fn unify(a: Type, b: Type) -> Option<Type> {
 /// Names of KQL functions outside the subset that a query may reasonably use, so that the error
 /// says the function is not supported rather than unknown.
 pub const KNOWN_UNSUPPORTED: &[&str] = &[
-    "extract",
-    "extract_all",
     "bag_unpack",
     "make_bag",
     "percentile",
@@ -519,31 +562,19 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "variance",
     "hash",
     "hash_sha256",
-    "base64_decode_tostring",
     "parse_url",
     "parse_path",
     "ipv4_is_private",
     "ipv4_is_in_range",
-    "datetime_diff",
-    "datetime_add",
-    "getyear",
     "startofweek",
     "startofmonth",
     "endofday",
     "totimespan",
-    "replace_string",
-    "replace_regex",
-    "trim",
-    "indexof",
-    "countof",
-    "coalesce",
-    "round",
     "toscalar",
     "row_number",
     "prev",
     "next",
     "pack",
-    "pack_array",
     "bag_pack",
     "FileProfile",
     "DeviceFromIP",
@@ -572,5 +603,12 @@ mod tests {
         assert!(Aggregate::Count.result_type(&[Long]).is_err());
         assert!(Aggregate::CountIf.result_type(&[String]).is_err());
         assert_eq!(Aggregate::MakeSet.column_prefix(), "set");
+    }
+
+    #[test]
+    fn the_unsupported_list_names_no_supported_function() {
+        for name in KNOWN_UNSUPPORTED {
+            assert!(Scalar::lookup(name).is_none() && Aggregate::lookup(name).is_none(), "{name} is supported");
+        }
     }
 }

@@ -107,6 +107,31 @@ pub(crate) trait Dialect {
     fn contains_ignoring_case(text: &str, part: &str) -> String;
     /// Whether `text` matches the regular expression `pattern`.
     fn matches_regex(text: &str, pattern: &str) -> String;
+    /// A KQL (RE2) pattern as this backend's regular expressions read it, to bind.
+    fn regex(pattern: &str) -> String;
+    /// The text of capture group `group` (0: the whole match) of the first match of the RE2
+    /// `pattern` in `text`; null where none. `bind` binds a value and returns its placeholder.
+    fn regex_extract(pattern: &str, group: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String;
+    /// Every match's groups as a JSON array (KQL's `extract_all`); null where nothing matches.
+    fn regex_extract_all(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String;
+    /// `text` with every match of `pattern` replaced by `rewrite`.
+    fn regex_replace(
+        pattern: &str,
+        rewrite: &[Rewrite<'_>],
+        text: &str,
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String;
+    /// The number of (non-overlapping) matches of `pattern` in `text`, as a `long`.
+    fn regex_count(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String;
+    /// How many times `part` occurs in `text`, overlapping occurrences counted (KQL's
+    /// `countof`), as a `long`; 0 for an empty `part`.
+    fn count_occurrences(text: &str, part: &str) -> String;
+    /// The UTF-8 text the base64 `text` encodes, U+0000 dropped; null where it is not.
+    fn base64_decode(text: &str) -> String;
+    /// The base64 of the text's UTF-8 bytes.
+    fn base64_encode(text: &str) -> String;
+    /// `%XX` escapes decoded; null where the result is not UTF-8.
+    fn url_decode(text: &str) -> String;
     /// Ticks to `2024-05-01T10:00:00.0000000Z`.
     fn datetime_text(ticks: &str) -> String;
     /// One field of the UTC date and time `seconds` after the Unix epoch, zero-padded.
@@ -165,6 +190,38 @@ pub(crate) trait Dialect {
     /// among the terms of its term-indexed `column`; `bind` binds a value and returns its
     /// placeholder.
     fn term_filter(table: &str, column: &str, term: String, bind: &mut dyn FnMut(Value) -> String) -> String;
+}
+
+/// A piece of a regular-expression replacement (KQL writes `\1` for a group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rewrite<'a> {
+    Text(&'a str),
+    /// A capture group; 0 is the whole match.
+    Group(u8),
+}
+
+/// The pieces of a KQL rewrite: `\0` to `\9` name groups, every other character is itself.
+pub(crate) fn rewrite_pieces(rewrite: &str) -> Vec<Rewrite<'_>> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let bytes = rewrite.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            if start < i {
+                pieces.push(Rewrite::Text(&rewrite[start..i]));
+            }
+            pieces.push(Rewrite::Group(bytes[i + 1] - b'0'));
+            i += 2;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if start < rewrite.len() {
+        pieces.push(Rewrite::Text(&rewrite[start..]));
+    }
+    pieces
 }
 
 /// A field of a date and time, for [`Dialect::datetime_part`].

@@ -20,7 +20,7 @@ use threatgate_hunting::functions::{Aggregate, Scalar};
 use threatgate_hunting::plan::{AggregateCall, Field, JoinKind, Relation, SortKey, Typed, TypedKind};
 use threatgate_hunting::schema::{Table, Type};
 
-use crate::dialect::{DatePart, Dialect};
+use crate::dialect::{DatePart, Dialect, rewrite_pieces};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -543,6 +543,13 @@ impl<D: Dialect> Compiler<D> {
                     BinaryOp::Mod => format!("({l} % {r})"),
                     BinaryOp::Text { op, negated } => {
                         let text = if left.ty == Type::String { l } else { self.as_text(left, alias) };
+                        // A pattern written in the query, in the backend's regular expressions.
+                        let r = match (op, &right.kind) {
+                            (TextOp::MatchesRegex, TypedKind::Literal(Literal::String(pattern))) => {
+                                self.bind(Value::Text(D::regex(pattern)))
+                            }
+                            _ => r,
+                        };
                         let test = self.text_op(*op, &text, &r);
                         if *negated { format!("(NOT {test})") } else { test }
                     }
@@ -844,9 +851,7 @@ impl<D: Dialect> Compiler<D> {
             }
             Scalar::Countof => {
                 let (text, part) = (arg(self, 0), arg(self, 1));
-                format!(
-                    "(CASE WHEN length({part}) > 0 THEN CAST((length({text}) - length(replace({text}, {part}, ''))) / length({part}) AS BIGINT) ELSE 0 END)"
-                )
+                format!("COALESCE({}, 0)", D::count_occurrences(&text, &part))
             }
             Scalar::IndexOf => {
                 let (text, part) = (arg(self, 0), arg(self, 1));
@@ -872,6 +877,32 @@ impl<D: Dialect> Compiler<D> {
                 let (array, separator) = (arg(self, 0), arg(self, 1));
                 D::join_array(&array, &separator)
             }
+            Scalar::RegexExtract | Scalar::RegexExtractAll | Scalar::RegexReplace | Scalar::RegexCount => {
+                // The binder made the pattern (and a rewrite) string literals.
+                let literal = |i: usize| match args.get(i).map(|a| &a.kind) {
+                    Some(TypedKind::Literal(Literal::String(text))) => text.clone(),
+                    _ => String::new(),
+                };
+                let pattern = literal(0);
+                let text = arg(self, args.len() - 1);
+                let mut bind = |value| self.bind(value);
+                match function {
+                    Scalar::RegexExtract => {
+                        let group = self.expr(&args[1], alias);
+                        let mut bind = |value| self.bind(value);
+                        format!("COALESCE({}, '')", D::regex_extract(&pattern, &group, &text, &mut bind))
+                    }
+                    Scalar::RegexExtractAll => D::regex_extract_all(&pattern, &text, &mut bind),
+                    Scalar::RegexReplace => {
+                        let rewrite = literal(1);
+                        D::regex_replace(&pattern, &rewrite_pieces(&rewrite), &text, &mut bind)
+                    }
+                    _ => format!("COALESCE({}, 0)", D::regex_count(&pattern, &text, &mut bind)),
+                }
+            }
+            Scalar::Base64Decode => format!("COALESCE({}, '')", D::base64_decode(&arg(self, 0))),
+            Scalar::Base64Encode => D::base64_encode(&arg(self, 0)),
+            Scalar::UrlDecode => format!("COALESCE({}, '')", D::url_decode(&arg(self, 0))),
             Scalar::SetHasElement => {
                 let array = arg(self, 0);
                 let Some(value) = args.get(1) else { return "NULL".into() };

@@ -8,7 +8,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
-use crate::dialect::{DatePart, Dialect};
+use super::regex::translate;
+use crate::dialect::{DatePart, Dialect, Rewrite};
 use threatgate_hunting::plan::PathStep;
 
 use crate::hunting::{Stored, Value, check_widths, quoted_columns, stored, table_name};
@@ -216,6 +217,75 @@ impl Dialect for PgDialect {
     /// POSIX regular expressions (`~`).
     fn matches_regex(text: &str, pattern: &str) -> String {
         format!("({text} ~ {pattern})")
+    }
+
+    /// RE2 rewritten in PostgreSQL's syntax (see `regex.rs`).
+    fn regex(pattern: &str) -> String {
+        translate(pattern, false).pattern
+    }
+
+    /// With the whole pattern as group 1, the pattern's group `n` is the match's `n + 1`th
+    /// (outside the array: null).
+    fn regex_extract(pattern: &str, group: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        let pattern = bind(Value::Text(translate(pattern, true).pattern));
+        format!("(regexp_match({text}, {pattern}))[CAST(LEAST(GREATEST({group}, -1), 1000) + 1 AS INTEGER)]")
+    }
+
+    fn regex_extract_all(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        let translated = translate(pattern, true);
+        let element = match translated.groups {
+            0 => "m[1]".to_owned(),
+            1 => "COALESCE(m[2], '')".to_owned(),
+            groups => format!("to_json(array_replace(m[2:{}], NULL, ''))", groups + 1),
+        };
+        let pattern = bind(Value::Text(translated.pattern));
+        format!("(SELECT CAST(json_agg({element}) AS TEXT) FROM regexp_matches({text}, {pattern}, 'g') AS r(m))")
+    }
+
+    /// `\&` for the whole match, `\1` for a group, `\\` for a backslash.
+    fn regex_replace(
+        pattern: &str,
+        rewrite: &[Rewrite<'_>],
+        text: &str,
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String {
+        let replacement: String = rewrite
+            .iter()
+            .map(|piece| match piece {
+                Rewrite::Text(t) => t.replace('\\', "\\\\"),
+                Rewrite::Group(0) => "\\&".to_owned(),
+                Rewrite::Group(n) => format!("\\{n}"),
+            })
+            .collect();
+        let pattern = bind(Value::Text(Self::regex(pattern)));
+        format!("regexp_replace({text}, {pattern}, {}, 'g')", bind(Value::Text(replacement)))
+    }
+
+    fn regex_count(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        let pattern = bind(Value::Text(Self::regex(pattern)));
+        format!("(SELECT count(*) FROM regexp_matches({text}, {pattern}, 'g'))")
+    }
+
+    /// Every position where the part could start, compared.
+    fn count_occurrences(text: &str, part: &str) -> String {
+        format!(
+            "(CASE WHEN length({part}) > 0 THEN (SELECT count(*) FROM generate_series(1, length({text}) - length({part}) + 1) AS i WHERE substr({text}, i, length({part})) = {part}) ELSE 0 END)"
+        )
+    }
+
+    /// Migration 0008.
+    fn base64_decode(text: &str) -> String {
+        format!("threatgate_base64_decode({text})")
+    }
+
+    /// `encode` breaks its base64 into lines of 76 characters: the breaks removed.
+    fn base64_encode(text: &str) -> String {
+        format!("replace(encode(convert_to({text}, 'UTF8'), 'base64'), chr(10), '')")
+    }
+
+    /// Migration 0008.
+    fn url_decode(text: &str) -> String {
+        format!("threatgate_url_decode({text})")
     }
 
     fn datetime_text(ticks: &str) -> String {

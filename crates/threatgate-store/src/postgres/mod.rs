@@ -8,6 +8,7 @@
 
 mod correlation;
 mod dialect;
+mod regex;
 #[path = "../shared/mod.rs"]
 mod shared;
 mod transfer;

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use threatgate_hunting::events::EventRow;
 use threatgate_hunting::schema::{Table, Type};
 
-use crate::dialect::{DatePart, Dialect};
+use crate::dialect::{DatePart, Dialect, Rewrite};
 use threatgate_hunting::plan::PathStep;
 
 use crate::hunting::{Stored, Value, check_widths, quoted_columns, stored, table_name, term_indexed_column};
@@ -271,6 +271,59 @@ impl Dialect for SqliteDialect {
     /// The `REGEXP` function of sqlx's `regexp` feature (the `regex` crate's syntax).
     fn matches_regex(text: &str, pattern: &str) -> String {
         format!("({text} REGEXP {pattern})")
+    }
+
+    /// The `regex` crate reads RE2 syntax, as KQL does.
+    fn regex(pattern: &str) -> String {
+        pattern.to_owned()
+    }
+
+    // The functions of `threatgate-sqlite-functions`, added to every connection.
+
+    fn regex_extract(pattern: &str, group: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        format!("threatgate_regex_extract({}, {group}, {text})", bind(Value::Text(pattern.to_owned())))
+    }
+
+    fn regex_extract_all(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        format!("threatgate_regex_extract_all({}, {text})", bind(Value::Text(pattern.to_owned())))
+    }
+
+    /// The `regex` crate's replacement syntax: `${1}` for a group, `$$` for a dollar.
+    fn regex_replace(
+        pattern: &str,
+        rewrite: &[Rewrite<'_>],
+        text: &str,
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String {
+        let replacement: String = rewrite
+            .iter()
+            .map(|piece| match piece {
+                Rewrite::Text(t) => t.replace('$', "$$"),
+                Rewrite::Group(n) => format!("${{{n}}}"),
+            })
+            .collect();
+        let pattern = bind(Value::Text(pattern.to_owned()));
+        format!("threatgate_regex_replace({pattern}, {}, {text})", bind(Value::Text(replacement)))
+    }
+
+    fn regex_count(pattern: &str, text: &str, bind: &mut dyn FnMut(Value) -> String) -> String {
+        format!("threatgate_regex_count({}, {text})", bind(Value::Text(pattern.to_owned())))
+    }
+
+    fn count_occurrences(text: &str, part: &str) -> String {
+        format!("threatgate_count_occurrences({text}, {part})")
+    }
+
+    fn base64_decode(text: &str) -> String {
+        format!("threatgate_base64_decode({text})")
+    }
+
+    fn base64_encode(text: &str) -> String {
+        format!("threatgate_base64_encode({text})")
+    }
+
+    fn url_decode(text: &str) -> String {
+        format!("threatgate_url_decode({text})")
     }
 
     fn datetime_text(ticks: &str) -> String {

@@ -153,6 +153,8 @@ async fn connect(options: SqliteConnectOptions, max_connections: u32, migrator: 
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        // The functions KQL needs that SQLite lacks (regular-expression extraction, base64…).
+        .after_connect(|connection, _| Box::pin(threatgate_sqlite_functions::register(connection)))
         .connect_with(options)
         .await?;
     migrator.run(&pool).await?;

@@ -1,0 +1,185 @@
+//! The functions, in safe Rust, over already-converted arguments.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use regex::{Regex, RegexBuilder};
+
+/// Most memory a pattern may compile to: the KQL binder's limit, so that what it accepts
+/// compiles here.
+pub const MAX_REGEX_SIZE: usize = 1 << 20;
+
+/// Compiled patterns kept per thread (a connection runs on one thread at a time); past this
+/// many the cache starts again.
+const CACHED_PATTERNS: usize = 64;
+
+thread_local! {
+    static PATTERNS: RefCell<HashMap<String, Arc<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// The compiled `pattern`, or the `regex` crate's reason it is not one.
+pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
+    if let Some(found) = PATTERNS.with(|cache| cache.borrow().get(pattern).cloned()) {
+        return Ok(found);
+    }
+    let compiled = RegexBuilder::new(pattern)
+        .size_limit(MAX_REGEX_SIZE)
+        .build()
+        .map(Arc::new)
+        .map_err(|error| format!("regex: {error}"))?;
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHED_PATTERNS {
+            cache.clear();
+        }
+        cache.insert(pattern.to_owned(), Arc::clone(&compiled));
+    });
+    Ok(compiled)
+}
+
+/// The text of capture group `group` (0: the whole match) of the first match.
+pub fn extract(pattern: &str, group: i64, text: &str) -> Result<Option<String>, String> {
+    let regex = regex(pattern)?;
+    let Ok(group) = usize::try_from(group) else { return Ok(None) };
+    Ok(regex.captures(text).and_then(|c| c.get(group)).map(|m| m.as_str().to_owned()))
+}
+
+/// Every match's capture groups as a JSON array: one string per match where the pattern has
+/// one group (the whole match where it has none), an array of strings per match otherwise; a
+/// group that did not take part is "". `None` when nothing matches.
+pub fn extract_all(pattern: &str, text: &str) -> Result<Option<String>, String> {
+    let regex = regex(pattern)?;
+    let groups = regex.captures_len() - 1;
+    let text_of = |m: Option<regex::Match<'_>>| serde_json::Value::String(m.map(|m| m.as_str()).unwrap_or("").into());
+    let matches: Vec<serde_json::Value> = regex
+        .captures_iter(text)
+        .map(|c| match groups {
+            0 => text_of(c.get(0)),
+            1 => text_of(c.get(1)),
+            _ => serde_json::Value::Array((1..=groups).map(|g| text_of(c.get(g))).collect()),
+        })
+        .collect();
+    if matches.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&matches).map(Some).map_err(|error| error.to_string())
+}
+
+/// `text` with every match of `pattern` replaced by `replacement` (`$1`, `${1}`, `$$`).
+pub fn replace(pattern: &str, replacement: &str, text: &str) -> Result<String, String> {
+    Ok(regex(pattern)?.replace_all(text, replacement).into_owned())
+}
+
+/// How many non-overlapping matches of `pattern` `text` holds.
+pub fn count(pattern: &str, text: &str) -> Result<i64, String> {
+    Ok(i64::try_from(regex(pattern)?.find_iter(text).count()).unwrap_or(i64::MAX))
+}
+
+/// How many times `part` occurs in `text`, overlapping occurrences counted (KQL's `countof`:
+/// "aa" occurs 3 times in "aaaa"); 0 for an empty `part`.
+pub fn count_occurrences(text: &str, part: &str) -> i64 {
+    if part.is_empty() {
+        return 0;
+    }
+    let mut count = 0i64;
+    let mut start = 0;
+    while let Some(found) = text.get(start..).and_then(|rest| rest.find(part)) {
+        count += 1;
+        // The next search starts one character after this occurrence's start.
+        let at = start + found;
+        start = at + text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    count
+}
+
+/// Standard base64, padding optional (as .NET's decoder in KQL is lenient about it).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// The UTF-8 text `encoded` encodes, without U+0000 (which PostgreSQL's text cannot hold, so
+/// both stores drop it: a decoded UTF-16 command line reads as its characters); `None` when
+/// it is not base64 or the bytes are not UTF-8.
+pub fn base64_decode(encoded: &str) -> Option<String> {
+    let bytes = BASE64.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(text.replace('\0', ""))
+}
+
+/// The base64 of the text's UTF-8 bytes, padded.
+pub fn base64_encode(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// `%XX` escapes decoded (`+` stays); `None` when the bytes are not UTF-8.
+pub fn url_decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|t| t.replace('\0', ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extraction() {
+        assert_eq!(extract(r"-p ([0-9]{1,5})", 1, "ssh -p 2222 host"), Ok(Some("2222".into())));
+        assert_eq!(extract(r"[^@]+$", 0, "alice@contoso.com"), Ok(Some("contoso.com".into())));
+        assert_eq!(extract(r"(a)|(b)", 2, "a"), Ok(None));
+        assert_eq!(extract(r"x", 0, "y"), Ok(None));
+        assert_eq!(extract(r"(x)", 5, "x"), Ok(None));
+        assert_eq!(extract(r"(x)", -1, "x"), Ok(None));
+        assert!(extract(r"(", 0, "x").is_err_and(|e| e.starts_with("regex:")));
+    }
+
+    #[test]
+    fn extraction_of_every_match() {
+        assert_eq!(extract_all(r"([a-c])", "abcd"), Ok(Some(r#"["a","b","c"]"#.into())));
+        assert_eq!(extract_all(r"(\w)=(\d)?", "a=1 b="), Ok(Some(r#"[["a","1"],["b",""]]"#.into())));
+        assert_eq!(extract_all(r"\d", "a1b2"), Ok(Some(r#"["1","2"]"#.into())));
+        assert_eq!(extract_all(r"(z)", "abc"), Ok(None));
+    }
+
+    #[test]
+    fn replacement_and_counting() {
+        assert_eq!(replace(r"(\w+)@", "${1} at ", "bob@x"), Ok("bob at x".into()));
+        assert_eq!(replace(r"\x00", "", "a\0b"), Ok("ab".into()));
+        assert_eq!(replace(r"a", "$$", "banana"), Ok("b$n$n$".into()));
+        assert_eq!(count(r"[A-Z]", "PowerShell -Enc"), Ok(3));
+        assert_eq!(count(r"aa", "aaaa"), Ok(2));
+        assert_eq!(count(r"q", ""), Ok(0));
+        // The examples of KQL's documentation of countof.
+        assert_eq!(count_occurrences("aaa", "a"), 3);
+        assert_eq!(count_occurrences("aaaa", "aa"), 3);
+        assert_eq!(count_occurrences("ababa", "ab"), 2);
+        assert_eq!(count_occurrences("ababa", "aba"), 2);
+        assert_eq!(count("aba", "ababa"), Ok(1));
+        assert_eq!(count("a.c", "abcabc"), Ok(2));
+        assert_eq!(count_occurrences("ééé", "éé"), 2);
+        assert_eq!(count_occurrences("abc", ""), 0);
+    }
+
+    #[test]
+    fn base64_and_urls() {
+        assert_eq!(base64_decode("aGVsbG8="), Some("hello".into()));
+        assert_eq!(base64_decode("aGVsbG8"), Some("hello".into()));
+        // "ab" in UTF-16LE: the NULs dropped.
+        assert_eq!(base64_decode("YQBiAA=="), Some("ab".into()));
+        assert_eq!(base64_decode("not base64!"), None);
+        assert_eq!(base64_decode("/w=="), None, "0xFF is not UTF-8");
+        assert_eq!(base64_encode("abracadabra"), "YWJyYWNhZGFicmE=");
+        assert_eq!(url_decode("https%3a%2f%2fwww.bing.com%2f?q=a+b"), Some("https://www.bing.com/?q=a+b".into()));
+        assert_eq!(url_decode("%ff"), None);
+        assert_eq!(url_decode("100%"), Some("100%".into()));
+    }
+
+    #[test]
+    fn patterns_too_large_are_refused() {
+        assert!(regex(r"\w{1000}\w{1000}").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! SQL functions that SQLite lacks and KQL needs, added to each of the store's SQLite
+//! connections: regular-expression extraction, replacement and counting (KQL's `extract`,
+//! `extract_all`, `replace_regex`, `countof`, `trim`), base64 and URL decoding.
+//!
+//! The functions themselves ([`functions`]) are safe Rust; `ffi.rs` is the one module with
+//! `unsafe`, the bridge from SQLite's C calling convention (`sqlite3_create_function_v2`) to
+//! them. Regular expressions use the `regex` crate (RE2 syntax, as KQL's), with the same size
+//! limit as the KQL binder's check, and each connection keeps its compiled patterns.
+//!
+//! | SQL function | arguments | result |
+//! |---|---|---|
+//! | `threatgate_regex_extract` | pattern, group, text | the group's text; null when no match or the group did not take part |
+//! | `threatgate_regex_extract_all` | pattern, text | JSON array of every match's groups (strings where the pattern has one group, arrays of strings otherwise); null when no match |
+//! | `threatgate_regex_replace` | pattern, replacement (the `regex` crate's `$1` syntax), text | the text with every match replaced |
+//! | `threatgate_regex_count` | pattern, text | the number of (non-overlapping) matches |
+//! | `threatgate_count_occurrences` | text, part | how many times the part occurs, overlapping occurrences counted |
+//! | `threatgate_base64_decode` | text | the UTF-8 text it encodes (U+0000 dropped); null when not base64 or not UTF-8 |
+//! | `threatgate_base64_encode` | text | the base64 of its UTF-8 bytes |
+//! | `threatgate_url_decode` | text | `%XX` escapes decoded; null when the result is not UTF-8 |
+//!
+//! A null argument gives a null result.
+
+mod ffi;
+pub mod functions;
+
+pub use ffi::register;
