@@ -48,6 +48,9 @@ pub enum Source {
     Nested(Box<Pipeline>),
     /// `print A = 1, B = "x"`: one row of the expressions.
     Print(Vec<NamedExpr>),
+    /// `datatable(Name:type, …) [value, …]`: the columns (name and type name), then the values
+    /// row after row.
+    DataTable { columns: Vec<(Ident, Ident)>, values: Vec<Expr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +157,9 @@ impl Expr {
     /// The expressions directly inside this one.
     pub fn children(&self) -> Vec<&Expr> {
         match &self.kind {
-            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) => Vec::new(),
+            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) | ExprKind::Json(_) => {
+                Vec::new()
+            }
             ExprKind::Negate(inner) | ExprKind::Member { target: inner, .. } => vec![inner],
             ExprKind::Index { target, index } => vec![target, index],
             ExprKind::Binary { left, right, .. } => vec![left, right],
@@ -218,6 +223,8 @@ pub enum ExprKind {
     },
     /// `dynamic([…])`: an array of literals.
     Dynamic(Vec<Expr>),
+    /// `dynamic({…})`, or an array holding arrays or property bags: the value, as JSON.
+    Json(serde_json::Value),
     /// `long(null)`, `datetime(null)`, …: a null of a type.
     TypedNull(crate::schema::Type),
     /// `x.name`: a property of a dynamic value.

@@ -104,6 +104,57 @@ fn typed(kind: TypedKind, ty: Type) -> Typed {
     Typed { kind, ty }
 }
 
+/// Where a `summarize` item's columns come from.
+enum Slot {
+    /// The columns that the `index`th direct aggregation made.
+    Direct(usize),
+    /// An expression over aggregations, which are the direct items in `aggregates` (named
+    /// hidden columns the expression reads).
+    Computed { name: Option<Ident>, expr: Expr, aggregates: std::ops::Range<usize> },
+}
+
+/// Replaces every aggregation call inside `expr` by the name of a hidden column, collecting
+/// (name, call); `taken` numbers the names after those already made.
+fn lift_aggregates(expr: &mut Expr, found: &mut Vec<(String, Expr)>, taken: usize) {
+    if let ExprKind::Call { name, .. } = &expr.kind
+        && Aggregate::lookup(&name.name).is_some()
+    {
+        let hidden = format!("__aggregate{}", taken + found.len());
+        let call = std::mem::replace(&mut expr.kind, ExprKind::Name(hidden.clone()));
+        found.push((hidden, Expr { kind: call, span: expr.span }));
+        return;
+    }
+    match &mut expr.kind {
+        ExprKind::Negate(inner) | ExprKind::Member { target: inner, .. } => lift_aggregates(inner, found, taken),
+        ExprKind::Index { target, index } => {
+            lift_aggregates(target, found, taken);
+            lift_aggregates(index, found, taken);
+        }
+        ExprKind::Binary { left, right, .. } => {
+            lift_aggregates(left, found, taken);
+            lift_aggregates(right, found, taken);
+        }
+        ExprKind::In { expr, list, .. } | ExprKind::HasAny { expr, list, .. } => {
+            lift_aggregates(expr, found, taken);
+            list.iter_mut().for_each(|item| lift_aggregates(item, found, taken));
+        }
+        ExprKind::Between { expr, low, high, .. } => {
+            lift_aggregates(expr, found, taken);
+            lift_aggregates(low, found, taken);
+            lift_aggregates(high, found, taken);
+        }
+        ExprKind::Call { args, .. } | ExprKind::Dynamic(args) => {
+            args.iter_mut().for_each(|arg| lift_aggregates(arg, found, taken));
+        }
+        ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) | ExprKind::Json(_) => {}
+    }
+}
+
+/// A dynamic value written in the query, as its JSON text.
+fn typed_json(json: String) -> Typed {
+    typed(TypedKind::Json(json), Type::Dynamic)
+}
+
 fn field(name: impl Into<String>, ty: Type) -> Field {
     Field { name: name.into(), ty }
 }
@@ -174,6 +225,7 @@ impl Scope {
             Source::Union(legs) => {
                 self.union(legs.iter().map(|leg| self.pipeline(leg)).collect::<Result<_, _>>()?, pipeline.span)?
             }
+            Source::DataTable { columns, values } => self.datatable(columns, values, pipeline.span)?,
         };
         check_extent(relation.extent(), pipeline.span)?;
         for operator in &pipeline.operators {
@@ -385,6 +437,85 @@ impl Scope {
     /// `datetime_add(part, amount, datetime)` and `datetime_diff(part, datetime1, datetime2)` for
     /// the parts of fixed length (week down to nanosecond); months and years, of varying length,
     /// are refused.
+    /// `datatable(Name:type, …) [values]`: every value a literal of its column's type (a
+    /// whole number where a real is wanted, any literal where a dynamic value is).
+    fn datatable(&self, columns: &[(Ident, Ident)], values: &[Expr], span: Span) -> Result<Relation, KqlError> {
+        let error = |message: String, span: Span| KqlError::semantic(format!("'datatable' operator: {message}"), span);
+        let mut fields: Vec<Field> = Vec::new();
+        for (name, ty) in columns {
+            let ty = match ty.name.as_str() {
+                "datetime" | "date" => Type::DateTime,
+                "timespan" | "time" => Type::TimeSpan,
+                "decimal" => Type::Real,
+                "guid" => Type::String,
+                other => conversion_type(other).ok_or_else(|| error(format!("'{other}' is not a type"), ty.span))?,
+            };
+            if fields.iter().any(|f| f.name == name.name) {
+                return Err(error(format!("the column '{}' is declared twice", name.name), name.span));
+            }
+            fields.push(field(name.name.clone(), ty));
+        }
+        if !values.len().is_multiple_of(fields.len()) {
+            return Err(error(
+                format!("{} values do not make whole rows of {} columns", values.len(), fields.len()),
+                span,
+            ));
+        }
+        let mut rows = Vec::with_capacity(values.len() / fields.len());
+        for chunk in values.chunks(fields.len()) {
+            let mut row = Vec::with_capacity(fields.len());
+            for (value, column) in chunk.iter().zip(&fields) {
+                let bound = self.expr(value, &[], "datatable")?;
+                let literal = match bound.kind {
+                    TypedKind::Literal(literal) => literal,
+                    TypedKind::Negate(inner) => match inner.kind {
+                        TypedKind::Literal(Literal::Long(n)) => Literal::Long(n.saturating_neg()),
+                        TypedKind::Literal(Literal::Real(n)) => Literal::Real(-n),
+                        TypedKind::Literal(Literal::Timespan(n)) => Literal::Timespan(n.saturating_neg()),
+                        _ => return Err(error("values must be literals".into(), value.span)),
+                    },
+                    TypedKind::Array(_) | TypedKind::Json(_) if column.ty == Type::Dynamic => {
+                        row.push(bound);
+                        continue;
+                    }
+                    _ => return Err(error("values must be literals".into(), value.span)),
+                };
+                let literal = match (column.ty, literal) {
+                    (_, Literal::Null) => Literal::Null,
+                    (Type::Real, Literal::Long(n)) => Literal::Real(n as f64),
+                    (Type::Int, Literal::Long(n)) if i32::try_from(n).is_err() => {
+                        return Err(error(format!("{n} is out of the range of an int"), value.span));
+                    }
+                    (Type::Dynamic, literal) => {
+                        let json = crate::parser::json_of(&literal, value.span)?;
+                        row.push(typed_json(json.to_string()));
+                        continue;
+                    }
+                    (ty, literal)
+                        if literal_type(&literal) == ty
+                            || (ty == Type::Int && literal_type(&literal) == Type::Long) =>
+                    {
+                        literal
+                    }
+                    (ty, literal) => {
+                        return Err(error(
+                            format!(
+                                "a {} value in the {} column '{}'",
+                                literal_type(&literal).kql_name(),
+                                ty.kql_name(),
+                                column.name
+                            ),
+                            value.span,
+                        ));
+                    }
+                };
+                row.push(typed(TypedKind::Literal(literal), column.ty));
+            }
+            rows.push(row);
+        }
+        Ok(Relation::Values { fields, rows })
+    }
+
     /// The regular-expression functions: `extract`, `extract_all`, `replace_regex` (and the
     /// older `replace`), `countof(…, "regex")`, `trim`, `trim_start`, `trim_end`. The pattern
     /// must be a string literal: checked as RE2 here, and compiled for each store (PostgreSQL's
@@ -456,7 +587,10 @@ impl Scope {
                 "regex" => call(Scalar::RegexCount, vec![pattern(search)?, text(source)?], Type::Long),
                 "normal" => call(Scalar::Countof, vec![text(source)?, text(search)?], Type::Long),
                 other => {
-                    return Err(error(&format!("the kind must be \"normal\" or \"regex\", not \"{other}\""), kind.span));
+                    return Err(error(
+                        &format!("the kind must be \"normal\" or \"regex\", not \"{other}\""),
+                        kind.span,
+                    ));
                 }
             },
             ("trim" | "trim_start" | "trim_end", [regex, source]) => {
@@ -820,8 +954,106 @@ impl Scope {
             }
             keys.push((field(name, value.ty), value));
         }
-        let mut outputs: Vec<(Field, AggregateCall)> = Vec::new();
+        // An item that computes over aggregations (`round(avg(x), 2)`, `tostring(make_set(x))`,
+        // `sum(a) / count()`): its aggregations become hidden columns, and the item a column
+        // computed from them after the grouping.
+        let mut direct: Vec<NamedExpr> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
         for item in aggregates {
+            let is_aggregate_call =
+                matches!(&item.expr.kind, ExprKind::Call { name, .. } if Aggregate::lookup(&name.name).is_some());
+            let mut lifted = item.expr.clone();
+            let mut found = Vec::new();
+            if !is_aggregate_call {
+                lift_aggregates(&mut lifted, &mut found, direct.len());
+            }
+            if found.is_empty() {
+                slots.push(Slot::Direct(direct.len()));
+                direct.push(item.clone());
+                continue;
+            }
+            if let Some(extra) = item.more_names.first() {
+                return Err(KqlError::semantic("'summarize' operator: an expression makes one column", extra.span));
+            }
+            let first = direct.len();
+            for (hidden, expr) in found {
+                direct.push(NamedExpr {
+                    name: Some(Ident { name: hidden, span: expr.span }),
+                    more_names: Vec::new(),
+                    expr,
+                });
+            }
+            slots.push(Slot::Computed { name: item.name.clone(), expr: lifted, aggregates: first..direct.len() });
+        }
+        let mut outputs: Vec<(Field, AggregateCall)> = Vec::new();
+        let mut made: Vec<std::ops::Range<usize>> = Vec::new();
+        for item in &direct {
+            let before = outputs.len();
+            self.summarize_item(item, fields, &keys, &mut outputs)?;
+            made.push(before..outputs.len());
+        }
+        let all: Vec<(Field, Typed)> = keys
+            .iter()
+            .cloned()
+            .chain(outputs.iter().map(|(f, _)| (f.clone(), typed(TypedKind::Column(0), f.ty))))
+            .collect();
+        check_unique(&all, "summarize", span)?;
+        if slots.iter().all(|slot| matches!(slot, Slot::Direct(_))) {
+            return Ok(Relation::Aggregate { input: Box::new(input), keys, aggregates: outputs });
+        }
+        let aggregate = Relation::Aggregate { input: Box::new(input), keys: keys.clone(), aggregates: outputs };
+        let grouped = aggregate.fields();
+        let column = |i: usize| (grouped[i].clone(), typed(TypedKind::Column(i), grouped[i].ty));
+        let mut columns: Vec<(Field, Typed)> = (0..keys.len()).map(column).collect();
+        let mut unnamed = 0;
+        for slot in slots {
+            match slot {
+                Slot::Direct(i) => columns.extend(made[i].clone().map(|o| column(keys.len() + o))),
+                Slot::Computed { name, expr, aggregates } => {
+                    // Only the aggregations' results are in scope, as in KQL (a column, even
+                    // one grouped by, must be inside an aggregation): the keys are hidden.
+                    let scope: Vec<Field> = grouped
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| if i < keys.len() { field(format!("\0key{i}"), f.ty) } else { f.clone() })
+                        .collect();
+                    let value = self.expr(&expr, &scope, "summarize")?;
+                    let taken: Vec<String> = columns.iter().map(|(f, _)| f.name.clone()).collect();
+                    // Unnamed: the name its one aggregation would have had (KQL's rule).
+                    let name = match name {
+                        Some(name) => name.name,
+                        None if let (1, ExprKind::Call { name, args }) =
+                            (aggregates.len(), &direct[aggregates.start].expr.kind) =>
+                        {
+                            let prefix = Aggregate::lookup(&name.name).map_or("Column", Aggregate::column_prefix);
+                            match args.first().map(|a| &a.kind) {
+                                Some(ExprKind::Name(column)) => unique_name(format!("{prefix}_{column}"), &taken),
+                                _ => unique_name(format!("{prefix}_"), &taken),
+                            }
+                        }
+                        None => {
+                            unnamed += 1;
+                            unique_name(format!("Column{unnamed}"), &taken)
+                        }
+                    };
+                    columns.push((field(name, value.ty), value));
+                }
+            }
+        }
+        check_unique(&columns, "summarize", span)?;
+        Ok(Relation::Map { input: Box::new(aggregate), columns })
+    }
+
+    /// One aggregation of `summarize` (a direct call: `count()`, `X = dcount(Y)`, `arg_max(…)`),
+    /// its output columns appended to `outputs`.
+    fn summarize_item(
+        &self,
+        item: &NamedExpr,
+        fields: &[Field],
+        keys: &[(Field, Typed)],
+        outputs: &mut Vec<(Field, AggregateCall)>,
+    ) -> Result<(), KqlError> {
+        {
             let ExprKind::Call { name, args } = &item.expr.kind else {
                 return Err(KqlError::semantic(
                     "'summarize' operator: expected an aggregation such as count() or dcount(Column)",
@@ -850,7 +1082,7 @@ impl Scope {
                     output.name.clone_from(&new.name);
                 }
                 outputs.extend(made);
-                continue;
+                return Ok(());
             }
             if let Some(extra) = item.more_names.first() {
                 return Err(KqlError::semantic(
@@ -884,13 +1116,7 @@ impl Scope {
             };
             outputs.push((field(output, ty), AggregateCall { function, args: typed_args }));
         }
-        let all: Vec<(Field, Typed)> = keys
-            .iter()
-            .cloned()
-            .chain(outputs.iter().map(|(f, _)| (f.clone(), typed(TypedKind::Column(0), f.ty))))
-            .collect();
-        check_unique(&all, "summarize", span)?;
-        Ok(Relation::Aggregate { input: Box::new(input), keys, aggregates: outputs })
+        Ok(())
     }
 
     /// `arg_max(Expr, Col, …)` or `arg_max(Expr, *)`: the expression's column, then each named
@@ -1043,7 +1269,7 @@ impl Scope {
         if aggregate_context && Scalar::lookup(&name.name).is_some() {
             return KqlError::semantic(
                 format!(
-                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min)",
+                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)",
                     name.name
                 ),
                 name.span,
@@ -1082,6 +1308,7 @@ impl Scope {
                     .collect::<Result<_, _>>()?;
                 typed(TypedKind::Array(literals), Type::Dynamic)
             }
+            ExprKind::Json(value) => typed_json(value.to_string()),
             ExprKind::Negate(inner) => {
                 let inner = self.expr(inner, fields, operator)?;
                 if !(inner.ty.is_numeric() || inner.ty == Type::TimeSpan) {
@@ -1563,9 +1790,10 @@ const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// A `matches regex` pattern must be valid RE2 syntax, as KQL's are: checked here, so that
 /// both stores answer the same and the error points at the pattern. RE2 has no look-around or
-/// back-references; the `regex` crate is SQLite's REGEXP and follows RE2.
+/// back-references; the `regex` crate is SQLite's REGEXP and follows RE2. Octal escapes (`\0`,
+/// `\012`) are RE2's too, so they are on.
 fn check_regex(pattern: &str, operator: &str, span: Span) -> Result<(), KqlError> {
-    regex::RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).build().map(drop).map_err(|error| {
+    regex::RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).octal(true).build().map(drop).map_err(|error| {
         let reason = match error {
             regex::Error::CompiledTooBig(_) => "it is too large".to_owned(),
             regex::Error::Syntax(text) => text.lines().last().unwrap_or_default().trim().to_owned(),

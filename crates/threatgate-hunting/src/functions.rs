@@ -112,6 +112,12 @@ pub enum Aggregate {
     Any,
     ArgMax,
     ArgMin,
+    /// `stdev`, `variance`: of the group as a sample (n - 1); `stdevp`, `variancep`: as the
+    /// population (n). 0 for one value, null for none.
+    Stdev,
+    Variance,
+    StdevP,
+    VarianceP,
 }
 
 impl Scalar {
@@ -439,6 +445,10 @@ impl Aggregate {
             "make_list_if" => Aggregate::MakeListIf,
             "arg_max" | "argmax" => Aggregate::ArgMax,
             "arg_min" | "argmin" => Aggregate::ArgMin,
+            "stdev" => Aggregate::Stdev,
+            "variance" => Aggregate::Variance,
+            "stdevp" => Aggregate::StdevP,
+            "variancep" => Aggregate::VarianceP,
             _ => return None,
         })
     }
@@ -462,6 +472,10 @@ impl Aggregate {
             Aggregate::Any => "any",
             Aggregate::ArgMax => "max",
             Aggregate::ArgMin => "min",
+            Aggregate::Stdev => "stdev",
+            Aggregate::Variance => "variance",
+            Aggregate::StdevP => "stdevp",
+            Aggregate::VarianceP => "variancep",
         }
     }
 
@@ -507,8 +521,12 @@ impl Aggregate {
                 other => Err(format!("cannot average a {}", other.kql_name())),
             },
             Aggregate::Min | Aggregate::Max => match one()? {
-                Dynamic | Bool => Err("expects a number, string, datetime or timespan".into()),
+                Dynamic => Err("expects a number, string, bool, datetime or timespan".into()),
                 t => Ok(t),
+            },
+            Aggregate::Stdev | Aggregate::Variance | Aggregate::StdevP | Aggregate::VarianceP => match one()? {
+                t if t.is_numeric() => Ok(Real),
+                other => Err(format!("expects a number, not {}", other.kql_name())),
             },
             Aggregate::Any => match one()? {
                 Dynamic | Bool => Err("expects a number, string, datetime or timespan".into()),
@@ -558,8 +576,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "make_bag",
     "percentile",
     "percentiles",
-    "stdev",
-    "variance",
     "hash",
     "hash_sha256",
     "parse_url",

@@ -245,6 +245,7 @@ impl Parser {
     fn starts_tabular(&self) -> bool {
         match (self.peek(), self.peek_at(1)) {
             (Token::Word(w), _) if w == "union" => true,
+            (Token::Word(w), Token::LParen) if w == "datatable" => true,
             (Token::Word(_), Token::Pipe) => true,
             (Token::LParen, Token::Word(_)) => matches!(self.peek_at(2), Token::Pipe),
             _ => false,
@@ -282,15 +283,44 @@ impl Parser {
                 Ok(Source::Print(self.named_list(false)?))
             }
             Token::Word(w) if w == "externaldata" => Err(KqlError::unsupported(EXTERNAL_DATA, self.span())),
-            Token::Word(w) if matches!(w.as_str(), "datatable" | "range" | "find" | "search") => {
-                Err(KqlError::unsupported(
-                    format!("'{w}' is not supported as a source of rows; start from a table"),
-                    self.span(),
-                ))
+            Token::Word(w) if w == "datatable" && matches!(self.peek_at(1), Token::LParen) => {
+                self.advance();
+                self.datatable()
             }
+            Token::Word(w) if matches!(w.as_str(), "range" | "find" | "search") => Err(KqlError::unsupported(
+                format!("'{w}' is not supported as a source of rows; start from a table"),
+                self.span(),
+            )),
             Token::Word(_) | Token::LBracket => Ok(Source::Named(self.ident("a table name")?)),
             _ => Err(self.unexpected("a table name")),
         }
+    }
+
+    /// `datatable(Name:type, …) [value, …]`: the values row by row.
+    fn datatable(&mut self) -> Parsed<Source> {
+        self.expect(&Token::LParen, "'(' after datatable")?;
+        let mut columns = Vec::new();
+        loop {
+            let name = self.ident("a column name")?;
+            self.expect(&Token::Colon, "':' and a type after the column name")?;
+            let ty = self.ident("a column type")?;
+            columns.push((name, ty));
+            if !self.eat(&Token::Comma) {
+                break;
+            }
+        }
+        self.expect(&Token::RParen, "')' after the datatable's columns")?;
+        self.expect(&Token::LBracket, "'[' and the datatable's values")?;
+        let mut values = Vec::new();
+        // A comma may follow the last value.
+        while *self.peek() != Token::RBracket {
+            values.push(self.expr()?);
+            if !self.eat(&Token::Comma) {
+                break;
+            }
+        }
+        self.expect(&Token::RBracket, "']' after the datatable's values")?;
+        Ok(Source::DataTable { columns, values })
     }
 
     /// `union`'s legs: tables or parenthesised queries, separated by commas.
@@ -643,7 +673,19 @@ impl Parser {
                 self.expect(&Token::Assign, "'=' after kind")?;
                 kind = Some(self.ident("a join kind")?);
             } else if self.is_word("hint") || matches!(self.peek(), Token::Word(w) if w.starts_with("hint.")) {
-                return Err(KqlError::unsupported("join hints are not supported", self.span()));
+                // `hint.strategy=broadcast`, `hint.shufflekey=DeviceId`, `hint.remote=auto`:
+                // how Kusto distributes the join, not what it answers; read and ignored.
+                self.advance();
+                while self.eat(&Token::Dot) {
+                    self.ident("a hint's name")?;
+                }
+                self.expect(&Token::Assign, "'=' after a join hint")?;
+                match self.peek() {
+                    Token::LParen | Token::Pipe | Token::End => return Err(self.unexpected("a join hint's value")),
+                    _ => {
+                        self.advance();
+                    }
+                }
             } else {
                 break;
             }
@@ -1000,7 +1042,7 @@ impl Parser {
         if word == "externaldata" {
             return Err(KqlError::unsupported(EXTERNAL_DATA, span));
         }
-        if matches!(word.as_str(), "datatable" | "range" | "toscalar") && *self.peek() == Token::LParen {
+        if matches!(word.as_str(), "range" | "toscalar") && *self.peek() == Token::LParen {
             return Err(KqlError::unsupported(format!("'{word}' is not supported"), span));
         }
         match word.as_str() {
@@ -1044,17 +1086,30 @@ impl Parser {
             return Ok(Expr { kind: ExprKind::Literal(Literal::Null), span: start.to(end) });
         }
         if *self.peek() == Token::LBrace {
-            return Err(KqlError::unsupported("dynamic property bags are not supported", self.span()));
+            let value = self.json_value(0)?;
+            let end = self.expect(&Token::RParen, "')'")?;
+            return Ok(Expr { kind: ExprKind::Json(value), span: start.to(end) });
         }
         self.expect(&Token::LBracket, "'[' (an array) in dynamic(…)")?;
         let mut items = Vec::new();
+        let mut nested = Vec::new();
         if *self.peek() != Token::RBracket {
             loop {
-                let item = self.unary()?;
-                if !matches!(item.kind, ExprKind::Literal(_)) {
-                    return Err(KqlError::syntax("dynamic arrays hold literals only", item.span));
+                if matches!(self.peek(), Token::LBrace | Token::LBracket) {
+                    nested.push(items.len());
+                    let span = self.span();
+                    let value = self.json_value(1)?;
+                    items.push(Expr { kind: ExprKind::Json(value), span });
+                } else {
+                    let item = self.unary()?;
+                    if !matches!(item.kind, ExprKind::Literal(_)) {
+                        return Err(KqlError::syntax(
+                            "dynamic arrays hold literals, arrays and property bags",
+                            item.span,
+                        ));
+                    }
+                    items.push(item);
                 }
-                items.push(item);
                 if !self.eat(&Token::Comma) {
                     break;
                 }
@@ -1062,7 +1117,73 @@ impl Parser {
         }
         self.expect(&Token::RBracket, "']'")?;
         let end = self.expect(&Token::RParen, "')'")?;
-        Ok(Expr { kind: ExprKind::Dynamic(items), span: start.to(end) })
+        if nested.is_empty() {
+            return Ok(Expr { kind: ExprKind::Dynamic(items), span: start.to(end) });
+        }
+        // An array holding arrays or bags: one JSON value.
+        let values = items
+            .into_iter()
+            .map(|item| match item.kind {
+                ExprKind::Json(value) => Ok(value),
+                ExprKind::Literal(literal) => json_of(&literal, item.span),
+                _ => Err(KqlError::syntax("dynamic arrays hold literals, arrays and property bags", item.span)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Expr { kind: ExprKind::Json(serde_json::Value::Array(values)), span: start.to(end) })
+    }
+
+    /// A value of a `dynamic(…)` literal: `{"name": value, …}`, `[value, …]`, or a literal
+    /// (strings, numbers, bools, null; datetimes and timespans as KQL writes them in JSON).
+    fn json_value(&mut self, depth: usize) -> Parsed<serde_json::Value> {
+        if depth >= MAX_DEPTH {
+            return Err(KqlError::syntax("the dynamic literal nests too deeply", self.span()));
+        }
+        if self.eat(&Token::LBrace) {
+            let mut bag = serde_json::Map::new();
+            if *self.peek() != Token::RBrace {
+                loop {
+                    let key = match self.advance() {
+                        Spanned { token: Token::String(key) | Token::Word(key), .. } => key,
+                        other => {
+                            return Err(KqlError::syntax(
+                                format!("expected a property name, found {}", other.token.describe()),
+                                other.span,
+                            ));
+                        }
+                    };
+                    self.expect(&Token::Colon, "':' after a property name")?;
+                    let value = self.json_value(depth + 1)?;
+                    bag.insert(key, value);
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            self.expect(&Token::RBrace, "'}' after the property bag")?;
+            return Ok(serde_json::Value::Object(bag));
+        }
+        if self.eat(&Token::LBracket) {
+            let mut items = Vec::new();
+            if *self.peek() != Token::RBracket {
+                loop {
+                    items.push(self.json_value(depth + 1)?);
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            self.expect(&Token::RBracket, "']' after the array")?;
+            return Ok(serde_json::Value::Array(items));
+        }
+        if self.eat_word("null") {
+            return Ok(serde_json::Value::Null);
+        }
+        let item = self.unary()?;
+        match &item.kind {
+            ExprKind::Literal(literal) => json_of(literal, item.span),
+            ExprKind::TypedNull(_) => Ok(serde_json::Value::Null),
+            _ => Err(KqlError::syntax("a dynamic literal holds literals, arrays and property bags", item.span)),
+        }
     }
 
     /// `long(5)`, `real(1.5)`, `bool(true)`, `timespan(1d)`, and `null` of each.
@@ -1098,6 +1219,21 @@ impl Parser {
         };
         Ok(Expr { kind: ExprKind::Literal(literal), span })
     }
+}
+
+/// A literal as a JSON value in a `dynamic(…)` literal.
+pub(crate) fn json_of(literal: &Literal, span: Span) -> Result<serde_json::Value, KqlError> {
+    Ok(match literal {
+        Literal::Null => serde_json::Value::Null,
+        Literal::Bool(b) => serde_json::Value::Bool(*b),
+        Literal::Long(n) => serde_json::Value::from(*n),
+        Literal::Real(n) => serde_json::Number::from_f64(*n)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| KqlError::syntax("a dynamic literal holds no NaN or infinity", span))?,
+        Literal::String(text) => serde_json::Value::String(text.clone()),
+        Literal::Timespan(ticks) => serde_json::Value::String(threatgate_domain::datetime::format_timespan(*ticks)),
+        Literal::DateTime(ticks) => serde_json::Value::String(threatgate_domain::datetime::format_ticks(*ticks)),
+    })
 }
 
 /// Why `externaldata` is refused wherever it appears.

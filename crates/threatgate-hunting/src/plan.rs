@@ -44,6 +44,11 @@ pub enum Relation {
     Print {
         columns: Vec<(Field, Typed)>,
     },
+    /// Rows of literals (`datatable`), in order; reads no table.
+    Values {
+        fields: Vec<Field>,
+        rows: Vec<Vec<Typed>>,
+    },
     /// The tenant's rows of a table (a backend adds the tenant's filter here, and only here).
     Scan {
         table: &'static Table,
@@ -160,6 +165,8 @@ pub enum TypedKind {
     },
     /// `dynamic([…])`.
     Array(Vec<Literal>),
+    /// `dynamic({…})` and nested arrays: the value's JSON text.
+    Json(String),
     /// The values of a one-column relation, as the list of `in` (`x in (T)`, T a tabular let).
     Rows(Box<Relation>),
     /// A property or an element of a dynamic value (`x.a`, `x["a"]`, `x[0]`, `x[-1]`): dynamic,
@@ -194,7 +201,11 @@ impl Typed {
     /// The expressions directly inside this one.
     pub fn children(&self) -> Vec<&Typed> {
         match &self.kind {
-            TypedKind::Column(_) | TypedKind::Literal(_) | TypedKind::Array(_) | TypedKind::Rows(_) => Vec::new(),
+            TypedKind::Column(_)
+            | TypedKind::Literal(_)
+            | TypedKind::Array(_)
+            | TypedKind::Json(_)
+            | TypedKind::Rows(_) => Vec::new(),
             TypedKind::Negate(inner) | TypedKind::Element { target: inner, .. } => vec![inner],
             TypedKind::Binary { left, right, .. } => vec![left, right],
             TypedKind::In { expr, list, .. } | TypedKind::HasAny { expr, list, .. } => {
@@ -250,16 +261,17 @@ impl Relation {
                 keys.iter().map(|(f, _)| f.clone()).chain(aggregates.iter().map(|(f, _)| f.clone())).collect()
             }
             Relation::Count { .. } => vec![Field { name: "Count".into(), ty: Type::Long }],
-            Relation::Join { fields, .. } | Relation::Union { fields, .. } | Relation::MvExpand { fields, .. } => {
-                fields.clone()
-            }
+            Relation::Join { fields, .. }
+            | Relation::Union { fields, .. }
+            | Relation::MvExpand { fields, .. }
+            | Relation::Values { fields, .. } => fields.clone(),
         }
     }
 
     /// The relations this one reads.
     pub fn inputs(&self) -> Vec<&Relation> {
         match self {
-            Relation::Scan { .. } | Relation::Print { .. } => Vec::new(),
+            Relation::Scan { .. } | Relation::Print { .. } | Relation::Values { .. } => Vec::new(),
             Relation::Filter { input, .. }
             | Relation::Sort { input, .. }
             | Relation::Limit { input, .. }
@@ -282,6 +294,7 @@ impl Relation {
                 keys.iter().map(|(_, e)| e).chain(aggregates.iter().flat_map(|(_, call)| &call.args)).collect()
             }
             Relation::Sort { keys, .. } => keys.iter().map(|k| &k.expr).collect(),
+            Relation::Values { rows, .. } => rows.iter().flatten().collect(),
             Relation::Scan { .. }
             | Relation::Limit { .. }
             | Relation::Distinct { .. }

@@ -173,7 +173,7 @@ fn type_and_usage_errors() {
         ),
         (
             "DeviceInfo | summarize tolower(DeviceName)",
-            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min)",
+            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)",
             ErrorKind::Semantic,
         ),
         (
@@ -182,8 +182,8 @@ fn type_and_usage_errors() {
             ErrorKind::Unsupported,
         ),
         (
-            "DeviceInfo | extend x = extract_all('(x)', OSVersion)",
-            "the function 'extract_all' is not supported",
+            "DeviceInfo | extend x = hash_sha256(OSVersion)",
+            "the function 'hash_sha256' is not supported",
             ErrorKind::Unsupported,
         ),
         (
@@ -231,4 +231,44 @@ fn timespan_and_datetime_arithmetic() {
         ),
         ["Age:TimeSpan", "Later:DateTime", "Half:TimeSpan", "Ratio:Double", "Day:DateTime"]
     );
+}
+
+#[test]
+fn summarize_computes_over_aggregations_only() {
+    assert_eq!(
+        columns(
+            "DeviceNetworkEvents | summarize tostring(make_set(RemoteIP)), round(avg(RemotePort), 1), Rate = sum(RemotePort) / count() by DeviceName"
+        ),
+        ["DeviceName:String", "set_RemoteIP:String", "avg_RemotePort:Double", "Rate:Int64"]
+    );
+    // A column outside an aggregation is not in scope, even one grouped by (as in KQL).
+    assert_eq!(
+        error("DeviceNetworkEvents | summarize strcat(DeviceName, count()) by DeviceName").1,
+        "'summarize' operator: Failed to resolve scalar expression named 'DeviceName'"
+    );
+    assert_eq!(
+        error("DeviceNetworkEvents | summarize round(RemotePort, 1)").1,
+        "'summarize' operator: 'round' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)"
+    );
+}
+
+#[test]
+fn datatables_and_dynamic_literals_are_checked() {
+    assert_eq!(
+        columns(
+            "datatable(A:string, B:long, C:dynamic) [\"x\", 1, dynamic({\"k\": [1, {\"n\": null}]}), \"y\", -2, 5,]"
+        ),
+        ["A:String", "B:Int64", "C:Object"]
+    );
+    for (query, message) in [
+        ("datatable(A:string, B:long) [\"x\"]", "'datatable' operator: 1 values do not make whole rows of 2 columns"),
+        ("datatable(A:long) [\"x\"]", "'datatable' operator: a string value in the long column 'A'"),
+        ("datatable(A:int) [5000000000]", "'datatable' operator: 5000000000 is out of the range of an int"),
+        ("datatable(A:widget) [1]", "'datatable' operator: 'widget' is not a type"),
+        ("datatable(A:long) [now()]", "'datatable' operator: values must be literals"),
+    ] {
+        assert_eq!(error(query).1, message, "{query}");
+    }
+    let refused = parse("print dynamic({\"a\": x})").expect_err("a name in a dynamic literal");
+    assert_eq!(refused.message, "a dynamic literal holds literals, arrays and property bags");
 }

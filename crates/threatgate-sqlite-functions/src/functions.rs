@@ -27,6 +27,8 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
     }
     let compiled = RegexBuilder::new(pattern)
         .size_limit(MAX_REGEX_SIZE)
+        // RE2's octal escapes (`\0`), as the binder's check allows.
+        .octal(true)
         .build()
         .map(Arc::new)
         .map_err(|error| format!("regex: {error}"))?;
@@ -149,6 +151,7 @@ mod tests {
     fn replacement_and_counting() {
         assert_eq!(replace(r"(\w+)@", "${1} at ", "bob@x"), Ok("bob at x".into()));
         assert_eq!(replace(r"\x00", "", "a\0b"), Ok("ab".into()));
+        assert_eq!(replace(r"\0", "", "a\0b"), Ok("ab".into()));
         assert_eq!(replace(r"a", "$$", "banana"), Ok("b$n$n$".into()));
         assert_eq!(count(r"[A-Z]", "PowerShell -Enc"), Ok(3));
         assert_eq!(count(r"aa", "aaaa"), Ok(2));

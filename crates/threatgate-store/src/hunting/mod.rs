@@ -9,6 +9,7 @@ use threatgate_hunting::schema::{Table, Type};
 pub(crate) use sql::compile;
 pub(crate) use sql::term_indexed_column;
 pub use sql::{Statement, Value, table_name};
+pub use threatgate_domain::datetime::format_timespan;
 
 /// Refuses rows that do not hold one value (or none) per column of `table`.
 pub(crate) fn check_widths(table: &Table, rows: &[EventRow]) -> crate::Result<()> {
@@ -52,35 +53,4 @@ pub(crate) fn stored(ty: Type, value: Option<&EventValue>) -> std::result::Resul
         (Type::Bool, Some(EventValue::Bool(v))) => Stored::Bool(Some(*v)),
         (ty, Some(other)) => return Err(format!("{other:?} is not a {}", ty.kql_name())),
     })
-}
-
-/// A timespan as KQL writes it: `[-][d.]hh:mm:ss[.fffffff]`.
-pub fn format_timespan(ticks: i64) -> String {
-    let sign = if ticks < 0 { "-" } else { "" };
-    let ticks = ticks.unsigned_abs();
-    let fraction = ticks % 10_000_000;
-    let seconds = ticks / 10_000_000;
-    let (days, hours, minutes, seconds) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60, seconds % 60);
-    let mut text = String::from(sign);
-    if days > 0 {
-        text.push_str(&format!("{days}."));
-    }
-    text.push_str(&format!("{hours:02}:{minutes:02}:{seconds:02}"));
-    if fraction > 0 {
-        text.push_str(&format!(".{fraction:07}"));
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_timespan;
-
-    #[test]
-    fn timespans_as_kql_writes_them() {
-        assert_eq!(format_timespan(0), "00:00:00");
-        assert_eq!(format_timespan(36_000_000_000), "01:00:00");
-        assert_eq!(format_timespan(864_000_000_000 + 5), "1.00:00:00.0000005");
-        assert_eq!(format_timespan(-600_000_000), "-00:01:00");
-    }
 }

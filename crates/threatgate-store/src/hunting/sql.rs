@@ -226,6 +226,39 @@ impl<D: Dialect> Compiler<D> {
                     columns.iter().enumerate().map(|(i, (_, e))| format!("{} AS c{i}", self.expr(e, "t"))).collect();
                 Select { sql: format!("SELECT {}", list.join(", ")), ordered: false }
             }
+            Relation::Values { fields, rows } => {
+                // VALUES names its columns column1, column2, … on both stores; the last is the
+                // row's place, which keeps the datatable's order.
+                let count = fields.len();
+                let mut list: Vec<String> = (0..count).map(|i| format!("column{} AS c{i}", i + 1)).collect();
+                list.push(format!("column{} AS o", count + 1));
+                let mut tuples = Vec::with_capacity(rows.len());
+                for (place, row) in rows.iter().enumerate() {
+                    let mut items: Vec<String> = row
+                        .iter()
+                        .zip(fields)
+                        .map(|(value, field)| format!("CAST({} AS {})", self.expr(value, "t"), self.sql_type(field.ty)))
+                        .collect();
+                    items.push(place.to_string());
+                    tuples.push(format!("({})", items.join(", ")));
+                }
+                if tuples.is_empty() {
+                    // No rows: one row of nulls, filtered out.
+                    let nulls: Vec<String> = fields
+                        .iter()
+                        .map(|f| format!("CAST(NULL AS {})", self.sql_type(f.ty)))
+                        .chain(["0".into()])
+                        .collect();
+                    tuples.push(format!("({})", nulls.join(", ")));
+                    let sql =
+                        format!("SELECT {} FROM (VALUES {}) AS v WHERE 1 = 0", list.join(", "), tuples.join(", "));
+                    return Select { sql, ordered: true };
+                }
+                Select {
+                    sql: format!("SELECT {} FROM (VALUES {}) AS v", list.join(", "), tuples.join(", ")),
+                    ordered: true,
+                }
+            }
             Relation::MvExpand { input, array, replace, limit, .. } => {
                 let count = input.fields().len();
                 let inner = self.relation(input);
@@ -417,8 +450,30 @@ impl<D: Dialect> Compiler<D> {
             Aggregate::Avg => format!("CAST(AVG({}) AS {})", arg(self, 0), self.sql_type(Type::Real)),
             Aggregate::Min | Aggregate::Max | Aggregate::Any => {
                 let value = arg(self, 0);
+                let function = if call.function == Aggregate::Max { "MAX" } else { "MIN" };
+                if ty == Type::Bool {
+                    // True above false, in SQL of both stores (PostgreSQL has no MAX(boolean)).
+                    return format!("({function}(CASE WHEN {value} THEN 1 WHEN NOT {value} THEN 0 END) = 1)");
+                }
                 let value = self.ordinal(value, ty);
-                format!("{}({value})", if call.function == Aggregate::Max { "MAX" } else { "MIN" })
+                format!("{function}({value})")
+            }
+            Aggregate::Stdev | Aggregate::Variance | Aggregate::StdevP | Aggregate::VarianceP => {
+                let real = self.sql_type(Type::Real);
+                let x = format!("CAST({} AS {real})", arg(self, 0));
+                let n = format!("COUNT({x})");
+                let sample = matches!(call.function, Aggregate::Stdev | Aggregate::Variance);
+                let divisor = if sample { format!("({n} - 1)") } else { n.clone() };
+                // (Σx² − (Σx)²/n) / divisor, never below 0 (rounding); 0 for one value.
+                let spread = format!("(SUM({x} * {x}) - SUM({x}) * SUM({x}) / {n})");
+                let variance = format!(
+                    "(CASE WHEN {n} = 0 THEN NULL WHEN {n} = 1 OR {spread} <= 0 THEN CAST(0 AS {real}) ELSE {spread} / {divisor} END)"
+                );
+                if matches!(call.function, Aggregate::Stdev | Aggregate::StdevP) {
+                    format!("sqrt({variance})")
+                } else {
+                    variance
+                }
             }
             Aggregate::MakeList => {
                 let value = arg(self, 0);
@@ -512,6 +567,7 @@ impl<D: Dialect> Compiler<D> {
                 let json = serde_json_array(items);
                 self.bind(Value::Text(json))
             }
+            TypedKind::Json(json) => self.bind(Value::Text(json.clone())),
             TypedKind::Negate(inner) => format!("(-{})", self.expr(inner, alias)),
             // Outside an `in` list: the first row's value (what toscalar() gives).
             TypedKind::Rows(relation) => {

@@ -34,7 +34,7 @@ pub(crate) struct Translated {
 /// capture group, first (so that the pattern's group `n` is PostgreSQL's `n + 1`). A pattern
 /// RE2 does not accept (the binder refuses those first) is returned as it is.
 pub(crate) fn translate(pattern: &str, capture_whole: bool) -> Translated {
-    let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else {
+    let Ok(hir) = regex_syntax::ParserBuilder::new().octal(true).build().parse(pattern) else {
         return Translated { pattern: pattern.to_owned(), groups: 0 };
     };
     let mut out = String::new();

@@ -146,3 +146,24 @@ fn the_server_crates_modules_form_no_cycle() {
         assert!(!graph["state"].contains(router), "state depends on {router}");
     }
 }
+
+#[test]
+fn unsafe_code_is_confined_to_the_sqlite_bridge() {
+    for entry in std::fs::read_dir(workspace().join("crates")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap();
+        if name == "threatgate-sqlite-functions" {
+            assert!(manifest.contains("unsafe_code = \"deny\""), "{name} must deny unsafe outside its bridge");
+        } else {
+            // The workspace's lints forbid unsafe code (a crate cannot allow it back).
+            assert!(manifest.contains("[lints]\nworkspace = true"), "{name} does not take the workspace's lints");
+        }
+    }
+    let allowed: Vec<String> = rust_files(&workspace().join("crates/threatgate-sqlite-functions/src"))
+        .into_iter()
+        .filter(|file| std::fs::read_to_string(file).unwrap().contains("allow(unsafe_code)"))
+        .map(|file| file.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(allowed, ["ffi.rs"]);
+}
