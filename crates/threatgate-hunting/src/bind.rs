@@ -530,8 +530,7 @@ impl Scope {
             _ => Err(KqlError::unsupported(format!("{function}() takes its {what} as a string literal"), expr.span)),
         };
         let pattern = |expr: &Expr| {
-            let pattern = literal(expr, "regular expression")?;
-            check_regex(&pattern, operator, expr.span)?;
+            let pattern = checked_regex(&literal(expr, "regular expression")?, operator, expr.span)?;
             Ok::<_, KqlError>(typed(TypedKind::Literal(Literal::String(pattern)), Type::String))
         };
         let text = |expr: &Expr| {
@@ -594,8 +593,7 @@ impl Scope {
                 }
             },
             ("trim" | "trim_start" | "trim_end", [regex, source]) => {
-                let body = literal(regex, "regular expression")?;
-                check_regex(&body, operator, regex.span)?;
+                let body = checked_regex(&literal(regex, "regular expression")?, operator, regex.span)?;
                 // Every leading (trailing) match removed: `^(?:p)+` (`(?:p)+$`) replaced by "".
                 let mut value = text(source)?;
                 let mut strip = |pattern: String| {
@@ -1005,7 +1003,7 @@ impl Scope {
         let grouped = aggregate.fields();
         let column = |i: usize| (grouped[i].clone(), typed(TypedKind::Column(i), grouped[i].ty));
         let mut columns: Vec<(Field, Typed)> = (0..keys.len()).map(column).collect();
-        let mut unnamed = 0;
+        // (Column1, Column2, … number on from the keys'.)
         for slot in slots {
             match slot {
                 Slot::Direct(i) => columns.extend(made[i].clone().map(|o| column(keys.len() + o))),
@@ -1019,16 +1017,30 @@ impl Scope {
                         .collect();
                     let value = self.expr(&expr, &scope, "summarize")?;
                     let taken: Vec<String> = columns.iter().map(|(f, _)| f.name.clone()).collect();
-                    // Unnamed: the name its one aggregation would have had (KQL's rule).
+                    // Unnamed: named after the first argument where KQL does so, an
+                    // aggregation there by the name it would have had alone.
                     let name = match name {
                         Some(name) => name.name,
-                        None if let (1, ExprKind::Call { name, args }) =
-                            (aggregates.len(), &direct[aggregates.start].expr.kind) =>
-                        {
-                            let prefix = Aggregate::lookup(&name.name).map_or("Column", Aggregate::column_prefix);
-                            match args.first().map(|a| &a.kind) {
-                                Some(ExprKind::Name(column)) => unique_name(format!("{prefix}_{column}"), &taken),
-                                _ => unique_name(format!("{prefix}_"), &taken),
+                        None if let Some(name) = path_name(&expr.kind) => {
+                            let hidden = direct[aggregates.clone()]
+                                .iter()
+                                .find(|d| d.name.as_ref().is_some_and(|n| n.name == name));
+                            match hidden.map(|d| &d.expr.kind) {
+                                Some(ExprKind::Call { name, args }) => {
+                                    let prefix =
+                                        Aggregate::lookup(&name.name).map_or("Column", Aggregate::column_prefix);
+                                    match args.first().map(|a| &a.kind) {
+                                        Some(ExprKind::Name(column)) => {
+                                            unique_name(format!("{prefix}_{column}"), &taken)
+                                        }
+                                        _ => unique_name(format!("{prefix}_"), &taken),
+                                    }
+                                }
+                                _ if !name.starts_with("__aggregate") => unique_name(name, &taken),
+                                _ => {
+                                    unnamed += 1;
+                                    unique_name(format!("Column{unnamed}"), &taken)
+                                }
                             }
                         }
                         None => {
@@ -1346,11 +1358,12 @@ impl Scope {
                 let right_span = right.span;
                 let left = self.expr(left, fields, operator)?;
                 let right = self.expr(right, fields, operator)?;
-                let (left, right) = compared(*op, left, right);
+                let (left, mut right) = compared(*op, left, right);
                 if let (BinaryOp::Text { op: TextOp::MatchesRegex, .. }, TypedKind::Literal(Literal::String(pattern))) =
                     (op, &right.kind)
                 {
-                    check_regex(pattern, operator, right_span)?;
+                    let pattern = checked_regex(pattern, operator, right_span)?;
+                    right = typed(TypedKind::Literal(Literal::String(pattern)), Type::String);
                 }
                 let ty = binary_type(*op, left.ty, right.ty).map_err(type_error)?;
                 typed(TypedKind::Binary { op: *op, left: Box::new(left), right: Box::new(right) }, ty)
@@ -1587,8 +1600,10 @@ fn literal_type(literal: &Literal) -> Type {
     }
 }
 
-/// The functions whose result KQL names after their argument.
-const CONVERSIONS: &[&str] = &[
+/// The functions whose result KQL names after their first argument (`tostring(x.a)` is
+/// `x_a`, `bin(Timestamp, 1h)` is `Timestamp`, `round(avg(x), 2)` is `avg_x`): those of the
+/// subset that Kusto.Language marks so (`ResultNameKind.FirstArgument`); others are `Column1`….
+const FIRST_ARGUMENT_NAMED: &[&str] = &[
     "tostring",
     "toint",
     "tolong",
@@ -1599,8 +1614,21 @@ const CONVERSIONS: &[&str] = &[
     "todynamic",
     "toobject",
     "parse_json",
+    "parsejson",
     "todatetime",
     "totimespan",
+    "split",
+    "format_datetime",
+    "startofday",
+    "bin",
+    "floor",
+    "round",
+    "pow",
+    "sqrt",
+    "log",
+    "log10",
+    "exp",
+    "abs",
 ];
 
 /// `name`, or `name1`, `name2`, … if a column of `taken` has it already (how KQL names an
@@ -1713,9 +1741,9 @@ fn path_name(kind: &ExprKind) -> Option<String> {
             ExprKind::Literal(Literal::Long(i)) => Some(format!("{}_{i}", path_name(&target.kind)?)),
             _ => None,
         },
-        // A conversion keeps its argument's name: tostring(RawEventData.Operation).
-        ExprKind::Call { name, args } if args.len() == 1 && CONVERSIONS.contains(&name.name.as_str()) => {
-            path_name(&args[0].kind)
+        // tostring(RawEventData.Operation) keeps its argument's name.
+        ExprKind::Call { name, args } if FIRST_ARGUMENT_NAMED.contains(&name.name.as_str()) => {
+            path_name(&args.first()?.kind)
         }
         _ => None,
     }
@@ -1788,12 +1816,14 @@ fn comparable(a: Type, b: Type) -> Option<Type> {
 /// Most memory a regular expression may compile to (the database compiles it again).
 const MAX_REGEX_SIZE: usize = 1 << 20;
 
-/// A `matches regex` pattern must be valid RE2 syntax, as KQL's are: checked here, so that
-/// both stores answer the same and the error points at the pattern. RE2 has no look-around or
-/// back-references; the `regex` crate is SQLite's REGEXP and follows RE2. Octal escapes (`\0`,
-/// `\012`) are RE2's too, so they are on.
-fn check_regex(pattern: &str, operator: &str, span: Span) -> Result<(), KqlError> {
-    regex::RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).octal(true).build().map(drop).map_err(|error| {
+/// A pattern (of `matches regex` and the regular-expression functions) must be valid RE2
+/// syntax, as KQL's are: checked here, so that both stores answer the same and the error points
+/// at the pattern. RE2 has no look-around or back-references; the `regex` crate is SQLite's
+/// REGEXP and follows RE2, octal escapes (`\0`, `\012`) included. Returns the pattern as the
+/// `regex` crate reads it the same way (see [`rust_syntax`]), which is what the stores get.
+fn checked_regex(pattern: &str, operator: &str, span: Span) -> Result<String, KqlError> {
+    let pattern = rust_syntax(pattern);
+    regex::RegexBuilder::new(&pattern).size_limit(MAX_REGEX_SIZE).octal(true).build().map_err(|error| {
         let reason = match error {
             regex::Error::CompiledTooBig(_) => "it is too large".to_owned(),
             regex::Error::Syntax(text) => text.lines().last().unwrap_or_default().trim().to_owned(),
@@ -1803,7 +1833,64 @@ fn check_regex(pattern: &str, operator: &str, span: Span) -> Result<(), KqlError
             format!("'{operator}' operator: the regular expression is not valid ({reason}); KQL uses RE2 syntax"),
             span,
         )
-    })
+    })?;
+    Ok(pattern)
+}
+
+/// An RE2 pattern in the `regex` crate's syntax: the same but for character classes, where
+/// the crate reads `[` as a nested class and `&&`, `~~` as set operations, and RE2 reads them
+/// as the characters (`[[",\]]` is the class of `[`, `"`, `,` and `]`). Those are escaped;
+/// `[:alpha:]` stays.
+fn rust_syntax(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    out.extend(chars.next());
+                }
+                // A `]` first in a class is the character.
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
+            }
+            '[' if chars.peek() == Some(&':') => {
+                // A POSIX class, to its `:]`.
+                out.push(c);
+                for next in chars.by_ref() {
+                    out.push(next);
+                    if next == ']' {
+                        break;
+                    }
+                }
+            }
+            '[' => out.push_str("\\["),
+            '&' | '~' if in_class && chars.peek() == Some(&c) => {
+                chars.next();
+                out.push('\\');
+                out.push(c);
+                out.push('\\');
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn binary_type(op: BinaryOp, a: Type, b: Type) -> Result<Type, String> {
@@ -1855,5 +1942,22 @@ fn binary_type(op: BinaryOp, a: Type, b: Type) -> Result<Type, String> {
                 _ => "take the remainder of",
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rust_syntax;
+
+    #[test]
+    fn re2_classes_read_the_same_in_the_regex_crate() {
+        assert_eq!(rust_syntax(r#"[[",\]]"#), r#"[\[",\]]"#);
+        assert_eq!(rust_syntax(r"[[:alpha:]_]+"), r"[[:alpha:]_]+");
+        assert_eq!(rust_syntax(r"[]a]"), r"[\]a]");
+        assert_eq!(rust_syntax(r"[^]a]"), r"[^\]a]");
+        assert_eq!(rust_syntax(r"[a&&b]"), r"[a\&\&b]");
+        assert_eq!(rust_syntax(r"\[x\]|[a-z]"), r"\[x\]|[a-z]");
+        let class = regex::Regex::new(&rust_syntax(r#"[[",\]]"#)).map(|r| r.replace_all(r#"["a",b]"#, ""));
+        assert_eq!(class.as_deref().ok(), Some("ab"));
     }
 }

@@ -85,6 +85,8 @@ pub enum Scalar {
     Base64Encode,
     /// `url_decode`: `%XX` escapes decoded; "" where the result is not UTF-8.
     UrlDecode,
+    /// `bag_pack(key, value, …)`, `pack`: a property bag of the pairs.
+    BagPack,
 }
 
 /// An aggregation of the subset.
@@ -172,6 +174,7 @@ impl Scalar {
             "base64_decode_tostring" | "base64_decodestring" => Scalar::Base64Decode,
             "base64_encode_tostring" | "base64_encodestring" => Scalar::Base64Encode,
             "url_decode" => Scalar::UrlDecode,
+            "bag_pack" | "pack" => Scalar::BagPack,
             _ => return None,
         })
     }
@@ -417,6 +420,17 @@ impl Scalar {
                 want(1, &string, "a string")?;
                 Ok(if self == Scalar::RegexCount { Long } else { Dynamic })
             }
+            Scalar::BagPack => {
+                if args.is_empty() || !args.len().is_multiple_of(2) || args.len() > 1024 {
+                    return Err("expects pairs of a key and a value (at most 512)".into());
+                }
+                for (i, key) in args.iter().step_by(2).enumerate() {
+                    if *key != String {
+                        return Err(format!("key {} must be a string, not {}", i + 1, key.kql_name()));
+                    }
+                }
+                Ok(Dynamic)
+            }
             Scalar::Base64Decode | Scalar::Base64Encode | Scalar::UrlDecode => {
                 count(1..=1)?;
                 want(0, &string, "a string")?;
@@ -590,8 +604,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "row_number",
     "prev",
     "next",
-    "pack",
-    "bag_pack",
     "FileProfile",
     "DeviceFromIP",
     "AssignedIPAddresses",

@@ -163,6 +163,8 @@ pub(crate) trait Dialect {
     fn json_item(sql: &str, ty: Type) -> String;
     /// A JSON array of the items (made by [`Dialect::json_item`]), as text.
     fn json_array(items: &[String]) -> String;
+    /// A JSON object of (key, item) pairs, the items made by [`Dialect::json_item`], as text.
+    fn json_object(pairs: &[(String, String)]) -> String;
     /// Every non-null `value` of a group, as a JSON array (`make_list`).
     fn json_array_aggregate(value: &str) -> String;
     /// The texts of a JSON array's elements joined with `separator`.

@@ -956,6 +956,19 @@ impl<D: Dialect> Compiler<D> {
                     _ => format!("COALESCE({}, 0)", D::regex_count(&pattern, &text, &mut bind)),
                 }
             }
+            Scalar::BagPack => {
+                let pairs: Vec<(String, String)> = args
+                    .chunks(2)
+                    .map(|pair| {
+                        // (KQL strings are never null; a computed one may be here.)
+                        let key = format!("COALESCE({}, '')", self.expr(&pair[0], alias));
+                        let value =
+                            pair.get(1).map_or_else(|| "NULL".to_owned(), |v| D::json_item(&self.expr(v, alias), v.ty));
+                        (key, value)
+                    })
+                    .collect();
+                D::json_object(&pairs)
+            }
             Scalar::Base64Decode => format!("COALESCE({}, '')", D::base64_decode(&arg(self, 0))),
             Scalar::Base64Encode => D::base64_encode(&arg(self, 0)),
             Scalar::UrlDecode => format!("COALESCE({}, '')", D::url_decode(&arg(self, 0))),

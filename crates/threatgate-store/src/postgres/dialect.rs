@@ -374,6 +374,20 @@ impl Dialect for PgDialect {
         format!("CAST(json_build_array({}) AS TEXT)", items.join(", "))
     }
 
+    /// Written out as KQL writes a bag (`{"a":1,"b":"x"}`, in the keys' order; PostgreSQL's
+    /// `json_build_object` puts spaces around its colons).
+    fn json_object(pairs: &[(String, String)]) -> String {
+        let items: Vec<String> = pairs
+            .iter()
+            .map(|(key, value)| {
+                format!(
+                    "CAST(to_json(CAST({key} AS TEXT)) AS TEXT) || ':' || COALESCE(CAST(to_json({value}) AS TEXT), 'null')"
+                )
+            })
+            .collect();
+        format!("('{{' || {} || '}}')", items.join(" || ',' || "))
+    }
+
     fn json_array_aggregate(value: &str) -> String {
         format!("COALESCE(CAST(json_agg({value}) FILTER (WHERE {value} IS NOT NULL) AS TEXT), '[]')")
     }

@@ -413,6 +413,11 @@ impl Dialect for SqliteDialect {
         format!("json_array({})", items.join(", "))
     }
 
+    fn json_object(pairs: &[(String, String)]) -> String {
+        let items: Vec<String> = pairs.iter().map(|(key, value)| format!("{key}, {value}")).collect();
+        format!("json_object({})", items.join(", "))
+    }
+
     fn json_array_aggregate(value: &str) -> String {
         format!("json_group_array({value}) FILTER (WHERE {value} IS NOT NULL)")
     }
