@@ -66,6 +66,8 @@ impl IncidentStatus {
 
 /// What a caller may do with a tenant's incidents. Marker types for [`TenantScope`].
 pub trait Permission: fmt::Debug + Send + Sync + 'static {
+    /// The resource whose tokens carry this permission (the token's audience).
+    const RESOURCE: &'static crate::BuiltInResource = &crate::THREAT_PROTECTION;
     /// A token needs one of these roles (canonical values) for this permission.
     const ROLES: &'static [&'static str];
     /// Whether the caller's application must be registered in the tenant itself (the

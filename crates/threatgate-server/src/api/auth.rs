@@ -27,6 +27,10 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
             .ok_or_else(|| ApiFailure::Unauthorized(threatgate_identity::BearerError::Missing.to_string()))?;
         let caller =
             state.identity.verify_bearer(token).map_err(|error| ApiFailure::Unauthorized(error.to_string()))?;
+        // A token for another resource (Microsoft Graph's at this API) is not for this audience.
+        if caller.resource.app_id != P::RESOURCE.app_id {
+            return Err(ApiFailure::Unauthorized(threatgate_identity::BearerError::Audience.to_string()));
+        }
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             slot.fill(Caller { tenant: caller.tenant, app_id: caller.app_id, app_name: caller.app_name.clone() });
         }
