@@ -113,6 +113,10 @@ impl Permission for ReadAccessLog {
 /// `SecurityIncident.ReadWrite.All`): the same incidents as [`ReadIncidents`], another view.
 #[derive(Debug)]
 pub enum GraphReadIncidents {}
+/// Update incidents and comment on them through Microsoft Graph
+/// (`SecurityIncident.ReadWrite.All`).
+#[derive(Debug)]
+pub enum GraphWriteIncidents {}
 /// Run hunting queries through Microsoft Graph (`ThreatHunting.Read.All`).
 #[derive(Debug)]
 pub enum GraphRunHunting {}
@@ -120,6 +124,10 @@ pub enum GraphRunHunting {}
 impl Permission for GraphReadIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
     const ROLES: &'static [&'static str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
+}
+impl Permission for GraphWriteIncidents {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["SecurityIncident.ReadWrite.All"];
 }
 impl Permission for GraphRunHunting {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
@@ -182,6 +190,13 @@ impl TenantScope<WriteIncidents> {
 impl TenantScope<GraphReadIncidents> {
     /// Graph's incidents are the store's: reading them is the same access.
     pub fn as_read(&self) -> TenantScope<ReadIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphWriteIncidents> {
+    /// Graph's incidents are the store's: changing them is the same access.
+    pub fn as_write(&self) -> TenantScope<WriteIncidents> {
         self.same_access()
     }
 }

@@ -105,7 +105,8 @@ fn detection_source(value: &str) -> &'static str {
     }
 }
 
-fn comments(comments: &[Comment]) -> Vec<Value> {
+/// Comments as `alertComment`s.
+pub fn comments(comments: &[Comment]) -> Vec<Value> {
     comments
         .iter()
         .map(|c| {

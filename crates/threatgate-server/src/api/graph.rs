@@ -11,9 +11,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use threatgate_domain::odata::{IncidentQuery, Vocabulary, parse_filter_in};
-use threatgate_domain::{GraphReadIncidents, GraphRunHunting, IncidentId, Permission, TenantScope};
-use threatgate_incidents::graph::{GraphContext, incident};
+use threatgate_domain::{
+    GraphReadIncidents, GraphRunHunting, GraphWriteIncidents, IncidentId, Permission, TenantScope, Ticks,
+};
+use threatgate_incidents::graph::{GraphContext, comments, incident};
+use threatgate_incidents::{IncidentUpdate, UpdateError};
 use threatgate_proto::incident::Incident;
+use threatgate_store::UpdateOutcome;
 use uuid::Uuid;
 
 use super::ApiFailure;
@@ -319,6 +323,102 @@ pub async fn get_incident(
         entity.extend(fields);
     }
     Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "read".into(), None))
+}
+
+/// PATCH and comment bodies larger than this are refused; a real one is a few hundred bytes.
+const MAX_WRITE_BYTES: usize = 64 * 1024;
+
+async fn write_body(body: Body) -> Result<Value, ApiFailure> {
+    let bytes = axum::body::to_bytes(body, MAX_WRITE_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_WRITE_BYTES))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|error| ApiFailure::InvalidRequestBody(format!("The request body is not valid JSON: {error}.")))
+}
+
+fn refusal(error: UpdateError) -> ApiFailure {
+    match error {
+        UpdateError::Body(message) => ApiFailure::InvalidRequestBody(message),
+        UpdateError::Input(message) => ApiFailure::InvalidInput(message),
+    }
+}
+
+/// Applies `update` to incident `id` of the caller's tenant; the updated incident as stored.
+async fn apply(
+    state: &AppState,
+    scope: &TenantScope<GraphWriteIncidents>,
+    id: &str,
+    update: &IncidentUpdate,
+) -> Result<(IncidentId, Incident), ApiFailure> {
+    let not_found =
+        || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
+    let incident_id = IncidentId::parse(id).ok_or_else(not_found)?;
+    let now = Ticks::at(state.clock.now());
+    match state.store.update_incident(&scope.as_write(), incident_id, update, now).await? {
+        UpdateOutcome::Updated(document) => {
+            tracing::info!(%incident_id, tenant = %scope.tenant(), "incident updated through Graph");
+            let incident = serde_json::from_str(&document)
+                .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+            Ok((incident_id, incident))
+        }
+        UpdateOutcome::NotFound => Err(not_found()),
+        UpdateOutcome::Refused(error) => Err(refusal(error)),
+    }
+}
+
+/// `PATCH /v1.0/security/incidents/{id}`: `assignedTo`, `classification`, `determination`,
+/// `status`, `customTags` (spec §6.3); the incident as updated. Needs
+/// `SecurityIncident.ReadWrite.All`. The Threat Protection API sees the same change.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn update_incident(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteIncidents>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let update = IncidentUpdate::from_graph_json(&write_body(body).await?).map_err(refusal)?;
+    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
+    let mut entity = Map::new();
+    entity
+        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/incidents/$entity", base(&state, &uri))));
+    let context = GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL };
+    if let Value::Object(fields) = incident(&updated, context, false) {
+        entity.extend(fields);
+    }
+    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "updated".into(), Some(update.summary())))
+}
+
+/// `POST /v1.0/security/incidents/{id}/comments`: `{"comment": …}` (or a one-element array of
+/// it); answered with every comment of the incident. Needs `SecurityIncident.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn comment_incident(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteIncidents>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let body = write_body(body).await?;
+    let object = match &body {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        other => other,
+    };
+    let text = object
+        .as_object()
+        .and_then(|o| o.iter().find(|(key, _)| key.eq_ignore_ascii_case("comment")))
+        .and_then(|(_, value)| value.as_str())
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| {
+            ApiFailure::InvalidRequestBody(
+                "The body must be an alertComment: {\"comment\": \"…\"} (or a one-element array of it).".into(),
+            )
+        })?;
+    let update = IncidentUpdate::from_json(&json!({ "comment": text })).map_err(refusal)?;
+    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
+    let context = format!("{}/$metadata#security/incidents('{incident_id}')/comments", base(&state, &uri));
+    let answer = json!({ "@odata.context": context, "value": comments(&updated.comments) });
+    Ok(noted(json_response(&answer), vec![incident_id], "commented".into(), Some(update.summary())))
 }
 
 /// `POST /v1.0/security/runHuntingQuery` (and `…/microsoft.graph.security.runHuntingQuery`):

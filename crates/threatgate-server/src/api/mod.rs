@@ -37,7 +37,11 @@ pub fn router(state: AppState) -> Router<AppState> {
     for version in ["/v1.0", "/beta"] {
         router = router
             .route(&format!("{version}/security/incidents"), get(graph::list_incidents))
-            .route(&format!("{version}/security/incidents/{{id}}"), get(graph::get_incident))
+            .route(
+                &format!("{version}/security/incidents/{{id}}"),
+                get(graph::get_incident).patch(graph::update_incident),
+            )
+            .route(&format!("{version}/security/incidents/{{id}}/comments"), post(graph::comment_incident))
             .route(&format!("{version}/security/runHuntingQuery"), post(graph::run_hunting_query))
             .route(
                 &format!("{version}/security/microsoft.graph.security.runHuntingQuery"),

@@ -208,3 +208,75 @@ async fn run_hunting_query_answers_schema_and_results_under_both_spellings() {
     assert_graph_error(post(json!({"Querry": "print 1"})).await, 400, "BadRequest").await;
     assert_graph_error(post(json!({})).await, 400, "BadRequest").await;
 }
+
+#[tokio::test]
+async fn a_patch_and_a_comment_through_graph_are_seen_through_the_api() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "SecurityIncident.ReadWrite.All"]).await;
+    let contoso = &partner.consented[0];
+    seed_incidents(&app, contoso, 5, 3).await;
+    let token = graph_token(&app, &partner, contoso).await;
+    let listed: Value = get(&app, &token, "/v1.0/security/incidents?$top=1").await.json().await.unwrap();
+    let id = listed["value"][0]["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/v1.0/security/incidents/{id}", app.base_url);
+
+    // The SDK's body: camelCase members, only the set properties.
+    let body = json!({"classification": "truePositive", "customTags": ["Demo"], "determination": "multiStagedAttack", "status": "inProgress", "assignedTo": "secop@contoso.com"});
+    let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["@odata.context"], format!("{}/v1.0/$metadata#security/incidents/$entity", app.base_url));
+    assert_eq!(
+        (&updated["classification"], &updated["determination"], &updated["status"], &updated["customTags"]),
+        (&json!("truePositive"), &json!("multiStagedAttack"), &json!("inProgress"), &json!(["Demo"]))
+    );
+    // One comment as an object, one as a one-element array; the answer lists them all.
+    for body in [
+        json!({"@odata.type": "microsoft.graph.security.alertComment", "comment": "first"}),
+        json!([{"comment": "second"}]),
+    ] {
+        let response = app.client.post(format!("{url}/comments")).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let comments: Value = app
+        .client
+        .post(format!("{url}/comments"))
+        .bearer_auth(&token)
+        .json(&json!({"comment": "third"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        comments["@odata.context"],
+        format!("{}/v1.0/$metadata#security/incidents('{id}')/comments", app.base_url)
+    );
+    let texts: Vec<&str> =
+        comments["value"].as_array().unwrap().iter().map(|c| c["comment"].as_str().unwrap()).collect();
+    assert_eq!(texts[texts.len() - 3..], ["first", "second", "third"]);
+    assert!(
+        comments["value"][0]["createdByDisplayName"].is_string() && comments["value"][0]["createdDateTime"].is_string()
+    );
+
+    // The Threat Protection API sees the same incident changed.
+    let mtp = token_for(&app, &partner, contoso).await;
+    let seen: Value = api_get(&app, &mtp, &format!("/api/incidents/{id}")).await.json().await.unwrap();
+    assert_eq!(
+        (&seen["classification"], &seen["status"], &seen["tags"]),
+        (&json!("TruePositive"), &json!("InProgress"), &json!(["Demo"]))
+    );
+    assert_eq!(seen["comments"].as_array().unwrap().len(), texts.len());
+
+    // Refusals: a property Threatgate does not change, a bad member, another tenant's id, and
+    // a reader's token.
+    for (body, code) in [(json!({"severity": "high"}), "BadRequest"), (json!({"status": "closed"}), "BadRequest")] {
+        let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_graph_error(response, 400, code).await;
+    }
+    let woodgrove = graph_token(&app, &partner, &partner.consented[1]).await;
+    let response =
+        app.client.patch(&url).bearer_auth(&woodgrove).json(&json!({"status": "resolved"})).send().await.unwrap();
+    assert_graph_error(response, 404, "NotFound").await;
+}
