@@ -66,6 +66,8 @@ impl IncidentStatus {
 
 /// What a caller may do with a tenant's incidents. Marker types for [`TenantScope`].
 pub trait Permission: fmt::Debug + Send + Sync + 'static {
+    /// The resource whose tokens carry this permission (the token's audience).
+    const RESOURCE: &'static crate::BuiltInResource = &crate::THREAT_PROTECTION;
     /// A token needs one of these roles (canonical values) for this permission.
     const ROLES: &'static [&'static str];
     /// Whether the caller's application must be registered in the tenant itself (the
@@ -105,6 +107,31 @@ impl Permission for RunHunting {
 }
 impl Permission for ReadAccessLog {
     const ROLES: &'static [&'static str] = &[];
+}
+
+/// List and get incidents through Microsoft Graph (`SecurityIncident.Read.All` or
+/// `SecurityIncident.ReadWrite.All`): the same incidents as [`ReadIncidents`], another view.
+#[derive(Debug)]
+pub enum GraphReadIncidents {}
+/// Update incidents and comment on them through Microsoft Graph
+/// (`SecurityIncident.ReadWrite.All`).
+#[derive(Debug)]
+pub enum GraphWriteIncidents {}
+/// Run hunting queries through Microsoft Graph (`ThreatHunting.Read.All`).
+#[derive(Debug)]
+pub enum GraphRunHunting {}
+
+impl Permission for GraphReadIncidents {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
+}
+impl Permission for GraphWriteIncidents {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["SecurityIncident.ReadWrite.All"];
+}
+impl Permission for GraphRunHunting {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["ThreatHunting.Read.All"];
 }
 
 /// Access to one tenant's incident data, with permission `P`. Every incident operation takes
@@ -156,6 +183,35 @@ impl<P: Permission> TenantScope<P> {
 impl TenantScope<WriteIncidents> {
     /// Writing implies reading.
     pub fn as_read(&self) -> TenantScope<ReadIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphReadIncidents> {
+    /// Graph's incidents are the store's: reading them is the same access.
+    pub fn as_read(&self) -> TenantScope<ReadIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphWriteIncidents> {
+    /// Graph's incidents are the store's: changing them is the same access.
+    pub fn as_write(&self) -> TenantScope<WriteIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphRunHunting> {
+    /// Graph's hunting runs over the store's events: the same access.
+    pub fn as_hunting(&self) -> TenantScope<RunHunting> {
+        self.same_access()
+    }
+}
+
+impl<P: Permission> TenantScope<P> {
+    /// The same tenant and caller, for a permission that this one implies (only the `as_…`
+    /// conversions above call it).
+    fn same_access<Q: Permission>(&self) -> TenantScope<Q> {
         TenantScope {
             tenant: self.tenant,
             caller: self.caller,

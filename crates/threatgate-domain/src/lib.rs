@@ -19,8 +19,12 @@ pub use directory::{
 };
 pub use ids::{AppId, AppRoleId, IncidentId, KeyId, ObjectId, TenantId};
 pub use incidents::{
-    Classification, Correlation, Determination, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents,
-    RunHunting, Severity, TenantScope, WriteIncidents, correlate, incident_name,
+    Classification, Correlation, Determination, GraphReadIncidents, GraphRunHunting, GraphWriteIncidents,
+    IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity, TenantScope,
+    WriteIncidents, correlate, incident_name,
 };
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
-pub use resource::{AppRole, BuiltInResource, THREAT_PROTECTION};
+pub use resource::{
+    AppRole, BUILT_IN_RESOURCES, BuiltInResource, MICROSOFT_GRAPH, THREAT_PROTECTION, built_in_resource,
+    built_in_resource_named, built_in_role,
+};

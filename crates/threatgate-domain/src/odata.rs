@@ -26,13 +26,45 @@ pub enum FilterProperty {
 }
 
 impl FilterProperty {
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "lastUpdateTime" => Some(Self::LastUpdateTime),
-            "createdTime" => Some(Self::CreatedTime),
-            "status" => Some(Self::Status),
-            "assignedTo" => Some(Self::AssignedTo),
+    fn parse(name: &str, vocabulary: Vocabulary) -> Option<Self> {
+        match (name, vocabulary) {
+            ("lastUpdateTime", Vocabulary::ThreatProtection) | ("lastUpdateDateTime", Vocabulary::Graph) => {
+                Some(Self::LastUpdateTime)
+            }
+            ("createdTime", Vocabulary::ThreatProtection) | ("createdDateTime", Vocabulary::Graph) => {
+                Some(Self::CreatedTime)
+            }
+            ("status", _) => Some(Self::Status),
+            ("assignedTo", _) => Some(Self::AssignedTo),
             _ => None,
+        }
+    }
+}
+
+/// Whose names a `$filter` uses: the Threat Protection API's (`lastUpdateTime`, `'Active'`) or
+/// Microsoft Graph's for the same incidents (`lastUpdateDateTime`, `'active'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vocabulary {
+    ThreatProtection,
+    Graph,
+}
+
+impl Vocabulary {
+    fn properties(self) -> &'static str {
+        match self {
+            Self::ThreatProtection => "lastUpdateTime, createdTime, status or assignedTo",
+            Self::Graph => "lastUpdateDateTime, createdDateTime, status or assignedTo",
+        }
+    }
+
+    /// A status literal: PascalCase for Threat Protection, camelCase (any case) for Graph.
+    fn status(self, text: &str) -> Option<IncidentStatus> {
+        match self {
+            Self::ThreatProtection => IncidentStatus::parse(text),
+            Self::Graph => ["Active", "InProgress", "Resolved", "Redirected"]
+                .into_iter()
+                .find(|name| name.eq_ignore_ascii_case(text))
+                .and_then(IncidentStatus::parse),
         }
     }
 }
@@ -161,8 +193,13 @@ enum Token {
     Close,
 }
 
-/// Parses a `$filter` expression.
+/// Parses a `$filter` expression of the Threat Protection API.
 pub fn parse_filter(text: &str) -> Result<Filter, ODataError> {
+    parse_filter_in(text, Vocabulary::ThreatProtection)
+}
+
+/// Parses a `$filter` expression in `vocabulary`'s names.
+pub fn parse_filter_in(text: &str, vocabulary: Vocabulary) -> Result<Filter, ODataError> {
     if text.chars().count() > MAX_FILTER_LENGTH {
         return Err(ODataError(format!("The $filter is longer than {MAX_FILTER_LENGTH} characters.")));
     }
@@ -170,7 +207,7 @@ pub fn parse_filter(text: &str) -> Result<Filter, ODataError> {
     if tokens.is_empty() {
         return Err(ODataError("The $filter is empty.".into()));
     }
-    let mut parser = Parser { tokens: &tokens, at: 0, text, depth: 0 };
+    let mut parser = Parser { tokens: &tokens, at: 0, text, depth: 0, vocabulary };
     let filter = parser.or()?;
     if let Some((token, position)) = parser.tokens.get(parser.at) {
         return Err(parser.error(*position, &format!("unexpected {}", describe(token))));
@@ -256,6 +293,7 @@ struct Parser<'a> {
     at: usize,
     text: &'a str,
     depth: usize,
+    vocabulary: Vocabulary,
 }
 
 impl Parser<'_> {
@@ -323,15 +361,12 @@ impl Parser<'_> {
     fn comparison(&mut self) -> Result<Filter, ODataError> {
         let end = self.end_position();
         let (property, position) = match self.tokens.get(self.at) {
-            Some((Token::Word(name), position)) => match FilterProperty::parse(name) {
+            Some((Token::Word(name), position)) => match FilterProperty::parse(name, self.vocabulary) {
                 Some(property) => (property, *position),
                 None => {
                     return Err(self.error(
                         *position,
-                        &format!(
-                            "'{}' is not a filterable property; use lastUpdateTime, createdTime, status or assignedTo",
-                            cut(name)
-                        ),
+                        &format!("'{}' is not a filterable property; use {}", cut(name), self.vocabulary.properties()),
                     ));
                 }
             },
@@ -386,11 +421,12 @@ impl Parser<'_> {
                 &format!("datetimes are not quoted: write {} instead of '{}'", cut(&text), cut(&text)),
             )),
             (FilterProperty::Status, Token::Text(text)) if equality => {
-                IncidentStatus::parse(&text).map(FilterValue::Status).ok_or_else(|| {
-                    self.error(
-                        position,
-                        &format!("'{}' is not a status; use Active, InProgress, Resolved or Redirected", cut(&text)),
-                    )
+                self.vocabulary.status(&text).map(FilterValue::Status).ok_or_else(|| {
+                    let names = match self.vocabulary {
+                        Vocabulary::ThreatProtection => "Active, InProgress, Resolved or Redirected",
+                        Vocabulary::Graph => "active, inProgress, resolved or redirected",
+                    };
+                    self.error(position, &format!("'{}' is not a status; use {names}", cut(&text)))
                 })
             }
             (FilterProperty::AssignedTo, Token::Text(text)) if equality => Ok(FilterValue::Text(text)),

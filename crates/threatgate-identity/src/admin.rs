@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 use threatgate_domain::{
-    AppId, Application, CertificateCredentialRecord, ClientSecretRecord, CredentialState, DisplayName, DomainName,
-    NameError, ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience, THREAT_PROTECTION, Tenant,
-    TenantId, TenantSegment, Upn, User, UserRole,
+    AppId, Application, BUILT_IN_RESOURCES, CertificateCredentialRecord, ClientSecretRecord, CredentialState,
+    DisplayName, DomainName, NameError, ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience,
+    Tenant, TenantId, TenantSegment, Upn, User, UserRole, built_in_resource, built_in_role,
 };
-use threatgate_store::{AuditCategory, AuditEvent, ConsentGrant, Store, StoreError, TenantKey};
+use threatgate_store::{AuditCategory, AuditEvent, ConsentGrant, RoleGrant, Store, StoreError, TenantKey};
 use time::{Duration, OffsetDateTime};
 
 use crate::certificates::Certificate;
@@ -216,16 +216,19 @@ impl<'a> DirectoryAdmin<'a> {
             domains: vec![initial_domain],
             created_at: now,
         };
-        let resource = ServicePrincipal {
-            object_id: ObjectId::from_uuid(new_guid()?),
-            tenant_id: tenant.id,
-            app_id: THREAT_PROTECTION.app_id,
-            display_name: THREAT_PROTECTION.display_name.into(),
-            created_at: now,
-            consented_by: None,
-            consented_at: None,
-        };
-        self.store.insert_tenant(&tenant, &[resource]).await.map_err(|e| match e {
+        let mut resources = Vec::new();
+        for resource in BUILT_IN_RESOURCES {
+            resources.push(ServicePrincipal {
+                object_id: ObjectId::from_uuid(new_guid()?),
+                tenant_id: tenant.id,
+                app_id: resource.app_id,
+                display_name: resource.display_name.into(),
+                created_at: now,
+                consented_by: None,
+                consented_at: None,
+            });
+        }
+        self.store.insert_tenant(&tenant, &resources).await.map_err(|e| match e {
             StoreError::Conflict("domain") => AdminError::Refused(format!(
                 "the domain {} belongs to another tenant already; choose another with --domain",
                 tenant.initial_domain
@@ -444,15 +447,20 @@ impl<'a> DirectoryAdmin<'a> {
         }
         let mut required = application.required_app_roles.clone();
         for name in role_names {
-            let role = THREAT_PROTECTION.find_role(name).ok_or_else(|| {
-                let known: Vec<&str> = THREAT_PROTECTION.roles.iter().map(|role| role.value).collect();
-                AdminError::Refused(format!(
-                    "'{name}' is not a permission of {}; choose from {}",
-                    THREAT_PROTECTION.display_name,
-                    known.join(", ")
-                ))
+            let (resource, role) = built_in_role(name).ok_or_else(|| {
+                let known: Vec<String> = BUILT_IN_RESOURCES
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: {}",
+                            r.display_name,
+                            r.roles.iter().map(|role| role.value).collect::<Vec<_>>().join(", ")
+                        )
+                    })
+                    .collect();
+                AdminError::Refused(format!("'{name}' is not a permission; choose from {}", known.join("; ")))
             })?;
-            let wanted = RequiredAppRole { resource_app_id: THREAT_PROTECTION.app_id, app_role_id: role.id };
+            let wanted = RequiredAppRole { resource_app_id: resource.app_id, app_role_id: role.id };
             if !required.contains(&wanted) {
                 required.push(wanted);
             }
@@ -686,29 +694,26 @@ impl<'a> DirectoryAdmin<'a> {
                 application.app_id, tenant.display_name
             )));
         }
-        let resource = self
-            .store
-            .list_service_principals(tenant.id)
-            .await?
-            .into_iter()
-            .find(|principal| principal.app_id == THREAT_PROTECTION.app_id)
-            .ok_or_else(|| {
-                AdminError::Refused(format!(
-                    "tenant {} has no {} service principal",
-                    tenant.id, THREAT_PROTECTION.display_name
-                ))
-            })?;
+        // Each requested role of a built-in resource, granted on that resource's service
+        // principal in the tenant.
+        let principals = self.store.list_service_principals(tenant.id).await?;
         let mut roles = Vec::new();
-        for required in application.required_app_roles.iter().filter(|r| r.resource_app_id == THREAT_PROTECTION.app_id)
-        {
-            roles.push((required.app_role_id, ObjectId::from_uuid(new_guid()?)));
+        for required in &application.required_app_roles {
+            let Some(resource) = built_in_resource(required.resource_app_id) else { continue };
+            let principal = principals.iter().find(|p| p.app_id == resource.app_id).ok_or_else(|| {
+                AdminError::Refused(format!("tenant {} has no {} service principal", tenant.id, resource.display_name))
+            })?;
+            roles.push(RoleGrant {
+                resource_service_principal_id: principal.object_id,
+                app_role_id: required.app_role_id,
+                assignment_id: ObjectId::from_uuid(new_guid()?),
+            });
         }
         let grant = ConsentGrant {
             tenant_id: tenant.id,
             app_id: application.app_id,
             new_service_principal_id: ObjectId::from_uuid(new_guid()?),
             service_principal_display_name: application.display_name.to_string(),
-            resource_service_principal_id: resource.object_id,
             roles,
             at: self.now(),
             consented_by: self.actor.name().to_owned(),
@@ -758,10 +763,28 @@ impl<'a> DirectoryAdmin<'a> {
         let tenant = self.get_tenant(tenant).await?;
         let principals = self.store.list_service_principals(tenant.id).await?;
         let assignments = self.store.list_app_role_assignments(tenant.id).await?;
-        let resource = principals.iter().find(|p| p.app_id == THREAT_PROTECTION.app_id).map(|p| p.object_id);
+        // The role values held, resource by resource in their catalogue order.
+        let assignments = &assignments;
+        let principals = &principals;
+        let held = |principal: &ServicePrincipal| -> Vec<&'static str> {
+            BUILT_IN_RESOURCES
+                .into_iter()
+                .flat_map(|resource| {
+                    let resource_id = principals.iter().find(|p| p.app_id == resource.app_id).map(|p| p.object_id);
+                    resource.roles.iter().filter(move |role| {
+                        assignments.iter().any(|a| {
+                            a.principal_id == principal.object_id
+                                && Some(a.resource_id) == resource_id
+                                && a.app_role_id == role.id
+                        })
+                    })
+                })
+                .map(|role| role.value)
+                .collect()
+        };
         Ok(principals
             .iter()
-            .filter(|principal| principal.app_id != THREAT_PROTECTION.app_id)
+            .filter(|principal| built_in_resource(principal.app_id).is_none())
             .map(|principal| ConsentStatus {
                 tenant_id: tenant.id,
                 app_id: principal.app_id,
@@ -769,18 +792,7 @@ impl<'a> DirectoryAdmin<'a> {
                 service_principal_id: principal.object_id,
                 consented_by: principal.consented_by.clone(),
                 consented_at: principal.consented_at,
-                roles: THREAT_PROTECTION
-                    .roles
-                    .iter()
-                    .filter(|role| {
-                        assignments.iter().any(|a| {
-                            a.principal_id == principal.object_id
-                                && Some(a.resource_id) == resource
-                                && a.app_role_id == role.id
-                        })
-                    })
-                    .map(|role| role.value)
-                    .collect(),
+                roles: held(principal),
             })
             .collect())
     }

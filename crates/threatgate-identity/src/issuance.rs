@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use threatgate_domain::{AppId, THREAT_PROTECTION, Tenant, TenantId, TenantSegment};
+use threatgate_domain::{AppId, BuiltInResource, Tenant, TenantId, TenantSegment, built_in_resource_named};
 use threatgate_proto::AccessTokenClaims;
 use time::{Duration, OffsetDateTime};
 
@@ -175,13 +175,13 @@ pub fn issue_client_credentials(
     };
 
     // 6. The resource (1002012, 70011, 700022, 500011).
-    let audience = match endpoint {
+    let (resource, audience) = match endpoint {
         TokenEndpoint::V2 => audience_from_scope(requested)?,
         TokenEndpoint::V1 => audience_from_resource(requested, tenant)?,
     };
 
-    // 7. The token.
-    let roles: Vec<String> = view.threat_protection_roles(tenant.id, app_id).into_iter().map(str::to_owned).collect();
+    // 7. The token, with the roles of that resource.
+    let roles: Vec<String> = view.roles(tenant.id, app_id, resource).into_iter().map(str::to_owned).collect();
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
     let issued_at = now - BACKDATE;
     let expires = now + LIFETIME;
@@ -284,9 +284,9 @@ fn verify_secret(
     }
 }
 
-/// The token audience for a v2 `scope`: exactly one resource, with `/.default`, ignoring OIDC
-/// scopes next to it.
-fn audience_from_scope(scope: &str) -> Result<String, AadError> {
+/// The resource and token audience for a v2 `scope`: exactly one built-in resource, with
+/// `/.default`, ignoring OIDC scopes next to it.
+fn audience_from_scope(scope: &str) -> Result<(&'static BuiltInResource, String), AadError> {
     let resources: Vec<&str> = scope.split_whitespace().filter(|item| !OIDC_SCOPES.contains(item)).collect();
     let [single] = resources.as_slice() else {
         return Err(if resources.is_empty() {
@@ -297,28 +297,21 @@ fn audience_from_scope(scope: &str) -> Result<String, AadError> {
     };
     let identifier =
         single.strip_suffix("/.default").ok_or_else(|| AadError::ScopeWithoutDefault { scope: excerpt(scope) })?;
-    if !THREAT_PROTECTION.is_identified_by(identifier) {
-        return Err(AadError::InvalidScope { scope: excerpt(single) });
-    }
-    Ok(canonical_audience(identifier))
+    let resource =
+        built_in_resource_named(identifier).ok_or_else(|| AadError::InvalidScope { scope: excerpt(single) })?;
+    Ok((resource, canonical_audience(resource, identifier)))
 }
 
-/// The token audience for a v1 `resource`.
-fn audience_from_resource(resource: &str, tenant: &Tenant) -> Result<String, AadError> {
-    if !THREAT_PROTECTION.is_identified_by(resource) {
-        return Err(AadError::ResourceNotFound {
-            resource: excerpt(resource),
-            tenant: tenant.display_name.to_string(),
-        });
-    }
-    Ok(canonical_audience(resource))
+/// The resource and token audience for a v1 `resource`.
+fn audience_from_resource(resource: &str, tenant: &Tenant) -> Result<(&'static BuiltInResource, String), AadError> {
+    let found = built_in_resource_named(resource).ok_or_else(|| AadError::ResourceNotFound {
+        resource: excerpt(resource),
+        tenant: tenant.display_name.to_string(),
+    })?;
+    Ok((found, canonical_audience(found, resource)))
 }
 
 /// `aud` is the resource as named: its application id when named by id, else its URI.
-fn canonical_audience(identifier: &str) -> String {
-    if AppId::parse(identifier).is_some() {
-        THREAT_PROTECTION.app_id.to_string()
-    } else {
-        THREAT_PROTECTION.identifier_uri.to_owned()
-    }
+fn canonical_audience(resource: &BuiltInResource, identifier: &str) -> String {
+    if AppId::parse(identifier).is_some() { resource.app_id.to_string() } else { resource.identifier_uri.to_owned() }
 }

@@ -6,7 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use threatgate_domain::{AppId, ObjectId, Permission, THREAT_PROTECTION, TenantId, TenantScope};
+use threatgate_domain::{
+    AppId, BUILT_IN_RESOURCES, BuiltInResource, MICROSOFT_GRAPH, ObjectId, Permission, TenantId, TenantScope,
+};
 use threatgate_proto::AccessTokenClaims;
 use time::OffsetDateTime;
 
@@ -20,6 +22,8 @@ const MAX_TOKEN_LENGTH: usize = 16 * 1024;
 /// A caller whose token verified, with the roles it holds now (token ∩ current grants).
 #[derive(Debug, Clone)]
 pub struct VerifiedCaller {
+    /// The resource the token is for (its audience).
+    pub resource: &'static BuiltInResource,
     pub tenant: TenantId,
     pub app_id: AppId,
     pub app_name: String,
@@ -31,7 +35,8 @@ pub struct VerifiedCaller {
 impl VerifiedCaller {
     /// The tenant scope with permission `P`, if the caller holds one of its roles.
     pub fn authorize<P: Permission>(&self) -> Option<TenantScope<P>> {
-        let allowed = P::ROLES.iter().any(|role| self.roles.contains(role));
+        let allowed =
+            self.resource.app_id == P::RESOURCE.app_id && P::ROLES.iter().any(|role| self.roles.contains(role));
         (allowed && (self.own_application || !P::OWN_APPLICATION_ONLY))
             .then(|| TenantScope::from_verified_token(self.tenant, self.app_id, self.app_name.clone()))
     }
@@ -97,9 +102,16 @@ pub fn verify_bearer(snapshot: &Snapshot, token: &str, now: OffsetDateTime) -> R
     if now < claims.nbf - SKEW_SECONDS {
         return Err(BearerError::NotYetValid);
     }
-    if !(claims.aud == THREAT_PROTECTION.identifier_uri || claims.aud == THREAT_PROTECTION.app_id.to_string()) {
-        return Err(BearerError::Audience);
-    }
+    // Exactly as issued: the resource's URI or application id (Graph's also with a trailing
+    // slash, which Graph accepts).
+    let resource = BUILT_IN_RESOURCES
+        .into_iter()
+        .find(|r| {
+            claims.aud == r.identifier_uri
+                || claims.aud == r.app_id.to_string()
+                || (r.app_id == MICROSOFT_GRAPH.app_id && claims.aud.strip_suffix('/') == Some(r.identifier_uri))
+        })
+        .ok_or(BearerError::Audience)?;
     let tenant = TenantId::parse(&claims.tid).ok_or(BearerError::Issuer)?;
     if claims.iss != format!("https://sts.windows.net/{tenant}/") {
         return Err(BearerError::Issuer);
@@ -113,20 +125,22 @@ pub fn verify_bearer(snapshot: &Snapshot, token: &str, now: OffsetDateTime) -> R
     if principal.principal.object_id != object_id {
         return Err(BearerError::Revoked);
     }
-    let granted = directory.threat_protection_roles(tenant, app_id);
-    if granted.is_empty() {
+    // No role of any resource left: the consent was withdrawn. (Roles of another resource
+    // only: the caller is known, and the API answers that it lacks the roles.)
+    if BUILT_IN_RESOURCES.into_iter().all(|r| directory.roles(tenant, app_id, r).is_empty()) {
         return Err(BearerError::Revoked);
     }
+    let granted = directory.roles(tenant, app_id, resource);
     let roles = claims
         .roles
         .iter()
-        .filter_map(|name| THREAT_PROTECTION.find_role(name).map(|role| role.value))
+        .filter_map(|name| resource.find_role(name).map(|role| role.value))
         .filter(|value| granted.contains(value))
         .collect();
     let application = directory.application(app_id).map(|entry| &entry.application);
     let app_name = application.map(|a| a.display_name.to_string()).unwrap_or_default();
     let own_application = application.is_some_and(|a| a.home_tenant_id == tenant);
-    Ok(VerifiedCaller { tenant, app_id, app_name, roles, own_application })
+    Ok(VerifiedCaller { resource, tenant, app_id, app_name, roles, own_application })
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, BearerError> {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use threatgate_domain::{
-    AppId, AppRoleId, Application, ClientSecretRecord, ObjectId, ServicePrincipal, THREAT_PROTECTION, Tenant, TenantId,
+    AppId, AppRoleId, Application, BuiltInResource, ClientSecretRecord, ObjectId, ServicePrincipal, Tenant, TenantId,
     TenantSegment,
 };
 use threatgate_store::DirectoryData;
@@ -127,17 +127,17 @@ impl DirectoryView {
         self.principals.get(&(tenant, app_id))
     }
 
-    /// The Threat Protection role values the application's service principal holds in
+    /// The role values of `resource` that the application's service principal holds in
     /// `tenant`, in the resource's catalogue order.
-    pub fn threat_protection_roles(&self, tenant: TenantId, app_id: AppId) -> Vec<&'static str> {
+    pub fn roles(&self, tenant: TenantId, app_id: AppId, resource: &BuiltInResource) -> Vec<&'static str> {
         let Some(client) = self.service_principal(tenant, app_id) else {
             return Vec::new();
         };
-        let Some(resource) = self.service_principal(tenant, THREAT_PROTECTION.app_id) else {
+        let Some(resource_principal) = self.service_principal(tenant, resource.app_id) else {
             return Vec::new();
         };
-        let held = client.roles_by_resource.get(&resource.principal.object_id);
-        THREAT_PROTECTION
+        let held = client.roles_by_resource.get(&resource_principal.principal.object_id);
+        resource
             .roles
             .iter()
             .filter(|role| held.is_some_and(|ids| ids.contains(&role.id)))

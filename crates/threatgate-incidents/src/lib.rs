@@ -5,6 +5,7 @@
 mod alert_events;
 mod alerts;
 mod documents;
+pub mod graph;
 mod update;
 
 pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};

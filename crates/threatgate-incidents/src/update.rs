@@ -142,6 +142,84 @@ impl IncidentUpdate {
     }
 }
 
+impl IncidentUpdate {
+    /// Reads a Microsoft Graph PATCH body (`graph-security-api.md` §6.3): Graph's names
+    /// (`customTags`) and enum members (`truePositive`, `notMalicious`; any case, as clients
+    /// send PascalCase too), checked by the same rules as the Threat Protection API's.
+    pub fn from_graph_json(body: &Value) -> Result<Self, UpdateError> {
+        let object: &Map<String, Value> =
+            body.as_object().ok_or_else(|| UpdateError::Body("The request body must be a JSON object.".into()))?;
+        let mut translated = Map::new();
+        let member = |key: &str, value: &Value, names: &[&str]| -> Result<Value, UpdateError> {
+            let text = string(key, value)?;
+            names
+                .iter()
+                .find(|name| name.eq_ignore_ascii_case(text))
+                .map(|name| Value::String((*name).to_owned()))
+                .ok_or_else(|| UpdateError::Input(format!("Invalid input '{}' for {key}.", cut(text))))
+        };
+        for (key, value) in object {
+            match key.as_str() {
+                "assignedTo" => {
+                    translated.insert(key.clone(), value.clone());
+                }
+                "status" => {
+                    translated
+                        .insert(key.clone(), member(key, value, &["Active", "InProgress", "Resolved", "Redirected"])?);
+                }
+                "classification" => {
+                    let names = ["Unknown", "FalsePositive", "TruePositive", "InformationalExpectedActivity"];
+                    translated.insert(key.clone(), member(key, value, &names)?);
+                }
+                "determination" => {
+                    // Graph's members, then the Threat Protection names they stand for.
+                    let text = string(key, value)?;
+                    let mtp = match text.to_ascii_lowercase().as_str() {
+                        "unknown" => "NotAvailable",
+                        "notmalicious" => "Clean",
+                        "notenoughdatatovalidate" => "NoEnoughDataToValidate",
+                        _ => text,
+                    };
+                    let names = [
+                        "NotAvailable",
+                        "Apt",
+                        "Malware",
+                        "SecurityPersonnel",
+                        "SecurityTesting",
+                        "UnwantedSoftware",
+                        "Other",
+                        "MultiStagedAttack",
+                        "MaliciousUserActivity",
+                        "CompromisedAccount",
+                        "Phishing",
+                        "LineOfBusinessApplication",
+                        "ConfirmedActivity",
+                        "Clean",
+                        "NoEnoughDataToValidate",
+                    ];
+                    translated.insert(key.clone(), member(key, &Value::String(mtp.to_owned()), &names)?);
+                }
+                "customTags" => {
+                    translated.insert("tags".into(), value.clone());
+                }
+                key if key.starts_with("@odata.") => {}
+                "displayName" | "description" | "severity" | "resolvingComment" | "summary" => {
+                    return Err(UpdateError::Input(format!(
+                        "Threatgate does not change an incident's {key}; updatable: assignedTo, classification, determination, status, customTags."
+                    )));
+                }
+                other => {
+                    return Err(UpdateError::Body(format!(
+                        "Invalid request body: '{}' is not a property of microsoft.graph.security.incident that PATCH takes.",
+                        cut(other)
+                    )));
+                }
+            }
+        }
+        Self::from_json(&Value::Object(translated))
+    }
+}
+
 fn string<'a>(key: &str, value: &'a Value) -> Result<&'a str, UpdateError> {
     value.as_str().ok_or_else(|| UpdateError::Body(format!("{key} must be a string.")))
 }
@@ -217,6 +295,29 @@ pub fn apply_update(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn graph_bodies_read_in_graphs_names_and_either_case() {
+        // The docs' example (PascalCase) and the SDK's (camelCase) mean the same.
+        for body in [
+            json!({"classification": "TruePositive", "determination": "MultiStagedAttack", "customTags": ["Demo"]}),
+            json!({"@odata.type": "#microsoft.graph.security.incident", "classification": "truePositive", "customTags": ["Demo"], "determination": "multiStagedAttack"}),
+        ] {
+            let update = IncidentUpdate::from_graph_json(&body).unwrap();
+            assert_eq!(update.classification, Some(Classification::TruePositive));
+            assert_eq!(update.determination, Some(Determination::MultiStagedAttack));
+            assert_eq!(update.tags, Some(vec!["Demo".to_owned()]));
+        }
+        let update = IncidentUpdate::from_graph_json(&json!({"status": "inProgress", "determination": "notMalicious"}));
+        assert_eq!(
+            update.as_ref().map(|u| (u.status, u.determination)),
+            Ok((Some(IncidentStatus::InProgress), Some(Determination::Clean)))
+        );
+        let refused = IncidentUpdate::from_graph_json(&json!({"severity": "high"})).unwrap_err();
+        assert!(refused.to_string().contains("does not change an incident's severity"), "{refused}");
+        assert!(matches!(IncidentUpdate::from_graph_json(&json!({"tags": []})), Err(UpdateError::Body(_))));
+        assert!(matches!(IncidentUpdate::from_graph_json(&json!({"status": "closed"})), Err(UpdateError::Input(_))));
+    }
 
     #[test]
     fn the_documented_example_body_is_accepted() {

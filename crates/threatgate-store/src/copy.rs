@@ -7,12 +7,10 @@
 //! applications, secrets, incidents…), secret hashes, sealed signing keys. Service principals
 //! created by a consent take the consent's time as their creation time.
 
-use std::collections::BTreeMap;
-
-use threatgate_domain::{AppRoleId, ObjectId, THREAT_PROTECTION, TenantId};
+use threatgate_domain::{TenantId, built_in_resource};
 use threatgate_hunting::schema;
 
-use crate::{ConsentGrant, EventRow, Store, StoreError};
+use crate::{ConsentGrant, EventRow, RoleGrant, Store, StoreError};
 
 /// Incidents (or log records) per page.
 const PAGE: u32 = 5_000;
@@ -148,7 +146,7 @@ async fn refuse_unless_empty(to: &dyn Store) -> Result<(), CopyError> {
 
 async fn copy_directory(from: &dyn Store, to: &dyn Store, report: &mut CopyReport) -> Result<(), CopyError> {
     let data = from.load_directory().await?;
-    let is_built_in = |app_id| app_id == THREAT_PROTECTION.app_id;
+    let is_built_in = |app_id| built_in_resource(app_id).is_some();
     for tenant in &data.tenants {
         let built_in: Vec<_> = data
             .service_principals
@@ -182,36 +180,31 @@ async fn copy_directory(from: &dyn Store, to: &dyn Store, report: &mut CopyRepor
         to.insert_certificate_credential(certificate).await?;
         report.certificates += 1;
     }
-    // Every consent: a service principal of an application with its grants, per resource.
+    // Every consent: a service principal of an application with its grants.
     for principal in data.service_principals.iter().filter(|p| !is_built_in(p.app_id)) {
-        let mut by_resource: BTreeMap<ObjectId, Vec<(AppRoleId, ObjectId)>> = BTreeMap::new();
-        for assignment in data.app_role_assignments.iter().filter(|a| a.principal_id == principal.object_id) {
-            by_resource.entry(assignment.resource_id).or_default().push((assignment.app_role_id, assignment.id));
-        }
-        if by_resource.is_empty() && principal.consented_by.is_none() {
+        let roles: Vec<RoleGrant> = data
+            .app_role_assignments
+            .iter()
+            .filter(|a| a.principal_id == principal.object_id)
+            .map(|a| RoleGrant {
+                resource_service_principal_id: a.resource_id,
+                app_role_id: a.app_role_id,
+                assignment_id: a.id,
+            })
+            .collect();
+        if roles.is_empty() && principal.consented_by.is_none() {
             continue; // a home service principal nobody consented for: copied with its application
         }
-        if by_resource.is_empty() {
-            let resource = data
-                .service_principals
-                .iter()
-                .find(|p| p.tenant_id == principal.tenant_id && is_built_in(p.app_id))
-                .ok_or_else(|| CopyError::Inconsistent(format!("tenant {} has no resource", principal.tenant_id)))?;
-            by_resource.insert(resource.object_id, Vec::new());
-        }
-        for (resource, roles) in by_resource {
-            let grant = ConsentGrant {
-                tenant_id: principal.tenant_id,
-                app_id: principal.app_id,
-                new_service_principal_id: principal.object_id,
-                service_principal_display_name: principal.display_name.clone(),
-                resource_service_principal_id: resource,
-                roles,
-                at: principal.consented_at.unwrap_or(principal.created_at),
-                consented_by: principal.consented_by.clone().unwrap_or_else(|| "(not recorded)".into()),
-            };
-            to.grant_consent(&grant).await?;
-        }
+        let grant = ConsentGrant {
+            tenant_id: principal.tenant_id,
+            app_id: principal.app_id,
+            new_service_principal_id: principal.object_id,
+            service_principal_display_name: principal.display_name.clone(),
+            roles,
+            at: principal.consented_at.unwrap_or(principal.created_at),
+            consented_by: principal.consented_by.clone().unwrap_or_else(|| "(not recorded)".into()),
+        };
+        to.grant_consent(&grant).await?;
         report.consents += 1;
     }
     Ok(())

@@ -29,7 +29,7 @@ pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
     ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal,
-    HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore, QuotaCount, QuotaStore, RowSink,
-    SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey,
-    TransferStore, UpdateOutcome,
+    HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore, QuotaCount, QuotaStore,
+    RoleGrant, RowSink, SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent,
+    TenantKey, TransferStore, UpdateOutcome,
 };

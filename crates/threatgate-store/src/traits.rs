@@ -41,13 +41,21 @@ pub struct ConsentGrant {
     /// Used only when the service principal does not exist yet.
     pub new_service_principal_id: ObjectId,
     pub service_principal_display_name: String,
-    /// The resource's service principal in `tenant_id`.
-    pub resource_service_principal_id: ObjectId,
-    /// Each role with the id its assignment gets if it is new.
-    pub roles: Vec<(AppRoleId, ObjectId)>,
+    /// Each role granted: the resource's service principal in `tenant_id`, the role, and the
+    /// id its assignment gets if it is new.
+    pub roles: Vec<RoleGrant>,
     pub at: OffsetDateTime,
     /// Who consented: a user's UPN, or `threatgate` for the administration command line.
     pub consented_by: String,
+}
+
+/// One application role of a consent: the resource's service principal, the role, and the id
+/// its assignment gets if it is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleGrant {
+    pub resource_service_principal_id: ObjectId,
+    pub app_role_id: AppRoleId,
+    pub assignment_id: ObjectId,
 }
 
 /// The directory: tenants, users, applications, credentials, service principals and grants.

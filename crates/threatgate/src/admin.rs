@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
-use threatgate_domain::{Application, THREAT_PROTECTION};
+use threatgate_domain::{Application, built_in_resource, built_in_role};
 use threatgate_identity::{Actor, DirectoryAdmin, SecretHasher, SystemClock};
 use threatgate_server::DataDir;
 use threatgate_store::Store;
@@ -128,12 +128,15 @@ struct ApplicationOutput<'a> {
     permissions: Vec<&'static str>,
 }
 
+/// The application's permissions (role values, unique across the built-in resources),
+/// resource by resource.
 fn permissions_of(application: &Application) -> Vec<&'static str> {
     application
         .required_app_roles
         .iter()
-        .filter(|required| required.resource_app_id == THREAT_PROTECTION.app_id)
-        .filter_map(|required| THREAT_PROTECTION.find_role_by_id(required.app_role_id).map(|role| role.value))
+        .filter_map(|required| {
+            built_in_resource(required.resource_app_id)?.find_role_by_id(required.app_role_id).map(|role| role.value)
+        })
         .collect()
 }
 
@@ -317,8 +320,13 @@ async fn permission(command: PermissionCommand, json: bool) -> anyhow::Result<()
     };
     let permissions = permissions_of(&application);
     emit(json, &permissions, || {
-        let mut text: String =
-            permissions.iter().map(|p| format!("{} / {p} (Application)\n", THREAT_PROTECTION.display_name)).collect();
+        let mut text: String = permissions
+            .iter()
+            .map(|p| {
+                let resource = built_in_role(p).map_or("", |(resource, _)| resource.display_name);
+                format!("{resource} / {p} (Application)\n")
+            })
+            .collect();
         text.push_str("Consent is needed in each tenant before tokens carry new permissions: threatgate consent grant --tenant T --app A");
         text
     })

@@ -83,7 +83,14 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
     admin
         .add_permissions(
             app_id,
-            &["Incident.Read.All".into(), "Incident.ReadWrite.All".into(), "AdvancedHunting.Read.All".into()],
+            &[
+                "Incident.Read.All".into(),
+                "Incident.ReadWrite.All".into(),
+                "AdvancedHunting.Read.All".into(),
+                // The same data through Microsoft Graph's security API.
+                "SecurityIncident.ReadWrite.All".into(),
+                "ThreatHunting.Read.All".into(),
+            ],
         )
         .await?;
     // "Grant admin consent for Fabrikam", as the partner guide does in the home tenant.

@@ -187,7 +187,7 @@ fn non_empty(text: &str, otherwise: &str) -> String {
 }
 
 /// What a caller finding the store busy is told to wait.
-const BUSY_RETRY_AFTER_SECONDS: u64 = 2;
+pub(super) const BUSY_RETRY_AFTER_SECONDS: u64 = 2;
 
 impl From<threatgate_store::StoreError> for ApiFailure {
     fn from(error: threatgate_store::StoreError) -> Self {

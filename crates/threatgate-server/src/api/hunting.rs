@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use threatgate_domain::{RunHunting, Ticks};
+use threatgate_domain::{RunHunting, TenantScope, Ticks};
 use threatgate_hunting::plan::Field;
 use threatgate_store::{HuntLimits, HuntRefusal};
 
@@ -36,22 +36,66 @@ pub async fn run(
     body: Body,
 ) -> Result<Response, ApiFailure> {
     throttle(&state, &scope, Api::AdvancedHunting)?;
-    let bytes: Bytes =
-        axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_BODY_BYTES))?;
+    let bytes = read_body(body).await?;
     let request: RunRequest = serde_json::from_slice(&bytes).map_err(|error| {
         ApiFailure::InvalidRequestBody(format!("The body must be a JSON object with the query in \"Query\": {error}."))
     })?;
+    let answer = execute(&state, &scope, &request.query).await?;
+    let schema: Vec<Value> =
+        answer.fields.iter().map(|f| json!({"Name": f.name, "Type": f.ty.schema_name()})).collect();
+    let stats = json!({
+        "ExecutionTime": answer.elapsed.as_secs_f64(),
+        "dataset_statistics": [{"table_row_count": answer.rows, "table_size": answer.results.len()}],
+    });
+    let head = format!("{{\"Stats\":{stats},\"Schema\":{},\"Results\":", Value::Array(schema));
+    Ok(answer.respond(head, &request.query))
+}
+
+/// The body of a hunting request, up to its limit.
+pub(super) async fn read_body(body: Body) -> Result<Bytes, ApiFailure> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_BODY_BYTES))
+}
+
+/// A query's answer: its columns, and its rows already written as the `Results` array.
+pub(super) struct HuntAnswer {
+    pub fields: Vec<Field>,
+    pub rows: u64,
+    pub results: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl HuntAnswer {
+    /// The response: `head` (the object up to the results' key), the results, `}`; the
+    /// access log notes the row count and the query.
+    pub fn respond(self, head: String, query: &str) -> Response {
+        let rows = self.rows;
+        // The results, up to `max_result_bytes`, are written once and sent as they are.
+        let chunks: [Result<Bytes, std::convert::Infallible>; 3] =
+            [Ok(Bytes::from(head)), Ok(Bytes::from(self.results)), Ok(Bytes::from_static(b"}"))];
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        let response = ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
+        noted(response, Vec::new(), format!("{rows} rows"), Some(query.chars().take(2_000).collect()))
+    }
+}
+
+/// Parses, binds and runs `query` over the tenant's events, within the hunting limits and the
+/// tenant's fair share of places; every refusal in the service's wording.
+pub(super) async fn execute(
+    state: &AppState,
+    scope: &TenantScope<RunHunting>,
+    query: &str,
+) -> Result<HuntAnswer, ApiFailure> {
     let started = Instant::now();
-    let plan = threatgate_hunting::parse(&request.query)
+    let plan = threatgate_hunting::parse(query)
         .and_then(|query| threatgate_hunting::bind(&query))
-        .map_err(|error| ApiFailure::BadRequest(error.describe(&request.query)))?;
+        .map_err(|error| ApiFailure::BadRequest(error.describe(query)))?;
     let _place = state.hunt_gate.enter(scope.tenant()).await.map_err(busy)?;
     let limits =
         HuntLimits { max_rows: state.hunting.max_rows, timeout: Duration::from_secs(state.hunting.timeout_seconds) };
     let now = Ticks::at(state.clock.now());
     let mut results = ResultsWriter::new(&plan.fields(), state.hunting.max_result_bytes);
     let mut sink = |row| results.push(row);
-    let outcome = state.store.stream_hunt(&scope, &plan, now, limits, &mut sink).await?;
+    let outcome = state.store.stream_hunt(scope, &plan, now, limits, &mut sink).await?;
     let fields = match outcome {
         Ok(fields) => fields,
         Err(HuntRefusal::TooManyRows) => {
@@ -70,18 +114,7 @@ pub async fn run(
         Err(HuntRefusal::Invalid(message)) => return Err(ApiFailure::BadRequest(format!("Semantic error: {message}"))),
     };
     let (rows, results) = results.finish();
-    let schema: Vec<Value> = fields.iter().map(|f| json!({"Name": f.name, "Type": f.ty.schema_name()})).collect();
-    let stats = json!({
-        "ExecutionTime": started.elapsed().as_secs_f64(),
-        "dataset_statistics": [{"table_row_count": rows, "table_size": results.len()}],
-    });
-    // The results, up to `max_result_bytes`, are written once and sent as they are.
-    let head = format!("{{\"Stats\":{stats},\"Schema\":{},\"Results\":", Value::Array(schema));
-    let chunks: [Result<Bytes, std::convert::Infallible>; 3] =
-        [Ok(Bytes::from(head)), Ok(Bytes::from(results)), Ok(Bytes::from_static(b"}"))];
-    let body = Body::from_stream(futures_util::stream::iter(chunks));
-    let response = ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response();
-    Ok(noted(response, Vec::new(), format!("{rows} rows"), Some(request.query.chars().take(2_000).collect())))
+    Ok(HuntAnswer { fields, rows, results, elapsed: started.elapsed() })
 }
 
 /// A query that may not start now: 429 with `Retry-After`, whoever holds the places.

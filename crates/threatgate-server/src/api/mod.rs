@@ -1,10 +1,11 @@
 //! The Threat Protection API (`threat-protection-api.md` sections 2–6, 8, 9): incidents behind
 //! bearer tokens, under `/api` and `/api/v1.0`, and the ingestion path for a tenant's own
-//! detection sources.
+//! detection sources; and Microsoft Graph's security API over the same data (`graph.rs`).
 
 pub mod access;
 mod auth;
 mod errors;
+mod graph;
 mod hunting;
 mod incidents;
 mod ingest;
@@ -31,6 +32,21 @@ pub fn router(state: AppState) -> Router<AppState> {
             .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts))
             .route(&format!("{prefix}/ingest/events/{{table}}"), post(ingest::ingest_events))
             .route(&format!("{prefix}/advancedhunting/run"), post(hunting::run));
+    }
+    // Microsoft Graph's security API over the same data, under /v1.0 and /beta.
+    for version in ["/v1.0", "/beta"] {
+        router = router
+            .route(&format!("{version}/security/incidents"), get(graph::list_incidents))
+            .route(
+                &format!("{version}/security/incidents/{{id}}"),
+                get(graph::get_incident).patch(graph::update_incident),
+            )
+            .route(&format!("{version}/security/incidents/{{id}}/comments"), post(graph::comment_incident))
+            .route(&format!("{version}/security/runHuntingQuery"), post(graph::run_hunting_query))
+            .route(
+                &format!("{version}/security/microsoft.graph.security.runHuntingQuery"),
+                post(graph::run_hunting_query),
+            );
     }
     router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, ObjectId, THREAT_PROTECTION};
+use threatgate_domain::{AppId, Application, BUILT_IN_RESOURCES, ObjectId, THREAT_PROTECTION};
 use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, directory_admin, sign_in_redirect};
@@ -193,9 +193,9 @@ struct OverviewPage {
     redirect_uris: String,
     multi_tenant: bool,
     consent_link: String,
-    resource: &'static str,
     /// value, display name, granted in the home tenant
-    permissions: Vec<(&'static str, &'static str, bool)>,
+    /// resource, value, display name, granted in the home tenant
+    permissions: Vec<(&'static str, &'static str, &'static str, bool)>,
     /// Id, description, hint, end date, state, whether it needs rotating.
     secrets: Vec<(String, String, String, String, String, bool)>,
     /// Id, description, thumbprint, end date, state, whether it needs rotating.
@@ -227,13 +227,23 @@ pub async fn overview(
         Ok(application) => application,
         Err(response) => return response,
     };
-    let granted = state.identity.snapshot().directory.threat_protection_roles(session.tenant_id, application.app_id);
-    // In the resource's catalogue order, whatever order they were added in.
-    let permissions = THREAT_PROTECTION
-        .roles
-        .iter()
-        .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
-        .map(|role| (role.value, role.display_name, granted.contains(&role.value)))
+    let snapshot = state.identity.snapshot();
+    // Resource by resource, in each one's catalogue order, whatever order they were added in.
+    let permissions = BUILT_IN_RESOURCES
+        .into_iter()
+        .flat_map(|resource| {
+            let granted = snapshot.directory.roles(session.tenant_id, application.app_id, resource);
+            resource
+                .roles
+                .iter()
+                .filter(|role| {
+                    application
+                        .required_app_roles
+                        .iter()
+                        .any(|r| r.resource_app_id == resource.app_id && r.app_role_id == role.id)
+                })
+                .map(move |role| (resource.display_name, role.value, role.display_name, granted.contains(&role.value)))
+        })
         .collect();
     let now = state.clock.now();
     let store = &state.store;
@@ -276,7 +286,6 @@ pub async fn overview(
                 "{}/common/oauth2/authorize?prompt=consent&client_id={}&response_type=code&sso_reload=true",
                 state.public_url, application.app_id
             ),
-            resource: THREAT_PROTECTION.display_name,
             permissions,
             secrets_need_rotation: secrets.iter().chain(&certificates).any(|s| s.5),
             secrets,
@@ -319,11 +328,15 @@ pub async fn add_permission_form(
     };
     let search = query.api.unwrap_or_default().trim().chars().take(256).collect::<String>();
     let needle = search.to_lowercase();
-    let found = needle.len() >= 3
-        && (THREAT_PROTECTION.display_name.to_lowercase().contains(&needle)
-            || THREAT_PROTECTION.identifier_uri.contains(&needle)
-            || THREAT_PROTECTION.app_id.to_string() == needle);
-    let roles = THREAT_PROTECTION
+    let resource = BUILT_IN_RESOURCES.into_iter().find(|resource| {
+        needle.len() >= 3
+            && (resource.display_name.to_lowercase().contains(&needle)
+                || resource.identifier_uri.contains(&needle)
+                || resource.app_id.to_string() == needle)
+    });
+    let found = resource.is_some();
+    let resource = resource.unwrap_or(&THREAT_PROTECTION);
+    let roles = resource
         .roles
         .iter()
         .map(|role| {
@@ -338,8 +351,8 @@ pub async fn add_permission_form(
             app_id: application.app_id.to_string(),
             search,
             found,
-            resource: THREAT_PROTECTION.display_name,
-            resource_uri: THREAT_PROTECTION.identifier_uri,
+            resource: resource.display_name,
+            resource_uri: resource.identifier_uri,
             roles,
         },
     )

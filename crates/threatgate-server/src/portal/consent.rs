@@ -9,7 +9,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment};
+use threatgate_domain::{AppId, Application, BUILT_IN_RESOURCES, THREAT_PROTECTION, TenantSegment};
 use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, sign_in_redirect};
@@ -25,8 +25,8 @@ struct ConsentPage {
     app_id: String,
     publisher: String,
     tenant_name: String,
-    permissions: Vec<(String, String)>,
-    resource: &'static str,
+    /// display name, value, resource
+    permissions: Vec<(String, String, &'static str)>,
     redirect_uri: String,
     state: String,
     flow: &'static str,
@@ -130,11 +130,20 @@ async fn show(
         .map(|t| format!("{} ({})", t.display_name, t.initial_domain))
         .unwrap_or_default();
     // In the resource's catalogue order, whatever order they were added in.
-    let permissions = THREAT_PROTECTION
-        .roles
-        .iter()
-        .filter(|role| application.required_app_roles.iter().any(|r| r.app_role_id == role.id))
-        .map(|role| (role.display_name.to_owned(), role.value.to_owned()))
+    let permissions = BUILT_IN_RESOURCES
+        .into_iter()
+        .flat_map(|resource| {
+            resource
+                .roles
+                .iter()
+                .filter(|role| {
+                    application
+                        .required_app_roles
+                        .iter()
+                        .any(|r| r.resource_app_id == resource.app_id && r.app_role_id == role.id)
+                })
+                .map(|role| (role.display_name.to_owned(), role.value.to_owned(), resource.display_name))
+        })
         .collect();
     page(
         StatusCode::OK,
@@ -146,7 +155,6 @@ async fn show(
             publisher,
             tenant_name: home.display_name.to_string(),
             permissions,
-            resource: THREAT_PROTECTION.display_name,
             redirect_uri,
             state: query.state.unwrap_or_default(),
             flow,

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::Value;
-use threatgate_domain::{THREAT_PROTECTION, TenantId};
+use threatgate_domain::{TenantId, built_in_resource_named};
 
 use super::message;
 use super::session::{PRE_SESSION_COOKIE, PortalSession, constant_time_equal, cookie, set_cookie};
@@ -131,7 +131,10 @@ fn inspect(state: &AppState, token: &str) -> Result<Decoded, String> {
     let aud = payload.get("aud").and_then(Value::as_str).unwrap_or_default();
     let checks = vec![
         (
-            "Threat Protection API".to_owned(),
+            match &verdict {
+                Ok(caller) => caller.resource.display_name.to_owned(),
+                Err(_) => "API".to_owned(),
+            },
             verdict.is_ok(),
             match &verdict {
                 Ok(caller) => format!(
@@ -165,8 +168,11 @@ fn inspect(state: &AppState, token: &str) -> Result<Decoded, String> {
         ),
         (
             "Audience".to_owned(),
-            aud == THREAT_PROTECTION.identifier_uri || aud == THREAT_PROTECTION.app_id.to_string(),
-            format!("aud is '{aud}'"),
+            built_in_resource_named(aud).is_some(),
+            match built_in_resource_named(aud) {
+                Some(resource) => format!("aud is '{aud}' ({})", resource.display_name),
+                None => format!("aud is '{aud}', which names no resource of this server"),
+            },
         ),
     ];
     Ok(Decoded {

@@ -298,17 +298,17 @@ impl DirectoryStore for Backend {
         .fetch_one(&mut *tx)
         .await?;
         let principal = read_service_principal(&row)?;
-        for (role, assignment_id) in &grant.roles {
+        for role in &grant.roles {
             sqlx::query(
                 "INSERT INTO app_role_assignments (id, tenant_id, principal_id, resource_id, app_role_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (principal_id, resource_id, app_role_id) DO NOTHING",
             )
-            .bind(assignment_id.to_string())
+            .bind(role.assignment_id.to_string())
             .bind(grant.tenant_id.to_string())
             .bind(principal.object_id.to_string())
-            .bind(grant.resource_service_principal_id.to_string())
-            .bind(role.to_string())
+            .bind(role.resource_service_principal_id.to_string())
+            .bind(role.app_role_id.to_string())
             .bind(unix_seconds(grant.at))
             .execute(&mut *tx)
             .await

@@ -11,7 +11,8 @@ use threatgate_domain::{
 };
 use threatgate_store::{
     AccessEntry, AccessLogQuery, AccessOperation, AuditCategory, AuditEvent, AuditRecord, AuditTrailQuery,
-    ConsentGrant, DirectoryStore, SessionRecord, SigningKeyRecord, SqliteStore, Store, StoreError, TenantKey,
+    ConsentGrant, DirectoryStore, RoleGrant, SessionRecord, SigningKeyRecord, SqliteStore, Store, StoreError,
+    TenantKey,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -155,8 +156,14 @@ fn consent(tenant: &Tenant, app: &Application, resource: &ServicePrincipal, role
         app_id: app.app_id,
         new_service_principal_id: ObjectId::from_uuid(guid()),
         service_principal_display_name: app.display_name.to_string(),
-        resource_service_principal_id: resource.object_id,
-        roles: roles.iter().map(|role| (*role, ObjectId::from_uuid(guid()))).collect(),
+        roles: roles
+            .iter()
+            .map(|role| RoleGrant {
+                resource_service_principal_id: resource.object_id,
+                app_role_id: *role,
+                assignment_id: ObjectId::from_uuid(guid()),
+            })
+            .collect(),
         at: now(),
         consented_by: "admin@contoso.onmicrosoft.com".into(),
     }

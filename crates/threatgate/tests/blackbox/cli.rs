@@ -146,7 +146,10 @@ async fn commands_report_mistakes_clearly_and_fail() {
     let app_id = registered["app_id"].as_str().unwrap();
     let bad_role = run(&app, &["app", "permission", "add", "--app", app_id, "Machine.Isolate"]).await;
     assert!(!bad_role.status.success());
-    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("choose from Incident.Read.All"));
+    assert!(
+        String::from_utf8_lossy(&bad_role.stderr)
+            .contains("choose from Microsoft Threat Protection: Incident.Read.All")
+    );
 
     let too_long = run(&app, &["app", "secret", "add", "--app", app_id, "--expires-in-days", "1000"]).await;
     assert!(!too_long.status.success());

@@ -134,7 +134,7 @@ fn cases(p: &PartnerFixture) -> Vec<Case> {
             "unknown resource scope",
             &customer,
             V2,
-            v2(&[("scope", "https://graph.microsoft.com/.default")]),
+            v2(&[("scope", "https://management.azure.com/.default")]),
             400,
             "invalid_scope",
             70011,

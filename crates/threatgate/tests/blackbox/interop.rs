@@ -1,5 +1,6 @@
 //! Unmodified third-party clients against the demo: MSAL for Python, azure-identity, PyJWT
-//! verifying against JWKS, and the guide's PowerShell request (`tests/interop/clients.py`).
+//! verifying against JWKS, and the guide's PowerShell request (`tests/interop/clients.py`);
+//! Microsoft Graph's Python SDK (`tests/interop/graph.py`).
 //!
 //! Needs the Python environment `scripts/test.sh` prepares (`THREATGATE_PYTHON`); without it
 //! the test says so and passes, since a bare `cargo test` has no Python clients.
@@ -28,6 +29,20 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the clients failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all client checks passed"), "{stdout}");
+
+    // Microsoft Graph's own Python SDK over the same demo: incidents with paging and alerts,
+    // an update, a hunting query (`tests/interop/graph.py`).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/graph.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(data_dir.path().join("demo.json"))
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the Graph SDK failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all Graph SDK checks passed"), "{stdout}");
 
     // Certificate credentials: upload a certificate to the demo's application, then MSAL,
     // azure-identity and scripts/cert-token.py each get a token with it.

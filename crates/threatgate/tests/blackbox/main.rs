@@ -17,6 +17,7 @@ mod cli;
 mod demo;
 mod discovery;
 mod errors;
+mod graph;
 mod interop;
 mod migrate;
 mod multi_node;

@@ -1,0 +1,459 @@
+//! The Microsoft Graph security API over the same incidents and events
+//! (`../shared/spec/graph-security-api.md`): `GET /v1.0/security/incidents[/{id}]` and
+//! `POST /v1.0/security/runHuntingQuery` (also the SDKs' namespace-qualified spelling), under
+//! `/v1.0` and `/beta`. Tokens are for `https://graph.microsoft.com` with Graph's roles; the
+//! refusals are the API's own ([`ApiFailure`]) written in Graph's error shape.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use threatgate_domain::odata::{IncidentQuery, Vocabulary, parse_filter_in};
+use threatgate_domain::{
+    GraphReadIncidents, GraphRunHunting, GraphWriteIncidents, IncidentId, Permission, TenantScope, Ticks,
+};
+use threatgate_incidents::graph::{GraphContext, comments, incident};
+use threatgate_incidents::{IncidentUpdate, UpdateError};
+use threatgate_proto::incident::Incident;
+use threatgate_store::UpdateOutcome;
+use uuid::Uuid;
+
+use super::ApiFailure;
+use super::access::AccessNote;
+use super::auth::Authorized;
+use super::hunting::{execute, read_body};
+use super::respond::{noted, throttle};
+use crate::quotas::Api;
+use crate::state::AppState;
+
+/// Largest `$top` of an incidents page, and the page size without one: what Graph answers
+/// (larger is refused with its message, spec §6.1).
+const MAX_TOP: u32 = 50;
+
+/// Microsoft's portal, which `incidentWebUrl` and `alertWebUrl` point into.
+const PORTAL: &str = "https://security.microsoft.com";
+
+/// A refusal of a Graph call: the API's refusal, written as Graph writes errors.
+#[derive(Debug)]
+pub struct GraphFailure(ApiFailure);
+
+impl From<ApiFailure> for GraphFailure {
+    fn from(failure: ApiFailure) -> Self {
+        Self(failure)
+    }
+}
+
+impl From<threatgate_store::StoreError> for GraphFailure {
+    fn from(error: threatgate_store::StoreError) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for GraphFailure {
+    /// `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`
+    /// (spec §4.5), with `request-id` as a header too, and an integer `Retry-After` on 429.
+    fn into_response(self) -> Response {
+        let request_id = Uuid::new_v4().to_string();
+        let (status, code, message) = match &self.0 {
+            ApiFailure::Unauthorized(message) => {
+                (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message.clone())
+            }
+            ApiFailure::Forbidden(message) => (StatusCode::FORBIDDEN, "Forbidden", message.clone()),
+            ApiFailure::NotFound(message) => (StatusCode::NOT_FOUND, "NotFound", message.clone()),
+            ApiFailure::OData(message)
+            | ApiFailure::InvalidRequestBody(message)
+            | ApiFailure::InvalidInput(message)
+            | ApiFailure::BadRequest(message) => (StatusCode::BAD_REQUEST, "BadRequest", message.clone()),
+            ApiFailure::TooLarge(limit) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "BadRequest", format!("The request body is larger than {limit} bytes."))
+            }
+            ApiFailure::Throttled { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Please retry again later.".into())
+            }
+            ApiFailure::Busy => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable", "The service is busy; retry later.".into())
+            }
+            ApiFailure::Internal(detail) => {
+                tracing::error!(request_id, detail, "Graph request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "UnknownError", String::new())
+            }
+        };
+        let date = time::OffsetDateTime::now_utc();
+        let date = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            date.hour(),
+            date.minute(),
+            date.second()
+        );
+        let mut inner = Map::new();
+        if let ApiFailure::Throttled { .. } = &self.0 {
+            inner.insert("code".into(), json!("429"));
+            inner.insert("message".into(), json!("Please retry after"));
+            inner.insert("status".into(), json!("429"));
+        }
+        inner.insert("date".into(), json!(date));
+        inner.insert("request-id".into(), json!(request_id));
+        inner.insert("client-request-id".into(), json!(request_id));
+        // The $top refusal Graph answers with an empty code and empty details (spec §4.5).
+        let top_refusal = matches!(&self.0, ApiFailure::OData(m) if m.contains("for Top query has been exceeded"));
+        let error = if top_refusal {
+            json!({"code": "", "message": message, "details": [], "innerError": inner})
+        } else {
+            json!({"code": code, "message": message, "innerError": inner})
+        };
+        let mut response = (status, crate::json::json_utf8(&json!({ "error": error }))).into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("request-id", value.clone());
+            headers.insert("client-request-id", value);
+        }
+        match &self.0 {
+            ApiFailure::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiFailure::Throttled { retry_after_seconds, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            ApiFailure::Busy => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(super::errors::BUSY_RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(AccessNote {
+            result: format!("{code}: {message}"),
+            request_id: Some(request_id),
+            ..AccessNote::default()
+        });
+        response
+    }
+}
+
+/// [`Authorized`] for Graph's routes: the same checks, refused in Graph's shape.
+#[derive(Debug)]
+pub struct GraphAuthorized<P: Permission>(pub TenantScope<P>);
+
+impl<P: Permission> FromRequestParts<AppState> for GraphAuthorized<P> {
+    type Rejection = GraphFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Authorized(scope) = Authorized::<P>::from_request_parts(parts, state).await?;
+        Ok(Self(scope))
+    }
+}
+
+/// The query options of a Graph incidents request.
+#[derive(Debug)]
+struct GraphQuery {
+    incidents: IncidentQuery,
+    expand_alerts: bool,
+    /// The options a next page repeats, as sent.
+    carried: Vec<(String, String)>,
+}
+
+impl GraphQuery {
+    /// `$filter`, `$top` (1..50), `$skip`, `$expand=alerts`, `$orderby` (the order served);
+    /// others refused by name.
+    fn parse(pairs: &[(String, String)], list: bool) -> Result<Self, ApiFailure> {
+        let mut query = IncidentQuery { filter: None, top: MAX_TOP, skip: 0 };
+        let mut expand_alerts = false;
+        let mut carried = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in pairs {
+            if !name.starts_with('$') {
+                continue;
+            }
+            if seen.contains(&name.as_str()) {
+                return Err(ApiFailure::OData(format!("The query parameter '{name}' is specified more than once.")));
+            }
+            seen.push(name);
+            match (name.as_str(), list) {
+                ("$expand", _) => {
+                    if !value.split(',').all(|item| item.trim().eq_ignore_ascii_case("alerts")) {
+                        return Err(ApiFailure::OData(format!(
+                            "Parsing OData Select and Expand failed: Could not find a property named '{}' on type 'microsoft.graph.security.incident'.",
+                            value.chars().take(64).collect::<String>()
+                        )));
+                    }
+                    expand_alerts = true;
+                    carried.push((name.clone(), value.clone()));
+                }
+                ("$filter", true) => {
+                    query.filter = Some(parse_filter_in(value, Vocabulary::Graph).map_err(|e| ApiFailure::OData(e.0))?);
+                    carried.push((name.clone(), value.clone()));
+                }
+                ("$top", true) => {
+                    query.top = match value.trim().parse::<u64>() {
+                        Ok(top) if top > u64::from(MAX_TOP) => {
+                            return Err(ApiFailure::OData(format!(
+                                "The query specified in the URI is not valid. The limit of '{MAX_TOP}' for Top query has been exceeded. The value from the incoming request is '{top}'."
+                            )));
+                        }
+                        Ok(top) if top >= 1 => u32::try_from(top).unwrap_or(MAX_TOP),
+                        _ => {
+                            return Err(ApiFailure::OData(format!(
+                                "Invalid value '{}' for $top query option found. The $top query option requires a non-negative integer value.",
+                                value.chars().take(32).collect::<String>()
+                            )));
+                        }
+                    };
+                }
+                ("$skip", true) => {
+                    query.skip = value.trim().parse::<u64>().map_err(|_| {
+                        ApiFailure::OData(format!(
+                            "Invalid value '{}' for $skip query option found. The $skip query option requires a non-negative integer value.",
+                            value.chars().take(32).collect::<String>()
+                        ))
+                    })?;
+                }
+                ("$orderby", true) => {
+                    let order = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !order.eq_ignore_ascii_case("lastUpdateDateTime desc") {
+                        return Err(ApiFailure::OData(format!(
+                            "$orderby '{}' is not supported: incidents are served newest update first (lastUpdateDateTime desc).",
+                            value.chars().take(64).collect::<String>()
+                        )));
+                    }
+                    carried.push((name.clone(), value.clone()));
+                }
+                (other, _) => {
+                    return Err(ApiFailure::OData(format!(
+                        "The query parameter '{}' is not supported here. Supported: {}.",
+                        other.chars().take(64).collect::<String>(),
+                        if list {
+                            "$filter, $top, $skip, $expand=alerts, $orderby=lastUpdateDateTime desc"
+                        } else {
+                            "$expand=alerts"
+                        }
+                    )));
+                }
+            }
+        }
+        Ok(Self { incidents: query, expand_alerts, carried })
+    }
+}
+
+fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// `https://host/v1.0` or `…/beta`, as the request was addressed.
+fn base(state: &AppState, uri: &axum::http::Uri) -> String {
+    let version = if uri.path().starts_with("/beta/") { "beta" } else { "v1.0" };
+    format!("{}/{version}", state.public_url)
+}
+
+/// A stored incident document in Graph's shape.
+fn graph_incident(document: &str, tenant: &str, expand_alerts: bool) -> Result<Value, ApiFailure> {
+    let parsed: Incident = serde_json::from_str(document)
+        .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+    Ok(incident(&parsed, GraphContext { tenant_id: tenant, portal: PORTAL }, expand_alerts))
+}
+
+fn json_response(value: &Value) -> Response {
+    let mut response = value.to_string().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+        ),
+    );
+    response.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    response
+}
+
+/// `GET /v1.0/security/incidents`: the tenant's incidents, newest update first, 50 a page, with
+/// `@odata.nextLink` while more follow. Needs `SecurityIncident.Read.All` or `.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphReadIncidents>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::ListIncidents)?;
+    let pairs = query_pairs(&uri);
+    let query = GraphQuery::parse(&pairs, true)?;
+    let page = state.store.list_incidents(&scope.as_read(), &query.incidents).await?;
+    let tenant = scope.tenant().to_string();
+    let value = page
+        .documents
+        .iter()
+        .map(|document| graph_incident(document, &tenant, query.expand_alerts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = base(&state, &uri);
+    let context = if query.expand_alerts { "security/incidents(alerts())" } else { "security/incidents" };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(format!("{base}/$metadata#{context}")));
+    if page.more {
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &query.carried {
+            next.append_pair(name, value);
+        }
+        next.append_pair("$top", &query.incidents.top.to_string());
+        next.append_pair("$skip", &(query.incidents.skip + u64::from(query.incidents.top)).to_string());
+        body.insert("@odata.nextLink".into(), json!(format!("{base}/security/incidents?{}", next.finish())));
+    }
+    body.insert("value".into(), Value::Array(value));
+    let result = format!("{} incidents", page.ids.len());
+    Ok(noted(json_response(&Value::Object(body)), page.ids, result, None))
+}
+
+/// `GET /v1.0/security/incidents/{id}`. Another tenant's incident is a 404, as an unknown one.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn get_incident(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphReadIncidents>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::GetIncident)?;
+    let query = GraphQuery::parse(&query_pairs(&uri), false)?;
+    let not_found =
+        || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
+    let incident_id = IncidentId::parse(&id).ok_or_else(not_found)?;
+    let document = state.store.get_incident(&scope.as_read(), incident_id).await?.ok_or_else(not_found)?;
+    let mut entity = Map::new();
+    entity
+        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/incidents/$entity", base(&state, &uri))));
+    if let Value::Object(fields) = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)? {
+        entity.extend(fields);
+    }
+    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "read".into(), None))
+}
+
+/// PATCH and comment bodies larger than this are refused; a real one is a few hundred bytes.
+const MAX_WRITE_BYTES: usize = 64 * 1024;
+
+async fn write_body(body: Body) -> Result<Value, ApiFailure> {
+    let bytes = axum::body::to_bytes(body, MAX_WRITE_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_WRITE_BYTES))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|error| ApiFailure::InvalidRequestBody(format!("The request body is not valid JSON: {error}.")))
+}
+
+fn refusal(error: UpdateError) -> ApiFailure {
+    match error {
+        UpdateError::Body(message) => ApiFailure::InvalidRequestBody(message),
+        UpdateError::Input(message) => ApiFailure::InvalidInput(message),
+    }
+}
+
+/// Applies `update` to incident `id` of the caller's tenant; the updated incident as stored.
+async fn apply(
+    state: &AppState,
+    scope: &TenantScope<GraphWriteIncidents>,
+    id: &str,
+    update: &IncidentUpdate,
+) -> Result<(IncidentId, Incident), ApiFailure> {
+    let not_found =
+        || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
+    let incident_id = IncidentId::parse(id).ok_or_else(not_found)?;
+    let now = Ticks::at(state.clock.now());
+    match state.store.update_incident(&scope.as_write(), incident_id, update, now).await? {
+        UpdateOutcome::Updated(document) => {
+            tracing::info!(%incident_id, tenant = %scope.tenant(), "incident updated through Graph");
+            let incident = serde_json::from_str(&document)
+                .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+            Ok((incident_id, incident))
+        }
+        UpdateOutcome::NotFound => Err(not_found()),
+        UpdateOutcome::Refused(error) => Err(refusal(error)),
+    }
+}
+
+/// `PATCH /v1.0/security/incidents/{id}`: `assignedTo`, `classification`, `determination`,
+/// `status`, `customTags` (spec §6.3); the incident as updated. Needs
+/// `SecurityIncident.ReadWrite.All`. The Threat Protection API sees the same change.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn update_incident(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteIncidents>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let update = IncidentUpdate::from_graph_json(&write_body(body).await?).map_err(refusal)?;
+    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
+    let mut entity = Map::new();
+    entity
+        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/incidents/$entity", base(&state, &uri))));
+    let context = GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL };
+    if let Value::Object(fields) = incident(&updated, context, false) {
+        entity.extend(fields);
+    }
+    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "updated".into(), Some(update.summary())))
+}
+
+/// `POST /v1.0/security/incidents/{id}/comments`: `{"comment": …}` (or a one-element array of
+/// it); answered with every comment of the incident. Needs `SecurityIncident.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn comment_incident(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteIncidents>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let body = write_body(body).await?;
+    let object = match &body {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        other => other,
+    };
+    let text = object
+        .as_object()
+        .and_then(|o| o.iter().find(|(key, _)| key.eq_ignore_ascii_case("comment")))
+        .and_then(|(_, value)| value.as_str())
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| {
+            ApiFailure::InvalidRequestBody(
+                "The body must be an alertComment: {\"comment\": \"…\"} (or a one-element array of it).".into(),
+            )
+        })?;
+    let update = IncidentUpdate::from_json(&json!({ "comment": text })).map_err(refusal)?;
+    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
+    let context = format!("{}/$metadata#security/incidents('{incident_id}')/comments", base(&state, &uri));
+    let answer = json!({ "@odata.context": context, "value": comments(&updated.comments) });
+    Ok(noted(json_response(&answer), vec![incident_id], "commented".into(), Some(update.summary())))
+}
+
+/// `POST /v1.0/security/runHuntingQuery` (and `…/microsoft.graph.security.runHuntingQuery`):
+/// `{"query": …, "timespan"?: …}`, the keys in any case; answered as `{@odata.context, schema,
+/// results}`. Needs `ThreatHunting.Read.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn run_hunting_query(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphRunHunting>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::AdvancedHunting)?;
+    let bytes = read_body(body).await?;
+    let request: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|error| {
+        ApiFailure::InvalidRequestBody(format!("The body must be a JSON object with the query in \"query\": {error}."))
+    })?;
+    let parameter = |wanted: &str| request.iter().find(|(key, _)| key.eq_ignore_ascii_case(wanted)).map(|(_, v)| v);
+    let query = match parameter("query") {
+        Some(Value::String(query)) if !query.trim().is_empty() => query.clone(),
+        _ => return Err(ApiFailure::BadRequest("The parameter 'query' is missing or is not a string.".into()).into()),
+    };
+    if let Some(unknown) = request.keys().find(|key| {
+        !["query", "timespan", "workspaceid"].contains(&key.to_ascii_lowercase().as_str()) && !key.starts_with('@')
+    }) {
+        return Err(ApiFailure::BadRequest(format!(
+            "The parameter '{}' in the request payload is not a valid parameter for the operation 'runHuntingQuery'.",
+            unknown.chars().take(64).collect::<String>()
+        ))
+        .into());
+    }
+    let answer = execute(&state, &scope.as_hunting(), &query).await?;
+    let schema: Vec<Value> =
+        answer.fields.iter().map(|f| json!({"name": f.name, "type": f.ty.schema_name()})).collect();
+    let context = format!("{}/$metadata#microsoft.graph.security.huntingQueryResults", base(&state, &uri));
+    let head = format!("{{\"@odata.context\":{},\"schema\":{},\"results\":", json!(context), Value::Array(schema));
+    Ok(answer.respond(head, &query))
+}

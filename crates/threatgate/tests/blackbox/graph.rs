@@ -1,0 +1,282 @@
+//! Microsoft Graph's security API over the same incidents and events
+//! (`graph-security-api.md`): tokens for `https://graph.microsoft.com`, incidents listed in pages
+//! of 50 with `@odata.nextLink`, `$filter` in Graph's names, `$expand=alerts` with typed evidence,
+//! `runHuntingQuery` under both spellings, and every refusal in Graph's error shape.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use threatgate_testkit::{PartnerFixture, TestApp, seed_partner, spawn_app};
+
+use crate::api_support::{api_get, seed_incidents, token_for};
+
+async fn graph_token(app: &TestApp, partner: &PartnerFixture, tenant: &str) -> String {
+    let response = app
+        .post_form(
+            tenant,
+            "oauth2/v2.0/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &partner.app_id),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("client_secret", &partner.client_secret),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, token: &str, url: &str) -> reqwest::Response {
+    let url = if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", app.base_url) };
+    app.client.get(url).bearer_auth(token).send().await.unwrap()
+}
+
+/// A refusal in Graph's shape: status, `error.code`, and `innerError` with its ids and date.
+async fn assert_graph_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let request_id = response.headers().get("request-id").map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let inner = &body["error"]["innerError"];
+    assert_eq!(inner["request-id"].as_str(), request_id.as_deref(), "{body}");
+    assert_eq!(inner["client-request-id"], inner["request-id"]);
+    let date = inner["date"].as_str().unwrap();
+    assert_eq!(date.len(), 19, "no fraction, no zone: {date}");
+    body
+}
+
+#[tokio::test]
+async fn incidents_page_through_graph_as_they_list_through_the_api() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "SecurityIncident.Read.All"]).await;
+    let (contoso, woodgrove) = (&partner.consented[0], &partner.consented[1]);
+    seed_incidents(&app, contoso, 140, 7).await;
+    seed_incidents(&app, woodgrove, 10, 8).await;
+    let token = graph_token(&app, &partner, contoso).await;
+
+    // Every page, by its nextLink.
+    let mut graph_ids = Vec::new();
+    let mut url = "/v1.0/security/incidents".to_owned();
+    let mut pages = 0;
+    loop {
+        let response = get(&app, &token, &url).await;
+        assert_eq!(response.status(), 200);
+        let page: Value = response.json().await.unwrap();
+        assert_eq!(page["@odata.context"], format!("{}/v1.0/$metadata#security/incidents", app.base_url));
+        let value = page["value"].as_array().unwrap();
+        assert!(value.len() <= 50);
+        for incident in value {
+            let keys: Vec<&str> = incident.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys[..4], ["id", "tenantId", "status", "incidentWebUrl"]);
+            assert!(!keys.contains(&"alerts"), "alerts only when expanded");
+            assert_eq!(incident["tenantId"], contoso.as_str());
+            let status = incident["status"].as_str().unwrap();
+            assert!(["active", "inProgress", "resolved", "redirected"].contains(&status), "{status}");
+            graph_ids.push(incident["id"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    // The same incidents as the Threat Protection API lists, in the same order.
+    let mtp_token = token_for(&app, &partner, contoso).await;
+    let listed: Value = api_get(&app, &mtp_token, "/api/incidents?$top=100").await.json().await.unwrap();
+    let mut mtp_ids: Vec<String> =
+        listed["value"].as_array().unwrap().iter().map(|i| i["incidentId"].to_string()).collect();
+    if listed.get("@odata.nextLink").is_some() {
+        let rest: Value = api_get(&app, &mtp_token, "/api/incidents?$top=100&$skip=100").await.json().await.unwrap();
+        mtp_ids.extend(rest["value"].as_array().unwrap().iter().map(|i| i["incidentId"].to_string()));
+    }
+    assert_eq!(graph_ids, mtp_ids);
+    assert!(graph_ids.len() > 50 && pages >= 2, "{} incidents in {pages} pages", graph_ids.len());
+    assert_eq!(graph_ids.iter().collect::<BTreeSet<_>>().len(), graph_ids.len(), "no incident twice");
+
+    // $filter in Graph's names; $expand=alerts with typed evidence; /beta as an alias.
+    let filtered: Value =
+        get(&app, &token, "/v1.0/security/incidents?$filter=status%20eq%20'active'&$expand=alerts&$top=5")
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(filtered["@odata.context"], format!("{}/v1.0/$metadata#security/incidents(alerts())", app.base_url));
+    let first = &filtered["value"][0];
+    assert_eq!(first["status"], "active");
+    let alert = &first["alerts"][0];
+    assert_eq!(alert["incidentId"], first["id"]);
+    assert!(alert["serviceSource"].is_string() && alert["evidence"].is_array());
+    for evidence in alert["evidence"].as_array().unwrap() {
+        let kind = evidence["@odata.type"].as_str().unwrap();
+        assert!(kind.starts_with("#microsoft.graph.security.") && kind.ends_with("Evidence"), "{kind}");
+        assert_eq!(evidence["verdict"], "unknown");
+    }
+    let id = first["id"].as_str().unwrap();
+    let one: Value = get(&app, &token, &format!("/beta/security/incidents/{id}")).await.json().await.unwrap();
+    assert_eq!(one["@odata.context"], format!("{}/beta/$metadata#security/incidents/$entity", app.base_url));
+    assert_eq!(one["id"], id);
+    assert_eq!(one["displayName"], first["displayName"]);
+
+    // Another tenant's incident is not found, as an unknown one.
+    let woodgrove_token = graph_token(&app, &partner, woodgrove).await;
+    assert_graph_error(get(&app, &woodgrove_token, &format!("/v1.0/security/incidents/{id}")).await, 404, "NotFound")
+        .await;
+}
+
+#[tokio::test]
+async fn graph_refusals_have_graphs_status_and_body() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "ThreatHunting.Read.All"]).await;
+    let contoso = &partner.consented[0];
+    let graph = graph_token(&app, &partner, contoso).await;
+    let mtp = token_for(&app, &partner, contoso).await;
+
+    // Without the incident roles: Graph's 403 wording, listing both sides.
+    let body = assert_graph_error(get(&app, &graph, "/v1.0/security/incidents").await, 403, "Forbidden").await;
+    assert_eq!(
+        body["error"]["message"],
+        "Missing application roles. API required roles: SecurityIncident.Read.All,SecurityIncident.ReadWrite.All, application roles: ThreatHunting.Read.All."
+    );
+    // A token for the other resource, either way round: 401.
+    assert_graph_error(get(&app, &mtp, "/v1.0/security/incidents").await, 401, "InvalidAuthenticationToken").await;
+    assert_eq!(api_get(&app, &graph, "/api/incidents").await.status(), 401);
+    let missing = app.client.get(format!("{}/v1.0/security/incidents", app.base_url)).send().await.unwrap();
+    assert_graph_error(missing, 401, "InvalidAuthenticationToken").await;
+
+    let app = spawn_app().await;
+    let reader = seed_partner(&app, &["SecurityIncident.Read.All"]).await;
+    let token = graph_token(&app, &reader, &reader.consented[0]).await;
+    // $top over 50: the observed message, with an empty code and empty details.
+    let body = assert_graph_error(get(&app, &token, "/v1.0/security/incidents?$top=51").await, 400, "").await;
+    assert_eq!(
+        body["error"]["message"],
+        "The query specified in the URI is not valid. The limit of '50' for Top query has been exceeded. The value from the incoming request is '51'."
+    );
+    assert_eq!(body["error"]["details"], json!([]));
+    for bad in [
+        "/v1.0/security/incidents?$filter=lastUpdateTime%20gt%202026-01-01T00:00:00Z",
+        "/v1.0/security/incidents?$filter=status%20eq%20'closed'",
+        "/v1.0/security/incidents?$expand=comments",
+        "/v1.0/security/incidents?$orderby=createdDateTime%20asc",
+        "/v1.0/security/incidents?$top=0",
+    ] {
+        assert_graph_error(get(&app, &token, bad).await, 400, "BadRequest").await;
+    }
+    let ok = get(&app, &token, "/v1.0/security/incidents?$filter=lastUpdateDateTime%20gt%202026-01-01T00:00:00Z").await;
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn run_hunting_query_answers_schema_and_results_under_both_spellings() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["ThreatHunting.Read.All"]).await;
+    let contoso = &partner.consented[0];
+    let token = graph_token(&app, &partner, contoso).await;
+    let query = "print FileName = \"cmd.exe\", Count = 2";
+    for (path, body) in [
+        ("/v1.0/security/runHuntingQuery", json!({"Query": query, "Timespan": "P30D"})),
+        ("/v1.0/security/microsoft.graph.security.runHuntingQuery", json!({"query": query})),
+        ("/beta/security/runHuntingQuery", json!({"QUERY": query})),
+    ] {
+        let response =
+            app.client.post(format!("{}{path}", app.base_url)).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let answer: Value = response.json().await.unwrap();
+        let keys: Vec<&str> = answer.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["@odata.context", "schema", "results"]);
+        assert!(
+            answer["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("$metadata#microsoft.graph.security.huntingQueryResults")
+        );
+        assert_eq!(
+            answer["schema"],
+            json!([{"name": "FileName", "type": "String"}, {"name": "Count", "type": "Int64"}])
+        );
+        assert_eq!(answer["results"], json!([{"FileName": "cmd.exe", "Count": 2}]));
+    }
+    let post = |body: Value| {
+        let request = app.client.post(format!("{}/v1.0/security/runHuntingQuery", app.base_url)).bearer_auth(&token);
+        async move { request.json(&body).send().await.unwrap() }
+    };
+    let body =
+        assert_graph_error(post(json!({"Query": "DeviceProcessEvents | wher x"})).await, 400, "BadRequest").await;
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("Syntax error"), "{body}");
+    assert_graph_error(post(json!({"Querry": "print 1"})).await, 400, "BadRequest").await;
+    assert_graph_error(post(json!({})).await, 400, "BadRequest").await;
+}
+
+#[tokio::test]
+async fn a_patch_and_a_comment_through_graph_are_seen_through_the_api() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "SecurityIncident.ReadWrite.All"]).await;
+    let contoso = &partner.consented[0];
+    seed_incidents(&app, contoso, 5, 3).await;
+    let token = graph_token(&app, &partner, contoso).await;
+    let listed: Value = get(&app, &token, "/v1.0/security/incidents?$top=1").await.json().await.unwrap();
+    let id = listed["value"][0]["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/v1.0/security/incidents/{id}", app.base_url);
+
+    // The SDK's body: camelCase members, only the set properties.
+    let body = json!({"classification": "truePositive", "customTags": ["Demo"], "determination": "multiStagedAttack", "status": "inProgress", "assignedTo": "secop@contoso.com"});
+    let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["@odata.context"], format!("{}/v1.0/$metadata#security/incidents/$entity", app.base_url));
+    assert_eq!(
+        (&updated["classification"], &updated["determination"], &updated["status"], &updated["customTags"]),
+        (&json!("truePositive"), &json!("multiStagedAttack"), &json!("inProgress"), &json!(["Demo"]))
+    );
+    // One comment as an object, one as a one-element array; the answer lists them all.
+    for body in [
+        json!({"@odata.type": "microsoft.graph.security.alertComment", "comment": "first"}),
+        json!([{"comment": "second"}]),
+    ] {
+        let response = app.client.post(format!("{url}/comments")).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let comments: Value = app
+        .client
+        .post(format!("{url}/comments"))
+        .bearer_auth(&token)
+        .json(&json!({"comment": "third"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        comments["@odata.context"],
+        format!("{}/v1.0/$metadata#security/incidents('{id}')/comments", app.base_url)
+    );
+    let texts: Vec<&str> =
+        comments["value"].as_array().unwrap().iter().map(|c| c["comment"].as_str().unwrap()).collect();
+    assert_eq!(texts[texts.len() - 3..], ["first", "second", "third"]);
+    assert!(
+        comments["value"][0]["createdByDisplayName"].is_string() && comments["value"][0]["createdDateTime"].is_string()
+    );
+
+    // The Threat Protection API sees the same incident changed.
+    let mtp = token_for(&app, &partner, contoso).await;
+    let seen: Value = api_get(&app, &mtp, &format!("/api/incidents/{id}")).await.json().await.unwrap();
+    assert_eq!(
+        (&seen["classification"], &seen["status"], &seen["tags"]),
+        (&json!("TruePositive"), &json!("InProgress"), &json!(["Demo"]))
+    );
+    assert_eq!(seen["comments"].as_array().unwrap().len(), texts.len());
+
+    // Refusals: a property Threatgate does not change, a bad member, another tenant's id, and
+    // a reader's token.
+    for (body, code) in [(json!({"severity": "high"}), "BadRequest"), (json!({"status": "closed"}), "BadRequest")] {
+        let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_graph_error(response, 400, code).await;
+    }
+    let woodgrove = graph_token(&app, &partner, &partner.consented[1]).await;
+    let response =
+        app.client.patch(&url).bearer_auth(&woodgrove).json(&json!({"status": "resolved"})).send().await.unwrap();
+    assert_graph_error(response, 404, "NotFound").await;
+}
