@@ -1,7 +1,7 @@
 //! The storage traits. A backend implements all of them; `Store` bundles them for callers.
 
 use async_trait::async_trait;
-use threatgate_domain::odata::IncidentQuery;
+use threatgate_domain::odata::{Filter, IncidentQuery};
 use threatgate_domain::{
     AppId, AppRoleAssignment, AppRoleId, Application, CertificateCredentialRecord, ClientSecretRecord, DomainName,
     IncidentId, KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Ticks, UnixSeconds, Upn, User,
@@ -187,6 +187,9 @@ pub enum UpdateOutcome {
 #[async_trait]
 pub trait IncidentStore: Send + Sync + 'static {
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage>;
+    /// How many of the tenant's incidents `filter` keeps (all without one; Graph's
+    /// `$count=true`, the portal's total).
+    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>, filter: Option<&Filter>) -> Result<u64>;
     /// The incident as served, if it exists in the scope's tenant.
     async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: IncidentId)
     -> Result<Option<String>>;
@@ -207,7 +210,6 @@ pub trait IncidentStore: Send + Sync + 'static {
         alerts: Vec<IngestAlert>,
         window: i64,
     ) -> Result<IngestReport>;
-    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64>;
 }
 
 /// A signed-in portal session.

@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     admin.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await?;
     let app = admin.register_application("fabrikam.onmicrosoft.com", "Fabrikam Threat Connector", true, &[]).await?;
     let app_id = app.app_id;
-    admin.add_permissions(app_id, &["Incident.ReadWrite.All".into()]).await?;
+    admin.add_permissions(app_id, &["Incident.ReadWrite.All".into(), "SecurityIncident.Read.All".into()]).await?;
     let secret = admin.add_secret(app_id, "bench", None).await?;
 
     // BENCH_NOW_TICKS fixes "now", so that two loads can be compared row for row.

@@ -158,7 +158,7 @@ async fn seed_incidents(
     for (index, customer) in manifest.customers.iter().enumerate().filter(|(_, c)| c.consented) {
         let tenant = admin.get_tenant(&customer.tenant_id).await?;
         let scope = threatgate_domain::TenantScope::<threatgate_domain::ReadIncidents>::for_administrator(tenant.id);
-        let has_incidents = store.count_incidents(&scope).await? > 0;
+        let has_incidents = store.count_incidents(&scope, None).await? > 0;
         let has_events = has_process_events(store, &tenant).await?;
         if has_incidents && has_events {
             continue;

@@ -151,6 +151,8 @@ impl<P: Permission> FromRequestParts<AppState> for GraphAuthorized<P> {
 struct GraphQuery {
     incidents: IncidentQuery,
     expand_alerts: bool,
+    /// `$count=true`: the matching incidents' number, as `@odata.count`.
+    count: bool,
     /// The options a next page repeats, as sent.
     carried: Vec<(String, String)>,
 }
@@ -161,6 +163,7 @@ impl GraphQuery {
     fn parse(pairs: &[(String, String)], list: bool) -> Result<Self, ApiFailure> {
         let mut query = IncidentQuery { filter: None, top: MAX_TOP, skip: 0 };
         let mut expand_alerts = false;
+        let mut count = false;
         let mut carried = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in pairs {
@@ -210,6 +213,19 @@ impl GraphQuery {
                         ))
                     })?;
                 }
+                ("$count", true) => {
+                    count = match value.trim().to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(ApiFailure::OData(format!(
+                                "Invalid value '{}' for $count query option found. Valid values are 'true' and 'false'.",
+                                value.chars().take(32).collect::<String>()
+                            )));
+                        }
+                    };
+                    carried.push((name.clone(), value.clone()));
+                }
                 ("$orderby", true) => {
                     let order = value.split_whitespace().collect::<Vec<_>>().join(" ");
                     if !order.eq_ignore_ascii_case("lastUpdateDateTime desc") {
@@ -225,7 +241,7 @@ impl GraphQuery {
                         "The query parameter '{}' is not supported here. Supported: {}.",
                         other.chars().take(64).collect::<String>(),
                         if list {
-                            "$filter, $top, $skip, $expand=alerts, $orderby=lastUpdateDateTime desc"
+                            "$filter, $top, $skip, $count, $expand=alerts, $orderby=lastUpdateDateTime desc"
                         } else {
                             "$expand=alerts"
                         }
@@ -233,7 +249,7 @@ impl GraphQuery {
                 }
             }
         }
-        Ok(Self { incidents: query, expand_alerts, carried })
+        Ok(Self { incidents: query, expand_alerts, count, carried })
     }
 }
 
@@ -288,6 +304,10 @@ pub async fn list_incidents(
     let context = if query.expand_alerts { "security/incidents(alerts())" } else { "security/incidents" };
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/$metadata#{context}")));
+    if query.count {
+        let total = state.store.count_incidents(&scope.as_read(), query.incidents.filter.as_ref()).await?;
+        body.insert("@odata.count".into(), json!(total));
+    }
     if page.more {
         let mut next = form_urlencoded::Serializer::new(String::new());
         for (name, value) in &query.carried {

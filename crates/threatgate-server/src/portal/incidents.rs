@@ -193,7 +193,7 @@ pub async fn queue(
             }
         },
     };
-    let total = match store.count_incidents(&scope).await {
+    let total = match store.count_incidents(&scope, None).await {
         Ok(total) => total,
         Err(error) => return unavailable(&error.to_string(), &session),
     };

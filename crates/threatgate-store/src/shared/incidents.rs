@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row, Transaction};
 use threatgate_domain::datetime::parse_datetime_ticks;
-use threatgate_domain::odata::IncidentQuery;
+use threatgate_domain::odata::{Filter, IncidentQuery};
 use threatgate_domain::{
     Correlation, IncidentId, IngestAlerts, ReadIncidents, TenantScope, Ticks, WriteIncidents, correlate,
 };
@@ -69,6 +69,24 @@ impl IncidentStore for Backend {
             rows.iter().map(|row| row.try_get::<i64, _>(0).map(IncidentId::new)).collect::<Result<Vec<_>, _>>()?;
         let documents = rows.iter().map(|row| row.try_get::<String, _>(1)).collect::<Result<Vec<_>, _>>()?;
         Ok(IncidentPage { documents, ids, more })
+    }
+
+    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>, filter: Option<&Filter>) -> Result<u64> {
+        let mut sql = String::from("SELECT COUNT(*) FROM incidents WHERE tenant_id = $1");
+        let mut binds = Vec::new();
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            compile_filter(filter, Placeholders { before: 1 }, &mut sql, &mut binds);
+        }
+        // Built from fixed fragments only; every value is bound.
+        let mut statement = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(scope.tenant().to_string());
+        for bind in binds {
+            statement = match bind {
+                Bind::Integer(value) => statement.bind(value),
+                Bind::Text(value) => statement.bind(value),
+            };
+        }
+        Ok(u64::try_from(statement.fetch_one(&self.pool).await?).unwrap_or(0))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = %incident_id))]
@@ -206,14 +224,6 @@ impl IncidentStore for Backend {
         tx.commit().await?;
         self.record_alert_events(&tenant, hunting).await?;
         Ok(report)
-    }
-
-    async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE tenant_id = $1")
-            .bind(scope.tenant().to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or_default())
     }
 }
 

@@ -438,7 +438,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
     assert_eq!((again.alerts_added, again.duplicates_skipped), (0, 5), "an alert id is taken once");
 
     let read = TenantScope::<ReadIncidents>::for_administrator(contoso.id);
-    let total = store.count_incidents(&read).await.unwrap();
+    let total = store.count_incidents(&read, None).await.unwrap();
     assert_eq!(total, report.incidents_created);
     let query = |text: &str| {
         IncidentQuery::parse(
@@ -467,6 +467,8 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
     let redirected = documents.iter().filter(|d| d["status"] == "Redirected").count();
     let not_redirected = store.list_incidents(&read, &query("$top=100&$filter=status ne 'Redirected'")).await.unwrap();
     assert_eq!(not_redirected.ids.len(), documents.len() - redirected);
+    let filter = query("$filter=status ne 'Redirected'").filter.unwrap();
+    assert_eq!(store.count_incidents(&read, Some(&filter)).await.unwrap(), (documents.len() - redirected) as u64);
 
     // An update is kept and moves the incident to the top.
     let target = *not_redirected.ids.last().unwrap();
@@ -487,7 +489,7 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
 
     // Another tenant sees none of it.
     let theirs = TenantScope::<ReadIncidents>::for_administrator(woodgrove.id);
-    assert_eq!(store.count_incidents(&theirs).await.unwrap(), 0);
+    assert_eq!(store.count_incidents(&theirs, None).await.unwrap(), 0);
     assert!(store.get_incident(&theirs, target).await.unwrap().is_none());
     let foreign = TenantScope::<WriteIncidents>::for_administrator(woodgrove.id);
     assert!(matches!(

@@ -94,6 +94,10 @@ async fn incidents_page_through_graph_as_they_list_through_the_api() {
     assert_eq!(graph_ids, mtp_ids);
     assert!(graph_ids.len() > 50 && pages >= 2, "{} incidents in {pages} pages", graph_ids.len());
     assert_eq!(graph_ids.iter().collect::<BTreeSet<_>>().len(), graph_ids.len(), "no incident twice");
+    // $count=true counts every match, not the page; the next link carries it.
+    let counted: Value = get(&app, &token, "/v1.0/security/incidents?$count=true&$top=2").await.json().await.unwrap();
+    assert_eq!(counted["@odata.count"], json!(graph_ids.len()));
+    assert!(counted["@odata.nextLink"].as_str().unwrap().contains("%24count=true"), "{counted}");
 
     // $filter in Graph's names; $expand=alerts with typed evidence; /beta as an alias.
     let filtered: Value =
