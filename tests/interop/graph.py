@@ -86,6 +86,12 @@ async def main():
     kinds = {type(e).__name__ for e in evidence}
     check(evidence and "AlertEvidence" not in kinds, "evidence parses as typed subclasses: %s" % sorted(kinds))
 
+    # The same alerts through alerts_v2 (the incident role reads them too).
+    listed = await client.security.alerts_v2.get()
+    check(listed.value and {a.id for a in listed.value} <= {a.id for a in alerts}, "alerts_v2 lists the incidents' alerts")
+    one = await client.security.alerts_v2.by_alert_id(listed.value[0].id).get()
+    check(one.id == listed.value[0].id and one.service_source is not None, "alerts_v2 gets one alert")
+
     # A filter in Graph's names.
     active = IncidentsRequestBuilder.IncidentsRequestBuilderGetQueryParameters(filter="status eq 'active'", top=50)
     filtered = await client.security.incidents.get(request_configuration=RequestConfiguration(query_parameters=active))

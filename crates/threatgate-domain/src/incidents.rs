@@ -113,6 +113,10 @@ impl Permission for ReadAccessLog {
 /// `SecurityIncident.ReadWrite.All`): the same incidents as [`ReadIncidents`], another view.
 #[derive(Debug)]
 pub enum GraphReadIncidents {}
+/// List and get alerts through Microsoft Graph (`SecurityAlert.Read.All` or
+/// `SecurityAlert.ReadWrite.All`; Graph also lets the incident roles read alerts).
+#[derive(Debug)]
+pub enum GraphReadAlerts {}
 /// Update incidents and comment on them through Microsoft Graph
 /// (`SecurityIncident.ReadWrite.All`).
 #[derive(Debug)]
@@ -124,6 +128,15 @@ pub enum GraphRunHunting {}
 impl Permission for GraphReadIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
     const ROLES: &'static [&'static str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
+}
+impl Permission for GraphReadAlerts {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &[
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+    ];
 }
 impl Permission for GraphWriteIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
@@ -189,6 +202,13 @@ impl TenantScope<WriteIncidents> {
 
 impl TenantScope<GraphReadIncidents> {
     /// Graph's incidents are the store's: reading them is the same access.
+    pub fn as_read(&self) -> TenantScope<ReadIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphReadAlerts> {
+    /// Alerts live in the store's incidents: reading them is reading incidents.
     pub fn as_read(&self) -> TenantScope<ReadIncidents> {
         self.same_access()
     }

@@ -19,9 +19,9 @@ pub use directory::{
 };
 pub use ids::{AppId, AppRoleId, IncidentId, KeyId, ObjectId, TenantId};
 pub use incidents::{
-    Classification, Correlation, Determination, GraphReadIncidents, GraphRunHunting, GraphWriteIncidents,
-    IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity, TenantScope,
-    WriteIncidents, correlate, incident_name,
+    Classification, Correlation, Determination, GraphReadAlerts, GraphReadIncidents, GraphRunHunting,
+    GraphWriteIncidents, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity,
+    TenantScope, WriteIncidents, correlate, incident_name,
 };
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
 pub use resource::{

@@ -190,6 +190,8 @@ pub trait IncidentStore: Send + Sync + 'static {
     /// How many of the tenant's incidents `filter` keeps (all without one; Graph's
     /// `$count=true`, the portal's total).
     async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>, filter: Option<&Filter>) -> Result<u64>;
+    /// The incident an alert of the tenant was placed in, if the tenant has that alert.
+    async fn alert_incident(&self, scope: &TenantScope<ReadIncidents>, alert_id: &str) -> Result<Option<IncidentId>>;
     /// The incident as served, if it exists in the scope's tenant.
     async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: IncidentId)
     -> Result<Option<String>>;

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use threatgate_domain::odata::{IncidentQuery, Vocabulary, parse_filter_in};
 use threatgate_domain::{
-    GraphReadIncidents, GraphRunHunting, GraphWriteIncidents, IncidentId, Permission, TenantScope, Ticks,
+    GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteIncidents, IncidentId, Permission, TenantScope,
+    Ticks,
 };
-use threatgate_incidents::graph::{GraphContext, comments, incident};
+use threatgate_incidents::graph::{GraphContext, alert, comments, incident};
 use threatgate_incidents::{IncidentUpdate, UpdateError};
 use threatgate_proto::incident::Incident;
 use threatgate_store::UpdateOutcome;
@@ -439,6 +440,228 @@ pub async fn comment_incident(
     let context = format!("{}/$metadata#security/incidents('{incident_id}')/comments", base(&state, &uri));
     let answer = json!({ "@odata.context": context, "value": comments(&updated.comments) });
     Ok(noted(json_response(&answer), vec![incident_id], "commented".into(), Some(update.summary())))
+}
+
+/// Largest `$top` of an alerts page, and the page size without one.
+const MAX_ALERTS_TOP: u32 = 1000;
+const DEFAULT_ALERTS_TOP: u32 = 100;
+
+/// One comparison of an alerts `$filter`: a property, an operator, a literal.
+#[derive(Debug)]
+struct AlertCondition {
+    property: &'static str,
+    comparison: &'static str,
+    value: AlertLiteral,
+}
+
+#[derive(Debug)]
+enum AlertLiteral {
+    Text(String),
+    Ticks(i64),
+}
+
+/// An alerts `$filter`: comparisons joined by `and` (what connectors send: `createdDateTime ge
+/// … and createdDateTime lt …`, `status eq 'new'`); `or`, `not` and parentheses are refused by
+/// name.
+fn alert_filter(text: &str) -> Result<Vec<AlertCondition>, ApiFailure> {
+    const PROPERTIES: [&str; 8] = [
+        "status",
+        "severity",
+        "serviceSource",
+        "classification",
+        "determination",
+        "assignedTo",
+        "createdDateTime",
+        "lastUpdateDateTime",
+    ];
+    let refuse = |what: String| ApiFailure::OData(format!("Invalid filter clause: {what}"));
+    if text.chars().count() > 4096 {
+        return Err(refuse("the $filter is longer than 4096 characters.".into()));
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.iter().any(|w| w.eq_ignore_ascii_case("or") || w.eq_ignore_ascii_case("not") || w.starts_with('(')) {
+        return Err(refuse("on alerts_v2 only comparisons joined by 'and' are supported.".into()));
+    }
+    let mut conditions = Vec::new();
+    for clause in words.split(|w| w.eq_ignore_ascii_case("and")) {
+        let [name, operator, rest @ ..] = clause else {
+            return Err(refuse(format!("'{}' is not a comparison.", clause.join(" "))));
+        };
+        let property = PROPERTIES
+            .into_iter()
+            .find(|p| p == name)
+            .ok_or_else(|| refuse(format!("Could not find a property named '{name}' on type 'microsoft.graph.security.alert' that $filter takes ({}).", PROPERTIES.join(", "))))?;
+        let comparison = ["eq", "ne", "gt", "ge", "lt", "le"]
+            .into_iter()
+            .find(|o| o.eq_ignore_ascii_case(operator))
+            .ok_or_else(|| refuse(format!("'{operator}' is not a comparison operator.")))?;
+        let literal = rest.join(" ");
+        let value = if property.ends_with("DateTime") {
+            AlertLiteral::Ticks(
+                threatgate_domain::datetime::parse_datetime_ticks(literal.trim_matches('\''))
+                    .ok_or_else(|| refuse(format!("'{literal}' is not a datetime.")))?,
+            )
+        } else {
+            let quoted = literal.strip_prefix('\'').and_then(|l| l.strip_suffix('\''));
+            AlertLiteral::Text(
+                quoted.ok_or_else(|| refuse(format!("'{literal}' is not a quoted string.")))?.replace("''", "'"),
+            )
+        };
+        conditions.push(AlertCondition { property, comparison, value });
+    }
+    Ok(conditions)
+}
+
+/// Whether a Graph alert meets every condition (enum members compared in any case).
+fn alert_matches(alert: &Value, conditions: &[AlertCondition]) -> bool {
+    conditions.iter().all(|condition| {
+        let field = &alert[condition.property];
+        let ordering = match &condition.value {
+            AlertLiteral::Ticks(ticks) => {
+                match field.as_str().and_then(threatgate_domain::datetime::parse_datetime_ticks) {
+                    Some(value) => value.cmp(ticks),
+                    None => return condition.comparison == "ne",
+                }
+            }
+            AlertLiteral::Text(text) => match field.as_str() {
+                Some(value) => value.to_ascii_lowercase().cmp(&text.to_ascii_lowercase()),
+                None => return condition.comparison == "ne",
+            },
+        };
+        match condition.comparison {
+            "eq" => ordering.is_eq(),
+            "ne" => ordering.is_ne(),
+            "gt" => ordering.is_gt(),
+            "ge" => ordering.is_ge(),
+            "lt" => ordering.is_lt(),
+            _ => ordering.is_le(),
+        }
+    })
+}
+
+/// `GET /v1.0/security/alerts_v2`: the tenant's alerts, those of the most recently updated
+/// incidents first; `$filter` (comparisons joined by `and`), `$top` (1..1000, default 100),
+/// `$skip`, `@odata.nextLink`. Needs `SecurityAlert.Read.All` (or `.ReadWrite.All`, or an
+/// incident role).
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphReadAlerts>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::ListIncidents)?;
+    let pairs = query_pairs(&uri);
+    let (mut conditions, mut top, mut skip) = (Vec::new(), DEFAULT_ALERTS_TOP, 0u64);
+    let mut carried = Vec::new();
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "$filter" => {
+                conditions = alert_filter(value)?;
+                carried.push((name.clone(), value.clone()));
+            }
+            "$top" => {
+                top =
+                    value.trim().parse::<u32>().ok().filter(|t| (1..=MAX_ALERTS_TOP).contains(t)).ok_or_else(|| {
+                        ApiFailure::OData(format!(
+                            "The value '{}' of $top is not valid: alerts_v2 takes 1 to {MAX_ALERTS_TOP}.",
+                            value.chars().take(32).collect::<String>()
+                        ))
+                    })?;
+            }
+            "$skip" => {
+                skip = value.trim().parse().map_err(|_| {
+                    ApiFailure::OData(format!(
+                        "Invalid value '{}' for $skip query option found. The $skip query option requires a non-negative integer value.",
+                        value.chars().take(32).collect::<String>()
+                    ))
+                })?;
+            }
+            other if other.starts_with('$') => {
+                return Err(ApiFailure::OData(format!(
+                    "The query parameter '{}' is not supported on alerts_v2. Supported: $filter, $top, $skip.",
+                    other.chars().take(64).collect::<String>()
+                ))
+                .into());
+            }
+            _ => {}
+        }
+    }
+    let tenant = scope.tenant().to_string();
+    let context = GraphContext { tenant_id: &tenant, portal: PORTAL };
+    let read = scope.as_read();
+    // Through the incidents, a page at a time, until the page of alerts (and one more) is full.
+    let (mut value, mut skipped, mut more, mut ids) = (Vec::new(), 0u64, false, Vec::new());
+    let mut incidents = IncidentQuery { filter: None, top: 100, skip: 0 };
+    'pages: loop {
+        let page = state.store.list_incidents(&read, &incidents).await?;
+        for (document, id) in page.documents.iter().zip(&page.ids) {
+            let parsed: Incident = serde_json::from_str(document)
+                .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+            for item in &parsed.alerts {
+                let graph = alert(item, context);
+                if !alert_matches(&graph, &conditions) {
+                    continue;
+                }
+                if skipped < skip {
+                    skipped += 1;
+                } else if value.len() < top as usize {
+                    value.push(graph);
+                    if ids.last() != Some(id) {
+                        ids.push(*id);
+                    }
+                } else {
+                    more = true;
+                    break 'pages;
+                }
+            }
+        }
+        if !page.more {
+            break;
+        }
+        incidents.skip += u64::from(incidents.top);
+    }
+    let base = base(&state, &uri);
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(format!("{base}/$metadata#security/alerts_v2")));
+    if more {
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &carried {
+            next.append_pair(name, value);
+        }
+        next.append_pair("$top", &top.to_string());
+        next.append_pair("$skip", &(skip + u64::from(top)).to_string());
+        body.insert("@odata.nextLink".into(), json!(format!("{base}/security/alerts_v2?{}", next.finish())));
+    }
+    let count = value.len();
+    body.insert("value".into(), Value::Array(value));
+    Ok(noted(json_response(&Value::Object(body)), ids, format!("{count} alerts"), None))
+}
+
+/// `GET /v1.0/security/alerts_v2/{id}`. Another tenant's alert is a 404, as an unknown one.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn get_alert(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphReadAlerts>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::GetIncident)?;
+    let not_found =
+        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let read = scope.as_read();
+    let incident_id = state.store.alert_incident(&read, &id).await?.ok_or_else(not_found)?;
+    let document = state.store.get_incident(&read, incident_id).await?.ok_or_else(not_found)?;
+    let parsed: Incident = serde_json::from_str(&document)
+        .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+    let found = parsed.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
+    let tenant = scope.tenant().to_string();
+    let mut entity = Map::new();
+    entity
+        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/alerts_v2/$entity", base(&state, &uri))));
+    if let Value::Object(fields) = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL }) {
+        entity.extend(fields);
+    }
+    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "read".into(), None))
 }
 
 /// `POST /v1.0/security/runHuntingQuery` (and `…/microsoft.graph.security.runHuntingQuery`):

@@ -89,6 +89,16 @@ impl IncidentStore for Backend {
         Ok(u64::try_from(statement.fetch_one(&self.pool).await?).unwrap_or(0))
     }
 
+    async fn alert_incident(&self, scope: &TenantScope<ReadIncidents>, alert_id: &str) -> Result<Option<IncidentId>> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT incident_id FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
+                .bind(scope.tenant().to_string())
+                .bind(alert_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.map(IncidentId::new))
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), incident_id = %incident_id))]
     async fn get_incident(
         &self,

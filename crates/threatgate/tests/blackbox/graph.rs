@@ -284,3 +284,74 @@ async fn a_patch_and_a_comment_through_graph_are_seen_through_the_api() {
         app.client.patch(&url).bearer_auth(&woodgrove).json(&json!({"status": "resolved"})).send().await.unwrap();
     assert_graph_error(response, 404, "NotFound").await;
 }
+
+#[tokio::test]
+async fn alerts_v2_lists_and_gets_the_alerts_of_the_tenants_incidents() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["SecurityAlert.Read.All", "SecurityIncident.Read.All"]).await;
+    let (contoso, woodgrove) = (&partner.consented[0], &partner.consented[1]);
+    seed_incidents(&app, contoso, 30, 5).await;
+    let token = graph_token(&app, &partner, contoso).await;
+
+    // Every alert of the incidents, paged; each names its incident.
+    let expanded: Value =
+        get(&app, &token, "/v1.0/security/incidents?$expand=alerts&$top=50").await.json().await.unwrap();
+    let mut expected: Vec<String> = Vec::new();
+    for incident in expanded["value"].as_array().unwrap() {
+        for alert in incident["alerts"].as_array().unwrap() {
+            expected.push(alert["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut listed = Vec::new();
+    let mut url = "/v1.0/security/alerts_v2?$top=7".to_owned();
+    loop {
+        let page: Value = get(&app, &token, &url).await.json().await.unwrap();
+        assert_eq!(page["@odata.context"], format!("{}/v1.0/$metadata#security/alerts_v2", app.base_url));
+        for alert in page["value"].as_array().unwrap() {
+            assert_eq!(alert["tenantId"], contoso.as_str());
+            listed.push(alert["id"].as_str().unwrap().to_owned());
+        }
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(listed, expected, "the same alerts, in the incidents' order");
+
+    // $filter: a time range and a status, as connectors send them.
+    let first: Value =
+        get(&app, &token, &format!("/v1.0/security/alerts_v2/{}", listed[0])).await.json().await.unwrap();
+    assert_eq!(first["@odata.context"], format!("{}/v1.0/$metadata#security/alerts_v2/$entity", app.base_url));
+    assert_eq!(first["id"], listed[0].as_str());
+    let created = first["createdDateTime"].as_str().unwrap();
+    let status = first["status"].as_str().unwrap();
+    let filter = format!("createdDateTime ge {created} and createdDateTime le {created} and status eq '{status}'");
+    let url = format!("/v1.0/security/alerts_v2?$filter={}", urlencode(&filter));
+    let filtered: Value = get(&app, &token, &url).await.json().await.unwrap();
+    let values = filtered["value"].as_array().unwrap();
+    assert!(values.iter().any(|a| a["id"] == first["id"]));
+    assert!(values.iter().all(|a| a["createdDateTime"] == created && a["status"] == status));
+
+    // Refusals.
+    let refused = get(
+        &app,
+        &token,
+        &format!("/v1.0/security/alerts_v2?$filter={}", urlencode("status eq 'new' or status eq 'resolved'")),
+    )
+    .await;
+    assert_graph_error(refused, 400, "BadRequest").await;
+    let refused = get(
+        &app,
+        &token,
+        &format!("/v1.0/security/alerts_v2?$filter={}", urlencode("investigationState eq 'running'")),
+    )
+    .await;
+    assert_graph_error(refused, 400, "BadRequest").await;
+    let woodgrove_token = graph_token(&app, &partner, woodgrove).await;
+    let other = get(&app, &woodgrove_token, &format!("/v1.0/security/alerts_v2/{}", listed[0])).await;
+    assert_graph_error(other, 404, "NotFound").await;
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
