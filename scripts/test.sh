@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the README's test command, and what .ci/run calls.
 #
-# It first prepares the unmodified Python clients (MSAL, azure-identity, PyJWT) that the
-# interop test drives, in a virtual environment under target/, then runs `cargo test`.
+# It first prepares the unmodified clients that the interop test drives (Python: MSAL,
+# azure-identity, PyJWT, msgraph-sdk, in a virtual environment under target/; Node.js:
+# @azure/identity, in tests/interop/node), then runs `cargo test`.
 # With THREATGATE_TEST_DATABASE_URL set (e.g. postgres://postgres@127.0.0.1:5432/test; .ci/run
 # sets it), the store's contract suite also runs on PostgreSQL, and the black-box suite runs a
 # second time with every test server on a PostgreSQL database of its own. Extra arguments go
@@ -19,6 +20,12 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 export THREATGATE_PYTHON="$venv/bin/python"
+# The Node.js clients of the interop test (pinned in tests/interop/node/package-lock.json).
+if command -v npm >/dev/null && (cd "$root/tests/interop/node" && npm ci --no-audit --no-fund --silent); then
+  export THREATGATE_NODE_INTEROP=1
+else
+  echo "the Node.js interop clients could not be installed: that part of the interop test is skipped"
+fi
 cd "$root"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,6 +1,7 @@
 //! Unmodified third-party clients against the demo: MSAL for Python, azure-identity, PyJWT
 //! verifying against JWKS, and the guide's PowerShell request (`tests/interop/clients.py`);
-//! Microsoft Graph's Python SDK (`tests/interop/graph.py`).
+//! Microsoft Graph's Python SDK (`tests/interop/graph.py`); @azure/identity for Node.js with raw
+//! HTTP to the Graph API (`tests/interop/node/graph.mjs`).
 //!
 //! Needs the Python environment `scripts/test.sh` prepares (`THREATGATE_PYTHON`); without it
 //! the test says so and passes, since a bare `cargo test` has no Python clients.
@@ -43,6 +44,25 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the Graph SDK failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all Graph SDK checks passed"), "{stdout}");
+
+    // @azure/identity for Node.js and raw HTTP to the Graph API (`tests/interop/node`), when
+    // scripts/test.sh installed it (THREATGATE_NODE_INTEROP).
+    if std::env::var_os("THREATGATE_NODE_INTEROP").is_some() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/node/graph.mjs");
+        let output = tokio::process::Command::new("node")
+            .arg(&script)
+            .arg(data_dir.path().join("demo.json"))
+            .env("NODE_EXTRA_CA_CERTS", &manifest.ca_certificate)
+            .output()
+            .await
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "the Node client failed:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("all Node client checks passed"), "{stdout}");
+    } else {
+        eprintln!("SKIPPED the Node client: THREATGATE_NODE_INTEROP is not set; run scripts/test.sh");
+    }
 
     // Certificate credentials: upload a certificate to the demo's application, then MSAL,
     // azure-identity and scripts/cert-token.py each get a token with it.
