@@ -355,3 +355,25 @@ async fn alerts_v2_lists_and_gets_the_alerts_of_the_tenants_incidents() {
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn graph_shapes_are_pinned() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["SecurityIncident.Read.All"]).await;
+    let customer = &partner.consented[0];
+    seed_incidents(&app, customer, 3, 42).await;
+    let token = graph_token(&app, &partner, customer).await;
+    let incident = get(&app, &token, "/v1.0/security/incidents/1?$expand=alerts").await.text().await.unwrap();
+    let refused = get(&app, &token, "/v1.0/security/incidents?$top=51").await.text().await.unwrap();
+    // The tenant, the address and the request's ids differ from run to run.
+    let stable = |text: String| -> Value {
+        let text = text.replace(customer.as_str(), "[tenant]").replace(&app.base_url, "[base]");
+        let mut value: Value = serde_json::from_str(&text).unwrap();
+        if let Some(inner) = value.pointer_mut("/error/innerError") {
+            *inner = json!({"date": "[date]", "request-id": "[id]", "client-request-id": "[id]"});
+        }
+        value
+    };
+    insta::assert_json_snapshot!("graph_incident_with_alerts", stable(incident));
+    insta::assert_json_snapshot!("graph_top_refusal", stable(refused));
+}
