@@ -26,5 +26,5 @@ pub use incidents::{
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
 pub use resource::{
     AppRole, BUILT_IN_RESOURCES, BuiltInResource, MICROSOFT_GRAPH, THREAT_PROTECTION, built_in_resource,
-    built_in_resource_named, built_in_role,
+    built_in_resource_named, built_in_role, requested_roles,
 };

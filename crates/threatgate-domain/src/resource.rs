@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use crate::directory::RequiredAppRole;
 use crate::ids::{AppId, AppRoleId};
 
 /// An application permission (app role) defined by a resource.
@@ -158,6 +159,23 @@ pub fn built_in_resource(app_id: AppId) -> Option<&'static BuiltInResource> {
 /// The built-in resource an identifier (URI or application id) names.
 pub fn built_in_resource_named(identifier: &str) -> Option<&'static BuiltInResource> {
     BUILT_IN_RESOURCES.into_iter().find(|resource| resource.is_identified_by(identifier))
+}
+
+/// The built-in roles among `required` (an application's requested permissions), resource by
+/// resource, each in its resource's catalogue order whatever order they were requested in.
+pub fn requested_roles(required: &[RequiredAppRole]) -> Vec<(&'static BuiltInResource, &'static AppRole)> {
+    BUILT_IN_RESOURCES
+        .into_iter()
+        .flat_map(|resource| {
+            resource
+                .roles
+                .iter()
+                .filter(move |role| {
+                    required.iter().any(|r| r.resource_app_id == resource.app_id && r.app_role_id == role.id)
+                })
+                .map(move |role| (resource, role))
+        })
+        .collect()
 }
 
 /// The built-in resource and role that a role name (value or alias) names; role values are

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
-use threatgate_domain::{Application, built_in_resource, built_in_role};
+use threatgate_domain::{Application, built_in_role, requested_roles};
 use threatgate_identity::{Actor, DirectoryAdmin, SecretHasher, SystemClock};
 use threatgate_server::DataDir;
 use threatgate_store::Store;
@@ -131,13 +131,7 @@ struct ApplicationOutput<'a> {
 /// The application's permissions (role values, unique across the built-in resources),
 /// resource by resource.
 fn permissions_of(application: &Application) -> Vec<&'static str> {
-    application
-        .required_app_roles
-        .iter()
-        .filter_map(|required| {
-            built_in_resource(required.resource_app_id)?.find_role_by_id(required.app_role_id).map(|role| role.value)
-        })
-        .collect()
+    requested_roles(&application.required_app_roles).into_iter().map(|(_, role)| role.value).collect()
 }
 
 fn describe_application(application: &Application) -> String {

@@ -264,11 +264,26 @@ fn base(state: &AppState, uri: &axum::http::Uri) -> String {
     format!("{}/{version}", state.public_url)
 }
 
+/// A stored incident document, read back.
+fn stored(document: &str) -> Result<Incident, ApiFailure> {
+    serde_json::from_str(document)
+        .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))
+}
+
 /// A stored incident document in Graph's shape.
 fn graph_incident(document: &str, tenant: &str, expand_alerts: bool) -> Result<Value, ApiFailure> {
-    let parsed: Incident = serde_json::from_str(document)
-        .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
-    Ok(incident(&parsed, GraphContext { tenant_id: tenant, portal: PORTAL }, expand_alerts))
+    Ok(incident(&stored(document)?, GraphContext { tenant_id: tenant, portal: PORTAL }, expand_alerts))
+}
+
+/// One entity of `set` (`security/incidents`, `security/alerts_v2`): its `@odata.context`, then
+/// its properties.
+fn entity_response(state: &AppState, uri: &axum::http::Uri, set: &str, value: Value) -> Response {
+    let mut entity = Map::new();
+    entity.insert("@odata.context".into(), json!(format!("{}/$metadata#{set}/$entity", base(state, uri))));
+    if let Value::Object(fields) = value {
+        entity.extend(fields);
+    }
+    json_response(&Value::Object(entity))
 }
 
 fn json_response(value: &Value) -> Response {
@@ -337,13 +352,8 @@ pub async fn get_incident(
         || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
     let incident_id = IncidentId::parse(&id).ok_or_else(not_found)?;
     let document = state.store.get_incident(&scope.as_read(), incident_id).await?.ok_or_else(not_found)?;
-    let mut entity = Map::new();
-    entity
-        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/incidents/$entity", base(&state, &uri))));
-    if let Value::Object(fields) = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)? {
-        entity.extend(fields);
-    }
-    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "read".into(), None))
+    let value = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)?;
+    Ok(noted(entity_response(&state, &uri, "security/incidents", value), vec![incident_id], "read".into(), None))
 }
 
 /// PATCH and comment bodies larger than this are refused; a real one is a few hundred bytes.
@@ -376,9 +386,7 @@ async fn apply(
     match state.store.update_incident(&scope.as_write(), incident_id, update, now).await? {
         UpdateOutcome::Updated(document) => {
             tracing::info!(%incident_id, tenant = %scope.tenant(), "incident updated through Graph");
-            let incident = serde_json::from_str(&document)
-                .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
-            Ok((incident_id, incident))
+            Ok((incident_id, stored(&document)?))
         }
         UpdateOutcome::NotFound => Err(not_found()),
         UpdateOutcome::Refused(error) => Err(refusal(error)),
@@ -399,14 +407,14 @@ pub async fn update_incident(
     throttle(&state, &scope, Api::UpdateIncident)?;
     let update = IncidentUpdate::from_graph_json(&write_body(body).await?).map_err(refusal)?;
     let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
-    let mut entity = Map::new();
-    entity
-        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/incidents/$entity", base(&state, &uri))));
     let context = GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL };
-    if let Value::Object(fields) = incident(&updated, context, false) {
-        entity.extend(fields);
-    }
-    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "updated".into(), Some(update.summary())))
+    let value = incident(&updated, context, false);
+    Ok(noted(
+        entity_response(&state, &uri, "security/incidents", value),
+        vec![incident_id],
+        "updated".into(),
+        Some(update.summary()),
+    ))
 }
 
 /// `POST /v1.0/security/incidents/{id}/comments`: `{"comment": …}` (or a one-element array of
@@ -595,8 +603,7 @@ pub async fn list_alerts(
     'pages: loop {
         let page = state.store.list_incidents(&read, &incidents).await?;
         for (document, id) in page.documents.iter().zip(&page.ids) {
-            let parsed: Incident = serde_json::from_str(document)
-                .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+            let parsed = stored(document)?;
             for item in &parsed.alerts {
                 let graph = alert(item, context);
                 if !alert_matches(&graph, &conditions) {
@@ -651,17 +658,11 @@ pub async fn get_alert(
     let read = scope.as_read();
     let incident_id = state.store.alert_incident(&read, &id).await?.ok_or_else(not_found)?;
     let document = state.store.get_incident(&read, incident_id).await?.ok_or_else(not_found)?;
-    let parsed: Incident = serde_json::from_str(&document)
-        .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))?;
+    let parsed = stored(&document)?;
     let found = parsed.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
     let tenant = scope.tenant().to_string();
-    let mut entity = Map::new();
-    entity
-        .insert("@odata.context".into(), json!(format!("{}/$metadata#security/alerts_v2/$entity", base(&state, &uri))));
-    if let Value::Object(fields) = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL }) {
-        entity.extend(fields);
-    }
-    Ok(noted(json_response(&Value::Object(entity)), vec![incident_id], "read".into(), None))
+    let value = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL });
+    Ok(noted(entity_response(&state, &uri, "security/alerts_v2", value), vec![incident_id], "read".into(), None))
 }
 
 /// `POST /v1.0/security/runHuntingQuery` (and `…/microsoft.graph.security.runHuntingQuery`):

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, BUILT_IN_RESOURCES, ObjectId, THREAT_PROTECTION};
+use threatgate_domain::{AppId, Application, BUILT_IN_RESOURCES, ObjectId, THREAT_PROTECTION, requested_roles};
 use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, directory_admin, sign_in_redirect};
@@ -228,21 +228,11 @@ pub async fn overview(
         Err(response) => return response,
     };
     let snapshot = state.identity.snapshot();
-    // Resource by resource, in each one's catalogue order, whatever order they were added in.
-    let permissions = BUILT_IN_RESOURCES
+    let permissions = requested_roles(&application.required_app_roles)
         .into_iter()
-        .flat_map(|resource| {
+        .map(|(resource, role)| {
             let granted = snapshot.directory.roles(session.tenant_id, application.app_id, resource);
-            resource
-                .roles
-                .iter()
-                .filter(|role| {
-                    application
-                        .required_app_roles
-                        .iter()
-                        .any(|r| r.resource_app_id == resource.app_id && r.app_role_id == role.id)
-                })
-                .map(move |role| (resource.display_name, role.value, role.display_name, granted.contains(&role.value)))
+            (resource.display_name, role.value, role.display_name, granted.contains(&role.value))
         })
         .collect();
     let now = state.clock.now();

@@ -9,7 +9,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use threatgate_domain::{AppId, Application, BUILT_IN_RESOURCES, THREAT_PROTECTION, TenantSegment};
+use threatgate_domain::{AppId, Application, THREAT_PROTECTION, TenantSegment, requested_roles};
 use threatgate_identity::AdminError;
 
 use super::session::{PortalSession, checked_form, sign_in_redirect};
@@ -129,21 +129,9 @@ async fn show(
         .tenant(application.home_tenant_id)
         .map(|t| format!("{} ({})", t.display_name, t.initial_domain))
         .unwrap_or_default();
-    // In the resource's catalogue order, whatever order they were added in.
-    let permissions = BUILT_IN_RESOURCES
+    let permissions = requested_roles(&application.required_app_roles)
         .into_iter()
-        .flat_map(|resource| {
-            resource
-                .roles
-                .iter()
-                .filter(|role| {
-                    application
-                        .required_app_roles
-                        .iter()
-                        .any(|r| r.resource_app_id == resource.app_id && r.app_role_id == role.id)
-                })
-                .map(|role| (role.display_name.to_owned(), role.value.to_owned(), resource.display_name))
-        })
+        .map(|(resource, role)| (role.display_name.to_owned(), role.value.to_owned(), resource.display_name))
         .collect();
     page(
         StatusCode::OK,

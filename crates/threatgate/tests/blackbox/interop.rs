@@ -19,47 +19,16 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     let data_dir = tempfile::tempdir().unwrap();
     let database = threatgate_testkit::TestDatabase::for_this_run().await;
     let (demo, manifest) = Demo::start(data_dir.path(), database.as_ref()).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/clients.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(data_dir.path().join("demo.json"))
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the clients failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all client checks passed"), "{stdout}");
-
+    let demo_json = data_dir.path().join("demo.json");
+    run_client(&python, "clients.py", &demo_json, &[], "all client checks passed").await;
     // Microsoft Graph's own Python SDK over the same demo: incidents with paging and alerts,
-    // an update, a hunting query (`tests/interop/graph.py`).
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/graph.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(data_dir.path().join("demo.json"))
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the Graph SDK failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all Graph SDK checks passed"), "{stdout}");
-
-    // @azure/identity for Node.js and raw HTTP to the Graph API (`tests/interop/node`), when
-    // scripts/test.sh installed it (THREATGATE_NODE_INTEROP).
+    // alerts_v2, an update, a hunting query.
+    run_client(&python, "graph.py", &demo_json, &[], "all Graph SDK checks passed").await;
+    // @azure/identity for Node.js and raw HTTP to the Graph API, when scripts/test.sh installed
+    // it (THREATGATE_NODE_INTEROP).
     if std::env::var_os("THREATGATE_NODE_INTEROP").is_some() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/node/graph.mjs");
-        let output = tokio::process::Command::new("node")
-            .arg(&script)
-            .arg(data_dir.path().join("demo.json"))
-            .env("NODE_EXTRA_CA_CERTS", &manifest.ca_certificate)
-            .output()
-            .await
-            .expect("node runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "the Node client failed:\n{stdout}\n{stderr}");
-        assert!(stdout.contains("all Node client checks passed"), "{stdout}");
+        let ca = [("NODE_EXTRA_CA_CERTS", manifest.ca_certificate.as_str())];
+        run_client("node", "node/graph.mjs", &demo_json, &ca, "all Node client checks passed").await;
     } else {
         eprintln!("SKIPPED the Node client: THREATGATE_NODE_INTEROP is not set; run scripts/test.sh");
     }
@@ -96,4 +65,21 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the certificate clients failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all certificate checks passed"), "{stdout}");
+}
+
+/// Runs `program` on `tests/interop/SCRIPT DEMO_JSON` with `env`; it must succeed and print
+/// `passed`.
+async fn run_client(program: &str, script: &str, demo_json: &Path, env: &[(&str, &str)], passed: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop").join(script);
+    let output = tokio::process::Command::new(program)
+        .arg(&script)
+        .arg(demo_json)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("the client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{} failed:\n{stdout}\n{stderr}", script.display());
+    assert!(stdout.contains(passed), "{stdout}");
 }
