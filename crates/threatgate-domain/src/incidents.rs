@@ -117,6 +117,9 @@ pub enum GraphReadIncidents {}
 /// `SecurityAlert.ReadWrite.All`; Graph also lets the incident roles read alerts).
 #[derive(Debug)]
 pub enum GraphReadAlerts {}
+/// Change alerts through Microsoft Graph (`SecurityAlert.ReadWrite.All`).
+#[derive(Debug)]
+pub enum GraphWriteAlerts {}
 /// Update incidents and comment on them through Microsoft Graph
 /// (`SecurityIncident.ReadWrite.All`).
 #[derive(Debug)]
@@ -137,6 +140,10 @@ impl Permission for GraphReadAlerts {
         "SecurityIncident.Read.All",
         "SecurityIncident.ReadWrite.All",
     ];
+}
+impl Permission for GraphWriteAlerts {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["SecurityAlert.ReadWrite.All"];
 }
 impl Permission for GraphWriteIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
@@ -210,6 +217,13 @@ impl TenantScope<GraphReadIncidents> {
 impl TenantScope<GraphReadAlerts> {
     /// Alerts live in the store's incidents: reading them is reading incidents.
     pub fn as_read(&self) -> TenantScope<ReadIncidents> {
+        self.same_access()
+    }
+}
+
+impl TenantScope<GraphWriteAlerts> {
+    /// Alerts live in the store's incidents: changing one changes its incident.
+    pub fn as_write(&self) -> TenantScope<WriteIncidents> {
         self.same_access()
     }
 }

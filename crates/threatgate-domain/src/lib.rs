@@ -19,7 +19,7 @@ pub use directory::{
 };
 pub use ids::{AppId, AppRoleId, IncidentId, KeyId, ObjectId, TenantId};
 pub use incidents::{
-    Classification, Correlation, Determination, GraphReadAlerts, GraphReadIncidents, GraphRunHunting,
+    Classification, Correlation, Determination, GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteAlerts,
     GraphWriteIncidents, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity,
     TenantScope, WriteIncidents, correlate, incident_name,
 };

@@ -11,4 +11,4 @@ mod update;
 pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};
 pub use alerts::{AlertsError, IngestAlert, correlation_keys, parse_alerts, prepare_alert};
 pub use documents::{add_alert, merge_into, new_incident, push_alert, redirect, summarize};
-pub use update::{IncidentUpdate, UpdateError, apply_update};
+pub use update::{AlertUpdate, IncidentUpdate, UpdateError, apply_alert_update, apply_update};

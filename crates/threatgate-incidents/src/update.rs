@@ -291,10 +291,105 @@ pub fn apply_update(
     Ok(())
 }
 
+/// A checked change to one alert (Microsoft Graph's `PATCH /security/alerts_v2/{id}`,
+/// `graph-security-api.md` §7.3). `None` leaves a property as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertUpdate {
+    /// `New`, `InProgress` or `Resolved`.
+    pub status: Option<&'static str>,
+    /// `Some(None)` unassigns.
+    pub assigned_to: Option<Option<String>>,
+    pub classification: Option<Classification>,
+    pub determination: Option<Determination>,
+}
+
+impl AlertUpdate {
+    /// Reads a Graph PATCH body: `status`, `assignedTo`, `classification`, `determination`
+    /// (Graph's members, any case); `@odata.*` keys are ignored, others refused.
+    pub fn from_graph_json(body: &Value) -> Result<Self, UpdateError> {
+        let object: &Map<String, Value> =
+            body.as_object().ok_or_else(|| UpdateError::Body("The request body must be a JSON object.".into()))?;
+        // The incident reader knows the shared members (classification, determination).
+        let mut shared = Map::new();
+        let mut update = Self::default();
+        for (key, value) in object {
+            match key.as_str() {
+                "status" => {
+                    let text = string(key, value)?;
+                    update.status = Some(
+                        ["New", "InProgress", "Resolved"]
+                            .into_iter()
+                            .find(|s| s.eq_ignore_ascii_case(text))
+                            .ok_or_else(|| {
+                                UpdateError::Input(format!(
+                                    "Invalid input '{}' for status: use new, inProgress or resolved.",
+                                    cut(text)
+                                ))
+                            })?,
+                    );
+                }
+                "assignedTo" | "classification" | "determination" => {
+                    shared.insert(key.clone(), value.clone());
+                }
+                key if key.starts_with("@odata.") => {}
+                "customDetails" => {
+                    return Err(UpdateError::Input(
+                        "Threatgate does not keep an alert's customDetails; updatable: status, assignedTo, classification, determination.".into(),
+                    ));
+                }
+                other => {
+                    return Err(UpdateError::Body(format!(
+                        "Invalid request body: '{}' is not a property of microsoft.graph.security.alert that PATCH takes.",
+                        cut(other)
+                    )));
+                }
+            }
+        }
+        let incident = IncidentUpdate::from_graph_json(&Value::Object(shared))?;
+        update.assigned_to = incident.assigned_to;
+        update.classification = incident.classification;
+        update.determination = incident.determination;
+        Ok(update)
+    }
+}
+
+/// Applies `update` to the incident's alert `alert_id` at `now`; `false` when the incident has
+/// no such alert. The alert's and the incident's update times move to `now`.
+pub fn apply_alert_update(incident: &mut Incident, alert_id: &str, update: &AlertUpdate, now: Ticks) -> bool {
+    let stamp = format_ticks(now.get());
+    let Some(alert) = incident.alerts.iter_mut().find(|a| a.alert_id == alert_id) else { return false };
+    if let Some(status) = update.status {
+        alert.status = status.to_owned();
+        alert.resolved_time = (status == "Resolved").then(|| stamp.clone());
+    }
+    if let Some(owner) = &update.assigned_to {
+        alert.assigned_to.clone_from(owner);
+    }
+    if let Some(classification) = update.classification {
+        alert.classification = Some(classification.as_str().to_owned());
+    }
+    if let Some(determination) = update.determination {
+        alert.determination = Some(determination.as_str().to_owned());
+    }
+    alert.last_updated_time = Some(stamp.clone());
+    incident.last_update_time = stamp;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_alert_update_changes_that_alert_only() {
+        let update = AlertUpdate::from_graph_json(&json!({"status": "resolved", "classification": "truePositive", "determination": "malware", "assignedTo": "soc@contoso.com"})).unwrap();
+        assert_eq!(update.status, Some("Resolved"));
+        assert_eq!(update.determination, Some(Determination::Malware));
+        assert!(AlertUpdate::from_graph_json(&json!({"status": "redirected"})).is_err());
+        assert!(AlertUpdate::from_graph_json(&json!({"customDetails": {}})).is_err());
+        assert!(AlertUpdate::from_graph_json(&json!({"title": "x"})).is_err());
+    }
 
     #[test]
     fn graph_bodies_read_in_graphs_names_and_either_case() {

@@ -7,7 +7,7 @@ use threatgate_domain::{
     IncidentId, KeyId, ObjectId, RequiredAppRole, ServicePrincipal, Tenant, TenantId, Ticks, UnixSeconds, Upn, User,
 };
 use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, RunHunting, TenantScope, WriteIncidents};
-use threatgate_incidents::{IncidentUpdate, IngestAlert};
+use threatgate_incidents::{AlertUpdate, IncidentUpdate, IngestAlert};
 use time::OffsetDateTime;
 
 use crate::Result;
@@ -195,6 +195,15 @@ pub trait IncidentStore: Send + Sync + 'static {
     /// The incident as served, if it exists in the scope's tenant.
     async fn get_incident(&self, scope: &TenantScope<ReadIncidents>, incident_id: IncidentId)
     -> Result<Option<String>>;
+    /// Applies a change to one alert at `now`, in one transaction; the incident holding it as
+    /// updated.
+    async fn update_alert(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        alert_id: &str,
+        update: &AlertUpdate,
+        now: Ticks,
+    ) -> Result<UpdateOutcome>;
     /// Applies an update at `now`, in one transaction.
     async fn update_incident(
         &self,

@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use threatgate_domain::odata::{IncidentQuery, Vocabulary, parse_filter_in};
 use threatgate_domain::{
-    GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteIncidents, IncidentId, Permission, TenantScope,
-    Ticks,
+    GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteAlerts, GraphWriteIncidents, IncidentId,
+    Permission, TenantScope, Ticks,
 };
 use threatgate_incidents::graph::{GraphContext, alert, comments, incident};
-use threatgate_incidents::{IncidentUpdate, UpdateError};
+use threatgate_incidents::{AlertUpdate, IncidentUpdate, UpdateError};
 use threatgate_proto::incident::Incident;
 use threatgate_store::UpdateOutcome;
 use uuid::Uuid;
@@ -663,6 +663,39 @@ pub async fn get_alert(
     let tenant = scope.tenant().to_string();
     let value = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL });
     Ok(noted(entity_response(&state, &uri, "security/alerts_v2", value), vec![incident_id], "read".into(), None))
+}
+
+/// `PATCH /v1.0/security/alerts_v2/{id}`: `status`, `assignedTo`, `classification`,
+/// `determination` (spec §7.3); the alert as updated. Needs `SecurityAlert.ReadWrite.All`. The
+/// incident holding it (both APIs) shows the change.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn update_alert(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteAlerts>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let update = AlertUpdate::from_graph_json(&write_body(body).await?).map_err(refusal)?;
+    let not_found =
+        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let now = Ticks::at(state.clock.now());
+    let document = match state.store.update_alert(&scope.as_write(), &id, &update, now).await? {
+        UpdateOutcome::Updated(document) => document,
+        UpdateOutcome::NotFound => return Err(not_found().into()),
+        UpdateOutcome::Refused(error) => return Err(refusal(error).into()),
+    };
+    let updated = stored(&document)?;
+    let found = updated.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
+    let incident_id = IncidentId::new(updated.incident_id);
+    let value = alert(found, GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL });
+    Ok(noted(
+        entity_response(&state, &uri, "security/alerts_v2", value),
+        vec![incident_id],
+        format!("alert {id} updated"),
+        None,
+    ))
 }
 
 /// `POST /v1.0/security/runHuntingQuery` (and `…/microsoft.graph.security.runHuntingQuery`):

@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             )
             .route(&format!("{version}/security/incidents/{{id}}/comments"), post(graph::comment_incident))
             .route(&format!("{version}/security/alerts_v2"), get(graph::list_alerts))
-            .route(&format!("{version}/security/alerts_v2/{{id}}"), get(graph::get_alert))
+            .route(&format!("{version}/security/alerts_v2/{{id}}"), get(graph::get_alert).patch(graph::update_alert))
             .route(&format!("{version}/security/runHuntingQuery"), post(graph::run_hunting_query))
             .route(
                 &format!("{version}/security/microsoft.graph.security.runHuntingQuery"),

@@ -16,7 +16,8 @@ use threatgate_domain::{
     Correlation, IncidentId, IngestAlerts, ReadIncidents, TenantScope, Ticks, WriteIncidents, correlate,
 };
 use threatgate_incidents::{
-    IncidentUpdate, IngestAlert, alert_rows, apply_update, merge_into, new_incident, push_alert, redirect, summarize,
+    AlertUpdate, IncidentUpdate, IngestAlert, alert_rows, apply_alert_update, apply_update, merge_into, new_incident,
+    push_alert, redirect, summarize,
 };
 use threatgate_proto::Incident;
 
@@ -127,6 +128,33 @@ impl IncidentStore for Backend {
         };
         if let Err(refusal) = apply_update(&mut incident, update, scope.caller_name(), now) {
             return Ok(UpdateOutcome::Refused(refusal));
+        }
+        write_incident(&mut tx, &incident, None).await?;
+        tx.commit().await?;
+        Ok(UpdateOutcome::Updated(render(&incident)?))
+    }
+
+    async fn update_alert(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        alert_id: &str,
+        update: &AlertUpdate,
+        now: Ticks,
+    ) -> Result<UpdateOutcome> {
+        let mut tx = self.begin_write().await?;
+        let tenant = scope.tenant().to_string();
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT incident_id FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
+                .bind(&tenant)
+                .bind(alert_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(incident_id) = found.map(IncidentId::new) else { return Ok(UpdateOutcome::NotFound) };
+        let Some(mut incident) = select_incident(&mut tx, &tenant, incident_id).await? else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        if !apply_alert_update(&mut incident, alert_id, update, now) {
+            return Ok(UpdateOutcome::NotFound);
         }
         write_incident(&mut tx, &incident, None).await?;
         tx.commit().await?;

@@ -377,3 +377,44 @@ async fn graph_shapes_are_pinned() {
     insta::assert_json_snapshot!("graph_incident_with_alerts", stable(incident));
     insta::assert_json_snapshot!("graph_top_refusal", stable(refused));
 }
+
+#[tokio::test]
+async fn an_alert_changed_through_graph_is_changed_in_its_incident() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All", "SecurityAlert.ReadWrite.All"]).await;
+    let contoso = &partner.consented[0];
+    seed_incidents(&app, contoso, 5, 9).await;
+    let token = graph_token(&app, &partner, contoso).await;
+    let listed: Value = get(&app, &token, "/v1.0/security/alerts_v2?$top=1").await.json().await.unwrap();
+    let alert = &listed["value"][0];
+    let (id, incident_id) = (alert["id"].as_str().unwrap(), alert["incidentId"].as_str().unwrap());
+    let url = format!("{}/v1.0/security/alerts_v2/{id}", app.base_url);
+    let body = json!({"status": "resolved", "classification": "truePositive", "determination": "malware", "assignedTo": "soc@contoso.com"});
+    let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["@odata.context"], format!("{}/v1.0/$metadata#security/alerts_v2/$entity", app.base_url));
+    assert_eq!(
+        (&updated["status"], &updated["classification"], &updated["determination"], &updated["assignedTo"]),
+        (&json!("resolved"), &json!("truePositive"), &json!("malware"), &json!("soc@contoso.com"))
+    );
+    assert!(updated["resolvedDateTime"].is_string());
+    // The incident, through the Threat Protection API, holds the changed alert.
+    let mtp = token_for(&app, &partner, contoso).await;
+    let incident: Value = api_get(&app, &mtp, &format!("/api/incidents/{incident_id}")).await.json().await.unwrap();
+    let held = incident["alerts"].as_array().unwrap().iter().find(|a| a["alertId"] == id).unwrap();
+    assert_eq!((&held["status"], &held["classification"]), (&json!("Resolved"), &json!("TruePositive")));
+    assert_eq!(incident["lastUpdateTime"], held["lastUpdatedTime"]);
+
+    for (body, status, code) in [
+        (json!({"status": "closed"}), 400, "BadRequest"),
+        (json!({"customDetails": {"a": "b"}}), 400, "BadRequest"),
+        (json!({"title": "x"}), 400, "BadRequest"),
+    ] {
+        let response = app.client.patch(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_graph_error(response, status, code).await;
+    }
+    let unknown = format!("{}/v1.0/security/alerts_v2/da-no-such-alert", app.base_url);
+    let response = app.client.patch(&unknown).bearer_auth(&token).json(&json!({"status": "new"})).send().await.unwrap();
+    assert_graph_error(response, 404, "NotFound").await;
+}
