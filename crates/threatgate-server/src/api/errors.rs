@@ -131,11 +131,13 @@ fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// Every refusal under `/api` in the API's error JSON, also those no handler wrote: an unknown
+/// Every refusal under `/api` in the API's error JSON (under `/v1.0` and `/beta` in Graph's),
+/// also those no handler wrote: an unknown
 /// path (404), a method the path does not take (405, with `Allow`), and the extractors' own
 /// refusals (a body that is not JSON, a missing content type), whose text becomes the message.
 pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if !is_api_path(request.uri().path()) {
+    let graph = super::graph::is_graph_path(request.uri().path());
+    if !is_api_path(request.uri().path()) && !graph {
         return next.run(request).await;
     }
     let path: String = request.uri().path().chars().take(200).collect();
@@ -175,7 +177,13 @@ pub async fn json_errors(request: axum::extract::Request, next: axum::middleware
         StatusCode::PAYLOAD_TOO_LARGE => (status, "BadRequest", non_empty(text, "The request body is too large.")),
         _ => (status, "BadRequest", non_empty(text, status.canonical_reason().unwrap_or("The request is not valid."))),
     };
-    let mut response = render(status, code, message, Uuid::new_v4());
+    let mut response = if graph {
+        // Graph's wording for the same refusals (its code for an unknown path is NotFound here).
+        let code = if code == "ResourceNotFound" { "NotFound" } else { code };
+        super::graph::render_graph(status, code, &message, &Uuid::new_v4().to_string(), false)
+    } else {
+        render(status, code, message, Uuid::new_v4())
+    };
     if let Some(allow) = allow {
         response.headers_mut().insert(header::ALLOW, allow);
     }

@@ -81,38 +81,11 @@ impl IntoResponse for GraphFailure {
                 (StatusCode::INTERNAL_SERVER_ERROR, "UnknownError", String::new())
             }
         };
-        let date = time::OffsetDateTime::now_utc();
-        let date = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            date.year(),
-            u8::from(date.month()),
-            date.day(),
-            date.hour(),
-            date.minute(),
-            date.second()
-        );
-        let mut inner = Map::new();
-        if let ApiFailure::Throttled { .. } = &self.0 {
-            inner.insert("code".into(), json!("429"));
-            inner.insert("message".into(), json!("Please retry after"));
-            inner.insert("status".into(), json!("429"));
-        }
-        inner.insert("date".into(), json!(date));
-        inner.insert("request-id".into(), json!(request_id));
-        inner.insert("client-request-id".into(), json!(request_id));
+        let throttled = matches!(&self.0, ApiFailure::Throttled { .. });
         // The $top refusal Graph answers with an empty code and empty details (spec §4.5).
         let top_refusal = matches!(&self.0, ApiFailure::OData(m) if m.contains("for Top query has been exceeded"));
-        let error = if top_refusal {
-            json!({"code": "", "message": message, "details": [], "innerError": inner})
-        } else {
-            json!({"code": code, "message": message, "innerError": inner})
-        };
-        let mut response = (status, crate::json::json_utf8(&json!({ "error": error }))).into_response();
+        let mut response = render_graph(status, if top_refusal { "" } else { code }, &message, &request_id, throttled);
         let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            headers.insert("request-id", value.clone());
-            headers.insert("client-request-id", value);
-        }
         match &self.0 {
             ApiFailure::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -132,6 +105,54 @@ impl IntoResponse for GraphFailure {
         });
         response
     }
+}
+
+/// Graph's error body (spec §4.5): `{"error":{"code","message","innerError":{"date",
+/// "request-id","client-request-id"}}}`, with the ids also as headers. An empty `code` is the
+/// observed `$top` refusal, which carries `details: []`; a throttled call's `innerError` adds
+/// Graph's `code`, `message` and `status`.
+pub(super) fn render_graph(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+    throttled: bool,
+) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let mut inner = Map::new();
+    if throttled {
+        inner.insert("code".into(), json!("429"));
+        inner.insert("message".into(), json!("Please retry after"));
+        inner.insert("status".into(), json!("429"));
+    }
+    inner.insert("date".into(), json!(date));
+    inner.insert("request-id".into(), json!(request_id));
+    inner.insert("client-request-id".into(), json!(request_id));
+    let error = if code.is_empty() {
+        json!({"code": code, "message": message, "details": [], "innerError": inner})
+    } else {
+        json!({"code": code, "message": message, "innerError": inner})
+    };
+    let mut response = (status, crate::json::json_utf8(&json!({ "error": error }))).into_response();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("request-id", value.clone());
+        response.headers_mut().insert("client-request-id", value);
+    }
+    response
+}
+
+/// Whether `path` is one of Graph's (`/v1.0/…`, `/beta/…`).
+pub(super) fn is_graph_path(path: &str) -> bool {
+    path.starts_with("/v1.0/") || path.starts_with("/beta/")
 }
 
 /// [`Authorized`] for Graph's routes: the same checks, refused in Graph's shape.

@@ -168,6 +168,17 @@ async fn graph_refusals_have_graphs_status_and_body() {
     ] {
         assert_graph_error(get(&app, &token, bad).await, 400, "BadRequest").await;
     }
+    // Paths and methods Graph's routes do not take: Graph's shape too.
+    assert_graph_error(get(&app, &token, "/v1.0/security/nothing").await, 404, "NotFound").await;
+    let delete = app
+        .client
+        .delete(format!("{}/v1.0/security/incidents", app.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.headers()["allow"], "GET,HEAD");
+    assert_graph_error(delete, 405, "MethodNotAllowed").await;
     let ok = get(&app, &token, "/v1.0/security/incidents?$filter=lastUpdateDateTime%20gt%202026-01-01T00:00:00Z").await;
     assert_eq!(ok.status(), 200);
 }
