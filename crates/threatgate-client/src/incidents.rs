@@ -12,6 +12,8 @@ use crate::http::Repeat;
 
 /// The API's resource (token audience).
 pub const API_RESOURCE: &str = "https://api.security.microsoft.com";
+/// Microsoft Graph's resource, whose tokens Graph's API takes.
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// The API's largest page.
 pub const MAX_PAGE: u32 = 100;
 
@@ -227,13 +229,26 @@ impl Client {
         url: &url::Url,
         build: impl Fn(&reqwest::Client, url::Url, &str) -> reqwest::RequestBuilder,
     ) -> Result<String> {
+        self.call_with(API_RESOURCE, tenant, repeat, url, build).await
+    }
+
+    /// A call with a token for `resource` (the Threat Protection API's or Graph's): once more
+    /// with a fresh token if the cached one is refused.
+    pub(crate) async fn call_with(
+        &self,
+        resource: &str,
+        tenant: &str,
+        repeat: Repeat,
+        url: &url::Url,
+        build: impl Fn(&reqwest::Client, url::Url, &str) -> reqwest::RequestBuilder,
+    ) -> Result<String> {
         for attempt in 0..2 {
-            let token = self.tokens.token(tenant, API_RESOURCE).await?;
+            let token = self.tokens.token(tenant, resource).await?;
             let result = self.http.send(repeat, || build(self.http.client(), url.clone(), &token)).await;
             match result {
                 Err(Error::Service(error)) if error.status == 401 && attempt == 0 => {
                     tracing::debug!(tenant, "the API refused the cached token; getting a new one");
-                    self.tokens.invalidate(tenant, API_RESOURCE).await;
+                    self.tokens.invalidate(tenant, resource).await;
                 }
                 other => return other.map(|answer| answer.body),
             }

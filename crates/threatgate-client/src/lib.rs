@@ -63,6 +63,8 @@ pub use verify::{SignatureCheck, verify_signature};
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Microsoft's Threat Protection API.
 pub const DEFAULT_API_BASE: &str = "https://api.security.microsoft.com";
+/// Microsoft Graph.
+pub const DEFAULT_GRAPH_BASE: &str = "https://graph.microsoft.com";
 
 /// The partner's client: tokens and the API. Cheap to clone; clones share the token cache.
 #[derive(Debug, Clone)]
@@ -70,6 +72,7 @@ pub struct Client {
     http: http::Http,
     tokens: Arc<TokenProvider>,
     api_base: url::Url,
+    graph_base: url::Url,
 }
 
 impl Client {
@@ -78,6 +81,7 @@ impl Client {
             client_id: client_id.into(),
             authority: DEFAULT_AUTHORITY.into(),
             api_base: DEFAULT_API_BASE.into(),
+            graph_base: DEFAULT_GRAPH_BASE.into(),
             credential: None,
             version: TokenVersion::V2,
             ca_certificate: None,
@@ -95,6 +99,11 @@ impl Client {
     pub fn api_base(&self) -> &url::Url {
         &self.api_base
     }
+
+    /// Microsoft Graph's base (its security API is under `v1.0/security/`).
+    pub fn graph_base(&self) -> &url::Url {
+        &self.graph_base
+    }
 }
 
 /// Settings for a [`Client`].
@@ -103,6 +112,7 @@ pub struct ClientBuilder {
     client_id: String,
     authority: String,
     api_base: String,
+    graph_base: String,
     credential: Option<Credential>,
     version: TokenVersion,
     ca_certificate: Option<PathBuf>,
@@ -121,6 +131,13 @@ impl ClientBuilder {
     /// The API (default `https://api.security.microsoft.com`).
     pub fn api_base(mut self, url: impl Into<String>) -> Self {
         self.api_base = url.into();
+        self
+    }
+
+    /// Microsoft Graph (default `https://graph.microsoft.com`; Threatgate serves it on the
+    /// same address as its API).
+    pub fn graph_base(mut self, url: impl Into<String>) -> Self {
+        self.graph_base = url.into();
         self
     }
 
@@ -164,6 +181,7 @@ impl ClientBuilder {
         })?;
         let authority = parse_base(&self.authority, "authority")?;
         let api_base = parse_base(&self.api_base, "API base")?;
+        let graph_base = parse_base(&self.graph_base, "Graph base")?;
         if self.client_id.trim().is_empty() {
             return Err(Error::Config("no client id".into()));
         }
@@ -176,7 +194,7 @@ impl ClientBuilder {
             cache_file: self.cache_file,
         };
         let tokens = Arc::new(TokenProvider::new(http.clone(), settings)?);
-        Ok(Client { http, tokens, api_base })
+        Ok(Client { http, tokens, api_base, graph_base })
     }
 }
 

@@ -81,6 +81,10 @@ pub struct PartnerArgs {
     /// The Threat Protection API [default: https://api.security.microsoft.com].
     #[arg(long, env = "THREATGATE_API_BASE")]
     pub api_base: Option<String>,
+    /// Microsoft Graph's address, for `--api graph` (default: the API base when one is given,
+    /// as Threatgate serves both, else https://graph.microsoft.com).
+    #[arg(long, env = "THREATGATE_GRAPH_BASE")]
+    pub graph_base: Option<String>,
     /// Trust this CA certificate (PEM) besides the system's, e.g. Threatgate's `tls/ca.pem`.
     #[arg(long, env = "THREATGATE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
@@ -148,6 +152,19 @@ pub struct HuntArgs {
     /// Every row has the tenant first.
     #[arg(long, value_enum, default_value_t = HuntFormat::Table)]
     pub output: HuntFormat,
+    /// Which API runs the query: the Threat Protection API (`AdvancedHunting.Read.All`) or
+    /// Microsoft Graph's runHuntingQuery (`ThreatHunting.Read.All`).
+    #[arg(long, value_enum, default_value_t = ApiChoice::ThreatProtection)]
+    pub api: ApiChoice,
+}
+
+/// The API a command calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiChoice {
+    /// `https://api.security.microsoft.com` (`/api/…`).
+    ThreatProtection,
+    /// Microsoft Graph's security API (`/v1.0/security/…`).
+    Graph,
 }
 
 /// Which tenants a command works in.

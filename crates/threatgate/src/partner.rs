@@ -12,12 +12,14 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use threatgate_client::{
-    Client, ClientSecret, DEFAULT_API_BASE, DEFAULT_AUTHORITY, HuntingResult, Incident, IncidentChanges,
-    IncidentFilter, TokenVersion, fan_out,
+    Client, ClientSecret, DEFAULT_API_BASE, DEFAULT_AUTHORITY, DEFAULT_GRAPH_BASE, HuntingResult, Incident,
+    IncidentChanges, IncidentFilter, TokenVersion, fan_out,
 };
 use threatgate_domain::{Classification, Determination, IncidentStatus};
 
-use crate::cli::{HuntArgs, HuntFormat, IncidentsCommand, OutputFormat, PartnerArgs, TenantChoice, TokenArgs};
+use crate::cli::{
+    ApiChoice, HuntArgs, HuntFormat, IncidentsCommand, OutputFormat, PartnerArgs, TenantChoice, TokenArgs,
+};
 
 /// A profile in the profiles file. Secrets are only referenced, never written inline.
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +27,7 @@ use crate::cli::{HuntArgs, HuntFormat, IncidentsCommand, OutputFormat, PartnerAr
 struct Profile {
     authority: Option<String>,
     api_base: Option<String>,
+    graph_base: Option<String>,
     ca_cert: Option<PathBuf>,
     client_id: Option<String>,
     client_secret_env: Option<String>,
@@ -118,12 +121,21 @@ fn build_client(args: &PartnerArgs, profile: &Profile, version: TokenVersion) ->
     } else {
         bail!("no client secret: give --client-secret-env VAR or --client-secret-file FILE (or either in a profile)")
     };
+    let api_base = args.api_base.clone().or_else(|| profile.api_base.clone());
     let mut builder = Client::builder(client_id)
         .client_secret(ClientSecret::new(secret))
         .authority(
             args.authority.clone().or_else(|| profile.authority.clone()).unwrap_or_else(|| DEFAULT_AUTHORITY.into()),
         )
-        .api_base(args.api_base.clone().or_else(|| profile.api_base.clone()).unwrap_or_else(|| DEFAULT_API_BASE.into()))
+        .api_base(api_base.clone().unwrap_or_else(|| DEFAULT_API_BASE.into()))
+        // Threatgate serves Graph on its API's address: that one, unless told otherwise.
+        .graph_base(
+            args.graph_base
+                .clone()
+                .or_else(|| profile.graph_base.clone())
+                .or(api_base)
+                .unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()),
+        )
         .version(version);
     if let Some(ca) = args.ca_cert.as_ref().or(profile.ca_cert.as_ref()) {
         builder = builder.ca_certificate(ca);
@@ -391,6 +403,7 @@ pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
     };
     let tenants = tenant_list(&args.tenants, &profile)?;
     let output = if json { HuntFormat::Json } else { args.output };
+    let api = args.api;
     let started = Instant::now();
     let stdout = std::io::stdout();
     let (done, failed, found) = in_every_tenant(
@@ -410,7 +423,12 @@ pub async fn hunt(args: HuntArgs, json: bool) -> anyhow::Result<()> {
         },
         |tenant| {
             let (client, query) = (client.clone(), query.clone());
-            async move { client.run_hunting_query(&tenant, &query).await }
+            async move {
+                match api {
+                    ApiChoice::ThreatProtection => client.run_hunting_query(&tenant, &query).await,
+                    ApiChoice::Graph => client.run_graph_hunting_query(&tenant, &query).await,
+                }
+            }
         },
     )
     .await?;

@@ -250,3 +250,34 @@ async fn hunt_runs_one_query_in_every_tenant_as_csv_json_or_a_table() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(stderr.contains("Syntax error") && stderr.contains("[line:position=1:18]"), "{stderr}");
 }
+
+#[tokio::test]
+async fn hunt_runs_through_microsoft_graph_when_asked() {
+    let app = spawn_app().await;
+    // Graph's role only: the Threat Protection API would refuse this application.
+    let fixture = seed_partner(&app, &["ThreatHunting.Read.All"]).await;
+    seed_incidents(&app, &fixture.consented[0], 3, 11).await;
+    let now = threatgate_domain::datetime::parse_datetime_ticks(crate::api_support::SEED_NOW).unwrap();
+    let alerts = AlertGenerator::new(11, "contoso.onmicrosoft.com", 3, now, 10).count();
+    let query = "AlertInfo | summarize n = count()";
+    let graph = partner(
+        &app,
+        &fixture,
+        &["hunt", "--api", "graph", "--tenant", "contoso.onmicrosoft.com", "--output", "csv", query],
+    )
+    .await;
+    assert_eq!(stdout(&graph), format!("tenant,n\ncontoso.onmicrosoft.com,{alerts}\n"));
+    // The same application through the Threat Protection API: no role there.
+    let refused = partner(&app, &fixture, &["hunt", "--tenant", "contoso.onmicrosoft.com", query]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{}", String::from_utf8_lossy(&refused.stderr));
+    // Graph's refusal (a syntax error) reaches the user with Graph's code.
+    let wrong = partner(
+        &app,
+        &fixture,
+        &["hunt", "--api", "graph", "--tenant", "contoso.onmicrosoft.com", "AlertInfo | where"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("Syntax error"), "{stderr}");
+}
