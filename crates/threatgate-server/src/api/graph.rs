@@ -285,15 +285,55 @@ fn base(state: &AppState, uri: &axum::http::Uri) -> String {
     format!("{}/{version}", state.public_url)
 }
 
-/// A stored incident document, read back.
-fn stored(document: &str) -> Result<Incident, ApiFailure> {
+/// A stored incident document, read back (whole, or as an [`IncidentHead`]).
+fn stored<T: serde::de::DeserializeOwned>(document: &str) -> Result<T, ApiFailure> {
     serde_json::from_str(document)
         .map_err(|error| ApiFailure::Internal(format!("a stored incident does not read back: {error}")))
 }
 
+/// An incident's own properties, read from a stored document without its alerts (which serde
+/// skips without building them): most of a document is its alerts, and Graph shows them only
+/// when expanded.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncidentHead {
+    incident_id: i64,
+    redirect_incident_id: Option<i64>,
+    incident_name: String,
+    created_time: String,
+    last_update_time: String,
+    assigned_to: Option<String>,
+    classification: String,
+    determination: String,
+    status: String,
+    severity: String,
+    tags: Vec<String>,
+    comments: Vec<threatgate_proto::incident::Comment>,
+}
+
 /// A stored incident document in Graph's shape.
 fn graph_incident(document: &str, tenant: &str, expand_alerts: bool) -> Result<Value, ApiFailure> {
-    Ok(incident(&stored(document)?, GraphContext { tenant_id: tenant, portal: PORTAL }, expand_alerts))
+    let context = GraphContext { tenant_id: tenant, portal: PORTAL };
+    if expand_alerts {
+        return Ok(incident(&stored::<Incident>(document)?, context, true));
+    }
+    let head: IncidentHead = stored(document)?;
+    let parsed = Incident {
+        incident_id: head.incident_id,
+        redirect_incident_id: head.redirect_incident_id,
+        incident_name: head.incident_name,
+        created_time: head.created_time,
+        last_update_time: head.last_update_time,
+        assigned_to: head.assigned_to,
+        classification: head.classification,
+        determination: head.determination,
+        status: head.status,
+        severity: head.severity,
+        tags: head.tags,
+        comments: head.comments,
+        alerts: Vec::new(),
+    };
+    Ok(incident(&parsed, context, false))
 }
 
 /// One entity of `set` (`security/incidents`, `security/alerts_v2`): its `@odata.context`, then
@@ -624,7 +664,7 @@ pub async fn list_alerts(
     'pages: loop {
         let page = state.store.list_incidents(&read, &incidents).await?;
         for (document, id) in page.documents.iter().zip(&page.ids) {
-            let parsed = stored(document)?;
+            let parsed: Incident = stored(document)?;
             for item in &parsed.alerts {
                 let graph = alert(item, context);
                 if !alert_matches(&graph, &conditions) {
@@ -679,7 +719,7 @@ pub async fn get_alert(
     let read = scope.as_read();
     let incident_id = state.store.alert_incident(&read, &id).await?.ok_or_else(not_found)?;
     let document = state.store.get_incident(&read, incident_id).await?.ok_or_else(not_found)?;
-    let parsed = stored(&document)?;
+    let parsed: Incident = stored(&document)?;
     let found = parsed.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
     let tenant = scope.tenant().to_string();
     let value = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL });
@@ -707,7 +747,7 @@ pub async fn update_alert(
         UpdateOutcome::NotFound => return Err(not_found().into()),
         UpdateOutcome::Refused(error) => return Err(refusal(error).into()),
     };
-    let updated = stored(&document)?;
+    let updated: Incident = stored(&document)?;
     let found = updated.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
     let incident_id = IncidentId::new(updated.incident_id);
     let value = alert(found, GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL });
