@@ -175,6 +175,8 @@ struct GraphQuery {
     expand_alerts: bool,
     /// `$count=true`: the matching incidents' number, as `@odata.count`.
     count: bool,
+    /// `$select`: the properties to keep (`id` always), if given.
+    select: Option<Vec<String>>,
     /// The options a next page repeats, as sent.
     carried: Vec<(String, String)>,
 }
@@ -186,6 +188,7 @@ impl GraphQuery {
         let mut query = IncidentQuery { filter: None, top: MAX_TOP, skip: 0 };
         let mut expand_alerts = false;
         let mut count = false;
+        let mut select = None;
         let mut carried = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in pairs {
@@ -197,6 +200,10 @@ impl GraphQuery {
             }
             seen.push(name);
             match (name.as_str(), list) {
+                ("$select", _) => {
+                    select = Some(selection(value, INCIDENT_PROPERTIES, "microsoft.graph.security.incident")?);
+                    carried.push((name.clone(), value.clone()));
+                }
                 ("$expand", _) => {
                     if !value.split(',').all(|item| item.trim().eq_ignore_ascii_case("alerts")) {
                         return Err(ApiFailure::OData(format!(
@@ -271,8 +278,61 @@ impl GraphQuery {
                 }
             }
         }
-        Ok(Self { incidents: query, expand_alerts, count, carried })
+        Ok(Self { incidents: query, expand_alerts, count, select, carried })
     }
+}
+
+/// An incident's properties, for `$select`.
+const INCIDENT_PROPERTIES: &[&str] = &[
+    "id",
+    "tenantId",
+    "status",
+    "incidentWebUrl",
+    "redirectIncidentId",
+    "displayName",
+    "createdDateTime",
+    "lastUpdateDateTime",
+    "assignedTo",
+    "classification",
+    "determination",
+    "severity",
+    "customTags",
+    "systemTags",
+    "description",
+    "lastModifiedBy",
+    "resolvingComment",
+    "summary",
+    "priorityScore",
+    "comments",
+    "alerts",
+];
+
+/// The properties a `$select` names (comma-separated), each a property of `entity`.
+fn selection(value: &str, properties: &[&str], entity: &str) -> Result<Vec<String>, ApiFailure> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            properties.iter().find(|p| **p == name).map(|p| (*p).to_owned()).ok_or_else(|| {
+                ApiFailure::OData(format!(
+                    "Parsing OData Select and Expand failed: Could not find a property named '{}' on type '{entity}'.",
+                    name.chars().take(64).collect::<String>()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `value` with only the selected properties (and `id`, and an expanded `alerts`), in its order.
+fn selected(value: Value, select: Option<&[String]>, keep_alerts: bool) -> Value {
+    let (Some(select), Value::Object(object)) = (select, &value) else { return value };
+    let kept = object
+        .iter()
+        .filter(|(key, _)| key.as_str() == "id" || select.contains(key) || (keep_alerts && key.as_str() == "alerts"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Value::Object(kept)
 }
 
 fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
@@ -375,7 +435,10 @@ pub async fn list_incidents(
     let value = page
         .documents
         .iter()
-        .map(|document| graph_incident(document, &tenant, query.expand_alerts))
+        .map(|document| {
+            graph_incident(document, &tenant, query.expand_alerts)
+                .map(|value| selected(value, query.select.as_deref(), query.expand_alerts))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let base = base(&state, &uri);
     let context = if query.expand_alerts { "security/incidents(alerts())" } else { "security/incidents" };
@@ -414,6 +477,7 @@ pub async fn get_incident(
     let incident_id = IncidentId::parse(&id).ok_or_else(not_found)?;
     let document = state.store.get_incident(&scope.as_read(), incident_id).await?.ok_or_else(not_found)?;
     let value = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)?;
+    let value = selected(value, query.select.as_deref(), query.expand_alerts);
     Ok(noted(entity_response(&state, &uri, "security/incidents", value), vec![incident_id], "read".into(), None))
 }
 

@@ -118,6 +118,15 @@ async fn incidents_page_through_graph_as_they_list_through_the_api() {
         assert_eq!(evidence["verdict"], "unknown");
     }
     let id = first["id"].as_str().unwrap();
+    // $select keeps the named properties (and the key), on a list and on one incident.
+    let narrow: Value =
+        get(&app, &token, "/v1.0/security/incidents?$select=status,displayName&$top=3").await.json().await.unwrap();
+    let keys: Vec<&str> = narrow["value"][0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "status", "displayName"]);
+    let one: Value =
+        get(&app, &token, &format!("/v1.0/security/incidents/{id}?$select=severity")).await.json().await.unwrap();
+    assert_eq!(one.as_object().unwrap().keys().collect::<Vec<_>>(), ["@odata.context", "id", "severity"]);
+    assert_graph_error(get(&app, &token, "/v1.0/security/incidents?$select=nope").await, 400, "BadRequest").await;
     let one: Value = get(&app, &token, &format!("/beta/security/incidents/{id}")).await.json().await.unwrap();
     assert_eq!(one["@odata.context"], format!("{}/beta/$metadata#security/incidents/$entity", app.base_url));
     assert_eq!(one["id"], id);
