@@ -17,11 +17,46 @@ pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// The API's largest page.
 pub const MAX_PAGE: u32 = 100;
 
-/// Which incidents to list: the clauses are joined with `and` into one `$filter`.
+/// Microsoft Graph's largest page of incidents.
+pub const MAX_GRAPH_PAGE: u32 = 50;
+
+/// Which incidents to list: the clauses are joined with `and` into one `$filter`, in the
+/// Threat Protection API's property names ([`IncidentFilter::to_odata`]) or Graph's
+/// ([`IncidentFilter::to_graph_odata`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentFilter {
-    clauses: Vec<String>,
+    clauses: Vec<Clause>,
     page_size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Clause {
+    UpdatedSince(String),
+    CreatedSince(String),
+    Status(IncidentStatus),
+    AssignedTo(String),
+    OData(String),
+}
+
+impl Clause {
+    fn render(&self, graph: bool) -> String {
+        match (self, graph) {
+            (Clause::UpdatedSince(time), false) => format!("lastUpdateTime ge {time}"),
+            (Clause::UpdatedSince(time), true) => format!("lastUpdateDateTime ge {time}"),
+            (Clause::CreatedSince(time), false) => format!("createdTime ge {time}"),
+            (Clause::CreatedSince(time), true) => format!("createdDateTime ge {time}"),
+            (Clause::Status(status), false) => format!("status eq '{status}'"),
+            (Clause::Status(status), true) => format!("status eq '{}'", graph_member(status.as_str())),
+            (Clause::AssignedTo(owner), _) => format!("assignedTo eq '{}'", owner.replace('\'', "''")),
+            (Clause::OData(expression), _) => format!("({expression})"),
+        }
+    }
+}
+
+/// An enum member as Graph spells it: `InProgress` → `inProgress`.
+fn graph_member(member: &str) -> String {
+    let mut chars = member.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 impl Default for IncidentFilter {
@@ -37,27 +72,27 @@ impl IncidentFilter {
 
     /// `lastUpdateTime ge <time>`: what a poll asks for.
     pub fn updated_since(self, time: OffsetDateTime) -> Self {
-        self.clause(format!("lastUpdateTime ge {}", format_ticks(to_ticks(time))))
+        self.clause(Clause::UpdatedSince(format_ticks(to_ticks(time))))
     }
 
     /// `createdTime ge <time>`.
     pub fn created_since(self, time: OffsetDateTime) -> Self {
-        self.clause(format!("createdTime ge {}", format_ticks(to_ticks(time))))
+        self.clause(Clause::CreatedSince(format_ticks(to_ticks(time))))
     }
 
     /// `status eq '<status>'`.
     pub fn status(self, status: IncidentStatus) -> Self {
-        self.clause(format!("status eq '{status}'"))
+        self.clause(Clause::Status(status))
     }
 
     /// `assignedTo eq '<owner>'`.
     pub fn assigned_to(self, owner: &str) -> Self {
-        self.clause(format!("assignedTo eq '{}'", owner.replace('\'', "''")))
+        self.clause(Clause::AssignedTo(owner.to_owned()))
     }
 
     /// Any other OData expression the API takes, in parentheses.
     pub fn odata(self, expression: &str) -> Self {
-        self.clause(format!("({expression})"))
+        self.clause(Clause::OData(expression.to_owned()))
     }
 
     /// Incidents per request (1 to 100; the default is 100).
@@ -66,14 +101,25 @@ impl IncidentFilter {
         self
     }
 
-    fn clause(mut self, clause: String) -> Self {
+    fn clause(mut self, clause: Clause) -> Self {
         self.clauses.push(clause);
         self
     }
 
     /// The `$filter` value, if any clause was given.
     pub fn to_odata(&self) -> Option<String> {
-        (!self.clauses.is_empty()).then(|| self.clauses.join(" and "))
+        self.render(false)
+    }
+
+    /// The `$filter` value in Graph's names (`lastUpdateDateTime`, `status eq 'active'`); an
+    /// [`IncidentFilter::odata`] expression is passed as written.
+    pub fn to_graph_odata(&self) -> Option<String> {
+        self.render(true)
+    }
+
+    fn render(&self, graph: bool) -> Option<String> {
+        (!self.clauses.is_empty())
+            .then(|| self.clauses.iter().map(|clause| clause.render(graph)).collect::<Vec<_>>().join(" and "))
     }
 }
 
@@ -119,6 +165,43 @@ impl IncidentChanges {
     pub fn is_empty(&self) -> bool {
         self.to_json().as_object().is_none_or(serde_json::Map::is_empty)
     }
+}
+
+impl IncidentChanges {
+    /// The Graph PATCH body (`graph-security-api.md` §6.3): Graph's names and members; the
+    /// comment is not part of it (it is posted to `…/comments`).
+    pub fn to_graph_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        if let Some(status) = self.status {
+            body.insert("status".into(), graph_member(status.as_str()).into());
+        }
+        if let Some(owner) = &self.assigned_to {
+            body.insert("assignedTo".into(), owner.as_str().into());
+        }
+        if let Some(classification) = self.classification {
+            body.insert("classification".into(), graph_member(classification.as_str()).into());
+        }
+        if let Some(determination) = self.determination {
+            // Graph's "no determination" is `unknown` (the API's `NotAvailable`).
+            let member = match determination {
+                Determination::NotAvailable => "unknown".to_owned(),
+                other => graph_member(other.as_str()),
+            };
+            body.insert("determination".into(), member.into());
+        }
+        if let Some(tags) = &self.tags {
+            body.insert("customTags".into(), tags.clone().into());
+        }
+        serde_json::Value::Object(body)
+    }
+}
+
+/// A page of Graph's incidents, kept as Graph wrote them.
+#[derive(serde::Deserialize)]
+struct GraphPage {
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+    value: Vec<serde_json::Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -189,6 +272,89 @@ impl Client {
             .map_err(|e| Error::Protocol { url: url.to_string(), detail: format!("not an incident: {e}") })
     }
 
+    /// Every incident of `tenant` that matches, through Microsoft Graph
+    /// (`/v1.0/security/incidents`, a token for `https://graph.microsoft.com` with
+    /// `SecurityIncident.Read.All`), following `@odata.nextLink`; each as Graph wrote it
+    /// (`microsoft.graph.security.incident`), newest change first.
+    pub async fn list_graph_incidents(&self, tenant: &str, filter: &IncidentFilter) -> Result<Vec<serde_json::Value>> {
+        let mut url = self.graph_url("v1.0/security/incidents")?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(odata) = filter.to_graph_odata() {
+                query.append_pair("$filter", &odata);
+            }
+            query.append_pair("$top", &filter.page_size.min(MAX_GRAPH_PAGE).to_string());
+        }
+        let mut incidents = Vec::new();
+        loop {
+            let body = self
+                .call_with(GRAPH_RESOURCE, tenant, Repeat::Safe, &url, |client, url, token| {
+                    client.get(url).bearer_auth(token)
+                })
+                .await?;
+            let page: GraphPage = serde_json::from_str(&body).map_err(|e| Error::Protocol {
+                url: url.to_string(),
+                detail: format!("not a Graph incident list: {e}"),
+            })?;
+            let count = page.value.len();
+            incidents.extend(page.value);
+            match page.next_link {
+                Some(next) if count > 0 => url = same_origin(self.graph_base(), &next)?,
+                _ => break,
+            }
+        }
+        Ok(incidents)
+    }
+
+    /// One incident of `tenant` through Microsoft Graph, as Graph wrote it.
+    pub async fn get_graph_incident(&self, tenant: &str, incident_id: i64) -> Result<serde_json::Value> {
+        let url = self.graph_url(&format!("v1.0/security/incidents/{incident_id}"))?;
+        let body = self
+            .call_with(GRAPH_RESOURCE, tenant, Repeat::Safe, &url, |client, url, token| {
+                client.get(url).bearer_auth(token)
+            })
+            .await?;
+        serde_json::from_str(&body)
+            .map_err(|e| Error::Protocol { url: url.to_string(), detail: format!("not a Graph incident: {e}") })
+    }
+
+    /// Updates an incident of `tenant` through Microsoft Graph (`SecurityIncident.ReadWrite.All`):
+    /// a PATCH of what changes, then the comment, if any, posted to its `comments`. Returns the
+    /// incident as changed.
+    pub async fn update_graph_incident(
+        &self,
+        tenant: &str,
+        incident_id: i64,
+        changes: &IncidentChanges,
+    ) -> Result<serde_json::Value> {
+        if changes.is_empty() {
+            return Err(Error::Config("the update changes nothing".into()));
+        }
+        let url = self.graph_url(&format!("v1.0/security/incidents/{incident_id}"))?;
+        let patch = changes.to_graph_json();
+        if patch.as_object().is_some_and(|fields| !fields.is_empty()) {
+            self.call_with(GRAPH_RESOURCE, tenant, Repeat::OnlyUnsent, &url, |client, url, token| {
+                client.patch(url).bearer_auth(token).json(&patch)
+            })
+            .await?;
+        }
+        if let Some(comment) = &changes.comment {
+            let comments = self.graph_url(&format!("v1.0/security/incidents/{incident_id}/comments"))?;
+            let body =
+                serde_json::json!({ "@odata.type": "microsoft.graph.security.alertComment", "comment": comment });
+            // Appended on every run: never resent once the server may have taken it.
+            self.call_with(GRAPH_RESOURCE, tenant, Repeat::OnlyUnsent, &comments, |client, url, token| {
+                client.post(url).bearer_auth(token).json(&body)
+            })
+            .await?;
+        }
+        self.get_graph_incident(tenant, incident_id).await
+    }
+
+    fn graph_url(&self, path: &str) -> Result<url::Url> {
+        self.graph_base().join(path).map_err(|e| Error::Config(format!("Graph base {}: {e}", self.graph_base())))
+    }
+
     fn incidents_url(&self, filter: &IncidentFilter, skip: u64) -> Result<url::Url> {
         let mut url = self.api_url("api/incidents")?;
         {
@@ -210,14 +376,7 @@ impl Client {
 
     /// A next link, only if it points at the API base's origin: a token is never sent elsewhere.
     fn same_origin(&self, link: &str) -> Result<url::Url> {
-        let url = url::Url::parse(link).map_err(|e| Error::Protocol { url: link.to_owned(), detail: e.to_string() })?;
-        if url.origin() != self.api_base.origin() {
-            return Err(Error::Protocol {
-                url: link.to_owned(),
-                detail: format!("the next page link leaves {}; not following it", self.api_base),
-            });
-        }
-        Ok(url)
+        same_origin(&self.api_base, link)
     }
 
     /// Calls the API with the tenant's token; a 401 with a cached token gets one more try
@@ -257,6 +416,18 @@ impl Client {
     }
 }
 
+/// `link`, only if it has `base`'s origin.
+fn same_origin(base: &url::Url, link: &str) -> Result<url::Url> {
+    let url = url::Url::parse(link).map_err(|e| Error::Protocol { url: link.to_owned(), detail: e.to_string() })?;
+    if url.origin() != base.origin() {
+        return Err(Error::Protocol {
+            url: link.to_owned(),
+            detail: format!("the next page link leaves {base}; not following it"),
+        });
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,8 +444,16 @@ mod tests {
             filter.to_odata().unwrap(),
             "lastUpdateTime ge 2026-11-25T12:00:00Z and status eq 'Active' and assignedTo eq 'o''brien@contoso.com'"
         );
+        assert_eq!(
+            filter.to_graph_odata().unwrap(),
+            "lastUpdateDateTime ge 2026-11-25T12:00:00Z and status eq 'active' and assignedTo eq 'o''brien@contoso.com'"
+        );
         assert_eq!(filter.page_size, 100);
         assert_eq!(IncidentFilter::new().to_odata(), None);
+        assert_eq!(
+            IncidentFilter::new().status(IncidentStatus::InProgress).to_graph_odata().unwrap(),
+            "status eq 'inProgress'"
+        );
     }
 
     #[test]
@@ -289,6 +468,10 @@ mod tests {
         assert_eq!(
             changes.to_json().to_string(),
             r#"{"status":"Resolved","classification":"TruePositive","determination":"Malware","comment":"done"}"#
+        );
+        assert_eq!(
+            changes.to_graph_json().to_string(),
+            r#"{"status":"resolved","classification":"truePositive","determination":"malware"}"#
         );
         assert!(IncidentChanges::default().is_empty());
     }

@@ -127,6 +127,18 @@ pub enum GraphWriteIncidents {}
 /// Run hunting queries through Microsoft Graph (`ThreatHunting.Read.All`).
 #[derive(Debug)]
 pub enum GraphRunHunting {}
+/// Read the tenant's applications and service principals through Microsoft Graph
+/// (`Application.Read.All` or `Application.ReadWrite.All`).
+#[derive(Debug)]
+pub enum GraphReadApplications {}
+/// Create applications, their secrets and service principals through Microsoft Graph
+/// (`Application.ReadWrite.All`).
+#[derive(Debug)]
+pub enum GraphWriteApplications {}
+/// Assign and remove app roles through Microsoft Graph (`AppRoleAssignment.ReadWrite.All`;
+/// Graph also wants the caller able to read applications, checked beside it).
+#[derive(Debug)]
+pub enum GraphAssignAppRoles {}
 
 impl Permission for GraphReadIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
@@ -148,6 +160,18 @@ impl Permission for GraphWriteAlerts {
 impl Permission for GraphWriteIncidents {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
     const ROLES: &'static [&'static str] = &["SecurityIncident.ReadWrite.All"];
+}
+impl Permission for GraphReadApplications {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["Application.Read.All", "Application.ReadWrite.All"];
+}
+impl Permission for GraphWriteApplications {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["Application.ReadWrite.All"];
+}
+impl Permission for GraphAssignAppRoles {
+    const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;
+    const ROLES: &'static [&'static str] = &["AppRoleAssignment.ReadWrite.All"];
 }
 impl Permission for GraphRunHunting {
     const RESOURCE: &'static crate::BuiltInResource = &crate::MICROSOFT_GRAPH;

@@ -19,9 +19,10 @@ pub use directory::{
 };
 pub use ids::{AppId, AppRoleId, IncidentId, KeyId, ObjectId, TenantId};
 pub use incidents::{
-    Classification, Correlation, Determination, GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteAlerts,
-    GraphWriteIncidents, IncidentStatus, IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity,
-    TenantScope, WriteIncidents, correlate, incident_name,
+    Classification, Correlation, Determination, GraphAssignAppRoles, GraphReadAlerts, GraphReadApplications,
+    GraphReadIncidents, GraphRunHunting, GraphWriteAlerts, GraphWriteApplications, GraphWriteIncidents, IncidentStatus,
+    IngestAlerts, Permission, ReadAccessLog, ReadIncidents, RunHunting, Severity, TenantScope, WriteIncidents,
+    correlate, incident_name,
 };
 pub use names::{DisplayName, DomainName, NameError, RedirectUri, TenantSegment, Upn};
 pub use resource::{

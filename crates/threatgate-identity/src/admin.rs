@@ -6,9 +6,10 @@
 
 use serde::Serialize;
 use threatgate_domain::{
-    AppId, Application, BUILT_IN_RESOURCES, CertificateCredentialRecord, ClientSecretRecord, CredentialState,
-    DisplayName, DomainName, NameError, ObjectId, RedirectUri, RequiredAppRole, ServicePrincipal, SignInAudience,
-    Tenant, TenantId, TenantSegment, Upn, User, UserRole, built_in_resource, built_in_role,
+    AppId, AppRoleAssignment, AppRoleId, Application, BUILT_IN_RESOURCES, CertificateCredentialRecord,
+    ClientSecretRecord, CredentialState, DisplayName, DomainName, NameError, ObjectId, RedirectUri, RequiredAppRole,
+    ServicePrincipal, SignInAudience, Tenant, TenantId, TenantSegment, Upn, User, UserRole, built_in_resource,
+    built_in_role,
 };
 use threatgate_store::{AuditCategory, AuditEvent, ConsentGrant, RoleGrant, Store, StoreError, TenantKey};
 use time::{Duration, OffsetDateTime};
@@ -115,6 +116,9 @@ pub enum Actor<'a> {
     /// A user signed in to the portal: may read their tenant's directory, and change apps,
     /// credentials and consents only as a Global Administrator of the tenant concerned.
     User(&'a Upn),
+    /// An application calling Microsoft Graph's directory API with a token of `tenant` (its
+    /// Graph roles already checked): may change `tenant`'s directory only.
+    Application { name: &'a str, tenant: TenantId },
 }
 
 impl Actor<'_> {
@@ -123,6 +127,7 @@ impl Actor<'_> {
         match self {
             Actor::Operator(name) => name,
             Actor::User(upn) => upn.as_str(),
+            Actor::Application { name, .. } => name,
         }
     }
 }
@@ -156,7 +161,14 @@ impl<'a> DirectoryAdmin<'a> {
     /// Refuses the change unless the actor is the operator or a Global Administrator of
     /// `tenant` (the role is read now, so a demoted administrator loses it at once).
     async fn require_global_admin(&self, tenant: TenantId, change: &str) -> AdminResult<()> {
-        let Actor::User(upn) = self.actor else { return Ok(()) };
+        let upn = match self.actor {
+            Actor::Operator(_) => return Ok(()),
+            Actor::Application { tenant: own, .. } if own == tenant => return Ok(()),
+            Actor::Application { .. } => {
+                return Err(AdminError::Forbidden(format!("an application can {change} in its token's tenant only")));
+            }
+            Actor::User(upn) => upn,
+        };
         match self.store.find_user_by_upn(upn).await? {
             Some(user) if user.tenant_id == tenant && user.role == UserRole::GlobalAdministrator => Ok(()),
             _ => Err(AdminError::Forbidden(format!("only a Global Administrator of the tenant can {change}"))),
@@ -445,7 +457,7 @@ impl<'a> DirectoryAdmin<'a> {
         if role_names.is_empty() {
             return Err(AdminError::Refused("name at least one permission".into()));
         }
-        let mut required = application.required_app_roles.clone();
+        let mut wanted = Vec::new();
         for name in role_names {
             let (resource, role) = built_in_role(name).ok_or_else(|| {
                 let known: Vec<String> = BUILT_IN_RESOURCES
@@ -460,19 +472,48 @@ impl<'a> DirectoryAdmin<'a> {
                     .collect();
                 AdminError::Refused(format!("'{name}' is not a permission; choose from {}", known.join("; ")))
             })?;
-            let wanted = RequiredAppRole { resource_app_id: resource.app_id, app_role_id: role.id };
-            if !required.contains(&wanted) {
-                required.push(wanted);
+            wanted.push(RequiredAppRole { resource_app_id: resource.app_id, app_role_id: role.id });
+        }
+        self.request_app_roles(application, &wanted).await
+    }
+
+    /// Adds application permissions given by resource and role id (Graph's
+    /// `requiredResourceAccess`); each must be a role of a built-in resource.
+    pub async fn add_app_roles(&self, app_id: AppId, roles: &[RequiredAppRole]) -> AdminResult<Application> {
+        let application = self.managed_application(app_id, "change an application's permissions").await?;
+        for role in roles {
+            built_in_resource(role.resource_app_id).and_then(|r| r.find_role_by_id(role.app_role_id)).ok_or_else(
+                || {
+                    AdminError::Refused(format!(
+                        "{} is not an application permission (app role) of {}",
+                        role.app_role_id, role.resource_app_id
+                    ))
+                },
+            )?;
+        }
+        self.request_app_roles(application, roles).await
+    }
+
+    async fn request_app_roles(&self, application: Application, roles: &[RequiredAppRole]) -> AdminResult<Application> {
+        let mut required = application.required_app_roles.clone();
+        for role in roles {
+            if !required.contains(role) {
+                required.push(*role);
             }
         }
         self.store.set_required_app_roles(application.app_id, &required).await?;
+        let names: Vec<&str> = roles
+            .iter()
+            .filter_map(|r| built_in_resource(r.resource_app_id).and_then(|res| res.find_role_by_id(r.app_role_id)))
+            .map(|role| role.value)
+            .collect();
         self.record(Change {
             tenant_id: application.home_tenant_id,
             application: Some(&application),
             category: AuditCategory::Directory,
             operation: "AddPermissions",
             target: application.app_id.to_string(),
-            detail: format!("requested={}", role_names.join(",")),
+            detail: format!("requested={}", names.join(",")),
         })
         .await;
         Ok(Application { required_app_roles: required, ..application })
@@ -795,6 +836,150 @@ impl<'a> DirectoryAdmin<'a> {
                 roles: held(principal),
             })
             .collect())
+    }
+
+    /// The service principals of `tenant` (the built-in resources' among them).
+    pub async fn service_principals(&self, tenant: TenantId) -> AdminResult<Vec<ServicePrincipal>> {
+        Ok(self.store.list_service_principals(tenant).await?)
+    }
+
+    /// The app role assignments of `tenant`.
+    pub async fn app_role_assignments(&self, tenant: TenantId) -> AdminResult<Vec<AppRoleAssignment>> {
+        Ok(self.store.list_app_role_assignments(tenant).await?)
+    }
+
+    /// Creates the application's service principal in `tenant`, with no roles (Graph's `POST
+    /// /servicePrincipals`); roles are then assigned one by one ([`Self::assign_app_role`]).
+    pub async fn create_service_principal(&self, tenant: TenantId, app_id: AppId) -> AdminResult<ServicePrincipal> {
+        self.require_global_admin(tenant, "create service principals").await?;
+        let application = self.get_application(app_id).await?;
+        if !application.may_be_used_in(tenant) {
+            return Err(AdminError::Refused(format!(
+                "application {} is registered for its home tenant only (AzureADMyOrg)",
+                application.app_id
+            )));
+        }
+        if self.store.list_service_principals(tenant).await?.iter().any(|p| p.app_id == app_id) {
+            return Err(AdminError::Conflict("service principal"));
+        }
+        let principal = self
+            .store
+            .grant_consent(&ConsentGrant {
+                tenant_id: tenant,
+                app_id,
+                new_service_principal_id: ObjectId::from_uuid(new_guid()?),
+                service_principal_display_name: application.display_name.to_string(),
+                roles: Vec::new(),
+                at: self.now(),
+                consented_by: self.actor.name().to_owned(),
+            })
+            .await?;
+        self.record(Change {
+            tenant_id: tenant,
+            application: Some(&application),
+            category: AuditCategory::Consent,
+            operation: "CreateServicePrincipal",
+            target: principal.object_id.to_string(),
+            detail: String::new(),
+        })
+        .await;
+        Ok(principal)
+    }
+
+    /// Grants the client service principal `principal_id` the role `app_role_id` of the
+    /// built-in resource whose service principal in `tenant` is `resource_id` (Graph's `POST
+    /// /servicePrincipals/{id}/appRoleAssignedTo`). A role held already is a conflict.
+    pub async fn assign_app_role(
+        &self,
+        tenant: TenantId,
+        principal_id: ObjectId,
+        resource_id: ObjectId,
+        app_role_id: AppRoleId,
+    ) -> AdminResult<AppRoleAssignment> {
+        self.require_global_admin(tenant, "assign application roles").await?;
+        let principals = self.store.list_service_principals(tenant).await?;
+        let find = |id: ObjectId, what: &'static str| {
+            principals
+                .iter()
+                .find(|p| p.object_id == id)
+                .ok_or_else(|| AdminError::NotFound { what, name: id.to_string() })
+        };
+        let principal = find(principal_id, "service principal")?;
+        let resource_principal = find(resource_id, "resource service principal")?;
+        let resource = built_in_resource(resource_principal.app_id).ok_or_else(|| {
+            AdminError::Refused(format!("service principal {resource_id} is not a resource that defines app roles"))
+        })?;
+        let role = resource.find_role_by_id(app_role_id).ok_or_else(|| {
+            AdminError::Refused(format!("{app_role_id} is not an app role of {}", resource.display_name))
+        })?;
+        if built_in_resource(principal.app_id).is_some() {
+            return Err(AdminError::Refused(format!("{} cannot be assigned app roles", principal.display_name)));
+        }
+        let held = self.store.list_app_role_assignments(tenant).await?.into_iter().any(|a| {
+            a.principal_id == principal_id && a.resource_id == resource_id && a.app_role_id == app_role_id
+        });
+        if held {
+            return Err(AdminError::Conflict("app role assignment"));
+        }
+        let application = self.store.find_application(principal.app_id).await?;
+        self.store
+            .grant_consent(&ConsentGrant {
+                tenant_id: tenant,
+                app_id: principal.app_id,
+                new_service_principal_id: principal.object_id,
+                service_principal_display_name: principal.display_name.clone(),
+                roles: vec![RoleGrant {
+                    resource_service_principal_id: resource_id,
+                    app_role_id,
+                    assignment_id: ObjectId::from_uuid(new_guid()?),
+                }],
+                at: self.now(),
+                consented_by: self.actor.name().to_owned(),
+            })
+            .await?;
+        let assignment = self
+            .store
+            .list_app_role_assignments(tenant)
+            .await?
+            .into_iter()
+            .find(|a| a.principal_id == principal_id && a.resource_id == resource_id && a.app_role_id == app_role_id)
+            .ok_or_else(|| AdminError::Refused("the assignment was recorded but cannot be read back".into()))?;
+        self.record(Change {
+            tenant_id: tenant,
+            application: application.as_ref(),
+            category: AuditCategory::Consent,
+            operation: "AssignAppRole",
+            target: assignment.id.to_string(),
+            detail: format!("role={}", role.value),
+        })
+        .await;
+        Ok(assignment)
+    }
+
+    /// Removes app role assignment `id` of `tenant`.
+    pub async fn remove_app_role_assignment(&self, tenant: TenantId, id: ObjectId) -> AdminResult<()> {
+        self.require_global_admin(tenant, "remove application roles").await?;
+        let assignments = self.store.list_app_role_assignments(tenant).await?;
+        let not_found = || AdminError::NotFound { what: "app role assignment", name: id.to_string() };
+        let assignment = assignments.iter().find(|a| a.id == id).ok_or_else(not_found)?;
+        let principals = self.store.list_service_principals(tenant).await?;
+        let application = match principals.iter().find(|p| p.object_id == assignment.principal_id) {
+            Some(principal) => self.store.find_application(principal.app_id).await?,
+            None => None,
+        };
+        if !self.store.delete_app_role_assignment(tenant, id).await? {
+            return Err(not_found());
+        }
+        self.record(Change {
+            tenant_id: tenant,
+            application: application.as_ref(),
+            category: AuditCategory::Consent,
+            operation: "RemoveAppRoleAssignment",
+            target: id.to_string(),
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
     }
 
     async fn consent_status(&self, tenant: &Tenant, app_id: AppId) -> AdminResult<Option<ConsentStatus>> {

@@ -31,6 +31,8 @@ pub enum Api {
     AdvancedHunting,
     /// Alerts and events submitted by the tenant's own sources.
     Ingest,
+    /// Microsoft Graph's directory subset (applications, service principals, app roles).
+    Directory,
 }
 
 impl Api {
@@ -41,6 +43,7 @@ impl Api {
             Self::UpdateIncident => "update",
             Self::AdvancedHunting => "hunt",
             Self::Ingest => "ingest",
+            Self::Directory => "directory",
         }
     }
 }
@@ -65,6 +68,9 @@ pub struct QuotaLimits {
     /// tenant to keep the store's writer busy.
     pub ingest_per_minute: u32,
     pub ingest_per_hour: u32,
+    /// Microsoft Graph's directory calls (onboarding scripts: a handful per customer).
+    pub directory_per_minute: u32,
+    pub directory_per_hour: u32,
 }
 
 impl Default for QuotaLimits {
@@ -81,6 +87,8 @@ impl Default for QuotaLimits {
             hunting_per_hour: 900,
             ingest_per_minute: 60,
             ingest_per_hour: 1800,
+            directory_per_minute: 60,
+            directory_per_hour: 1800,
         }
     }
 }
@@ -93,6 +101,7 @@ impl QuotaLimits {
             Api::UpdateIncident => (self.update_per_minute, self.update_per_hour),
             Api::AdvancedHunting => (self.hunting_per_minute, self.hunting_per_hour),
             Api::Ingest => (self.ingest_per_minute, self.ingest_per_hour),
+            Api::Directory => (self.directory_per_minute, self.directory_per_hour),
         };
         [(minute, Duration::from_secs(60)), (hour, Duration::from_secs(3600))]
     }

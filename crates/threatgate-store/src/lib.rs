@@ -28,8 +28,8 @@ pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
-    ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits, HuntOutput, HuntRefusal,
-    HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore, QuotaCount, QuotaStore,
-    RoleGrant, RowSink, SessionRecord, SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent,
-    TenantKey, TransferStore, UpdateOutcome,
+    CommentOutcome, ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits,
+    HuntOutput, HuntRefusal, HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
+    MAX_ALERT_COMMENTS, QuotaCount, QuotaStore, RoleGrant, RowSink, SessionRecord, SessionStore, SigningKeyRecord,
+    Store, StoredAccessEntry, StoredAuditEvent, TenantKey, TransferStore, UpdateOutcome,
 };

@@ -1,5 +1,7 @@
 //! The storage traits. A backend implements all of them; `Store` bundles them for callers.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use threatgate_domain::odata::{Filter, IncidentQuery};
 use threatgate_domain::{
@@ -8,6 +10,7 @@ use threatgate_domain::{
 };
 use threatgate_domain::{IngestAlerts, ReadAccessLog, ReadIncidents, RunHunting, TenantScope, WriteIncidents};
 use threatgate_incidents::{AlertUpdate, IncidentUpdate, IngestAlert};
+use threatgate_proto::incident::Comment;
 use time::OffsetDateTime;
 
 use crate::Result;
@@ -108,6 +111,8 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug + 'static {
     async fn revoke_consent(&self, tenant: TenantId, app_id: AppId) -> Result<bool>;
     async fn list_service_principals(&self, tenant: TenantId) -> Result<Vec<ServicePrincipal>>;
     async fn list_app_role_assignments(&self, tenant: TenantId) -> Result<Vec<AppRoleAssignment>>;
+    /// Removes one app role assignment of `tenant`; returns whether it existed.
+    async fn delete_app_role_assignment(&self, tenant: TenantId, id: ObjectId) -> Result<bool>;
 }
 
 /// A stored signing key. The private key is PKCS#8 DER.
@@ -175,6 +180,19 @@ pub struct IngestReport {
     pub incidents_merged: u64,
 }
 
+/// Most comments one alert keeps.
+pub const MAX_ALERT_COMMENTS: usize = 1000;
+
+/// How adding a comment to an alert ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentOutcome {
+    /// Every comment of the alert, oldest first, the new one last.
+    Added(Vec<Comment>),
+    NotFound,
+    /// The alert has [`MAX_ALERT_COMMENTS`] already.
+    Full,
+}
+
 /// How an update ended.
 #[derive(Debug, Clone)]
 pub enum UpdateOutcome {
@@ -204,6 +222,21 @@ pub trait IncidentStore: Send + Sync + 'static {
         update: &AlertUpdate,
         now: Ticks,
     ) -> Result<UpdateOutcome>;
+    /// Appends a comment by the caller at `now` to the tenant's alert `alert_id` (at most
+    /// [`MAX_ALERT_COMMENTS`] an alert).
+    async fn add_alert_comment(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        alert_id: &str,
+        comment: &str,
+        now: Ticks,
+    ) -> Result<CommentOutcome>;
+    /// The comments of those of `alert_ids` that the tenant has and that carry any.
+    async fn alert_comments(
+        &self,
+        scope: &TenantScope<ReadIncidents>,
+        alert_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Comment>>>;
     /// Applies an update at `now`, in one transaction.
     async fn update_incident(
         &self,
@@ -492,6 +525,8 @@ pub struct IncidentRecord {
     pub document: String,
     /// The alerts placed in it.
     pub alert_ids: Vec<String>,
+    /// The comments of those of its alerts that have any: the alert id and the stored JSON.
+    pub alert_comments: Vec<(String, String)>,
     /// The entity keys it is found by.
     pub entity_keys: Vec<String>,
 }

@@ -222,6 +222,7 @@ fn correlate_in_memory(
                         last_activity: alert.last_activity.get(),
                         document: String::new(),
                         alert_ids: vec![alert.alert.alert_id.clone()],
+                        alert_comments: Vec::new(),
                         entity_keys: Vec::new(),
                     },
                     incident,

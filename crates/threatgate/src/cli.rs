@@ -199,11 +199,16 @@ pub enum IncidentsCommand {
         /// Only incidents assigned to this owner.
         #[arg(long)]
         assigned_to: Option<String>,
-        /// Any other OData `$filter` expression, and-ed with the above.
+        /// Any other OData `$filter` expression, and-ed with the above (in the chosen API's
+        /// property names).
         #[arg(long)]
         filter: Option<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
+        /// Which API lists them: the Threat Protection API (`Incident.Read.All`) or Microsoft
+        /// Graph's security API (`SecurityIncident.Read.All`; JSON output in Graph's shape).
+        #[arg(long, value_enum, default_value_t = ApiChoice::ThreatProtection)]
+        api: ApiChoice,
     },
     /// Get one incident.
     Get {
@@ -215,6 +220,9 @@ pub enum IncidentsCommand {
         id: i64,
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         output: OutputFormat,
+        /// Which API reads it (`--api graph`: Graph's shape).
+        #[arg(long, value_enum, default_value_t = ApiChoice::ThreatProtection)]
+        api: ApiChoice,
     },
     /// Update one incident: status, assignment, classification, determination, tags, comment.
     Update {
@@ -244,6 +252,10 @@ pub enum IncidentsCommand {
         comment: Option<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         output: OutputFormat,
+        /// Which API changes it (`--api graph`: `SecurityIncident.ReadWrite.All`, a PATCH and
+        /// the comment posted to the incident's comments).
+        #[arg(long, value_enum, default_value_t = ApiChoice::ThreatProtection)]
+        api: ApiChoice,
     },
 }
 

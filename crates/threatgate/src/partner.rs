@@ -163,7 +163,7 @@ pub async fn token(args: TokenArgs, json: bool) -> anyhow::Result<()> {
 /// `threatgate incidents …`.
 pub async fn incidents(command: IncidentsCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        IncidentsCommand::List { partner, tenants, since, status, assigned_to, filter, output } => {
+        IncidentsCommand::List { partner, tenants, since, status, assigned_to, filter, output, api } => {
             let profile = load_profile(&partner)?;
             let client = build_client(&partner, &profile, TokenVersion::V2)?;
             let mut query = IncidentFilter::new();
@@ -181,12 +181,33 @@ pub async fn incidents(command: IncidentsCommand, json: bool) -> anyhow::Result<
                 query = query.odata(&expression);
             }
             let output = if json { OutputFormat::Json } else { output };
-            list(&client, &tenant_list(&tenants, &profile)?, &query, tenants.concurrency, output).await
+            let tenant_names = tenant_list(&tenants, &profile)?;
+            match api {
+                ApiChoice::ThreatProtection => {
+                    list(&client, &tenant_names, tenants.concurrency, output, move |client, tenant| {
+                        let query = query.clone();
+                        async move { client.list_incidents(&tenant, &query).await }
+                    })
+                    .await
+                }
+                ApiChoice::Graph => {
+                    list(&client, &tenant_names, tenants.concurrency, output, move |client, tenant| {
+                        let query = query.clone();
+                        async move { client.list_graph_incidents(&tenant, &query).await.map(graph_incidents) }
+                    })
+                    .await
+                }
+            }
         }
-        IncidentsCommand::Get { partner, tenant, id, output } => {
+        IncidentsCommand::Get { partner, tenant, id, output, api } => {
             let client = build_client(&partner, &load_profile(&partner)?, TokenVersion::V2)?;
-            let incident = client.get_incident(&tenant, id).await?;
-            print_one(&tenant, &incident, if json { OutputFormat::Json } else { output })
+            let output = if json { OutputFormat::Json } else { output };
+            match api {
+                ApiChoice::ThreatProtection => print_one(&tenant, &client.get_incident(&tenant, id).await?, output),
+                ApiChoice::Graph => {
+                    print_one(&tenant, &GraphIncident(client.get_graph_incident(&tenant, id).await?), output)
+                }
+            }
         }
         IncidentsCommand::Update {
             partner,
@@ -200,6 +221,7 @@ pub async fn incidents(command: IncidentsCommand, json: bool) -> anyhow::Result<
             clear_tags,
             comment,
             output,
+            api,
         } => {
             let changes = IncidentChanges {
                 status: status
@@ -221,8 +243,17 @@ pub async fn incidents(command: IncidentsCommand, json: bool) -> anyhow::Result<
                 );
             }
             let client = build_client(&partner, &load_profile(&partner)?, TokenVersion::V2)?;
-            let incident = client.update_incident(&tenant, id, &changes).await?;
-            print_one(&tenant, &incident, if json { OutputFormat::Json } else { output })
+            let output = if json { OutputFormat::Json } else { output };
+            match api {
+                ApiChoice::ThreatProtection => {
+                    print_one(&tenant, &client.update_incident(&tenant, id, &changes).await?, output)
+                }
+                ApiChoice::Graph => print_one(
+                    &tenant,
+                    &GraphIncident(client.update_graph_incident(&tenant, id, &changes).await?),
+                    output,
+                ),
+            }
         }
     }
 }
@@ -340,15 +371,66 @@ fn finish_everywhere(
     Ok(())
 }
 
+/// An incident as Microsoft Graph wrote it (`microsoft.graph.security.incident`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
+struct GraphIncident(serde_json::Value);
+
+fn graph_incidents(values: Vec<serde_json::Value>) -> Vec<GraphIncident> {
+    values.into_iter().map(GraphIncident).collect()
+}
+
+/// An incident of either API, as a table shows it.
+trait Listed: serde::Serialize + Clone + Send + 'static {
+    /// Id, severity, status, owner, last update (`YYYY-MM-DD HH:MM:SS`), name.
+    fn row(&self) -> [String; 6];
+}
+
+fn table_time(text: &str) -> String {
+    text.get(..19).unwrap_or(text).replace('T', " ")
+}
+
+impl Listed for Incident {
+    fn row(&self) -> [String; 6] {
+        [
+            self.incident_id.to_string(),
+            self.severity.clone(),
+            self.status.clone(),
+            self.assigned_to.clone().unwrap_or_else(|| "-".into()),
+            table_time(&self.last_update_time),
+            self.incident_name.clone(),
+        ]
+    }
+}
+
+impl Listed for GraphIncident {
+    fn row(&self) -> [String; 6] {
+        let text = |key: &str| self.0.get(key).and_then(serde_json::Value::as_str).unwrap_or("-").to_owned();
+        [
+            text("id"),
+            text("severity"),
+            text("status"),
+            text("assignedTo"),
+            table_time(&text("lastUpdateDateTime")),
+            text("displayName"),
+        ]
+    }
+}
+
 /// Lists in every tenant at once; prints each tenant's failure as it happens and fails at the
 /// end if any tenant did.
-async fn list(
+async fn list<T, F, Fut>(
     client: &Client,
     tenants: &[String],
-    filter: &IncidentFilter,
     concurrency: usize,
     output: OutputFormat,
-) -> anyhow::Result<()> {
+    fetch: F,
+) -> anyhow::Result<()>
+where
+    T: Listed,
+    F: Fn(Client, String) -> Fut,
+    Fut: std::future::Future<Output = threatgate_client::Result<Vec<T>>>,
+{
     let started = Instant::now();
     let stdout = std::io::stdout();
     let (done, failed, found) = in_every_tenant(
@@ -356,7 +438,7 @@ async fn list(
         concurrency,
         "incidents",
         Vec::len,
-        |tenant, incidents: &Vec<Incident>| {
+        |tenant, incidents: &Vec<T>| {
             if output != OutputFormat::Ndjson {
                 return Ok(true);
             }
@@ -366,10 +448,7 @@ async fn list(
             }
             Ok(false)
         },
-        |tenant| {
-            let (client, filter) = (client.clone(), filter.clone());
-            async move { client.list_incidents(&tenant, &filter).await }
-        },
+        |tenant| fetch(client.clone(), tenant),
     )
     .await?;
     match output {
@@ -525,7 +604,7 @@ fn aligned(rows: &[Vec<String>]) -> String {
 }
 
 /// The incident's JSON with `tenant` first.
-fn with_tenant(tenant: &str, incident: &Incident) -> anyhow::Result<serde_json::Value> {
+fn with_tenant(tenant: &str, incident: &impl serde::Serialize) -> anyhow::Result<serde_json::Value> {
     let fields = match serde_json::to_value(incident)? {
         serde_json::Value::Object(fields) => fields,
         _ => serde_json::Map::new(),
@@ -533,7 +612,7 @@ fn with_tenant(tenant: &str, incident: &Incident) -> anyhow::Result<serde_json::
     Ok(serde_json::Value::Object(row_with_tenant(tenant, fields)))
 }
 
-fn print_one(tenant: &str, incident: &Incident, output: OutputFormat) -> anyhow::Result<()> {
+fn print_one<T: Listed>(tenant: &str, incident: &T, output: OutputFormat) -> anyhow::Result<()> {
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(incident)?),
         OutputFormat::Ndjson => println!("{}", with_tenant(tenant, incident)?),
@@ -543,21 +622,16 @@ fn print_one(tenant: &str, incident: &Incident, output: OutputFormat) -> anyhow:
 }
 
 /// Aligned columns: tenant, id, severity, status, owner, last update, name.
-fn table(groups: &[(String, Vec<Incident>)]) -> String {
-    let mut rows =
-        vec![["TENANT", "ID", "SEVERITY", "STATUS", "ASSIGNED TO", "LAST UPDATE (UTC)", "NAME"].map(str::to_owned)];
+fn table<T: Listed>(groups: &[(String, Vec<T>)]) -> String {
+    let mut rows = vec![
+        ["TENANT", "ID", "SEVERITY", "STATUS", "ASSIGNED TO", "LAST UPDATE (UTC)", "NAME"].map(str::to_owned).to_vec(),
+    ];
     for (tenant, incidents) in groups {
         for incident in incidents {
-            rows.push([
-                tenant.clone(),
-                incident.incident_id.to_string(),
-                incident.severity.clone(),
-                incident.status.clone(),
-                incident.assigned_to.clone().unwrap_or_else(|| "-".into()),
-                incident.last_update_time.get(..19).unwrap_or(&incident.last_update_time).replace('T', " "),
-                incident.incident_name.clone(),
-            ]);
+            let mut row = vec![tenant.clone()];
+            row.extend(incident.row());
+            rows.push(row);
         }
     }
-    aligned(&rows.into_iter().map(Vec::from).collect::<Vec<_>>())
+    aligned(&rows)
 }

@@ -13,12 +13,12 @@ use serde_json::{Map, Value, json};
 use threatgate_domain::odata::{IncidentQuery, Vocabulary, parse_filter_in};
 use threatgate_domain::{
     GraphReadAlerts, GraphReadIncidents, GraphRunHunting, GraphWriteAlerts, GraphWriteIncidents, IncidentId,
-    Permission, TenantScope, Ticks,
+    Permission, ReadIncidents, TenantScope, Ticks,
 };
 use threatgate_incidents::graph::{GraphContext, alert, comments, incident};
 use threatgate_incidents::{AlertUpdate, IncidentUpdate, UpdateError};
 use threatgate_proto::incident::Incident;
-use threatgate_store::UpdateOutcome;
+use threatgate_store::{CommentOutcome, MAX_ALERT_COMMENTS, UpdateOutcome};
 use uuid::Uuid;
 
 use super::ApiFailure;
@@ -153,6 +153,82 @@ pub(super) fn render_graph(
 /// Whether `path` is one of Graph's (`/v1.0/…`, `/beta/…`).
 pub(super) fn is_graph_path(path: &str) -> bool {
     path.starts_with("/v1.0/") || path.starts_with("/beta/")
+}
+
+/// The static path segments of Graph's routes, in the spelling the router knows.
+const SEGMENTS: &[&str] = &[
+    "v1.0",
+    "beta",
+    "security",
+    "incidents",
+    "alerts_v2",
+    "comments",
+    "runHuntingQuery",
+    "microsoft.graph.security.runHuntingQuery",
+    "applications",
+    "addPassword",
+    "servicePrincipals",
+    "appRoleAssignedTo",
+    "appRoleAssignments",
+];
+
+/// A Graph request path in the router's spelling: static segments matched in any case (the
+/// docs write `alerts_V2` and `serviceprincipals`, spec §2), and an alternate key
+/// `applications(appId='…')` as two segments, `applications/appId=…`. `None` when the path
+/// is not Graph's or is already in that spelling.
+pub fn canonical_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix('/')?;
+    let first = rest.split('/').next()?;
+    if !first.eq_ignore_ascii_case("v1.0") && !first.eq_ignore_ascii_case("beta") {
+        return None;
+    }
+    let mut canonical = String::with_capacity(path.len() + 8);
+    for segment in rest.split('/') {
+        canonical.push('/');
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        if let Some((name, key)) = decoded.strip_suffix(')').and_then(|s| s.split_once('(')) {
+            let name = SEGMENTS.iter().find(|known| known.eq_ignore_ascii_case(name)).copied().unwrap_or(name);
+            let key = key.trim();
+            let key = match key.split_once('=') {
+                Some((property, value)) if property.trim().eq_ignore_ascii_case("appId") => {
+                    format!("appId={}", value.trim().trim_matches('\''))
+                }
+                _ => key.trim_matches('\'').to_owned(),
+            };
+            canonical.push_str(name);
+            canonical.push('/');
+            canonical.extend(percent_encoding::utf8_percent_encode(&key, SEGMENT_ENCODE));
+            continue;
+        }
+        match SEGMENTS.iter().find(|known| known.eq_ignore_ascii_case(segment)) {
+            Some(known) => canonical.push_str(known),
+            None => canonical.push_str(segment),
+        }
+    }
+    (canonical != path).then_some(canonical)
+}
+
+/// What a rewritten key segment escapes.
+const SEGMENT_ENCODE: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'/').add(b'?').add(b'#').add(b'%').add(b'\'');
+
+/// Rewrites a Graph request's path to [`canonical_path`] before routing.
+pub fn canonical_request<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let Some(path) = canonical_path(request.uri().path()) else { return request };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(value) = path_and_query.parse() {
+        parts.path_and_query = Some(value);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            // The handlers read the options and the version from the URI as routed.
+            request.extensions_mut().insert(OriginalUri(uri.clone()));
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// [`Authorized`] for Graph's routes: the same checks, refused in Graph's shape.
@@ -335,12 +411,12 @@ fn selected(value: Value, select: Option<&[String]>, keep_alerts: bool) -> Value
     Value::Object(kept)
 }
 
-fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+pub(super) fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
     form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
 /// `https://host/v1.0` or `…/beta`, as the request was addressed.
-fn base(state: &AppState, uri: &axum::http::Uri) -> String {
+pub(super) fn base(state: &AppState, uri: &axum::http::Uri) -> String {
     let version = if uri.path().starts_with("/beta/") { "beta" } else { "v1.0" };
     format!("{}/{version}", state.public_url)
 }
@@ -407,7 +483,7 @@ fn entity_response(state: &AppState, uri: &axum::http::Uri, set: &str, value: Va
     json_response(&Value::Object(entity))
 }
 
-fn json_response(value: &Value) -> Response {
+pub(super) fn json_response(value: &Value) -> Response {
     let mut response = value.to_string().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -432,7 +508,7 @@ pub async fn list_incidents(
     let query = GraphQuery::parse(&pairs, true)?;
     let page = state.store.list_incidents(&scope.as_read(), &query.incidents).await?;
     let tenant = scope.tenant().to_string();
-    let value = page
+    let mut value = page
         .documents
         .iter()
         .map(|document| {
@@ -440,6 +516,9 @@ pub async fn list_incidents(
                 .map(|value| selected(value, query.select.as_deref(), query.expand_alerts))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if query.expand_alerts {
+        expanded_comments(&state, &scope.as_read(), &mut value).await?;
+    }
     let base = base(&state, &uri);
     let context = if query.expand_alerts { "security/incidents(alerts())" } else { "security/incidents" };
     let mut body = Map::new();
@@ -477,14 +556,18 @@ pub async fn get_incident(
     let incident_id = IncidentId::parse(&id).ok_or_else(not_found)?;
     let document = state.store.get_incident(&scope.as_read(), incident_id).await?.ok_or_else(not_found)?;
     let value = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)?;
-    let value = selected(value, query.select.as_deref(), query.expand_alerts);
+    let mut value = [selected(value, query.select.as_deref(), query.expand_alerts)];
+    if query.expand_alerts {
+        expanded_comments(&state, &scope.as_read(), &mut value).await?;
+    }
+    let [value] = value;
     Ok(noted(entity_response(&state, &uri, "security/incidents", value), vec![incident_id], "read".into(), None))
 }
 
 /// PATCH and comment bodies larger than this are refused; a real one is a few hundred bytes.
 const MAX_WRITE_BYTES: usize = 64 * 1024;
 
-async fn write_body(body: Body) -> Result<Value, ApiFailure> {
+pub(super) async fn write_body(body: Body) -> Result<Value, ApiFailure> {
     let bytes = axum::body::to_bytes(body, MAX_WRITE_BYTES).await.map_err(|_| ApiFailure::TooLarge(MAX_WRITE_BYTES))?;
     serde_json::from_slice(&bytes)
         .map_err(|error| ApiFailure::InvalidRequestBody(format!("The request body is not valid JSON: {error}.")))
@@ -553,8 +636,21 @@ pub async fn comment_incident(
     body: Body,
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::UpdateIncident)?;
-    let body = write_body(body).await?;
-    let object = match &body {
+    let text = comment_text(&write_body(body).await?)?;
+    let update = IncidentUpdate::from_json(&json!({ "comment": text })).map_err(refusal)?;
+    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
+    let context = format!("{}/$metadata#security/incidents('{incident_id}')/comments", base(&state, &uri));
+    let answer = json!({ "@odata.context": context, "value": comments(&updated.comments) });
+    Ok(noted(json_response(&answer), vec![incident_id], "commented".into(), Some(update.summary())))
+}
+
+/// Longest comment, as the incidents API's.
+const MAX_COMMENT_CHARS: usize = 4096;
+
+/// The text of an `alertComment` body: `{"comment": …}` or a one-element array of it (what
+/// msgraph-sdk sends, spec §7.4).
+fn comment_text(body: &Value) -> Result<String, ApiFailure> {
+    let object = match body {
         Value::Array(items) if items.len() == 1 => &items[0],
         other => other,
     };
@@ -568,11 +664,144 @@ pub async fn comment_incident(
                 "The body must be an alertComment: {\"comment\": \"…\"} (or a one-element array of it).".into(),
             )
         })?;
-    let update = IncidentUpdate::from_json(&json!({ "comment": text })).map_err(refusal)?;
-    let (incident_id, updated) = apply(&state, &scope, &id, &update).await?;
-    let context = format!("{}/$metadata#security/incidents('{incident_id}')/comments", base(&state, &uri));
-    let answer = json!({ "@odata.context": context, "value": comments(&updated.comments) });
-    Ok(noted(json_response(&answer), vec![incident_id], "commented".into(), Some(update.summary())))
+    if text.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ApiFailure::InvalidInput(format!("comment is longer than {MAX_COMMENT_CHARS} characters.")));
+    }
+    Ok(text.to_owned())
+}
+
+/// Sets each Graph alert's `comments` from the store (alert comments live beside the incident
+/// document, which the Threat Protection API serves as it is).
+async fn attach_comments(
+    state: &AppState,
+    scope: &TenantScope<ReadIncidents>,
+    alerts: &mut [Value],
+) -> Result<(), ApiFailure> {
+    let ids: Vec<&str> = alerts.iter().filter_map(|a| a["id"].as_str()).collect();
+    let mut found = state.store.alert_comments(scope, &ids).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    for alert in alerts.iter_mut() {
+        let Some(list) = alert["id"].as_str().and_then(|id| found.remove(id)) else { continue };
+        if let Some(object) = alert.as_object_mut() {
+            object.insert("comments".into(), Value::Array(comments(&list)));
+        }
+    }
+    Ok(())
+}
+
+/// Sets the comments of the expanded alerts of Graph incidents (one lookup for all).
+async fn expanded_comments(
+    state: &AppState,
+    scope: &TenantScope<ReadIncidents>,
+    incidents: &mut [Value],
+) -> Result<(), ApiFailure> {
+    let mut taken: Vec<Vec<Value>> = incidents
+        .iter_mut()
+        .map(|incident| {
+            incident.get_mut("alerts").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default()
+        })
+        .collect();
+    let counts: Vec<usize> = taken.iter().map(Vec::len).collect();
+    let mut alerts: Vec<Value> = taken.drain(..).flatten().collect();
+    attach_comments(state, scope, &mut alerts).await?;
+    let mut alerts = alerts.into_iter();
+    for (incident, count) in incidents.iter_mut().zip(counts) {
+        if let Some(list) = incident.get_mut("alerts").and_then(Value::as_array_mut) {
+            list.extend(alerts.by_ref().take(count));
+        }
+    }
+    Ok(())
+}
+
+/// An alert's properties, for `$select`.
+const ALERT_PROPERTIES: &[&str] = &[
+    "id",
+    "providerAlertId",
+    "incidentId",
+    "status",
+    "severity",
+    "classification",
+    "determination",
+    "serviceSource",
+    "detectionSource",
+    "productName",
+    "detectorId",
+    "tenantId",
+    "title",
+    "description",
+    "recommendedActions",
+    "category",
+    "assignedTo",
+    "alertWebUrl",
+    "incidentWebUrl",
+    "actorDisplayName",
+    "threatDisplayName",
+    "threatFamilyName",
+    "mitreTechniques",
+    "createdDateTime",
+    "lastUpdateDateTime",
+    "resolvedDateTime",
+    "firstActivityDateTime",
+    "lastActivityDateTime",
+    "systemTags",
+    "alertPolicyId",
+    "investigationState",
+    "comments",
+    "customDetails",
+    "evidence",
+    "additionalData",
+];
+
+/// `$select` of an alert request, the only option a single alert takes.
+fn alert_selection(pairs: &[(String, String)]) -> Result<Option<Vec<String>>, ApiFailure> {
+    let mut select = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "$select" => select = Some(selection(value, ALERT_PROPERTIES, "microsoft.graph.security.alert")?),
+            other if other.starts_with('$') => {
+                return Err(ApiFailure::OData(format!(
+                    "The query parameter '{}' is not supported here. Supported: $select.",
+                    other.chars().take(64).collect::<String>()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(select)
+}
+
+/// `POST /v1.0/security/alerts_v2/{id}/comments`: `{"comment": …}` (or a one-element array of
+/// it); answered with every comment of the alert (spec §7.4). Needs
+/// `SecurityAlert.ReadWrite.All`.
+#[tracing::instrument(skip_all, fields(tenant = %scope.tenant()))]
+pub async fn comment_alert(
+    State(state): State<AppState>,
+    GraphAuthorized(scope): GraphAuthorized<GraphWriteAlerts>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Body,
+) -> Result<Response, GraphFailure> {
+    throttle(&state, &scope, Api::UpdateIncident)?;
+    let text = comment_text(&write_body(body).await?)?;
+    let not_found =
+        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let now = Ticks::at(state.clock.now());
+    let list = match state.store.add_alert_comment(&scope.as_write(), &id, &text, now).await? {
+        CommentOutcome::Added(list) => list,
+        CommentOutcome::NotFound => return Err(not_found().into()),
+        CommentOutcome::Full => {
+            return Err(ApiFailure::InvalidInput(format!(
+                "An alert keeps at most {MAX_ALERT_COMMENTS} comments; this one has that many."
+            ))
+            .into());
+        }
+    };
+    let incident = state.store.alert_incident(&scope.as_write().as_read(), &id).await?;
+    let context = format!("{}/$metadata#security/alerts_v2('{id}')/comments", base(&state, &uri));
+    let answer = json!({ "@odata.context": context, "value": comments(&list) });
+    Ok(noted(json_response(&answer), incident.into_iter().collect(), format!("alert {id} commented"), None))
 }
 
 /// Largest `$top` of an alerts page, and the page size without one.
@@ -685,7 +914,7 @@ pub async fn list_alerts(
     throttle(&state, &scope, Api::ListIncidents)?;
     let pairs = query_pairs(&uri);
     let (mut conditions, mut top, mut skip) = (Vec::new(), DEFAULT_ALERTS_TOP, 0u64);
-    let mut carried = Vec::new();
+    let (mut carried, mut select) = (Vec::new(), None);
     for (name, value) in &pairs {
         match name.as_str() {
             "$filter" => {
@@ -709,9 +938,13 @@ pub async fn list_alerts(
                     ))
                 })?;
             }
+            "$select" => {
+                select = Some(selection(value, ALERT_PROPERTIES, "microsoft.graph.security.alert")?);
+                carried.push((name.clone(), value.clone()));
+            }
             other if other.starts_with('$') => {
                 return Err(ApiFailure::OData(format!(
-                    "The query parameter '{}' is not supported on alerts_v2. Supported: $filter, $top, $skip.",
+                    "The query parameter '{}' is not supported on alerts_v2. Supported: $filter, $top, $skip, $select.",
                     other.chars().take(64).collect::<String>()
                 ))
                 .into());
@@ -764,7 +997,9 @@ pub async fn list_alerts(
         next.append_pair("$skip", &(skip + u64::from(top)).to_string());
         body.insert("@odata.nextLink".into(), json!(format!("{base}/security/alerts_v2?{}", next.finish())));
     }
+    attach_comments(&state, &read, &mut value).await?;
     let count = value.len();
+    let value = value.into_iter().map(|alert| selected(alert, select.as_deref(), false)).collect();
     body.insert("value".into(), Value::Array(value));
     Ok(noted(json_response(&Value::Object(body)), ids, format!("{count} alerts"), None))
 }
@@ -778,6 +1013,7 @@ pub async fn get_alert(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::GetIncident)?;
+    let select = alert_selection(&query_pairs(&uri))?;
     let not_found =
         || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
     let read = scope.as_read();
@@ -786,7 +1022,10 @@ pub async fn get_alert(
     let parsed: Incident = stored(&document)?;
     let found = parsed.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
     let tenant = scope.tenant().to_string();
-    let value = alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL });
+    let mut value = [alert(found, GraphContext { tenant_id: &tenant, portal: PORTAL })];
+    attach_comments(&state, &read, &mut value).await?;
+    let [value] = value;
+    let value = selected(value, select.as_deref(), false);
     Ok(noted(entity_response(&state, &uri, "security/alerts_v2", value), vec![incident_id], "read".into(), None))
 }
 
@@ -814,7 +1053,9 @@ pub async fn update_alert(
     let updated: Incident = stored(&document)?;
     let found = updated.alerts.iter().find(|a| a.alert_id == id).ok_or_else(not_found)?;
     let incident_id = IncidentId::new(updated.incident_id);
-    let value = alert(found, GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL });
+    let mut value = [alert(found, GraphContext { tenant_id: &scope.tenant().to_string(), portal: PORTAL })];
+    attach_comments(&state, &scope.as_write().as_read(), &mut value).await?;
+    let [value] = value;
     Ok(noted(
         entity_response(&state, &uri, "security/alerts_v2", value),
         vec![incident_id],

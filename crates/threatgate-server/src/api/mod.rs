@@ -6,6 +6,7 @@ pub mod access;
 mod auth;
 mod errors;
 mod graph;
+mod graph_directory;
 mod hunting;
 mod incidents;
 mod ingest;
@@ -15,6 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::{ApiFailure, json_errors};
+pub use graph::canonical_request;
 
 use crate::state::AppState;
 
@@ -44,10 +46,38 @@ pub fn router(state: AppState) -> Router<AppState> {
             .route(&format!("{version}/security/incidents/{{id}}/comments"), post(graph::comment_incident))
             .route(&format!("{version}/security/alerts_v2"), get(graph::list_alerts))
             .route(&format!("{version}/security/alerts_v2/{{id}}"), get(graph::get_alert).patch(graph::update_alert))
+            .route(&format!("{version}/security/alerts_v2/{{id}}/comments"), post(graph::comment_alert))
             .route(&format!("{version}/security/runHuntingQuery"), post(graph::run_hunting_query))
             .route(
                 &format!("{version}/security/microsoft.graph.security.runHuntingQuery"),
                 post(graph::run_hunting_query),
+            )
+            .route(
+                &format!("{version}/applications"),
+                get(graph_directory::list_applications).post(graph_directory::create_application),
+            )
+            .route(&format!("{version}/applications/{{id}}"), get(graph_directory::get_application))
+            .route(&format!("{version}/applications/{{id}}/addPassword"), post(graph_directory::add_password))
+            .route(
+                &format!("{version}/servicePrincipals"),
+                get(graph_directory::list_service_principals).post(graph_directory::create_service_principal),
+            )
+            .route(&format!("{version}/servicePrincipals/{{id}}"), get(graph_directory::get_service_principal))
+            .route(
+                &format!("{version}/servicePrincipals/{{id}}/appRoleAssignedTo"),
+                get(graph_directory::list_assigned_to).post(graph_directory::assign_to_resource),
+            )
+            .route(
+                &format!("{version}/servicePrincipals/{{id}}/appRoleAssignedTo/{{assignment}}"),
+                axum::routing::delete(graph_directory::remove_assigned_to),
+            )
+            .route(
+                &format!("{version}/servicePrincipals/{{id}}/appRoleAssignments"),
+                get(graph_directory::list_assignments_of).post(graph_directory::assign_to_client),
+            )
+            .route(
+                &format!("{version}/servicePrincipals/{{id}}/appRoleAssignments/{{assignment}}"),
+                axum::routing::delete(graph_directory::remove_assignment_of),
             );
     }
     router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))

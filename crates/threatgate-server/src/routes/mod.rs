@@ -24,12 +24,17 @@ pub fn router(state: AppState, role: crate::config::Role) -> Router {
         router =
             router.merge(crate::api::router(state.clone())).layer(axum::middleware::from_fn(crate::api::json_errors));
     }
-    router
+    let router = router
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .with_state(state)
+        .with_state(state);
+    // Graph's paths are matched in any case, and with `(appId='…')` keys: rewritten before
+    // routing (a layer on the router itself would run after it).
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new().map_request(crate::api::canonical_request::<axum::body::Body>).service(router),
+    )
 }
 
 /// The identity platform's endpoints: tokens, discovery, keys.

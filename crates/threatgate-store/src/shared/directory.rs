@@ -342,6 +342,15 @@ impl DirectoryStore for Backend {
         let mut conn = self.pool.acquire().await?;
         select_app_role_assignments(&mut conn, Some(tenant)).await
     }
+
+    async fn delete_app_role_assignment(&self, tenant: TenantId, id: ObjectId) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM app_role_assignments WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
 }
 
 async fn insert_service_principal<'c>(

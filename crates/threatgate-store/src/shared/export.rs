@@ -28,13 +28,19 @@ impl Backend {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
         let range: (i64, i64) = (first.try_get("incident_id")?, last.try_get("incident_id")?);
         let mut alerts: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT incident_id, alert_id FROM alerts WHERE incident_id BETWEEN $1 AND $2")
+        let mut comments: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        for row in sqlx::query("SELECT incident_id, alert_id, comments FROM alerts WHERE incident_id BETWEEN $1 AND $2")
             .bind(range.0)
             .bind(range.1)
             .fetch_all(&mut *tx)
             .await?
         {
-            alerts.entry(row.try_get("incident_id")?).or_default().push(row.try_get("alert_id")?);
+            let incident_id: i64 = row.try_get("incident_id")?;
+            let alert_id: String = row.try_get("alert_id")?;
+            if let Some(text) = row.try_get::<Option<String>, _>("comments")? {
+                comments.entry(incident_id).or_default().push((alert_id.clone(), text));
+            }
+            alerts.entry(incident_id).or_default().push(alert_id);
         }
         let mut keys: HashMap<i64, Vec<String>> = HashMap::new();
         for row in
@@ -49,6 +55,7 @@ impl Backend {
         tx.commit().await?;
         // In one order whatever the backend's collation.
         alerts.values_mut().chain(keys.values_mut()).for_each(|values| values.sort());
+        comments.values_mut().for_each(|values| values.sort());
         rows.iter()
             .map(|row| {
                 let incident_id: i64 = row.try_get("incident_id")?;
@@ -62,6 +69,7 @@ impl Backend {
                     last_activity: row.try_get("last_activity")?,
                     document: row.try_get("document")?,
                     alert_ids: alerts.remove(&incident_id).unwrap_or_default(),
+                    alert_comments: comments.remove(&incident_id).unwrap_or_default(),
                     entity_keys: keys.remove(&incident_id).unwrap_or_default(),
                 })
             })

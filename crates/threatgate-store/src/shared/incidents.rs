@@ -6,11 +6,11 @@
 //! Part of `shared` (see `mod.rs`): compiled into each backend, which `super` names; the
 //! statements that differ between the two are its implementation of `crate::dialect::Correlation`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row, Transaction};
-use threatgate_domain::datetime::parse_datetime_ticks;
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Transaction};
+use threatgate_domain::datetime::{format_ticks, parse_datetime_ticks};
 use threatgate_domain::odata::{Filter, IncidentQuery};
 use threatgate_domain::{
     Correlation, IncidentId, IngestAlerts, ReadIncidents, TenantScope, Ticks, WriteIncidents, correlate,
@@ -20,14 +20,21 @@ use threatgate_incidents::{
     push_alert, redirect, summarize,
 };
 use threatgate_proto::Incident;
+use threatgate_proto::incident::Comment;
 
 use super::{Backend, Db, Dialect};
 use crate::dialect::Correlation as _;
 use crate::filter_sql::{Bind, Placeholders, compile_filter};
-use crate::{IncidentPage, IncidentStore, IngestReport, Result, StoreError, UpdateOutcome};
+use crate::{
+    CommentOutcome, IncidentPage, IncidentStore, IngestReport, MAX_ALERT_COMMENTS, Result, StoreError, UpdateOutcome,
+};
 
 fn parse_document(text: &str) -> Result<Incident> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("an incident document is unreadable: {e}")))
+}
+
+fn parse_comments(text: &str) -> Result<Vec<Comment>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("an alert's comments are unreadable: {e}")))
 }
 
 fn render(incident: &Incident) -> Result<String> {
@@ -159,6 +166,73 @@ impl IncidentStore for Backend {
         write_incident(&mut tx, &incident, None).await?;
         tx.commit().await?;
         Ok(UpdateOutcome::Updated(render(&incident)?))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant()))]
+    async fn add_alert_comment(
+        &self,
+        scope: &TenantScope<WriteIncidents>,
+        alert_id: &str,
+        comment: &str,
+        now: Ticks,
+    ) -> Result<CommentOutcome> {
+        let mut tx = self.begin_write().await?;
+        let tenant = scope.tenant().to_string();
+        let found: Option<Option<String>> =
+            sqlx::query_scalar("SELECT comments FROM alerts WHERE tenant_id = $1 AND alert_id = $2")
+                .bind(&tenant)
+                .bind(alert_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(stored) = found else { return Ok(CommentOutcome::NotFound) };
+        let mut comments = match stored {
+            Some(text) => parse_comments(&text)?,
+            None => Vec::new(),
+        };
+        if comments.len() >= MAX_ALERT_COMMENTS {
+            return Ok(CommentOutcome::Full);
+        }
+        comments.push(Comment {
+            comment: comment.to_owned(),
+            created_by: scope.caller_name().to_owned(),
+            created_time: format_ticks(now.get()),
+        });
+        let text = serde_json::to_string(&comments)
+            .map_err(|e| StoreError::Corrupt(format!("an alert's comments cannot be written: {e}")))?;
+        sqlx::query("UPDATE alerts SET comments = $1 WHERE tenant_id = $2 AND alert_id = $3")
+            .bind(text)
+            .bind(&tenant)
+            .bind(alert_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CommentOutcome::Added(comments))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), alerts = alert_ids.len()))]
+    async fn alert_comments(
+        &self,
+        scope: &TenantScope<ReadIncidents>,
+        alert_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Comment>>> {
+        // Bound parameters per statement stay well under both backends' limits.
+        const IDS_PER_QUERY: usize = 500;
+        let mut found = HashMap::new();
+        for chunk in alert_ids.chunks(IDS_PER_QUERY) {
+            let mut query = QueryBuilder::<Db>::new("SELECT alert_id, comments FROM alerts WHERE tenant_id = ");
+            query.push_bind(scope.tenant().to_string());
+            query.push(" AND comments IS NOT NULL AND alert_id IN (");
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let text: String = row.try_get("comments")?;
+                found.insert(row.try_get("alert_id")?, parse_comments(&text)?);
+            }
+        }
+        Ok(found)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant(), alerts = alerts.len()))]

@@ -438,3 +438,273 @@ async fn an_alert_changed_through_graph_is_changed_in_its_incident() {
     let response = app.client.patch(&unknown).bearer_auth(&token).json(&json!({"status": "new"})).send().await.unwrap();
     assert_graph_error(response, 404, "NotFound").await;
 }
+
+async fn post(app: &TestApp, token: &str, url: &str, body: &Value) -> reqwest::Response {
+    app.client.post(format!("{}{url}", app.base_url)).bearer_auth(token).json(body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn alert_comments_are_kept_and_shown_wherever_the_alert_is() {
+    let app = spawn_app().await;
+    let partner =
+        seed_partner(&app, &["Incident.Read.All", "SecurityAlert.ReadWrite.All", "SecurityIncident.Read.All"]).await;
+    let (contoso, woodgrove) = (&partner.consented[0], &partner.consented[1]);
+    seed_incidents(&app, contoso, 4, 11).await;
+    let token = graph_token(&app, &partner, contoso).await;
+    // Path segments in any case, as the docs write them.
+    let listed: Value = get(&app, &token, "/V1.0/Security/alerts_V2?$top=1").await.json().await.unwrap();
+    let alert = &listed["value"][0];
+    assert_eq!(alert["comments"], json!([]));
+    let (id, incident_id) = (alert["id"].as_str().unwrap(), alert["incidentId"].as_str().unwrap());
+    let url = format!("/v1.0/security/alerts_v2/{id}/comments");
+
+    // The documented object, then the one-element array msgraph-sdk sends.
+    let first = post(
+        &app,
+        &token,
+        &url,
+        &json!({"@odata.type": "microsoft.graph.security.alertComment", "comment": "triaged"}),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["@odata.context"], format!("{}/v1.0/$metadata#security/alerts_v2('{id}')/comments", app.base_url));
+    assert_eq!(first["value"].as_array().unwrap().len(), 1);
+    let second: Value = post(&app, &token, &url, &json!([{"comment": "escalated"}])).await.json().await.unwrap();
+    let texts: Vec<&str> = second["value"].as_array().unwrap().iter().map(|c| c["comment"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["triaged", "escalated"]);
+    let comment = &second["value"][1];
+    assert_eq!(comment["createdByDisplayName"], "Fabrikam Threat Connector");
+    assert!(comment["createdDateTime"].as_str().unwrap().ends_with('Z'));
+
+    // The alert, its list, and its incident expanded all show them; $select keeps what is named.
+    let got: Value = get(&app, &token, &format!("/v1.0/security/alerts_v2/{id}")).await.json().await.unwrap();
+    assert_eq!(got["comments"], second["value"]);
+    let selected: Value = get(&app, &token, &format!("/v1.0/security/alerts_v2/{id}?$select=status,comments"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = selected.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["@odata.context", "id", "status", "comments"]);
+    assert_eq!(selected["comments"], second["value"]);
+    let page: Value = get(&app, &token, "/v1.0/security/alerts_v2?$select=title").await.json().await.unwrap();
+    assert!(page["value"].as_array().unwrap().iter().all(|a| a.as_object().unwrap().len() == 2));
+    let expanded: Value = get(&app, &token, &format!("/v1.0/security/incidents/{incident_id}?$expand=alerts"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let held = expanded["alerts"].as_array().unwrap().iter().find(|a| a["id"] == id).unwrap();
+    assert_eq!(held["comments"], second["value"]);
+    // The Threat Protection API's alert has no comments: its document is unchanged.
+    let mtp = token_for(&app, &partner, contoso).await;
+    let incident: Value = api_get(&app, &mtp, &format!("/api/incidents/{incident_id}")).await.json().await.unwrap();
+    let held = incident["alerts"].as_array().unwrap().iter().find(|a| a["alertId"] == id).unwrap();
+    assert!(held.get("comments").is_none(), "{held}");
+
+    // Refusals: an empty or oversized comment, an unknown option, another tenant's alert, no role.
+    for body in [json!({"comment": " "}), json!({"text": "x"}), json!([{"comment": "a"}, {"comment": "b"}])] {
+        assert_graph_error(post(&app, &token, &url, &body).await, 400, "BadRequest").await;
+    }
+    let long = json!({"comment": "x".repeat(4097)});
+    assert_graph_error(post(&app, &token, &url, &long).await, 400, "BadRequest").await;
+    let refused = get(&app, &token, &format!("/v1.0/security/alerts_v2/{id}?$select=nonsense")).await;
+    assert_graph_error(refused, 400, "BadRequest").await;
+    let woodgrove_token = graph_token(&app, &partner, woodgrove).await;
+    let other = post(&app, &woodgrove_token, &url, &json!({"comment": "x"})).await;
+    assert_graph_error(other, 404, "NotFound").await;
+    let reader = seed_partner_reader(&app, contoso).await;
+    let refused = post(&app, &reader, &url, &json!({"comment": "x"})).await;
+    let body = assert_graph_error(refused, 403, "Forbidden").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("SecurityAlert.ReadWrite.All"), "{body}");
+}
+
+/// A Graph token of a second application that may only read alerts in `tenant`.
+async fn seed_partner_reader(app: &TestApp, tenant: &str) -> String {
+    let admin = app.admin();
+    let registered = admin.register_application(tenant, "Alert Reader", false, &[]).await.unwrap();
+    admin.add_permissions(registered.app_id, &["SecurityAlert.Read.All".into()]).await.unwrap();
+    let secret = admin.add_secret(registered.app_id, "test", None).await.unwrap();
+    admin.grant_consent(tenant, registered.app_id).await.unwrap();
+    app.refresh().await;
+    let fixture = PartnerFixture {
+        partner_tenant: tenant.to_owned(),
+        app_id: registered.app_id.to_string(),
+        client_secret: secret.value.expose().to_owned(),
+        secret_key_id: secret.record.key_id.to_string(),
+        consented: vec![tenant.to_owned()],
+        not_consented: String::new(),
+    };
+    graph_token(app, &fixture, tenant).await
+}
+
+const GRAPH: &str = "00000003-0000-0000-c000-000000000000";
+const SECURITY_INCIDENT_READ_ALL: &str = "45cc0394-e837-488b-a098-1918f48d186c";
+
+/// The partner's onboarding script through Graph alone: register a multi-tenant application
+/// that asks for a Graph role, give it a secret, create its service principal in a customer
+/// tenant and assign the role there; the new application then reads the customer's incidents.
+#[tokio::test]
+async fn a_partner_onboards_a_customer_through_graphs_directory_api() {
+    let app = spawn_app().await;
+    let manager = seed_partner(&app, &["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"]).await;
+    let contoso = &manager.consented[0];
+    seed_incidents(&app, contoso, 3, 5).await;
+    // The manager acts in its own tenant too.
+    app.admin().grant_consent("fabrikam.onmicrosoft.com", manager.app()).await.unwrap();
+    app.refresh().await;
+    let home = graph_token(&app, &manager, &manager.partner_tenant).await;
+
+    // 1. Register the connector in the partner's tenant.
+    let body = json!({
+        "displayName": "Fabrikam Graph Connector",
+        "signInAudience": "AzureADMultipleOrgs",
+        "requiredResourceAccess": [{"resourceAppId": GRAPH, "resourceAccess": [{"id": SECURITY_INCIDENT_READ_ALL, "type": "Role"}]}],
+    });
+    let response = post(&app, &home, "/v1.0/applications", &body).await;
+    assert_eq!(response.status(), 201);
+    let registered: Value = response.json().await.unwrap();
+    assert_eq!(registered["@odata.context"], format!("{}/v1.0/$metadata#applications/$entity", app.base_url));
+    let keys: Vec<&str> = registered.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys[..5], ["@odata.context", "id", "deletedDateTime", "isFallbackPublicClient", "appId"]);
+    assert_eq!(registered["signInAudience"], "AzureADMultipleOrgs");
+    assert_eq!(registered["publisherDomain"], "fabrikam.onmicrosoft.com");
+    assert_eq!(
+        registered["requiredResourceAccess"],
+        json!([{"resourceAccess": [{"id": SECURITY_INCIDENT_READ_ALL, "type": "Role"}], "resourceAppId": GRAPH}])
+    );
+    let connector = registered["appId"].as_str().unwrap().to_owned();
+
+    // 2. A secret, by the alternate key.
+    let response = post(
+        &app,
+        &home,
+        &format!("/v1.0/applications(appId='{connector}')/addPassword"),
+        &json!({"passwordCredential": {"displayName": "ci"}}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let password: Value = response.json().await.unwrap();
+    let secret = password["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(password["hint"].as_str().unwrap(), &secret[..3]);
+    assert_eq!(password["displayName"], "ci");
+    let read_back: Value = get(&app, &home, &format!("/v1.0/applications/{}", registered["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read_back["passwordCredentials"][0]["secretText"], Value::Null, "a secret is shown once");
+
+    // 3. In the customer's tenant: its service principal (once), Graph's with its roles, the
+    //    role assigned on Graph's (paths in the older docs' lower case).
+    let customer = graph_token(&app, &manager, contoso).await;
+    let response = post(&app, &customer, "/v1.0/servicePrincipals", &json!({"appId": connector})).await;
+    assert_eq!(response.status(), 201);
+    let principal: Value = response.json().await.unwrap();
+    assert_eq!(principal["appId"], connector.as_str());
+    assert_eq!(principal["appOwnerOrganizationId"], manager.partner_tenant.as_str());
+    let again = post(&app, &customer, "/v1.0/servicePrincipals", &json!({"appId": connector})).await;
+    assert_graph_error(again, 409, "Request_MultipleObjectsWithSameKeyValue").await;
+    let graph: Value =
+        get(&app, &customer, &format!("/v1.0/serviceprincipals(appId='{GRAPH}')")).await.json().await.unwrap();
+    assert_eq!(graph["displayName"], "Microsoft Graph");
+    let role =
+        graph["appRoles"].as_array().unwrap().iter().find(|r| r["value"] == "SecurityIncident.Read.All").unwrap();
+    assert_eq!(role["id"], SECURITY_INCIDENT_READ_ALL);
+    let found: Value = get(&app, &customer, "/v1.0/servicePrincipals?$filter=displayName%20eq%20'Microsoft%20Graph'")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["value"][0]["id"], graph["id"]);
+    let assignment_body =
+        json!({"principalId": principal["id"], "resourceId": graph["id"], "appRoleId": SECURITY_INCIDENT_READ_ALL});
+    let assigned_to = format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", graph["id"].as_str().unwrap());
+    let response = post(&app, &customer, &assigned_to, &assignment_body).await;
+    assert_eq!(response.status(), 201);
+    let assignment: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&assignment["principalDisplayName"], &assignment["resourceDisplayName"], &assignment["principalType"]),
+        (&json!("Fabrikam Graph Connector"), &json!("Microsoft Graph"), &json!("ServicePrincipal"))
+    );
+    let twice = post(&app, &customer, &assigned_to, &assignment_body).await;
+    assert_graph_error(twice, 400, "Request_BadRequest").await;
+    let of_client: Value = get(
+        &app,
+        &customer,
+        &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", principal["id"].as_str().unwrap()),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        of_client["value"],
+        json!([assignment
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !k.starts_with('@'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<serde_json::Map<_, _>>()])
+    );
+
+    // 4. The connector gets a Graph token for the customer holding the role, and reads.
+    app.refresh().await;
+    let connector_fixture = PartnerFixture {
+        partner_tenant: manager.partner_tenant.clone(),
+        app_id: connector.clone(),
+        client_secret: secret,
+        secret_key_id: password["keyId"].as_str().unwrap().to_owned(),
+        consented: vec![contoso.clone()],
+        not_consented: String::new(),
+    };
+    let token = graph_token(&app, &connector_fixture, contoso).await;
+    assert_eq!(get(&app, &token, "/v1.0/security/incidents").await.status(), 200);
+
+    // Refusals: no directory role, another tenant's application, a role Graph does not define.
+    let refused = post(&app, &token, "/v1.0/applications", &json!({"displayName": "x"})).await;
+    let body = assert_graph_error(refused, 403, "Authorization_RequestDenied").await;
+    assert_eq!(body["error"]["message"], "Insufficient privileges to complete the operation.");
+    let elsewhere = get(&app, &customer, &format!("/v1.0/applications(appId='{connector}')")).await;
+    assert_graph_error(elsewhere, 404, "Request_ResourceNotFound").await;
+    let bad_role = json!({"displayName": "x", "requiredResourceAccess": [{"resourceAppId": GRAPH, "resourceAccess": [{"id": "00000000-0000-0000-0000-000000000001", "type": "Role"}]}]});
+    assert_graph_error(post(&app, &home, "/v1.0/applications", &bad_role).await, 400, "Request_BadRequest").await;
+    assert_graph_error(
+        post(&app, &home, "/v1.0/applications", &json!({"signInAudience": "AzureADMyOrg"})).await,
+        400,
+        "Request_BadRequest",
+    )
+    .await;
+
+    // 5. The assignment removed: the connector holds no role in the tenant, so its tokens are
+    //    refused as a withdrawn consent's are.
+    let response = app
+        .client
+        .delete(format!("{}{assigned_to}/{}", app.base_url, assignment["id"].as_str().unwrap()))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    app.refresh().await;
+    let token = graph_token(&app, &connector_fixture, contoso).await;
+    assert_graph_error(get(&app, &token, "/v1.0/security/incidents").await, 401, "InvalidAuthenticationToken").await;
+
+    // The audit trail of the customer names the manager for each change.
+    let trail = app
+        .identity
+        .store()
+        .list_audit_events(
+            &threatgate_domain::TenantScope::for_administrator(threatgate_domain::TenantId::parse(contoso).unwrap()),
+            &threatgate_store::AuditQuery { since: None, until: None, limit: 100 },
+        )
+        .await
+        .unwrap();
+    let operations: Vec<(&str, &str)> =
+        trail.iter().map(|e| (e.event.operation.as_str(), e.event.actor.as_str())).collect();
+    for operation in ["CreateServicePrincipal", "AssignAppRole", "RemoveAppRoleAssignment"] {
+        assert!(operations.contains(&(operation, "Fabrikam Threat Connector")), "{operation}: {operations:?}");
+    }
+}
