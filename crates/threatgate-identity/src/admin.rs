@@ -915,9 +915,10 @@ impl<'a> DirectoryAdmin<'a> {
         if built_in_resource(principal.app_id).is_some() {
             return Err(AdminError::Refused(format!("{} cannot be assigned app roles", principal.display_name)));
         }
-        let held = self.store.list_app_role_assignments(tenant).await?.into_iter().any(|a| {
-            a.principal_id == principal_id && a.resource_id == resource_id && a.app_role_id == app_role_id
-        });
+        let held =
+            self.store.list_app_role_assignments(tenant).await?.into_iter().any(|a| {
+                a.principal_id == principal_id && a.resource_id == resource_id && a.app_role_id == app_role_id
+            });
         if held {
             return Err(AdminError::Conflict("app role assignment"));
         }

@@ -1100,3 +1100,32 @@ pub async fn run_hunting_query(
     let head = format!("{{\"@odata.context\":{},\"schema\":{},\"results\":", json!(context), Value::Array(schema));
     Ok(answer.respond(head, &query))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn graph_paths_are_matched_in_any_case_and_with_alternate_keys() {
+        assert_eq!(canonical_path("/v1.0/security/alerts_V2").as_deref(), Some("/v1.0/security/alerts_v2"));
+        assert_eq!(canonical_path("/V1.0/Security/Incidents/12").as_deref(), Some("/v1.0/security/incidents/12"));
+        assert_eq!(canonical_path("/beta/serviceprincipals").as_deref(), Some("/beta/servicePrincipals"));
+        assert_eq!(
+            canonical_path("/v1.0/applications(appId='631a96bc-a705-4eda-9f99-fdaf9f54f6a2')/addPassword").as_deref(),
+            Some("/v1.0/applications/appId=631a96bc-a705-4eda-9f99-fdaf9f54f6a2/addPassword")
+        );
+        assert_eq!(
+            canonical_path("/v1.0/servicePrincipals(appId=%2700000003-0000-0000-c000-000000000000%27)").as_deref(),
+            Some("/v1.0/servicePrincipals/appId=00000003-0000-0000-c000-000000000000")
+        );
+        // Ids keep their case; other paths and canonical ones are left alone.
+        assert_eq!(canonical_path("/v1.0/security/alerts_v2/DA637/comments"), None);
+        assert_eq!(canonical_path("/api/incidents"), None);
+        assert_eq!(canonical_path("/V1.0x/security"), None);
+        // A key cannot smuggle a path separator.
+        assert_eq!(
+            canonical_path("/v1.0/applications(appId='a%2F..%2Fb')").as_deref(),
+            Some("/v1.0/applications/appId=a%2F..%2Fb")
+        );
+    }
+}

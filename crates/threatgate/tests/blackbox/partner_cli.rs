@@ -281,3 +281,78 @@ async fn hunt_runs_through_microsoft_graph_when_asked() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success() && stderr.contains("Syntax error"), "{stderr}");
 }
+
+#[tokio::test]
+async fn incidents_go_through_microsoft_graph_when_asked() {
+    let app = spawn_app().await;
+    // Graph's role only: the Threat Protection API would refuse this application.
+    let fixture = seed_partner(&app, &["SecurityIncident.ReadWrite.All"]).await;
+    seed_incidents(&app, &fixture.consented[0], 60, 11).await;
+    seed_incidents(&app, &fixture.consented[1], 2, 12).await;
+
+    // Every tenant, every page (Graph serves 50 at most), in Graph's shape.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.txt");
+    std::fs::write(&file, "contoso.onmicrosoft.com\nwoodgrove.onmicrosoft.com\n").unwrap();
+    let file = file.to_str().unwrap();
+    let listed =
+        partner(&app, &fixture, &["incidents", "list", "--api", "graph", "--all-tenants", file, "--output", "ndjson"])
+            .await;
+    let lines: Vec<Value> = stdout(&listed).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let per_tenant = |tenant: &str| lines.iter().filter(|line| line["tenant"] == tenant).count();
+    assert_eq!((per_tenant("contoso.onmicrosoft.com"), per_tenant("woodgrove.onmicrosoft.com")), (60, 2), "{lines:?}");
+    assert!(lines.iter().all(|line| line["displayName"].is_string() && line.get("incidentName").is_none()));
+
+    // A status filter in Graph's names, and the table.
+    let active = partner(
+        &app,
+        &fixture,
+        &["incidents", "list", "--api", "graph", "--tenant", "contoso.onmicrosoft.com", "--status", "Active"],
+    )
+    .await;
+    let text = stdout(&active);
+    assert!(text.starts_with("TENANT"), "{text}");
+    assert!(text.lines().skip(1).all(|line| line.split_whitespace().nth(3) == Some("active")), "{text}");
+
+    // An update through Graph (a PATCH and the comment), seen through Graph's get.
+    let id =
+        lines.iter().find(|l| l["tenant"] == "contoso.onmicrosoft.com").unwrap()["id"].as_str().unwrap().to_owned();
+    let updated = partner(
+        &app,
+        &fixture,
+        &[
+            "incidents",
+            "update",
+            "--api",
+            "graph",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            &id,
+            "--status",
+            "Resolved",
+            "--classification",
+            "TruePositive",
+            "--determination",
+            "Malware",
+            "--comment",
+            "closed by the SOC",
+        ],
+    )
+    .await;
+    let updated: Value = serde_json::from_str(&stdout(&updated)).unwrap();
+    assert_eq!(
+        (&updated["status"], &updated["classification"]),
+        (&Value::from("resolved"), &Value::from("truePositive"))
+    );
+    assert_eq!(updated["comments"][0]["comment"], "closed by the SOC");
+    let got =
+        partner(&app, &fixture, &["incidents", "get", "--api", "graph", "--tenant", "contoso.onmicrosoft.com", &id])
+            .await;
+    let got: Value = serde_json::from_str(&stdout(&got)).unwrap();
+    assert_eq!(got["determination"], "malware");
+
+    // The same application through the Threat Protection API: no role there.
+    let refused = partner(&app, &fixture, &["incidents", "list", "--tenant", "contoso.onmicrosoft.com"]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
