@@ -130,3 +130,60 @@ async fn graph_permissions_are_named_by_value_and_unknown_ones_list_both_resourc
     assert!(refused.contains("Microsoft Graph: SecurityIncident.Read.All"), "{refused}");
     assert!(refused.contains("Microsoft Threat Protection: Incident.Read.All"), "{refused}");
 }
+
+/// An application acting through Graph's directory API changes its own tenant only, with the
+/// same rules as an administrator.
+#[tokio::test]
+async fn an_application_actor_changes_only_its_tokens_tenant() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let hasher = SecretHasher::from_key_bytes(&[9; 32]);
+    let clock = ManualClock::new(datetime!(2026-12-03 12:00 UTC));
+    let operator = DirectoryAdmin::new(&store, &hasher, &clock, Actor::Operator("test"));
+    let fabrikam = operator.create_tenant("Fabrikam", Some("fabrikam.onmicrosoft.com")).await.unwrap();
+    let contoso = operator.create_tenant("Contoso", Some("contoso.onmicrosoft.com")).await.unwrap();
+    let connector = operator.register_application("fabrikam.onmicrosoft.com", "Connector", true, &[]).await.unwrap();
+    let single = operator.register_application("fabrikam.onmicrosoft.com", "Internal", false, &[]).await.unwrap();
+
+    let in_contoso =
+        DirectoryAdmin::new(&store, &hasher, &clock, Actor::Application { name: "Onboarder", tenant: contoso.id });
+    let principal = in_contoso.create_service_principal(contoso.id, connector.app_id).await.unwrap();
+    assert!(matches!(
+        in_contoso.create_service_principal(contoso.id, connector.app_id).await,
+        Err(threatgate_identity::AdminError::Conflict(_))
+    ));
+    // Not in another tenant, not an application registered for its home tenant only.
+    for refused in [
+        in_contoso.create_service_principal(fabrikam.id, connector.app_id).await.unwrap_err(),
+        in_contoso.register_application("fabrikam.onmicrosoft.com", "x", true, &[]).await.unwrap_err(),
+        in_contoso.add_secret(connector.app_id, "x", None).await.unwrap_err(),
+    ] {
+        assert!(matches!(refused, threatgate_identity::AdminError::Forbidden(_)), "{refused}");
+    }
+    let refused = in_contoso.create_service_principal(contoso.id, single.app_id).await.unwrap_err();
+    assert!(refused.to_string().contains("home tenant only"), "{refused}");
+
+    // A role of a built-in resource, assigned once; the consent listing shows it.
+    let principals = operator.service_principals(contoso.id).await.unwrap();
+    let graph = principals.iter().find(|p| p.app_id == MICROSOFT_GRAPH.app_id).unwrap();
+    let role = MICROSOFT_GRAPH.find_role("SecurityIncident.Read.All").unwrap();
+    let assignment =
+        in_contoso.assign_app_role(contoso.id, principal.object_id, graph.object_id, role.id).await.unwrap();
+    assert!(matches!(
+        in_contoso.assign_app_role(contoso.id, principal.object_id, graph.object_id, role.id).await,
+        Err(threatgate_identity::AdminError::Conflict(_))
+    ));
+    let listed = operator.list_consents("contoso.onmicrosoft.com").await.unwrap();
+    assert_eq!(listed.iter().find(|c| c.app_id == connector.app_id).unwrap().roles, ["SecurityIncident.Read.All"]);
+    // A resource's role only on that resource; the resource itself gets none.
+    let threat_protection = principals.iter().find(|p| p.app_id == THREAT_PROTECTION.app_id).unwrap();
+    assert!(
+        in_contoso
+            .assign_app_role(contoso.id, principal.object_id, threat_protection.object_id, role.id)
+            .await
+            .is_err()
+    );
+    assert!(in_contoso.assign_app_role(contoso.id, graph.object_id, graph.object_id, role.id).await.is_err());
+    in_contoso.remove_app_role_assignment(contoso.id, assignment.id).await.unwrap();
+    let listed = operator.list_consents("contoso.onmicrosoft.com").await.unwrap();
+    assert!(listed.iter().find(|c| c.app_id == connector.app_id).unwrap().roles.is_empty());
+}
