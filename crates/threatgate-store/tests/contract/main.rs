@@ -58,6 +58,7 @@ store_tests!(
     ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
     a_missing_key_is_added_once_however_many_add_it_at_once,
     a_copy_into_the_other_backend_holds_everything_and_continues_the_ids,
+    alert_comments_are_kept_per_tenant_and_read_in_one_lookup,
     quota_counts_add_up_across_reports_and_old_windows_go,
     hunting_golden_queries_answer_as_kql_does,
     hunting_limits_rows_and_reads_only_the_callers_tenant,
@@ -666,6 +667,11 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     store.ingest_alerts(&ingest, alerts, 24 * 3_600 * 10_000_000).await.unwrap();
     store.append_access_entries(&[access_entry(customer.id, AccessOperation::ListIncidents, &[1, 2])]).await.unwrap();
     store.append_audit_events(&[audit_event(at, customer.id, Some(&app), "GrantConsent")]).await.unwrap();
+    // A comment on one alert (Graph's), kept beside the incident document.
+    let first = store.export_incidents(0, 1).await.unwrap().remove(0);
+    let write = TenantScope::<threatgate_domain::WriteIncidents>::for_administrator(customer.id);
+    let commented = store.add_alert_comment(&write, &first.alert_ids[0], "triaged", Ticks(at)).await.unwrap();
+    assert!(matches!(commented, threatgate_store::CommentOutcome::Added(ref list) if list.len() == 1));
 
     let (target, _database) = other_backend(store.as_ref()).await;
     let mut stages = Vec::new();
@@ -705,7 +711,8 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     assert_eq!(target.list_signing_keys().await.unwrap(), vec![key]);
     let all = |store: Arc<dyn Store>| async move { store.export_incidents(0, 1_000).await.unwrap() };
     let incidents = all(Arc::clone(&store)).await;
-    assert_eq!(all(Arc::clone(&target)).await, incidents, "incidents, ids, alerts and entity keys");
+    assert_eq!(all(Arc::clone(&target)).await, incidents, "incidents, ids, alerts, comments and entity keys");
+    assert_eq!(incidents[0].alert_comments.len(), 1, "the comment is part of the copy");
     assert_eq!(report.incidents, incidents.len() as u64);
 
     // New incidents continue after the copied ids; a second copy into it is refused.
@@ -718,6 +725,49 @@ async fn a_copy_into_the_other_backend_holds_everything_and_continues_the_ids(st
     assert_eq!(target.count_all_incidents().await.unwrap(), incidents.len() as u64 + 1);
     let again = threatgate_store::copy_store(store.as_ref(), target.as_ref(), |_| {}).await;
     assert!(matches!(again, Err(threatgate_store::CopyError::TargetNotEmpty(_))), "{again:?}");
+}
+
+async fn alert_comments_are_kept_per_tenant_and_read_in_one_lookup(store: Arc<dyn Store>) {
+    use threatgate_domain::{IngestAlerts, ReadIncidents, TenantScope, WriteIncidents};
+    use threatgate_store::CommentOutcome;
+    let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
+    let (woodgrove, _) = tenant(store.as_ref(), "Woodgrove").await;
+    let at = 17_900_000_000_000_000;
+    // More alerts than one lookup statement takes, so the lookup is split.
+    let alerts: Vec<_> = threatgate_seed::generator::AlertGenerator::new(5, "contoso.onmicrosoft.com", 700, at, 1)
+        .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
+        .collect();
+    let ids: Vec<String> = alerts.iter().map(|a| a.alert.alert_id.clone()).collect();
+    store.ingest_alerts(&TenantScope::<IngestAlerts>::for_administrator(contoso.id), alerts, 0).await.unwrap();
+    let write = TenantScope::<WriteIncidents>::for_administrator(contoso.id);
+    let (first, last) = (&ids[0], &ids[ids.len() - 1]);
+    for (id, text) in [(first, "one"), (last, "two"), (first, "three")] {
+        assert!(matches!(
+            store.add_alert_comment(&write, id, text, Ticks(at)).await.unwrap(),
+            CommentOutcome::Added(_)
+        ));
+    }
+    // Another tenant has no such alert, to write or to read.
+    let other = TenantScope::<WriteIncidents>::for_administrator(woodgrove.id);
+    assert_eq!(store.add_alert_comment(&other, first, "x", Ticks(at)).await.unwrap(), CommentOutcome::NotFound);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let found =
+        store.alert_comments(&TenantScope::<ReadIncidents>::for_administrator(contoso.id), &refs).await.unwrap();
+    assert_eq!(found.len(), 2);
+    let texts: Vec<&str> = found[first].iter().map(|c| c.comment.as_str()).collect();
+    assert_eq!(texts, ["one", "three"]);
+    assert_eq!(found[last][0].created_by, "Threatgate administrator");
+    assert_eq!(found[last][0].created_time, threatgate_domain::datetime::format_ticks(at));
+    let elsewhere =
+        store.alert_comments(&TenantScope::<ReadIncidents>::for_administrator(woodgrove.id), &refs).await.unwrap();
+    assert!(elsewhere.is_empty());
+    assert!(
+        store
+            .alert_comments(&TenantScope::<ReadIncidents>::for_administrator(contoso.id), &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn quota_counts_add_up_across_reports_and_old_windows_go(store: Arc<dyn Store>) {
