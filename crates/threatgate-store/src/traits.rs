@@ -300,6 +300,13 @@ pub enum AccessOperation {
     IngestAlerts,
     IngestEvents,
     RunAdvancedHunting,
+    /// Microsoft Graph's `POST /security/incidents/{id}/comments`.
+    CommentIncident,
+    /// Microsoft Graph's `alerts_v2`.
+    ListAlerts,
+    GetAlert,
+    UpdateAlert,
+    CommentAlert,
 }
 
 impl AccessOperation {
@@ -311,6 +318,11 @@ impl AccessOperation {
             Self::IngestAlerts => "IngestAlerts",
             Self::IngestEvents => "IngestEvents",
             Self::RunAdvancedHunting => "RunAdvancedHunting",
+            Self::CommentIncident => "CommentIncident",
+            Self::ListAlerts => "ListAlerts",
+            Self::GetAlert => "GetAlert",
+            Self::UpdateAlert => "UpdateAlert",
+            Self::CommentAlert => "CommentAlert",
         }
     }
 
@@ -322,6 +334,11 @@ impl AccessOperation {
             Self::IngestAlerts,
             Self::IngestEvents,
             Self::RunAdvancedHunting,
+            Self::CommentIncident,
+            Self::ListAlerts,
+            Self::GetAlert,
+            Self::UpdateAlert,
+            Self::CommentAlert,
         ]
         .into_iter()
         .find(|operation| operation.as_str() == text)

@@ -60,6 +60,9 @@ pub async fn record_access(State(state): State<AppState>, mut request: Request, 
         Some(AccessOperation::GetIncident | AccessOperation::UpdateIncident) => {
             request.uri().path().rsplit('/').next().and_then(|id| id.parse::<i64>().ok()).map(IncidentId::new)
         }
+        Some(AccessOperation::CommentIncident) => {
+            request.uri().path().rsplit('/').nth(1).and_then(|id| id.parse::<i64>().ok()).map(IncidentId::new)
+        }
         _ => None,
     };
     let query = request.uri().query().map(decoded_query).unwrap_or_default();
@@ -102,9 +105,22 @@ fn operation_of(method: &Method, path: &MatchedPath) -> Option<AccessOperation> 
         Some(AccessOperation::IngestAlerts)
     } else if path.ends_with("/ingest/events/{table}") && method == Method::POST {
         Some(AccessOperation::IngestEvents)
-    } else if path.ends_with("/advancedhunting/run") && method == Method::POST {
+    } else if (path.ends_with("/advancedhunting/run") || path.ends_with("runHuntingQuery")) && method == Method::POST {
         Some(AccessOperation::RunAdvancedHunting)
+    } else if path.ends_with("/incidents/{id}/comments") && method == Method::POST {
+        Some(AccessOperation::CommentIncident)
+    } else if path.ends_with("/alerts_v2") && method == Method::GET {
+        Some(AccessOperation::ListAlerts)
+    } else if path.ends_with("/alerts_v2/{id}") {
+        match *method {
+            Method::GET => Some(AccessOperation::GetAlert),
+            Method::PATCH => Some(AccessOperation::UpdateAlert),
+            _ => None,
+        }
+    } else if path.ends_with("/alerts_v2/{id}/comments") && method == Method::POST {
+        Some(AccessOperation::CommentAlert)
     } else {
+        // Graph's directory calls are changes: the audit trail records them.
         None
     }
 }

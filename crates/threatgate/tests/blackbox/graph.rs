@@ -518,6 +518,22 @@ async fn alert_comments_are_kept_and_shown_wherever_the_alert_is() {
     let refused = post(&app, &reader, &url, &json!({"comment": "x"})).await;
     let body = assert_graph_error(refused, 403, "Forbidden").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("SecurityAlert.ReadWrite.All"), "{body}");
+
+    // The customer's access log shows each Graph call by its operation (it is written in the
+    // background, so it is read until it has them).
+    let wanted = ["ListAlerts", "CommentAlert", "GetAlert", "GetIncident"];
+    let scope = threatgate_domain::TenantScope::for_administrator(threatgate_domain::TenantId::parse(contoso).unwrap());
+    let query = threatgate_store::AccessLogQuery { limit: 1000, ..Default::default() };
+    let mut operations = Vec::new();
+    for _ in 0..200 {
+        let entries = app.identity.store().list_access_entries(&scope, &query).await.unwrap();
+        operations = entries.iter().map(|e| e.entry.operation.as_str()).collect::<Vec<_>>();
+        if wanted.iter().all(|w| operations.contains(w)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(wanted.iter().all(|w| operations.contains(w)), "{operations:?}");
 }
 
 /// A Graph token of a second application that may only read alerts in `tenant`.
