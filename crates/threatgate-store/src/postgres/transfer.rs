@@ -59,17 +59,7 @@ impl TransferStore for PgStore {
             let ids: Vec<i64> = values.iter().map(|(i, _)| i.incident_id).collect();
             sqlx::query(sql).bind(&tenants).bind(&texts).bind(&ids).execute(&mut *tx).await?;
         }
-        // Comments are rare (a person writes each): one statement per commented alert.
-        for incident in incidents {
-            for (alert_id, comments) in &incident.alert_comments {
-                sqlx::query("UPDATE alerts SET comments = $1 WHERE tenant_id = $2 AND alert_id = $3")
-                    .bind(comments)
-                    .bind(incident.tenant_id.to_string())
-                    .bind(alert_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        super::shared::import_alert_comments(&mut tx, incidents).await?;
         // New incidents continue after the highest id, as they would have in the source.
         sqlx::query(
             "SELECT setval(pg_get_serial_sequence('incidents', 'incident_id'),

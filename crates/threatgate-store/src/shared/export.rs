@@ -102,3 +102,22 @@ impl Backend {
         rows.iter().map(super::read_event).collect()
     }
 }
+
+/// The import half for alert comments, after the alerts are in: comments are rare (a person
+/// writes each), so one statement per commented alert.
+pub(crate) async fn import_alert_comments(
+    tx: &mut sqlx::Transaction<'_, super::Db>,
+    incidents: &[IncidentRecord],
+) -> Result<()> {
+    for incident in incidents {
+        for (alert_id, comments) in &incident.alert_comments {
+            sqlx::query("UPDATE alerts SET comments = $1 WHERE tenant_id = $2 AND alert_id = $3")
+                .bind(comments)
+                .bind(incident.tenant_id.to_string())
+                .bind(alert_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -56,17 +56,7 @@ impl TransferStore for SqliteStore {
                 insert.build().execute(&mut *tx).await?;
             }
         }
-        // Comments are rare (a person writes each): one statement per commented alert.
-        for incident in incidents {
-            for (alert_id, comments) in &incident.alert_comments {
-                sqlx::query("UPDATE alerts SET comments = $1 WHERE tenant_id = $2 AND alert_id = $3")
-                    .bind(comments)
-                    .bind(incident.tenant_id.to_string())
-                    .bind(alert_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        super::shared::import_alert_comments(&mut tx, incidents).await?;
         tx.commit().await?;
         Ok(())
     }
