@@ -18,5 +18,5 @@ mod quotas;
 mod sessions;
 
 pub(super) use access_log::read_entry;
-pub(super) use export::import_alert_comments;
 pub(super) use audit::read_event;
+pub(super) use export::import_alert_comments;

@@ -768,6 +768,20 @@ async fn alert_comments_are_kept_per_tenant_and_read_in_one_lookup(store: Arc<dy
             .unwrap()
             .is_empty()
     );
+
+    // Past a thousand commented alerts the lookup goes by the ids asked, in statements of a
+    // bounded size: the same answer.
+    for id in &ids[1..1001] {
+        store.add_alert_comment(&write, id, "bulk", Ticks(at)).await.unwrap();
+    }
+    let read = TenantScope::<ReadIncidents>::for_administrator(contoso.id);
+    let found = store.alert_comments(&read, &refs).await.unwrap();
+    assert_eq!(found.len(), 1002);
+    let texts: Vec<&str> = found[first].iter().map(|c| c.comment.as_str()).collect();
+    assert_eq!(texts, ["one", "three"]);
+    assert_eq!(found[&ids[500]][0].comment, "bulk");
+    let some = store.alert_comments(&read, &refs[1000..]).await.unwrap();
+    assert_eq!(some.len(), 2, "ids[1000] and the last");
 }
 
 async fn quota_counts_add_up_across_reports_and_old_windows_go(store: Arc<dyn Store>) {
