@@ -231,6 +231,9 @@ impl IncidentStore for Backend {
                 .bind(FEW + 1)
                 .fetch_all(&self.pool)
                 .await?;
+        if commented.is_empty() {
+            return Ok(found);
+        }
         if commented.len() as i64 <= FEW {
             let wanted: std::collections::HashSet<&str> = alert_ids.iter().copied().collect();
             for row in commented {
