@@ -87,6 +87,12 @@ pub enum Scalar {
     UrlDecode,
     /// `bag_pack(key, value, …)`, `pack`: a property bag of the pairs.
     BagPack,
+    /// `ipv4_is_private(ip)`: in 10/8, 172.16/12 or 192.168/16; null where not IPv4.
+    Ipv4IsPrivate,
+    /// `ipv4_is_in_range(ip, range)`: both in IPv4 prefix notation; null where either is not.
+    Ipv4IsInRange,
+    /// `hash_sha256(text)`: the SHA-256 of its UTF-8 bytes, lowercase hex.
+    HashSha256,
 }
 
 /// An aggregation of the subset.
@@ -175,6 +181,9 @@ impl Scalar {
             "base64_encode_tostring" | "base64_encodestring" => Scalar::Base64Encode,
             "url_decode" => Scalar::UrlDecode,
             "bag_pack" | "pack" => Scalar::BagPack,
+            "ipv4_is_private" => Scalar::Ipv4IsPrivate,
+            "ipv4_is_in_range" => Scalar::Ipv4IsInRange,
+            "hash_sha256" => Scalar::HashSha256,
             _ => return None,
         })
     }
@@ -431,10 +440,21 @@ impl Scalar {
                 }
                 Ok(Dynamic)
             }
-            Scalar::Base64Decode | Scalar::Base64Encode | Scalar::UrlDecode => {
+            Scalar::Base64Decode | Scalar::Base64Encode | Scalar::UrlDecode | Scalar::HashSha256 => {
                 count(1..=1)?;
                 want(0, &string, "a string")?;
                 Ok(String)
+            }
+            Scalar::Ipv4IsPrivate => {
+                count(1..=1)?;
+                want(0, &string, "a string")?;
+                Ok(Bool)
+            }
+            Scalar::Ipv4IsInRange => {
+                count(2..=2)?;
+                want(0, &string, "a string")?;
+                want(1, &string, "a string")?;
+                Ok(Bool)
             }
         }
     }
@@ -591,11 +611,8 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "percentile",
     "percentiles",
     "hash",
-    "hash_sha256",
     "parse_url",
     "parse_path",
-    "ipv4_is_private",
-    "ipv4_is_in_range",
     "startofweek",
     "startofmonth",
     "endofday",

@@ -182,8 +182,8 @@ fn type_and_usage_errors() {
             ErrorKind::Unsupported,
         ),
         (
-            "DeviceInfo | extend x = hash_sha256(OSVersion)",
-            "the function 'hash_sha256' is not supported",
+            "DeviceInfo | extend x = parse_path(OSVersion)",
+            "the function 'parse_path' is not supported",
             ErrorKind::Unsupported,
         ),
         (

@@ -52,6 +52,12 @@ impl From<Option<String>> for Out {
     }
 }
 
+impl From<Option<i64>> for Out {
+    fn from(number: Option<i64>) -> Self {
+        number.map_or(Out::Null, Out::Int)
+    }
+}
+
 /// A SQL function: its name, number of arguments, and body.
 struct Function {
     name: &'static CStr,
@@ -60,7 +66,7 @@ struct Function {
 }
 
 /// Every function this crate adds (see the crate's documentation for each).
-static FUNCTIONS: [Function; 8] = [
+static FUNCTIONS: [Function; 11] = [
     Function {
         name: c"threatgate_regex_extract",
         arity: 3,
@@ -120,6 +126,24 @@ static FUNCTIONS: [Function; 8] = [
         name: c"threatgate_url_decode",
         arity: 1,
         body: |args| Ok(args[0].text().and_then(|t| functions::url_decode(&t)).into()),
+    },
+    Function {
+        name: c"threatgate_ipv4_is_private",
+        arity: 1,
+        body: |args| Ok(args[0].text().and_then(|t| functions::ipv4_is_private(&t)).map(i64::from).into()),
+    },
+    Function {
+        name: c"threatgate_ipv4_is_in_range",
+        arity: 2,
+        body: |args| {
+            let (Some(ip), Some(range)) = (args[0].text(), args[1].text()) else { return Ok(Out::Null) };
+            Ok(functions::ipv4_is_in_range(&ip, &range).map(i64::from).into())
+        },
+    },
+    Function {
+        name: c"threatgate_sha256",
+        arity: 1,
+        body: |args| Ok(args[0].text().map(|t| functions::sha256_hex(&t)).into()),
     },
 ];
 
@@ -263,6 +287,14 @@ mod tests {
             ("SELECT threatgate_base64_decode('***')", None),
             ("SELECT threatgate_base64_encode('hello')", Some("aGVsbG8=")),
             ("SELECT threatgate_url_decode('a%20b')", Some("a b")),
+            ("SELECT CAST(threatgate_ipv4_is_private('10.1.2.3/24') AS TEXT)", Some("1")),
+            ("SELECT CAST(threatgate_ipv4_is_private('8.8.8.8') AS TEXT)", Some("0")),
+            ("SELECT CAST(threatgate_ipv4_is_private('nope') AS TEXT)", None),
+            ("SELECT CAST(threatgate_ipv4_is_in_range('192.168.1.1', '192.168.2.1/16') AS TEXT)", Some("1")),
+            (
+                "SELECT threatgate_sha256('abc')",
+                Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ),
         ];
         for (sql, expected) in cases {
             assert_eq!(one(&mut c, sql).await.ok().flatten().as_deref(), expected, "{sql}");

@@ -124,9 +124,90 @@ pub fn url_decode(text: &str) -> Option<String> {
     percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|t| t.replace('\0', ""))
 }
 
+/// An IPv4 address with an optional prefix length (`10.1.2.3`, `10.1.2.3/24`): the address and
+/// the prefix (32 without one). Octets are decimal, leading zeros allowed (as PostgreSQL's
+/// `inet` reads them); `None` for anything else.
+pub fn ipv4_prefix(text: &str) -> Option<(u32, u32)> {
+    let text = text.trim();
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, prefix),
+        None => (text, "32"),
+    };
+    let prefix = prefix.parse::<u32>().ok().filter(|p| *p <= 32 && !prefix.starts_with('+'))?;
+    let mut value: u32 = 0;
+    let mut octets = 0;
+    for octet in address.split('.') {
+        if octet.is_empty() || octet.len() > 3 || !octet.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        value = (value << 8) | u32::from(octet.parse::<u8>().ok()?);
+        octets += 1;
+    }
+    (octets == 4).then_some((value, prefix))
+}
+
+fn mask(prefix: u32) -> u32 {
+    u32::MAX.checked_shl(32 - prefix).unwrap_or(0)
+}
+
+/// KQL's `ipv4_is_in_range(ip, range)`: whether the address (or the network, with a prefix)
+/// lies within the range; `None` when either is not IPv4.
+pub fn ipv4_is_in_range(ip: &str, range: &str) -> Option<bool> {
+    let (address, prefix) = ipv4_prefix(ip)?;
+    let (network, range_prefix) = ipv4_prefix(range)?;
+    Some(prefix >= range_prefix && address & mask(range_prefix) == network & mask(range_prefix))
+}
+
+/// KQL's `ipv4_is_private(ip)`: within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918);
+/// `None` when it is not IPv4.
+pub fn ipv4_is_private(ip: &str) -> Option<bool> {
+    ipv4_prefix(ip)?;
+    Some(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].iter().any(|range| ipv4_is_in_range(ip, range) == Some(true)),
+    )
+}
+
+/// The SHA-256 of the text's UTF-8 bytes, as lowercase hex (KQL's `hash_sha256`).
+pub fn sha256_hex(text: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_ranges_and_private_networks() {
+        assert_eq!(ipv4_prefix("10.1.2.3"), Some((0x0a01_0203, 32)));
+        assert_eq!(ipv4_prefix(" 010.001.2.3/24 "), Some((0x0a01_0203, 24)));
+        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4/33", "1.2.3.4/", "a.b.c.d", "::1", "1.2.3.-4"] {
+            assert_eq!(ipv4_prefix(bad), None, "{bad}");
+        }
+        // The documentation's examples.
+        assert_eq!(ipv4_is_in_range("192.168.1.1", "192.168.2.1/16"), Some(true));
+        assert_eq!(ipv4_is_in_range("192.168.1.1/24", "192.168.2.1/16"), Some(true));
+        assert_eq!(ipv4_is_in_range("192.168.1.1", "192.168.2.1/24"), Some(false));
+        assert_eq!(ipv4_is_in_range("10.0.0.0/4", "10.0.0.0/8"), Some(false));
+        assert_eq!(ipv4_is_in_range("1.2.3.4", "0.0.0.0/0"), Some(true));
+        assert_eq!(ipv4_is_in_range("x", "10.0.0.0/8"), None);
+        for (ip, private) in [
+            ("192.168.1.1/24", true),
+            ("10.1.2.3/24", true),
+            ("202.1.2.3", false),
+            ("127.0.0.1", false),
+            ("172.31.255.255", true),
+            ("172.32.0.1", false),
+        ] {
+            assert_eq!(ipv4_is_private(ip), Some(private), "{ip}");
+        }
+        assert_eq!(ipv4_is_private("not an address"), None);
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex_of_the_utf8_bytes() {
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
 
     #[test]
     fn extraction() {

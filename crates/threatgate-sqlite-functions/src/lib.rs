@@ -1,6 +1,7 @@
 //! SQL functions that SQLite lacks and KQL needs, added to each of the store's SQLite
 //! connections: regular-expression extraction, replacement and counting (KQL's `extract`,
-//! `extract_all`, `replace_regex`, `countof`, `trim`), base64 and URL decoding.
+//! `extract_all`, `replace_regex`, `countof`, `trim`), base64 and URL decoding, IPv4 ranges and
+//! SHA-256.
 //!
 //! The functions themselves ([`functions`]) are safe Rust; `ffi.rs` is the one module with
 //! `unsafe`, the bridge from SQLite's C calling convention (`sqlite3_create_function_v2`) to
@@ -17,6 +18,9 @@
 //! | `threatgate_base64_decode` | text | the UTF-8 text it encodes (U+0000 dropped); null when not base64 or not UTF-8 |
 //! | `threatgate_base64_encode` | text | the base64 of its UTF-8 bytes |
 //! | `threatgate_url_decode` | text | `%XX` escapes decoded; null when the result is not UTF-8 |
+//! | `threatgate_ipv4_is_private` | text | 1 within 10/8, 172.16/12 or 192.168/16, else 0; null when not IPv4 (prefix notation taken) |
+//! | `threatgate_ipv4_is_in_range` | address, range | 1 when the address (or network) lies within the range, else 0; null when either is not IPv4 |
+//! | `threatgate_sha256` | text | the SHA-256 of its UTF-8 bytes, lowercase hex |
 //!
 //! A null argument gives a null result.
 

@@ -132,6 +132,14 @@ pub(crate) trait Dialect {
     fn base64_encode(text: &str) -> String;
     /// `%XX` escapes decoded; null where the result is not UTF-8.
     fn url_decode(text: &str) -> String;
+    /// Whether the IPv4 address (prefix notation taken) is in an RFC 1918 network; null where
+    /// it is not an IPv4 address.
+    fn ipv4_is_private(text: &str) -> String;
+    /// Whether the IPv4 address (or network) lies within the range; null where either is not
+    /// IPv4.
+    fn ipv4_is_in_range(text: &str, range: &str) -> String;
+    /// The SHA-256 of the text's UTF-8 bytes, lowercase hex.
+    fn sha256(text: &str) -> String;
     /// Ticks to `2024-05-01T10:00:00.0000000Z`.
     fn datetime_text(ticks: &str) -> String;
     /// One field of the UTC date and time `seconds` after the Unix epoch, zero-padded.

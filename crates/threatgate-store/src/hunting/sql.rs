@@ -972,6 +972,9 @@ impl<D: Dialect> Compiler<D> {
             Scalar::Base64Decode => format!("COALESCE({}, '')", D::base64_decode(&arg(self, 0))),
             Scalar::Base64Encode => D::base64_encode(&arg(self, 0)),
             Scalar::UrlDecode => format!("COALESCE({}, '')", D::url_decode(&arg(self, 0))),
+            Scalar::Ipv4IsPrivate => D::ipv4_is_private(&arg(self, 0)),
+            Scalar::Ipv4IsInRange => D::ipv4_is_in_range(&arg(self, 0), &arg(self, 1)),
+            Scalar::HashSha256 => D::sha256(&arg(self, 0)),
             Scalar::SetHasElement => {
                 let array = arg(self, 0);
                 let Some(value) = args.get(1) else { return "NULL".into() };

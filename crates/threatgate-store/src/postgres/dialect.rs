@@ -288,6 +288,18 @@ impl Dialect for PgDialect {
         format!("threatgate_url_decode({text})")
     }
 
+    fn ipv4_is_private(text: &str) -> String {
+        format!("threatgate_ipv4_is_private({text})")
+    }
+
+    fn ipv4_is_in_range(text: &str, range: &str) -> String {
+        format!("threatgate_ipv4_is_in_range({text}, {range})")
+    }
+
+    fn sha256(text: &str) -> String {
+        format!("threatgate_sha256({text})")
+    }
+
     fn datetime_text(ticks: &str) -> String {
         format!(
             "(to_char(to_timestamp({ticks} / 10000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || '.' || lpad(CAST({ticks} % 10000000 AS TEXT), 7, '0') || 'Z')"

@@ -326,6 +326,18 @@ impl Dialect for SqliteDialect {
         format!("threatgate_url_decode({text})")
     }
 
+    fn ipv4_is_private(text: &str) -> String {
+        format!("threatgate_ipv4_is_private({text})")
+    }
+
+    fn ipv4_is_in_range(text: &str, range: &str) -> String {
+        format!("threatgate_ipv4_is_in_range({text}, {range})")
+    }
+
+    fn sha256(text: &str) -> String {
+        format!("threatgate_sha256({text})")
+    }
+
     fn datetime_text(ticks: &str) -> String {
         format!(
             "(strftime('%Y-%m-%dT%H:%M:%S', {ticks} / 10000000, 'unixepoch') || '.' || substr('0000000' || ({ticks} % 10000000), -7) || 'Z')"
