@@ -364,8 +364,12 @@ fn password_request(value: &Value) -> Result<PasswordRequest, DirectoryFailure> 
     };
     let display_name = match object.get("displayName") {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(name)) => name.clone(),
-        Some(_) => return Err(DirectoryFailure::bad_request("passwordCredential.displayName must be a string.")),
+        Some(Value::String(name)) if name.chars().count() <= 256 && !name.chars().any(char::is_control) => name.clone(),
+        Some(_) => {
+            return Err(DirectoryFailure::bad_request(
+                "passwordCredential.displayName must be a string of at most 256 characters, without control characters.",
+            ));
+        }
     };
     let end = match object.get("endDateTime") {
         None | Some(Value::Null) => None,
@@ -388,7 +392,13 @@ fn lifetime_days(end: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<i64
         return Err(DirectoryFailure::bad_request("passwordCredential.endDateTime must be in the future."));
     }
     // Whole days, rounded up: a secret never ends before what was asked.
-    Ok((seconds + 86_399) / 86_400)
+    let days = (seconds + 86_399) / 86_400;
+    if days > MAX_SECRET_LIFETIME_DAYS {
+        return Err(DirectoryFailure::bad_request(format!(
+            "passwordCredential.endDateTime is more than {MAX_SECRET_LIFETIME_DAYS} days away: a secret lives at most two years."
+        )));
+    }
+    Ok(days)
 }
 
 /// A `passwordCredential` (spec §10.3); `secret` only when just created.

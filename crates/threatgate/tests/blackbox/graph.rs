@@ -693,6 +693,12 @@ async fn a_partner_onboards_a_customer_through_graphs_directory_api() {
         "Request_BadRequest",
     )
     .await;
+    // A credential refused is refused before anything is created.
+    let far = json!({"displayName": "Too far", "passwordCredentials": [{"displayName": "x", "endDateTime": "2099-01-01T00:00:00Z"}]});
+    assert_graph_error(post(&app, &home, "/v1.0/applications", &far).await, 400, "Request_BadRequest").await;
+    let listed: Value =
+        get(&app, &home, "/v1.0/applications?$filter=displayName%20eq%20'Too%20far'").await.json().await.unwrap();
+    assert_eq!(listed["value"], json!([]));
 
     // 5. The assignment removed: the connector holds no role in the tenant, so its tokens are
     //    refused as a withdrawn consent's are.
