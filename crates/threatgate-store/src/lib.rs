@@ -30,6 +30,7 @@ pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
     CommentOutcome, ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits,
     HuntOutput, HuntRefusal, HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
-    MAX_ALERT_COMMENTS, QuotaCount, QuotaStore, RoleGrant, RowSink, SessionRecord, SessionStore, SigningKeyRecord,
-    Store, StoredAccessEntry, StoredAuditEvent, TenantKey, TransferStore, UpdateOutcome,
+    MAX_ALERT_COMMENT_BYTES, MAX_ALERT_COMMENTS, QuotaCount, QuotaStore, RoleGrant, RowSink, SessionRecord,
+    SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey, TransferStore,
+    UpdateOutcome,
 };

@@ -183,13 +183,18 @@ pub struct IngestReport {
 /// Most comments one alert keeps.
 pub const MAX_ALERT_COMMENTS: usize = 1000;
 
+/// Most bytes of comments (as stored, JSON) one alert keeps: a page of a thousand alerts then
+/// carries at most 64 MiB of them.
+pub const MAX_ALERT_COMMENT_BYTES: usize = 64 * 1024;
+
 /// How adding a comment to an alert ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommentOutcome {
     /// Every comment of the alert, oldest first, the new one last.
     Added(Vec<Comment>),
     NotFound,
-    /// The alert has [`MAX_ALERT_COMMENTS`] already.
+    /// The alert has [`MAX_ALERT_COMMENTS`] already, or this one would take its comments past
+    /// [`MAX_ALERT_COMMENT_BYTES`].
     Full,
 }
 
@@ -223,7 +228,7 @@ pub trait IncidentStore: Send + Sync + 'static {
         now: Ticks,
     ) -> Result<UpdateOutcome>;
     /// Appends a comment by the caller at `now` to the tenant's alert `alert_id` (at most
-    /// [`MAX_ALERT_COMMENTS`] an alert).
+    /// [`MAX_ALERT_COMMENTS`] an alert, and [`MAX_ALERT_COMMENT_BYTES`] of them).
     async fn add_alert_comment(
         &self,
         scope: &TenantScope<WriteIncidents>,

@@ -18,7 +18,7 @@ use threatgate_domain::{
 use threatgate_incidents::graph::{GraphContext, alert, comments, incident};
 use threatgate_incidents::{AlertUpdate, IncidentUpdate, UpdateError};
 use threatgate_proto::incident::Incident;
-use threatgate_store::{CommentOutcome, MAX_ALERT_COMMENTS, UpdateOutcome};
+use threatgate_store::{CommentOutcome, MAX_ALERT_COMMENT_BYTES, MAX_ALERT_COMMENTS, UpdateOutcome};
 use uuid::Uuid;
 
 use super::ApiFailure;
@@ -793,7 +793,8 @@ pub async fn comment_alert(
         CommentOutcome::NotFound => return Err(not_found().into()),
         CommentOutcome::Full => {
             return Err(ApiFailure::InvalidInput(format!(
-                "An alert keeps at most {MAX_ALERT_COMMENTS} comments; this one has that many."
+                "An alert keeps at most {MAX_ALERT_COMMENTS} comments and {} KiB of them; this one has no room left.",
+                MAX_ALERT_COMMENT_BYTES / 1024
             ))
             .into());
         }

@@ -26,7 +26,8 @@ use super::{Backend, Db, Dialect};
 use crate::dialect::Correlation as _;
 use crate::filter_sql::{Bind, Placeholders, compile_filter};
 use crate::{
-    CommentOutcome, IncidentPage, IncidentStore, IngestReport, MAX_ALERT_COMMENTS, Result, StoreError, UpdateOutcome,
+    CommentOutcome, IncidentPage, IncidentStore, IngestReport, MAX_ALERT_COMMENT_BYTES, MAX_ALERT_COMMENTS, Result,
+    StoreError, UpdateOutcome,
 };
 
 fn parse_document(text: &str) -> Result<Incident> {
@@ -199,6 +200,9 @@ impl IncidentStore for Backend {
         });
         let text = serde_json::to_string(&comments)
             .map_err(|e| StoreError::Corrupt(format!("an alert's comments cannot be written: {e}")))?;
+        if text.len() > MAX_ALERT_COMMENT_BYTES {
+            return Ok(CommentOutcome::Full);
+        }
         sqlx::query("UPDATE alerts SET comments = $1 WHERE tenant_id = $2 AND alert_id = $3")
             .bind(text)
             .bind(&tenant)
@@ -217,16 +221,18 @@ impl IncidentStore for Backend {
     ) -> Result<HashMap<String, Vec<Comment>>> {
         // Bound parameters per statement stay well under both backends' limits.
         const IDS_PER_QUERY: usize = 500;
-        // Few alerts have comments: the tenant's commented alerts in one fixed statement over
-        // the partial index, when there are not many; else the ids looked up.
+        // Few alerts have comments: the tenant's commented alerts found by one fixed statement
+        // (the partial index), then only those of them asked about read; past a thousand, the
+        // ids asked about looked up directly.
         const FEW: i64 = 1000;
         let mut found = HashMap::new();
         if alert_ids.is_empty() {
             return Ok(found);
         }
         let tenant = scope.tenant().to_string();
-        let commented =
-            sqlx::query("SELECT alert_id, comments FROM alerts WHERE tenant_id = $1 AND comments IS NOT NULL LIMIT $2")
+        // The ids only: the comments themselves are read for the alerts asked about.
+        let commented: Vec<String> =
+            sqlx::query_scalar("SELECT alert_id FROM alerts WHERE tenant_id = $1 AND comments IS NOT NULL LIMIT $2")
                 .bind(&tenant)
                 .bind(FEW + 1)
                 .fetch_all(&self.pool)
@@ -234,17 +240,14 @@ impl IncidentStore for Backend {
         if commented.is_empty() {
             return Ok(found);
         }
-        if commented.len() as i64 <= FEW {
-            let wanted: std::collections::HashSet<&str> = alert_ids.iter().copied().collect();
-            for row in commented {
-                let alert_id: String = row.try_get("alert_id")?;
-                if wanted.contains(alert_id.as_str()) {
-                    let text: String = row.try_get("comments")?;
-                    found.insert(alert_id, parse_comments(&text)?);
-                }
-            }
-            return Ok(found);
-        }
+        let asked: Vec<&str>;
+        let alert_ids = if commented.len() as i64 <= FEW {
+            let commented: std::collections::HashSet<&str> = commented.iter().map(String::as_str).collect();
+            asked = alert_ids.iter().copied().filter(|id| commented.contains(id)).collect();
+            &asked[..]
+        } else {
+            alert_ids
+        };
         for chunk in alert_ids.chunks(IDS_PER_QUERY) {
             let mut query = QueryBuilder::<Db>::new("SELECT alert_id, comments FROM alerts WHERE tenant_id = ");
             query.push_bind(tenant.clone());

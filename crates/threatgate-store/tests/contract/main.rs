@@ -782,6 +782,15 @@ async fn alert_comments_are_kept_per_tenant_and_read_in_one_lookup(store: Arc<dy
     assert_eq!(found[&ids[500]][0].comment, "bulk");
     let some = store.alert_comments(&read, &refs[1000..]).await.unwrap();
     assert_eq!(some.len(), 2, "ids[1000] and the last");
+
+    // An alert's comments are bounded in bytes too: long comments fill it sooner.
+    let long = "x".repeat(4000);
+    let mut added = 0;
+    while let CommentOutcome::Added(_) = store.add_alert_comment(&write, &ids[1050], &long, Ticks(at)).await.unwrap() {
+        added += 1;
+        assert!(added <= 20, "a limit of 64 KiB");
+    }
+    assert_eq!(added, 16, "sixteen comments of 4,000 characters (and their author and time) fit in 64 KiB");
 }
 
 async fn quota_counts_add_up_across_reports_and_old_windows_go(store: Arc<dyn Store>) {
