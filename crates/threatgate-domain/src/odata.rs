@@ -119,6 +119,9 @@ pub struct IncidentQuery {
     pub filter: Option<Filter>,
     pub top: u32,
     pub skip: u64,
+    /// Also say, for the page, whether any of its alerts has comments (Microsoft Graph's
+    /// expanded alerts read them only then).
+    pub comment_flags: bool,
 }
 
 /// Why a query was refused; the message is for the client (`ODataError`).
@@ -177,7 +180,7 @@ impl IncidentQuery {
             })?,
         };
         let filter = filter.map(parse_filter).transpose()?;
-        Ok(Self { filter, top, skip })
+        Ok(Self { filter, top, skip, comment_flags: false })
     }
 }
 
@@ -506,7 +509,7 @@ mod tests {
 
     #[test]
     fn top_skip_and_unknown_options_are_checked() {
-        assert_eq!(query(&[]).unwrap(), IncidentQuery { filter: None, top: 100, skip: 0 });
+        assert_eq!(query(&[]).unwrap(), IncidentQuery { filter: None, top: 100, skip: 0, comment_flags: false });
         assert_eq!(query(&[("$top", "10"), ("$skip", "20"), ("api-version", "1")]).unwrap().top, 10);
         for bad in [("$top", "101"), ("$top", "0"), ("$top", "-1"), ("$top", "ten"), ("$skip", "-5")] {
             assert!(query(&[bad]).is_err(), "{bad:?}");

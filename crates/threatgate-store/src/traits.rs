@@ -169,6 +169,9 @@ pub struct IncidentPage {
     pub ids: Vec<IncidentId>,
     /// Whether more incidents follow this page.
     pub more: bool,
+    /// Whether an alert of the page has comments (asked for by `IncidentQuery::comment_flags`;
+    /// `false` otherwise).
+    pub commented: bool,
 }
 
 /// What an ingestion did.

@@ -261,7 +261,7 @@ impl GraphQuery {
     /// `$filter`, `$top` (1..50), `$skip`, `$expand=alerts`, `$orderby` (the order served);
     /// others refused by name.
     fn parse(pairs: &[(String, String)], list: bool) -> Result<Self, ApiFailure> {
-        let mut query = IncidentQuery { filter: None, top: MAX_TOP, skip: 0 };
+        let mut query = IncidentQuery { filter: None, top: MAX_TOP, skip: 0, comment_flags: false };
         let mut expand_alerts = false;
         let mut count = false;
         let mut select = None;
@@ -288,6 +288,7 @@ impl GraphQuery {
                         )));
                     }
                     expand_alerts = true;
+                    query.comment_flags = true;
                     carried.push((name.clone(), value.clone()));
                 }
                 ("$filter", true) => {
@@ -516,7 +517,7 @@ pub async fn list_incidents(
                 .map(|value| selected(value, query.select.as_deref(), query.expand_alerts))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if query.expand_alerts {
+    if query.expand_alerts && page.commented {
         expanded_comments(&state, &scope.as_read(), &mut value).await?;
     }
     let base = base(&state, &uri);
@@ -958,7 +959,7 @@ pub async fn list_alerts(
     let read = scope.as_read();
     // Through the incidents, a page at a time, until the page of alerts (and one more) is full.
     let (mut value, mut skipped, mut more, mut ids) = (Vec::new(), 0u64, false, Vec::new());
-    let mut incidents = IncidentQuery { filter: None, top: 100, skip: 0 };
+    let mut incidents = IncidentQuery { filter: None, top: 100, skip: 0, comment_flags: false };
     'pages: loop {
         let page = state.store.list_incidents(&read, &incidents).await?;
         for (document, id) in page.documents.iter().zip(&page.ids) {

@@ -50,7 +50,12 @@ fn ticks_of(text: &str) -> i64 {
 impl IncidentStore for Backend {
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %scope.tenant()))]
     async fn list_incidents(&self, scope: &TenantScope<ReadIncidents>, query: &IncidentQuery) -> Result<IncidentPage> {
-        let mut sql = String::from("SELECT incident_id, document FROM incidents WHERE tenant_id = $1");
+        let mut sql = String::from(if query.comment_flags {
+            "SELECT incident_id, document, EXISTS (SELECT 1 FROM alerts AS a WHERE a.incident_id = incidents.incident_id \
+             AND a.comments IS NOT NULL) AS commented FROM incidents WHERE tenant_id = $1"
+        } else {
+            "SELECT incident_id, document FROM incidents WHERE tenant_id = $1"
+        });
         let mut binds = Vec::new();
         if let Some(filter) = &query.filter {
             sql.push_str(" AND ");
@@ -77,7 +82,13 @@ impl IncidentStore for Backend {
         let ids =
             rows.iter().map(|row| row.try_get::<i64, _>(0).map(IncidentId::new)).collect::<Result<Vec<_>, _>>()?;
         let documents = rows.iter().map(|row| row.try_get::<String, _>(1)).collect::<Result<Vec<_>, _>>()?;
-        Ok(IncidentPage { documents, ids, more })
+        let mut commented = false;
+        if query.comment_flags {
+            for row in rows {
+                commented |= row.try_get::<bool, _>(2)?;
+            }
+        }
+        Ok(IncidentPage { documents, ids, more, commented })
     }
 
     async fn count_incidents(&self, scope: &TenantScope<ReadIncidents>, filter: Option<&Filter>) -> Result<u64> {

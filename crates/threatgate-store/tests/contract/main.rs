@@ -758,6 +758,14 @@ async fn alert_comments_are_kept_per_tenant_and_read_in_one_lookup(store: Arc<dy
     assert_eq!(texts, ["one", "three"]);
     assert_eq!(found[last][0].created_by, "Threatgate administrator");
     assert_eq!(found[last][0].created_time, threatgate_domain::datetime::format_ticks(at));
+    // The incidents list says whether a page's alerts have comments, when asked.
+    let flags = threatgate_domain::odata::IncidentQuery { filter: None, top: 2000, skip: 0, comment_flags: true };
+    let page =
+        store.list_incidents(&TenantScope::<ReadIncidents>::for_administrator(contoso.id), &flags).await.unwrap();
+    assert!(page.commented);
+    let page =
+        store.list_incidents(&TenantScope::<ReadIncidents>::for_administrator(woodgrove.id), &flags).await.unwrap();
+    assert!(!page.commented);
     let elsewhere =
         store.alert_comments(&TenantScope::<ReadIncidents>::for_administrator(woodgrove.id), &refs).await.unwrap();
     assert!(elsewhere.is_empty());
