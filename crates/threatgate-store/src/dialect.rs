@@ -127,19 +127,39 @@ pub(crate) trait Dialect {
     /// `countof`), as a `long`; 0 for an empty `part`.
     fn count_occurrences(text: &str, part: &str) -> String;
     /// The UTF-8 text the base64 `text` encodes, U+0000 dropped; null where it is not.
-    fn base64_decode(text: &str) -> String;
+    fn base64_decode(text: &str) -> String {
+        // Both stores define it under this name (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migrations 0008 and 0011).
+        format!("threatgate_base64_decode({text})")
+    }
     /// The base64 of the text's UTF-8 bytes.
     fn base64_encode(text: &str) -> String;
     /// `%XX` escapes decoded; null where the result is not UTF-8.
-    fn url_decode(text: &str) -> String;
+    fn url_decode(text: &str) -> String {
+        // Both stores define it under this name (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migrations 0008 and 0011).
+        format!("threatgate_url_decode({text})")
+    }
     /// Whether the IPv4 address (prefix notation taken) is in an RFC 1918 network; null where
     /// it is not an IPv4 address.
-    fn ipv4_is_private(text: &str) -> String;
+    fn ipv4_is_private(text: &str) -> String {
+        // Both stores define it under this name (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migrations 0008 and 0011).
+        format!("threatgate_ipv4_is_private({text})")
+    }
     /// Whether the IPv4 address (or network) lies within the range; null where either is not
     /// IPv4.
-    fn ipv4_is_in_range(text: &str, range: &str) -> String;
+    fn ipv4_is_in_range(text: &str, range: &str) -> String {
+        // Both stores define it under this name (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migrations 0008 and 0011).
+        format!("threatgate_ipv4_is_in_range({text}, {range})")
+    }
     /// The SHA-256 of the text's UTF-8 bytes, lowercase hex.
-    fn sha256(text: &str) -> String;
+    fn sha256(text: &str) -> String {
+        // Both stores define it under this name (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migrations 0008 and 0011).
+        format!("threatgate_sha256({text})")
+    }
     /// Ticks to `2024-05-01T10:00:00.0000000Z`.
     fn datetime_text(ticks: &str) -> String;
     /// One field of the UTC date and time `seconds` after the Unix epoch, zero-padded.

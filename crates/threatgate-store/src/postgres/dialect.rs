@@ -273,31 +273,9 @@ impl Dialect for PgDialect {
         )
     }
 
-    /// Migration 0008.
-    fn base64_decode(text: &str) -> String {
-        format!("threatgate_base64_decode({text})")
-    }
-
     /// `encode` breaks its base64 into lines of 76 characters: the breaks removed.
     fn base64_encode(text: &str) -> String {
         format!("replace(encode(convert_to({text}, 'UTF8'), 'base64'), chr(10), '')")
-    }
-
-    /// Migration 0008.
-    fn url_decode(text: &str) -> String {
-        format!("threatgate_url_decode({text})")
-    }
-
-    fn ipv4_is_private(text: &str) -> String {
-        format!("threatgate_ipv4_is_private({text})")
-    }
-
-    fn ipv4_is_in_range(text: &str, range: &str) -> String {
-        format!("threatgate_ipv4_is_in_range({text}, {range})")
-    }
-
-    fn sha256(text: &str) -> String {
-        format!("threatgate_sha256({text})")
     }
 
     fn datetime_text(ticks: &str) -> String {

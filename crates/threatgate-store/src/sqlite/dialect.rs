@@ -314,28 +314,8 @@ impl Dialect for SqliteDialect {
         format!("threatgate_count_occurrences({text}, {part})")
     }
 
-    fn base64_decode(text: &str) -> String {
-        format!("threatgate_base64_decode({text})")
-    }
-
     fn base64_encode(text: &str) -> String {
         format!("threatgate_base64_encode({text})")
-    }
-
-    fn url_decode(text: &str) -> String {
-        format!("threatgate_url_decode({text})")
-    }
-
-    fn ipv4_is_private(text: &str) -> String {
-        format!("threatgate_ipv4_is_private({text})")
-    }
-
-    fn ipv4_is_in_range(text: &str, range: &str) -> String {
-        format!("threatgate_ipv4_is_in_range({text}, {range})")
-    }
-
-    fn sha256(text: &str) -> String {
-        format!("threatgate_sha256({text})")
     }
 
     fn datetime_text(ticks: &str) -> String {
