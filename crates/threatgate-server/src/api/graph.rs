@@ -422,6 +422,16 @@ pub(super) fn base(state: &AppState, uri: &axum::http::Uri) -> String {
     format!("{}/{version}", state.public_url)
 }
 
+/// Graph's 404 for an incident id (any text, cut short) the tenant does not have.
+fn incident_not_found(id: &str) -> ApiFailure {
+    ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()))
+}
+
+/// Graph's 404 for an alert id (any text, cut short) the tenant does not have.
+fn alert_not_found(id: &str) -> ApiFailure {
+    ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()))
+}
+
 /// A stored incident document, read back (whole, or as an [`IncidentHead`]).
 fn stored<T: serde::de::DeserializeOwned>(document: &str) -> Result<T, ApiFailure> {
     serde_json::from_str(document)
@@ -552,8 +562,7 @@ pub async fn get_incident(
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::GetIncident)?;
     let query = GraphQuery::parse(&query_pairs(&uri), false)?;
-    let not_found =
-        || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
+    let not_found = || incident_not_found(&id);
     let incident_id = IncidentId::parse(&id).ok_or_else(not_found)?;
     let document = state.store.get_incident(&scope.as_read(), incident_id).await?.ok_or_else(not_found)?;
     let value = graph_incident(&document, &scope.tenant().to_string(), query.expand_alerts)?;
@@ -588,8 +597,7 @@ async fn apply(
     id: &str,
     update: &IncidentUpdate,
 ) -> Result<(IncidentId, Incident), ApiFailure> {
-    let not_found =
-        || ApiFailure::NotFound(format!("Incident '{}' was not found.", id.chars().take(32).collect::<String>()));
+    let not_found = || incident_not_found(id);
     let incident_id = IncidentId::parse(id).ok_or_else(not_found)?;
     let now = Ticks::at(state.clock.now());
     match state.store.update_incident(&scope.as_write(), incident_id, update, now).await? {
@@ -786,8 +794,7 @@ pub async fn comment_alert(
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::UpdateIncident)?;
     let text = comment_text(&write_body(body).await?)?;
-    let not_found =
-        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let not_found = || alert_not_found(&id);
     let now = Ticks::at(state.clock.now());
     let list = match state.store.add_alert_comment(&scope.as_write(), &id, &text, now).await? {
         CommentOutcome::Added(list) => list,
@@ -1016,8 +1023,7 @@ pub async fn get_alert(
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::GetIncident)?;
     let select = alert_selection(&query_pairs(&uri))?;
-    let not_found =
-        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let not_found = || alert_not_found(&id);
     let read = scope.as_read();
     let incident_id = state.store.alert_incident(&read, &id).await?.ok_or_else(not_found)?;
     let document = state.store.get_incident(&read, incident_id).await?.ok_or_else(not_found)?;
@@ -1044,8 +1050,7 @@ pub async fn update_alert(
 ) -> Result<Response, GraphFailure> {
     throttle(&state, &scope, Api::UpdateIncident)?;
     let update = AlertUpdate::from_graph_json(&write_body(body).await?).map_err(refusal)?;
-    let not_found =
-        || ApiFailure::NotFound(format!("Alert '{}' was not found.", id.chars().take(64).collect::<String>()));
+    let not_found = || alert_not_found(&id);
     let now = Ticks::at(state.clock.now());
     let document = match state.store.update_alert(&scope.as_write(), &id, &update, now).await? {
         UpdateOutcome::Updated(document) => document,
