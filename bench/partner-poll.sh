@@ -6,7 +6,7 @@
 # Seeds (or reuses, DATA_DIR) a data directory with a partner app consented in TENANTS customers
 # and INCIDENTS_PER_TENANT incidents each, serves it over HTTPS with quotas off, then runs, RUNS
 # times each:
-#   cold poll: `threatgate incidents list --all-tenants FILE --since 24h` with an empty token
+#   cold poll: `threatgate incidents list --all-tenants=FILE --since 24h` with an empty token
 #              cache file: one token request per tenant, then every tenant's poll;
 #   warm poll: the same again with the cache the cold poll left (the next poll within the hour):
 #              no token request at all;
@@ -41,7 +41,7 @@ poll() {
   local before after start end summary
   before=$(awk '{print $14 + $15}' "/proc/$server/stat")
   start=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$work/time" "$binary" incidents list --all-tenants "$work/tenants.txt" \
+  /usr/bin/time -f '%U %S' -o "$work/time" "$binary" incidents list --all-tenants="$work/tenants.txt" \
     --authority "$base" --api-base "$base" --ca-cert "$data/tls/ca.pem" --client-id "$(cat "$work/client_id")" \
     --client-secret-file "$work/secret.txt" --token-cache "$work/tokens.json" --concurrency "$concurrency" \
     --output ndjson "$@" >"$work/out.ndjson" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }

@@ -51,6 +51,10 @@ pub enum Source {
     /// `datatable(Name:type, …) [value, …]`: the columns (name and type name), then the values
     /// row after row.
     DataTable { columns: Vec<(Ident, Ident)>, values: Vec<Expr> },
+    /// `search [kind=…] [in (Table, …)] Predicate`: the rows of those tables (all of them
+    /// when none are named) that match, with `$table` first. A string in the predicate is a
+    /// term any string column may hold; `predicate` is `None` for `*`.
+    Search { case_sensitive: bool, tables: Option<Vec<Ident>>, predicate: Option<Expr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +74,13 @@ pub enum OperatorKind {
     ProjectReorder(Vec<Ident>),
     /// `render …`: a chart for the portal; the API ignores it.
     Render,
+    /// `getschema`: the input's columns as rows (name, ordinal, .NET and KQL type).
+    GetSchema,
+    /// `| search Predicate`: the input's rows that match, as `Source::Search` matches.
+    Search {
+        case_sensitive: bool,
+        predicate: Option<Expr>,
+    },
     /// `parse Expr with * "literal" Column:type …` (kind=simple).
     Parse {
         expr: Expr,

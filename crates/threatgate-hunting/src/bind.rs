@@ -159,6 +159,86 @@ fn field(name: impl Into<String>, ty: Type) -> Field {
     Field { name: name.into(), ty }
 }
 
+/// A search predicate with each term (a string where a condition stands, under `and`, `or`
+/// and `not`) replaced by the condition that some string column holds it.
+fn expand_search_terms(expr: &Expr, fields: &[Field], case_sensitive: bool) -> Result<Expr, KqlError> {
+    let at = |kind: ExprKind| Expr { kind, span: expr.span };
+    Ok(match &expr.kind {
+        ExprKind::Literal(Literal::String(term)) => {
+            if term.chars().all(|c| c == '*') {
+                return Ok(at(ExprKind::Literal(Literal::Bool(true))));
+            }
+            let (op, word) = match (term.strip_prefix('*'), term.strip_suffix('*')) {
+                (Some(rest), Some(_)) => (
+                    if case_sensitive { TextOp::ContainsCs } else { TextOp::Contains },
+                    rest.strip_suffix('*').unwrap_or(rest),
+                ),
+                (None, Some(prefix)) if !case_sensitive => (TextOp::HasPrefix, prefix),
+                (Some(suffix), None) if !case_sensitive => (TextOp::HasSuffix, suffix),
+                (None, None) => (if case_sensitive { TextOp::HasCs } else { TextOp::Has }, term.as_str()),
+                _ => {
+                    return Err(KqlError::unsupported(
+                        "a search term with a '*' at one end is not supported with kind=case_sensitive",
+                        expr.span,
+                    ));
+                }
+            };
+            let holds = |name: &str| {
+                at(ExprKind::Binary {
+                    op: BinaryOp::Text { op, negated: false },
+                    left: Box::new(at(ExprKind::Name(name.to_owned()))),
+                    right: Box::new(at(ExprKind::Literal(Literal::String(word.to_owned())))),
+                })
+            };
+            let mut columns = fields.iter().filter(|f| f.ty == Type::String && f.name != "$table");
+            match columns.next() {
+                None => at(ExprKind::Literal(Literal::Bool(false))),
+                Some(first) => columns.fold(holds(&first.name), |any, f| {
+                    at(ExprKind::Binary { op: BinaryOp::Or, left: Box::new(any), right: Box::new(holds(&f.name)) })
+                }),
+            }
+        }
+        ExprKind::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), left, right } => at(ExprKind::Binary {
+            op: *op,
+            left: Box::new(expand_search_terms(left, fields, case_sensitive)?),
+            right: Box::new(expand_search_terms(right, fields, case_sensitive)?),
+        }),
+        ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => at(ExprKind::Call {
+            name: name.clone(),
+            args: vec![expand_search_terms(&args[0], fields, case_sensitive)?],
+        }),
+        _ => expr.clone(),
+    })
+}
+
+/// `getschema`: a row per column of the input, as Kusto answers it (`ColumnName`,
+/// `ColumnOrdinal`, `DataType` the .NET type, `ColumnType` the KQL type); reads no table.
+fn schema_of(fields: &[Field]) -> Relation {
+    let string = |text: &str| typed(TypedKind::Literal(Literal::String(text.to_owned())), Type::String);
+    let rows = fields
+        .iter()
+        .enumerate()
+        .map(|(ordinal, f)| {
+            let ordinal = i64::try_from(ordinal).unwrap_or(i64::MAX);
+            vec![
+                string(&f.name),
+                typed(TypedKind::Literal(Literal::Long(ordinal)), Type::Int),
+                string(f.ty.dotnet_name()),
+                string(f.ty.kql_name()),
+            ]
+        })
+        .collect();
+    Relation::Values {
+        fields: vec![
+            field("ColumnName", Type::String),
+            field("ColumnOrdinal", Type::Int),
+            field("DataType", Type::String),
+            field("ColumnType", Type::String),
+        ],
+        rows,
+    }
+}
+
 impl Scope {
     /// A copy of a `let`'s value, counted against [`MAX_LET_EXPANSION`] before it is made.
     fn expand<T: Clone>(&self, value: &T, nodes: usize, span: Span) -> Result<T, KqlError> {
@@ -226,6 +306,9 @@ impl Scope {
                 self.union(legs.iter().map(|leg| self.pipeline(leg)).collect::<Result<_, _>>()?, pipeline.span)?
             }
             Source::DataTable { columns, values } => self.datatable(columns, values, pipeline.span)?,
+            Source::Search { case_sensitive, tables, predicate } => {
+                self.search(*case_sensitive, tables.as_deref(), predicate.as_ref(), pipeline.span)?
+            }
         };
         check_extent(relation.extent(), pipeline.span)?;
         for operator in &pipeline.operators {
@@ -233,6 +316,65 @@ impl Scope {
             check_extent(relation.extent(), operator.span)?;
         }
         Ok(relation)
+    }
+
+    /// `search [in (Tables)] Predicate`: each table's matching rows with `$table` (its name)
+    /// first, as a union. Without `in`, every table; a table the predicate cannot be asked of
+    /// (it names a column the table lacks) is left out, and only when none is left is that
+    /// the query's error.
+    fn search(
+        &self,
+        case_sensitive: bool,
+        tables: Option<&[Ident]>,
+        predicate: Option<&Expr>,
+        span: Span,
+    ) -> Result<Relation, KqlError> {
+        let named: Vec<Ident> = match tables {
+            Some(tables) => tables.to_vec(),
+            None => schema::TABLES.iter().map(|t| Ident { name: t.name.to_owned(), span }).collect(),
+        };
+        let mut inputs = Vec::with_capacity(named.len());
+        let mut first_error = None;
+        for table in &named {
+            let relation = self.table(table)?;
+            let fields = relation.fields();
+            let relation = match predicate {
+                None => relation,
+                Some(predicate) => match self.search_predicate(predicate, &fields, case_sensitive) {
+                    Ok(predicate) => Relation::Filter { input: Box::new(relation), predicate },
+                    Err(error) if error.kind == crate::error::ErrorKind::Semantic && tables.is_none() => {
+                        first_error.get_or_insert(error);
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                },
+            };
+            let name = typed(TypedKind::Literal(Literal::String(table.name.clone())), Type::String);
+            let columns = std::iter::once((field("$table", Type::String), name))
+                .chain(fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))))
+                .collect();
+            inputs.push(Relation::Map { input: Box::new(relation), columns });
+        }
+        if inputs.is_empty() {
+            return Err(first_error
+                .unwrap_or_else(|| KqlError::semantic("'search' operator: there is no table to search", span)));
+        }
+        self.union(inputs, span)
+    }
+
+    /// A search predicate: a string where a condition stands is a term that any string column
+    /// may hold (`has`; `term*` a prefix, `*term` a suffix, `*term*` anywhere in the text), the
+    /// rest an ordinary predicate over the columns.
+    fn search_predicate(&self, predicate: &Expr, fields: &[Field], case_sensitive: bool) -> Result<Typed, KqlError> {
+        let expanded = expand_search_terms(predicate, fields, case_sensitive)?;
+        let bound = self.expr(&expanded, fields, "search")?;
+        if bound.ty != Type::Bool {
+            return Err(KqlError::semantic(
+                format!("'search' operator: the predicate must be bool, not {}", bound.ty.kql_name()),
+                predicate.span,
+            ));
+        }
+        Ok(bound)
     }
 
     /// Columns by name over all inputs. A name with different types in different inputs
@@ -786,6 +928,12 @@ impl Scope {
                 Relation::Map { input: Box::new(input), columns }
             }
             OperatorKind::Render => input,
+            OperatorKind::GetSchema => schema_of(&fields),
+            OperatorKind::Search { predicate: None, .. } => input,
+            OperatorKind::Search { case_sensitive, predicate: Some(predicate) } => {
+                let predicate = self.search_predicate(predicate, &fields, *case_sensitive)?;
+                Relation::Filter { input: Box::new(input), predicate }
+            }
             OperatorKind::Parse { expr, pattern } => self.parse_operator(input, &fields, expr, pattern)?,
             OperatorKind::ProjectReorder(patterns) => {
                 let mut order: Vec<usize> = Vec::new();

@@ -211,7 +211,11 @@ impl<'a> Lexer<'a> {
                 b'$' if is_word_start(self.peek(1)) => {
                     self.at += 1;
                     let word = self.word();
-                    self.push(Token::Side(format!("${word}")), start);
+                    // `$table`, the column `search` and `union withsource` name, is a name
+                    // like any other; `$left` and `$right` belong to a join's `on`.
+                    let token =
+                        if word == "table" { Token::Word("$table".into()) } else { Token::Side(format!("${word}")) };
+                    self.push(token, start);
                 }
                 b if is_word_start(b) => self.word_token(start)?,
                 b'!' if is_word_start(self.peek(1)) => {

@@ -34,7 +34,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "facet",
     "find",
     "fork",
-    "getschema",
     "invoke",
     "lookup",
     "make-series",
@@ -47,7 +46,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "sample",
     "sample-distinct",
     "scan",
-    "search",
     "serialize",
     "top-hitters",
     "top-nested",
@@ -287,7 +285,12 @@ impl Parser {
                 self.advance();
                 self.datatable()
             }
-            Token::Word(w) if matches!(w.as_str(), "range" | "find" | "search") => Err(KqlError::unsupported(
+            Token::Word(w) if w == "search" => {
+                self.advance();
+                let (case_sensitive, tables, predicate) = self.search()?;
+                Ok(Source::Search { case_sensitive, tables, predicate })
+            }
+            Token::Word(w) if matches!(w.as_str(), "range" | "find") => Err(KqlError::unsupported(
                 format!("'{w}' is not supported as a source of rows; start from a table"),
                 self.span(),
             )),
@@ -378,6 +381,17 @@ impl Parser {
         self.advance();
         let kind = match word.as_str() {
             "where" | "filter" => OperatorKind::Where(self.expr()?),
+            "getschema" => OperatorKind::GetSchema,
+            "search" => {
+                let (case_sensitive, tables, predicate) = self.search()?;
+                if let Some(first) = tables.and_then(|tables| tables.into_iter().next()) {
+                    return Err(KqlError::syntax(
+                        "'search in (…)' names tables only where search starts a query",
+                        first.span,
+                    ));
+                }
+                OperatorKind::Search { case_sensitive, predicate }
+            }
             "project" => OperatorKind::Project(self.named_list(false)?),
             "extend" => OperatorKind::Extend(self.named_list(false)?),
             "project-away" => OperatorKind::ProjectAway(self.pattern_list()?),
@@ -503,6 +517,49 @@ impl Parser {
     /// `[Name =] expr, …` (`aggregates` allows the `(A, B) = arg_max(…)` form to be refused
     /// clearly rather than misread).
     /// The value (`what` it must be) of an operator's `name=value` parameter, if one is next.
+    /// After `search`: `[kind=case_sensitive|case_insensitive] [in (Table, …)]` and the
+    /// predicate, `None` for `*` (every row).
+    #[allow(clippy::type_complexity, reason = "the three parts of one clause, taken apart at once")]
+    fn search(&mut self) -> Parsed<(bool, Option<Vec<Ident>>, Option<Expr>)> {
+        let case_sensitive = match self.parameter("kind", "case_sensitive or case_insensitive")? {
+            None => false,
+            Some(kind) if kind.name == "case_insensitive" => false,
+            Some(kind) if kind.name == "case_sensitive" => true,
+            Some(kind) => {
+                return Err(KqlError::syntax(
+                    format!("'{}' is not a search kind (case_sensitive, case_insensitive)", kind.name),
+                    kind.span,
+                ));
+            }
+        };
+        let tables = if self.is_word("in") && matches!(self.peek_at(1), Token::LParen) {
+            self.advance();
+            self.advance();
+            let mut tables = Vec::new();
+            loop {
+                let table = self.ident("a table name")?;
+                if table.name.contains('*') {
+                    return Err(KqlError::unsupported("wildcard table names are not supported", table.span));
+                }
+                tables.push(table);
+                if !self.eat(&Token::Comma) {
+                    break;
+                }
+            }
+            self.expect(&Token::RParen, "')' after the tables to search")?;
+            Some(tables)
+        } else {
+            None
+        };
+        let every_row = *self.peek() == Token::Star
+            && matches!(self.peek_at(1), Token::End | Token::Pipe | Token::RParen | Token::Semicolon);
+        if every_row {
+            self.advance();
+            return Ok((case_sensitive, tables, None));
+        }
+        Ok((case_sensitive, tables, Some(self.expr()?)))
+    }
+
     fn parameter(&mut self, name: &str, what: &str) -> Parsed<Option<Ident>> {
         if !(self.is_word(name) && matches!(self.peek_at(1), Token::Assign)) {
             return Ok(None);

@@ -36,6 +36,20 @@ impl Type {
     }
 
     /// The KQL name (`string`, `datetime`, `long`, …), for error messages.
+    /// The .NET type `getschema` names (`bool` is `System.SByte` there, as Kusto stores it).
+    pub fn dotnet_name(self) -> &'static str {
+        match self {
+            Type::String => "System.String",
+            Type::DateTime => "System.DateTime",
+            Type::Int => "System.Int32",
+            Type::Long => "System.Int64",
+            Type::Real => "System.Double",
+            Type::Bool => "System.SByte",
+            Type::TimeSpan => "System.TimeSpan",
+            Type::Dynamic => "System.Object",
+        }
+    }
+
     pub fn kql_name(self) -> &'static str {
         match self {
             Type::String => "string",

@@ -49,7 +49,9 @@ pub struct Config {
     /// Which paths this node serves: `all`, `identity` or `api`. Health (`/healthz`,
     /// `/readyz`) is served by every node.
     pub role: Role,
-    /// Address and port to listen on.
+    /// Address and port to listen on: an IP address, or a host name (`localhost:8443`)
+    /// resolved when the configuration is read (its first IPv4 address, else its first).
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// Base URL clients use to reach this server, without a trailing slash. It appears in
     /// discovery documents and error links. Default: `https://{listen}` (`http://` with
@@ -145,6 +147,24 @@ pub enum ConfigError {
     Figment(Box<figment::Error>),
     #[error("configuration: {0}")]
     Invalid(String),
+}
+
+/// `listen` as an address, or a `host:port` resolved to one.
+fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    use serde::de::Error;
+    let text = String::deserialize(deserializer)?;
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text.as_str())
+        .map_err(|error| D::Error::custom(format!("listen '{text}' is not an address:port or a host:port ({error})")))?
+        .collect();
+    resolved
+        .iter()
+        .find(|address| address.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| D::Error::custom(format!("listen '{text}' resolves to no address")))
 }
 
 impl Config {

@@ -170,7 +170,9 @@ impl Application {
                 self.hunting.max_concurrent_per_tenant,
             )),
         };
-        let app = router(state, self.role).layer(tower_http::trace::TraceLayer::new_for_http());
+        let app = router(state, self.role)
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(axum::middleware::from_fn(crate::request_log::log_requests));
         let event_retention = time::Duration::days(i64::from(self.hunting.retention_days));
         let refresher = tokio::spawn(keep_current(
             Arc::clone(&self.identity),

@@ -451,6 +451,8 @@ pub enum AuditCategory {
     Consent,
     /// A token issued.
     Token,
+    /// A portal sign-in, accepted or refused.
+    SignIn,
 }
 
 impl AuditCategory {
@@ -460,11 +462,12 @@ impl AuditCategory {
             Self::Credential => "credential",
             Self::Consent => "consent",
             Self::Token => "token",
+            Self::SignIn => "signIn",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Directory, Self::Credential, Self::Consent, Self::Token]
+        [Self::Directory, Self::Credential, Self::Consent, Self::Token, Self::SignIn]
             .into_iter()
             .find(|category| category.as_str() == text)
     }

@@ -57,6 +57,12 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Partner: get an access token for a customer tenant (client credentials).
     Token(TokenArgs),
+    /// Print a shell completion script, e.g. `threatgate completions bash >
+    /// /etc/bash_completion.d/threatgate` (or `source <(threatgate completions bash)`).
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Partner: list, get and update incidents in one customer tenant or in all of them.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
@@ -119,9 +125,15 @@ pub struct TokenArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// Aligned columns, for people.
     Table,
+    /// One JSON array (one object for a single incident).
     Json,
+    /// One JSON object per line, each with `tenant`, printed as each tenant answers.
     Ndjson,
+    /// RFC 4180 CSV with a header: tenant, id, severity, status, assignedTo, lastUpdateTime,
+    /// name.
+    Csv,
 }
 
 /// How `hunt` prints rows.
@@ -173,9 +185,10 @@ pub struct TenantChoice {
     /// One customer tenant: GUID or domain.
     #[arg(long, conflicts_with = "all_tenants")]
     pub tenant: Option<String>,
-    /// Every tenant listed in FILE (one GUID or domain per line; `#` starts a comment), or in
-    /// the profile's `tenants` / `tenants_file` when FILE is left out.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    /// Every tenant of the profile (its `tenants` / `tenants_file`), or with `=FILE` every
+    /// tenant listed in FILE (one GUID or domain per line; `#` starts a comment). The file
+    /// needs the `=`: `--all-tenants 'KQL'` is all tenants and a query.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub all_tenants: Option<String>,
     /// How many tenants to work on at once.
     #[arg(long, default_value_t = 16)]
@@ -203,6 +216,7 @@ pub enum IncidentsCommand {
         /// property names).
         #[arg(long)]
         filter: Option<String>,
+        /// How to print the result.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
         /// Which API lists them: the Threat Protection API (`Incident.Read.All`) or Microsoft
@@ -217,7 +231,9 @@ pub enum IncidentsCommand {
         /// The customer tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The incident ID.
         id: i64,
+        /// How to print the result.
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         output: OutputFormat,
         /// Which API reads it (`--api graph`: Graph's shape).
@@ -231,14 +247,18 @@ pub enum IncidentsCommand {
         /// The customer tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The incident ID.
         id: i64,
+        /// The new status: Active, InProgress, Resolved or Redirected.
         #[arg(long)]
         status: Option<String>,
         /// The new owner; an empty value unassigns.
         #[arg(long)]
         assigned_to: Option<String>,
+        /// The new classification: Unknown, FalsePositive, TruePositive or InformationalExpectedActivity.
         #[arg(long)]
         classification: Option<String>,
+        /// The new determination, e.g. Malware, SecurityTesting, Other.
         #[arg(long)]
         determination: Option<String>,
         /// Replaces the tags (repeatable).
@@ -250,6 +270,7 @@ pub enum IncidentsCommand {
         /// A comment to append.
         #[arg(long)]
         comment: Option<String>,
+        /// How to print the result.
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         output: OutputFormat,
         /// Which API changes it (`--api graph`: `SecurityIncident.ReadWrite.All`, a PATCH and
@@ -358,13 +379,25 @@ pub struct DataDirArg {
     /// sqlite://PATH.
     #[arg(long, env = "THREATGATE_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Create the data directory when it does not exist (without this, a missing directory is
+    /// an error: a mistyped path must not start a new, empty store).
+    #[arg(long)]
+    pub create: bool,
 }
 
 impl DataDirArg {
-    /// Opens the directory and the store it names (a small pool: one command's work).
+    /// Opens the directory and the store it names (a small pool: one command's work). A
+    /// directory that does not exist is refused unless `--create` was given.
     pub async fn open(
         &self,
     ) -> anyhow::Result<(threatgate_server::DataDir, std::sync::Arc<dyn threatgate_store::Store>)> {
+        if !self.create && !self.data_dir.exists() {
+            anyhow::bail!(
+                "the data directory {} does not exist. Is the path right? `threatgate serve` or \
+                 `threatgate demo` creates it; pass --create to start an empty one here.",
+                self.data_dir.display()
+            );
+        }
         let dir = threatgate_server::DataDir::create(&self.data_dir)?;
         let store = dir.open_store(self.database_url.as_deref(), 4).await?;
         Ok((dir, store))
@@ -373,7 +406,8 @@ impl DataDirArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// The data directory [default: ./threatgate-data].
+    /// The data directory, created if missing [default: ./threatgate-data; env
+    /// THREATGATE_DATA_DIR].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// The database: postgres://user@host/db (nodes may share it) or sqlite://PATH [default:
@@ -384,19 +418,23 @@ pub struct ServeArgs {
     /// (/api/…) [default: all; env THREATGATE_ROLE].
     #[arg(long, value_parser = ["all", "identity", "api"])]
     pub role: Option<String>,
-    /// Address and port to listen on [default: 127.0.0.1:8443].
+    /// Address (or host name) and port to listen on; port 0 takes a free one, which the
+    /// output and demo.json then name [default: 127.0.0.1:8443; env THREATGATE_LISTEN].
     #[arg(long)]
     pub listen: Option<String>,
-    /// Base URL clients use to reach the server [default: https://<listen>].
+    /// Base URL clients use to reach the server [default: https://<listen>; env
+    /// THREATGATE_PUBLIC_URL].
     #[arg(long)]
     pub public_url: Option<String>,
-    /// A TOML configuration file (see README, "Configuration").
+    /// A TOML configuration file (docs/configuration.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Serve plain HTTP, for deployments that terminate TLS in front of Threatgate.
+    /// Serve plain HTTP, for deployments that terminate TLS in front of Threatgate [env
+    /// THREATGATE_PLAIN_HTTP=true].
     #[arg(long)]
     pub plain_http: bool,
-    /// Another DNS name or IP address for the generated server certificate (repeatable).
+    /// Another DNS name or IP address for the generated server certificate (repeatable) [env
+    /// THREATGATE_TLS_NAMES].
     #[arg(long = "tls-name")]
     pub tls_names: Vec<String>,
 }
@@ -423,6 +461,7 @@ pub enum TenantCommand {
     Show {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         tenant: String,
     },
 }
@@ -450,6 +489,7 @@ pub enum UserCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
     },
@@ -457,6 +497,7 @@ pub enum UserCommand {
     Show {
         #[command(flatten)]
         data: DataDirArg,
+        /// The user principal name, e.g. admin@contoso.onmicrosoft.com.
         upn: String,
     },
 }
@@ -470,6 +511,7 @@ pub enum AppCommand {
         /// Home tenant, by GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The display name, e.g. "Fabrikam Threat Connector".
         #[arg(long)]
         name: String,
         /// "Accounts in any organizational directory" (the partner case).
@@ -483,6 +525,7 @@ pub enum AppCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -526,8 +569,10 @@ pub enum SecretCommand {
     Add {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
+        /// What the secret is for, shown in lists (never the value).
         #[arg(long, default_value = "")]
         description: String,
         /// Lifetime in days, 1 to 730 [default: 180].
@@ -538,6 +583,7 @@ pub enum SecretCommand {
     Delete {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
         /// The secret's id, from `app secret list`.
@@ -548,6 +594,7 @@ pub enum SecretCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -559,6 +606,7 @@ pub enum CertificateCommand {
     Add {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
         /// The certificate file: PEM (-----BEGIN CERTIFICATE-----) or DER. Never the private key.
@@ -572,6 +620,7 @@ pub enum CertificateCommand {
     Delete {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
         /// The credential's key id or its thumbprint (hex), from `app certificate list`.
@@ -582,6 +631,7 @@ pub enum CertificateCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -593,8 +643,10 @@ pub enum PermissionCommand {
     Add {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
+        /// Application permissions (app roles), e.g. Incident.Read.All AdvancedHunting.Read.All.
         #[arg(required = true)]
         roles: Vec<String>,
     },
@@ -602,6 +654,7 @@ pub enum PermissionCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -613,8 +666,10 @@ pub enum ConsentCommand {
     Grant {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -622,8 +677,10 @@ pub enum ConsentCommand {
     Revoke {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -631,6 +688,7 @@ pub enum ConsentCommand {
     List {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
     },
@@ -638,8 +696,10 @@ pub enum ConsentCommand {
     Show {
         #[command(flatten)]
         data: DataDirArg,
+        /// The tenant: GUID or domain.
         #[arg(long)]
         tenant: String,
+        /// The application (client) ID.
         #[arg(long)]
         app: AppId,
     },
@@ -679,4 +739,53 @@ pub struct DecodeArgs {
     /// Trust this CA certificate (PEM) besides the system's, e.g. Threatgate's `tls/ca.pem`.
     #[arg(long, env = "THREATGATE_CA_CERT")]
     pub ca_cert: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and argument of every command says what it is for.
+    #[test]
+    fn every_option_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for argument in command.get_arguments() {
+                let id = argument.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if argument.get_help().is_none_or(|help| help.to_string().trim().is_empty()) {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "threatgate", &mut missing);
+        assert!(missing.is_empty(), "options without help text: {missing:#?}");
+    }
+
+    /// The server's settings that the environment can give name their variable in `--help`.
+    #[test]
+    fn the_servers_options_name_their_environment_variables() {
+        let command = Cli::command();
+        for name in ["serve", "demo"] {
+            let Some(sub) = command.find_subcommand(name) else { panic!("no {name}") };
+            for argument in sub.get_arguments() {
+                let id = argument.get_id().as_str();
+                if matches!(id, "help" | "version" | "json" | "config") {
+                    continue;
+                }
+                let help = argument.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    help.contains("THREATGATE_") || argument.get_env().is_some(),
+                    "{name} --{id} does not name its environment variable: {help}"
+                );
+            }
+        }
+    }
 }

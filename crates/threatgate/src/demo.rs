@@ -61,7 +61,8 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     write_atomically(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
 
     print_listening(&service);
-    print_instructions(&manifest, &manifest_path);
+    let external_database = config.database_url.is_some();
+    print_instructions(&manifest, &GuideContext { manifest_path: &manifest_path, external_database });
     service.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }
@@ -253,6 +254,8 @@ fn partner_profile(manifest: &DemoManifest) -> anyhow::Result<String> {
     struct Profile<'a> {
         authority: &'a str,
         api_base: &'a str,
+        /// None over plain HTTP (an empty path would name the profile's directory).
+        #[serde(skip_serializing_if = "str::is_empty")]
         ca_cert: &'a str,
         client_id: &'a str,
         client_secret_file: &'a str,
@@ -287,72 +290,152 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_instructions(manifest: &DemoManifest, manifest_path: &Path) {
+/// What the guide prints needs to know besides the manifest.
+struct GuideContext<'a> {
+    manifest_path: &'a Path,
+    /// The demo's database is not the data directory's SQLite file (`--database-url` or
+    /// `THREATGATE_DATABASE_URL`): administration commands need the same.
+    external_database: bool,
+}
+
+fn print_instructions(manifest: &DemoManifest, context: &GuideContext<'_>) {
+    // The server keeps running when no one reads its output (`demo | head`).
+    let _ = crate::output::text(&guide(manifest, context));
+}
+
+/// The printed guide: who is who, what to open in a browser, and commands that run as
+/// printed (a test runs each), in the partner guide's order.
+fn guide(manifest: &DemoManifest, context: &GuideContext<'_>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let Some(customer) = manifest.customers.iter().find(|c| c.consented) else {
-        return;
+        return out;
     };
     let tenant = &customer.tenant_id;
     let base = &manifest.authority;
     let app = &manifest.app;
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "threatgate".into());
-    println!("\nDemo ready. Everything below is in {} as well.\n", manifest_path.display());
-    println!("Partner: {} ({}), app \"{}\"", manifest.partner.domain, manifest.partner.tenant_id, app.display_name);
-    println!("  application (client) id: {}", app.app_id);
-    println!("  client secret:           {}", app.client_secret);
+    let exe = shell_word(&exe);
+    let data_dir = shell_word(&context.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default());
+    let profiles = shell_word(&context.manifest_path.with_file_name("partner.toml").display().to_string());
+    // Over HTTPS, curl trusts the demo's CA; over plain HTTP there is nothing to trust.
+    let cacert = if manifest.ca_certificate.is_empty() {
+        String::new()
+    } else {
+        format!("--cacert {} ", shell_word(&manifest.ca_certificate))
+    };
+    let token_request = format!(
+        "curl -s {cacert}-d grant_type=client_credentials -d client_id={} -d scope={}/.default -d client_secret={} {base}/{tenant}/oauth2/v2.0/token",
+        app.app_id,
+        manifest.resource,
+        shell_word(&app.client_secret)
+    );
+    let _ = writeln!(out, "\nDemo ready. Everything below is in {} as well.\n", context.manifest_path.display());
+    let _ = writeln!(
+        out,
+        "Partner: {} ({}), app \"{}\"",
+        manifest.partner.domain, manifest.partner.tenant_id, app.display_name
+    );
+    let _ = writeln!(out, "  application (client) id: {}", app.app_id);
+    let _ = writeln!(out, "  client secret:           {}", app.client_secret);
+    let _ = writeln!(
+        out,
+        "  Global Administrator:    {} / {}",
+        manifest.partner.admin_upn, manifest.partner.admin_password
+    );
     for c in &manifest.customers {
         let state = if c.consented { "consented" } else { "not consented" };
-        println!(
-            "Customer {:<10} {}  {}  ({state}; admin {} / {})",
+        let _ = writeln!(
+            out,
+            "Customer {:<10} {}  {}  ({state}; Global Administrator {} / {})",
             c.display_name, c.tenant_id, c.domain, c.admin_upn, c.admin_password
         );
     }
-    println!("\n1. The partner guide's curl (v2 endpoint), token for {}:", customer.display_name);
-    println!(
+
+    let _ = writeln!(
+        out,
+        "\nIn a browser{}:",
+        if cacert.is_empty() { "" } else { " (trust the CA above, or accept the warning)" }
+    );
+    let _ = writeln!(
+        out,
+        "  The portal: apps, permissions, secrets, consented apps, incidents, audit trail. Sign in as {}:\n    {base}/portal",
+        manifest.partner.admin_upn
+    );
+    let northwind = manifest.customers.iter().find(|c| !c.consented);
+    if let Some(northwind) = northwind {
+        let redirect: String = form_urlencoded::byte_serialize(app.redirect_uri.as_bytes()).collect();
+        let _ = writeln!(
+            out,
+            "  The admin-consent link a partner sends a customer; {}'s administrator ({}) signs in and accepts:\n    {base}/{}/v2.0/adminconsent?client_id={}&redirect_uri={redirect}",
+            northwind.display_name, northwind.admin_upn, northwind.tenant_id, app.app_id
+        );
+    }
+    let _ = writeln!(out, "  The token decoder (paste a token, see its claims):\n    {base}/decode");
+
+    let _ = writeln!(out, "\n1. The partner guide's curl (v2 endpoint), a token for {}:", customer.display_name);
+    let _ = writeln!(
+        out,
         "curl -i -X POST -H \"Content-Type:application/x-www-form-urlencoded\" -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" -k",
         app.app_id, manifest.resource, app.client_secret
     );
-    println!("\n2. What the guide's PowerShell sample does (v1 endpoint, resource=):");
-    println!(
-        "curl -s -X POST --cacert {} --data-urlencode \"resource={}\" -d \"client_id={}\" -d \"client_secret={}\" -d \"grant_type=client_credentials\" \"{base}/{tenant}/oauth2/token\"",
-        manifest.ca_certificate, manifest.resource, app.app_id, app.client_secret
+    let _ = writeln!(out, "\n2. What the guide's PowerShell sample does (v1 endpoint, resource=):");
+    let _ = writeln!(
+        out,
+        "curl -s -X POST {cacert}--data-urlencode \"resource={}\" -d \"client_id={}\" -d \"client_secret={}\" -d \"grant_type=client_credentials\" \"{base}/{tenant}/oauth2/token\"",
+        manifest.resource, app.app_id, app.client_secret
     );
-    println!("\n3. Get a token and decode it (look for \"roles\" and \"tid\"):");
-    println!(
-        "curl -s --cacert {} -d \"grant_type=client_credentials\" -d \"client_id={}\" -d \"scope={}/.default\" -d \"client_secret={}\" \"{base}/{tenant}/oauth2/v2.0/token\" | {exe} decode",
-        manifest.ca_certificate, app.app_id, manifest.resource, app.client_secret
+    let _ = writeln!(out, "\n3. Get a token and decode it (look for \"roles\" and \"tid\"):");
+    let _ = writeln!(out, "{token_request} | {exe} decode");
+    let _ = writeln!(
+        out,
+        "\n4. Call the Threat Protection API with a token (the guide's last step; the toolkit gets the token):"
     );
-    println!("\n4. Call the Threat Protection API with the token (the guide's last step):");
-    println!(
-        "TOKEN=$(curl -s --cacert {ca} -d grant_type=client_credentials -d client_id={id} -d scope={res}/.default -d client_secret={secret} {base}/{tenant}/oauth2/v2.0/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
-        ca = manifest.ca_certificate,
-        id = app.app_id,
-        res = manifest.resource,
-        secret = app.client_secret,
+    let _ = writeln!(out, "TOKEN=$({exe} token --profiles {profiles} --profile demo --tenant {})", customer.domain);
+    let _ = writeln!(
+        out,
+        "curl -s {cacert}-H \"Authorization: Bearer $TOKEN\" \"{}/api/incidents?\\$top=5\"",
+        manifest.api_base
     );
-    println!(
-        "curl -s --cacert {} -H \"Authorization: Bearer $TOKEN\" \"{}/api/incidents?\\$top=5\"",
-        manifest.ca_certificate, manifest.api_base
-    );
-    if let Some(northwind) = manifest.customers.iter().find(|c| !c.consented) {
-        println!(
-            "\n{} has not consented: the same request for tenant {} answers AADSTS700016. Consent with:\n  {exe} consent grant --data-dir {} --tenant {} --app {}",
-            northwind.display_name,
-            northwind.tenant_id,
-            manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
-            northwind.domain,
-            app.app_id
-        );
-    }
-    let data_dir = manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default();
-    println!(
+    let _ = writeln!(
+        out,
         "\n5. The partner toolkit: the last 24 hours of incidents in every customer at once (tokens cached,\n   a customer without consent reported on its own line, the others still answered):"
     );
-    println!("{exe} incidents list --profiles {data_dir}/partner.toml --profile demo --all-tenants --since 24h");
-    println!("\n6. Advanced hunting (KQL) in every customer at once: who ran PowerShell most in the last week:");
-    println!(
-        "{exe} hunt --profiles {data_dir}/partner.toml --profile demo --all-tenants 'DeviceProcessEvents | where Timestamp > ago(7d) and FileName =~ \"powershell.exe\" | summarize count() by DeviceName | top 5 by count_'"
+    let _ = writeln!(out, "{exe} incidents list --profiles {profiles} --profile demo --all-tenants --since 24h");
+    let _ = writeln!(
+        out,
+        "\n6. Advanced hunting (KQL) in every customer at once: who ran PowerShell most in the last week:"
     );
-    println!("\nPress Ctrl-C to stop.");
+    let _ = writeln!(
+        out,
+        "{exe} hunt --profiles {profiles} --profile demo --all-tenants 'DeviceProcessEvents | where Timestamp > ago(7d) and FileName =~ \"powershell.exe\" | summarize count() by DeviceName | top 5 by count_'"
+    );
+    if let Some(northwind) = northwind {
+        let _ = writeln!(
+            out,
+            "\n7. {} has not consented: its token request answers AADSTS700016. Consent from the command line\n   (or with the link above){}:",
+            northwind.display_name,
+            if context.external_database { ", with THREATGATE_DATABASE_URL set to the demo's database" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "{exe} consent grant --data-dir {data_dir} --tenant {} --app {}",
+            northwind.domain, app.app_id
+        );
+    }
+    let _ = writeln!(out, "\nPress Ctrl-C to stop. A second `demo` on this directory reuses everything above.");
+    out
+}
+
+/// A word as a POSIX shell reads it: as it is when it holds only safe characters, else in
+/// single quotes.
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ fn main() -> std::process::ExitCode {
         };
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`… | head -1`): nothing more to say, and no one to say it to.
+        Err(error) if output::is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
@@ -63,6 +65,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => partner::token(args, json).await,
         Command::Incidents(command) => partner::incidents(command, json).await,
         Command::Hunt(args) => partner::hunt(args, json).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "threatgate", &mut script);
+            Ok(output::text(&String::from_utf8_lossy(&script))?)
+        }
     }
 }
 
@@ -74,7 +81,9 @@ fn init_logging(command: &Command) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let json_logs = std::env::var("THREATGATE_LOG_FORMAT").is_ok_and(|format| format == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: a log file or journal gets no escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json_logs {
         builder.json().init();
     } else {

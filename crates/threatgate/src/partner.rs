@@ -153,9 +153,9 @@ pub async fn token(args: TokenArgs, json: bool) -> anyhow::Result<()> {
     let client = build_client(&args.partner, &profile, version)?;
     if json {
         let response = client.tokens().request(&args.tenant, &args.resource).await?;
-        println!("{}", serde_json::to_string_pretty(&response)?);
+        crate::output::line(serde_json::to_string_pretty(&response)?)?;
     } else {
-        println!("{}", client.tokens().token(&args.tenant, &args.resource).await?);
+        crate::output::line(client.tokens().token(&args.tenant, &args.resource).await?)?;
     }
     Ok(())
 }
@@ -382,7 +382,7 @@ fn graph_incidents(values: Vec<serde_json::Value>) -> Vec<GraphIncident> {
 
 /// An incident of either API, as a table shows it.
 trait Listed: serde::Serialize + Clone + Send + 'static {
-    /// Id, severity, status, owner, last update (`YYYY-MM-DD HH:MM:SS`), name.
+    /// Id, severity, status, owner (empty when none), last update (as the API gives it), name.
     fn row(&self) -> [String; 6];
 }
 
@@ -396,8 +396,8 @@ impl Listed for Incident {
             self.incident_id.to_string(),
             self.severity.clone(),
             self.status.clone(),
-            self.assigned_to.clone().unwrap_or_else(|| "-".into()),
-            table_time(&self.last_update_time),
+            self.assigned_to.clone().unwrap_or_default(),
+            self.last_update_time.clone(),
             self.incident_name.clone(),
         ]
     }
@@ -405,13 +405,13 @@ impl Listed for Incident {
 
 impl Listed for GraphIncident {
     fn row(&self) -> [String; 6] {
-        let text = |key: &str| self.0.get(key).and_then(serde_json::Value::as_str).unwrap_or("-").to_owned();
+        let text = |key: &str| self.0.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         [
             text("id"),
             text("severity"),
             text("status"),
             text("assignedTo"),
-            table_time(&text("lastUpdateDateTime")),
+            text("lastUpdateDateTime"),
             text("displayName"),
         ]
     }
@@ -458,9 +458,10 @@ where
                 .iter()
                 .flat_map(|(tenant, incidents)| incidents.iter().map(move |i| with_tenant(tenant, i)))
                 .collect::<anyhow::Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&all)?);
+            crate::output::line(serde_json::to_string_pretty(&all)?)?;
         }
-        OutputFormat::Table => print!("{}", table(&done)),
+        OutputFormat::Csv => write_csv(&done)?,
+        OutputFormat::Table => crate::output::text(&table(&done))?,
     }
     finish_everywhere(client, tenants, found, "incidents", failed, started)
 }
@@ -614,9 +615,10 @@ fn with_tenant(tenant: &str, incident: &impl serde::Serialize) -> anyhow::Result
 
 fn print_one<T: Listed>(tenant: &str, incident: &T, output: OutputFormat) -> anyhow::Result<()> {
     match output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(incident)?),
-        OutputFormat::Ndjson => println!("{}", with_tenant(tenant, incident)?),
-        OutputFormat::Table => print!("{}", table(&[(tenant.to_owned(), vec![incident.clone()])])),
+        OutputFormat::Json => crate::output::line(serde_json::to_string_pretty(incident)?)?,
+        OutputFormat::Ndjson => crate::output::line(with_tenant(tenant, incident)?)?,
+        OutputFormat::Csv => write_csv(&[(tenant.to_owned(), vec![incident.clone()])])?,
+        OutputFormat::Table => crate::output::text(&table(&[(tenant.to_owned(), vec![incident.clone()])]))?,
     }
     Ok(())
 }
@@ -628,10 +630,25 @@ fn table<T: Listed>(groups: &[(String, Vec<T>)]) -> String {
     ];
     for (tenant, incidents) in groups {
         for incident in incidents {
-            let mut row = vec![tenant.clone()];
-            row.extend(incident.row());
-            rows.push(row);
+            let [id, severity, status, owner, updated, name] = incident.row();
+            let owner = if owner.is_empty() { "-".to_owned() } else { owner };
+            rows.push(vec![tenant.clone(), id, severity, status, owner, table_time(&updated), name]);
         }
     }
     aligned(&rows)
+}
+
+/// Incidents as CSV (RFC 4180), a header first: the table's columns, times as the API gives
+/// them.
+fn write_csv<T: Listed>(groups: &[(String, Vec<T>)]) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut writer = csv::Writer::from_writer(stdout.lock());
+    writer.write_record(["tenant", "id", "severity", "status", "assignedTo", "lastUpdateTime", "name"])?;
+    for (tenant, incidents) in groups {
+        for incident in incidents {
+            writer.write_record(std::iter::once(tenant.clone()).chain(incident.row()))?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
 }

@@ -43,27 +43,35 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let application = Application::build(&config).await?;
     print_listening(&application);
     if let Some(link) = application.setup_link() {
-        println!(
-            "\nThis data directory has no tenant yet. Open this one-time link to create the first organization and its Global Administrator:\n  {link}\nor create it without a browser:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.",
+        say(&format!(
+            "\nThis data directory has no tenant yet. Open this one-time link to create the first organization and its Global Administrator:\n  {link}\nor create it without a browser:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.\n",
             application.data_dir().root().display()
-        );
+        ));
     }
     application.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }
 
 pub fn print_listening(application: &Application) {
-    println!("Threatgate listening on {} ({})", application.public_url(), application.local_addr());
-    println!("data directory: {}", application.data_dir().root().display());
+    let mut text = format!(
+        "Threatgate listening on {} ({})\ndata directory: {}\n",
+        application.public_url(),
+        application.local_addr(),
+        application.data_dir().root().display()
+    );
     if let Some(ca) = application.ca_certificate_path() {
-        println!("TLS: certificate issued by the local CA {}", ca.display());
-        println!("  trust it per command:   curl --cacert {} …", ca.display());
-        println!("  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={}", ca.display());
-        println!(
-            "  system-wide (Debian):   cp {} /usr/local/share/ca-certificates/threatgate.crt && update-ca-certificates",
-            ca.display()
-        );
+        let ca = ca.display();
+        text.push_str(&format!(
+            "TLS: certificate issued by the local CA {ca}\n  trust it per command:   curl --cacert {ca} …\n  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={ca}\n  system-wide (Debian):   cp {ca} /usr/local/share/ca-certificates/threatgate.crt && update-ca-certificates\n"
+        ));
     }
+    say(&text);
+}
+
+/// Prints what a server says at start. A server keeps running when no one reads its output
+/// (`serve | head`), so a closed pipe is not an error here.
+fn say(text: &str) {
+    let _ = crate::output::text(text);
 }
 
 /// Completes on Ctrl-C or SIGTERM.

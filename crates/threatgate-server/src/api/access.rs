@@ -69,9 +69,13 @@ pub async fn record_access(State(state): State<AppState>, mut request: Request, 
     let client_address =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_string());
 
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
 
-    let (Some(operation), Some(caller)) = (operation, slot.take()) else { return response };
+    let caller = slot.take();
+    if let Some(caller) = &caller {
+        response.extensions_mut().insert(crate::request_log::RequestTenant(caller.tenant));
+    }
+    let (Some(operation), Some(caller)) = (operation, caller) else { return response };
     let note = response.extensions().get::<AccessNote>().cloned().unwrap_or_default();
     let entry = AccessEntry {
         at: to_ticks(state.clock.now()),

@@ -33,7 +33,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             )
             .route(&format!("{prefix}/ingest/alerts"), post(ingest::ingest_alerts))
             .route(&format!("{prefix}/ingest/events/{{table}}"), post(ingest::ingest_events))
-            .route(&format!("{prefix}/advancedhunting/run"), post(hunting::run));
+            .route(&format!("{prefix}/advancedhunting/run"), post(hunting::run))
+            .route(&format!("{prefix}/$metadata"), get(metadata));
     }
     // Microsoft Graph's security API over the same data, under /v1.0 and /beta.
     for version in ["/v1.0", "/beta"] {
@@ -81,4 +82,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             );
     }
     router.route_layer(axum::middleware::from_fn_with_state(state, access::record_access))
+}
+
+/// `GET /api/$metadata`: the OData (CSDL) document the responses' `@odata.context` names,
+/// describing the incidents the API serves. Public: it holds no tenant's data.
+async fn metadata() -> impl axum::response::IntoResponse {
+    const DOCUMENT: &str = include_str!("metadata.xml");
+    ([(axum::http::header::CONTENT_TYPE, "application/xml; charset=utf-8")], DOCUMENT)
 }

@@ -390,6 +390,122 @@ struct AccessLogPage {
     next: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    signed_in: Option<String>,
+    csrf: String,
+    rows: Vec<AuditRow>,
+    next: Option<String>,
+}
+
+/// One record of the audit trail as the page shows it.
+struct AuditRow {
+    time: String,
+    category: &'static str,
+    operation: String,
+    actor: String,
+    target: String,
+    result: String,
+    ok: bool,
+    detail: String,
+    client_address: String,
+}
+
+impl AuditRow {
+    fn from_record(record: &threatgate_store::AuditRecord) -> Self {
+        let time = shown_time(&format_ticks(record.at())).trim_end_matches(" UTC").to_owned();
+        match record {
+            threatgate_store::AuditRecord::Api(stored) => {
+                let entry = &stored.entry;
+                let incidents: Vec<String> = entry.incident_ids.iter().take(20).map(ToString::to_string).collect();
+                Self {
+                    time,
+                    category: "api",
+                    operation: entry.operation.as_str().to_owned(),
+                    actor: entry.app_name.clone(),
+                    target: incidents.join(" "),
+                    result: format!("{} {}", entry.status, entry.result),
+                    ok: entry.status < 400,
+                    detail: entry.detail.clone(),
+                    client_address: entry.client_address.clone().unwrap_or_default(),
+                }
+            }
+            threatgate_store::AuditRecord::Event(stored) => {
+                let event = &stored.event;
+                let actor = if event.app_name.is_empty() || event.actor == event.app_name {
+                    event.actor.clone()
+                } else {
+                    format!("{} ({})", event.app_name, event.actor)
+                };
+                Self {
+                    time,
+                    category: event.category.as_str(),
+                    operation: event.operation.clone(),
+                    actor,
+                    target: event.target.clone(),
+                    result: event.result.clone(),
+                    ok: !matches!(event.result.as_str(), "refused" | "failed"),
+                    detail: event.detail.clone(),
+                    client_address: event.client_address.clone().unwrap_or_default(),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditParams {
+    /// Only records before these ticks (the link to older records).
+    until: Option<i64>,
+}
+
+/// `GET /portal/audit`: the tenant's whole audit trail (API calls, changes, consents, tokens,
+/// sign-ins, and what its own applications did elsewhere), newest first, 100 to a page.
+/// Global Administrators only.
+pub async fn audit(
+    State(state): State<AppState>,
+    session: Option<PortalSession>,
+    Query(params): Query<AuditParams>,
+) -> Response {
+    let (scope, session) = match signed_in::<ReadAccessLog>(&state, session, "/portal/audit").await {
+        Ok(signed_in) => signed_in,
+        Err(response) => return response,
+    };
+    state.access_log.flush().await;
+    let applications = match state.store.list_applications(Some(scope.tenant())).await {
+        Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
+        Err(error) => return unavailable(&error.to_string(), &session),
+    };
+    let query = AuditTrailQuery { applications, since: None, until: params.until, limit: LOG_PAGE };
+    let mut records = match threatgate_store::read_audit_trail(state.store.as_ref(), &scope, &query).await {
+        Ok(records) => records,
+        Err(error) => return unavailable(&error.to_string(), &session),
+    };
+    // A full page continues before its oldest tick; the records at that tick move to the next
+    // page whole, so none is shown twice or skipped (unless one tick fills a page).
+    let next = if records.len() == LOG_PAGE as usize {
+        let oldest = records.last().map(threatgate_store::AuditRecord::at).unwrap_or_default();
+        if records.iter().any(|record| record.at() != oldest) {
+            records.retain(|record| record.at() != oldest);
+            Some(oldest + 1)
+        } else {
+            Some(oldest)
+        }
+    } else {
+        None
+    };
+    page(
+        StatusCode::OK,
+        &AuditPage {
+            signed_in: Some(session.upn.to_string()),
+            csrf: session.csrf.clone(),
+            rows: records.iter().map(AuditRow::from_record).collect(),
+            next: next.map(|until| format!("/portal/audit?until={until}")),
+        },
+    )
+}
+
 /// `GET /portal/access-log`: every call partners' applications made in this tenant, newest
 /// first, 100 to a page.
 pub async fn access_log(

@@ -24,7 +24,10 @@ use crate::state::AppState;
 /// The portal's routes, and the consent endpoints of the identity platform.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // The root lands on the portal (its start page, or sign-in first).
+        .route("/", get(|| async { axum::response::Redirect::to("/portal") }))
         .route("/portal", get(signin::home))
+        .route("/portal/audit", get(incidents::audit))
         .route("/portal/signin", get(signin::sign_in_page).post(signin::sign_in))
         .route("/portal/signout", post(signin::sign_out))
         .route("/portal/setup", get(setup::form).post(setup::create))

@@ -128,6 +128,17 @@ pub async fn sign_in(
     let Some(user) = user else {
         state.sign_in_throttle.record_failure(&account, address, now);
         tracing::info!("portal sign-in refused");
+        // In the audit trail of the tenant the name's domain belongs to, if any.
+        let domain = account.rsplit_once('@').map(|(_, domain)| domain).unwrap_or_default();
+        let tenant = threatgate_domain::TenantSegment::parse(domain).ok().and_then(|segment| {
+            match state.identity.snapshot().directory.resolve(&segment) {
+                Some(threatgate_identity::view::ResolvedTenant::Tenant(tenant)) => Some(tenant.id),
+                _ => None,
+            }
+        });
+        if let Some(tenant) = tenant {
+            state.access_log.record_event(sign_in_event(&state, tenant, &account, "refused", address)).await;
+        }
         return sign_in_form(
             &state,
             Some("The user name or password is incorrect.".into()),
@@ -140,6 +151,8 @@ pub async fn sign_in(
     match start_session(state.store.as_ref(), &user, state.clock.now()).await {
         Ok(session) => {
             tracing::info!(tenant = %user.tenant_id, "portal sign-in");
+            let event = sign_in_event(&state, user.tenant_id, user.upn.as_str(), "signed in", address);
+            state.access_log.record_event(event).await;
             let mut response = Redirect::to(&return_to).into_response();
             let headers = response.headers_mut();
             headers.append(
@@ -158,6 +171,30 @@ pub async fn sign_in(
             tracing::error!(%error, "starting a session failed");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is unavailable", "Try again in a moment.", None, None)
         }
+    }
+}
+
+/// The audit trail's record of a portal sign-in (never the password).
+fn sign_in_event(
+    state: &AppState,
+    tenant: threatgate_domain::TenantId,
+    account: &str,
+    result: &str,
+    address: std::net::IpAddr,
+) -> threatgate_store::AuditEvent {
+    threatgate_store::AuditEvent {
+        at: threatgate_domain::datetime::to_ticks(state.clock.now()),
+        tenant_id: tenant,
+        app_id: None,
+        app_tenant_id: None,
+        app_name: String::new(),
+        category: threatgate_store::AuditCategory::SignIn,
+        operation: "PortalSignIn".into(),
+        actor: account.chars().take(256).collect(),
+        target: "portal".into(),
+        result: result.into(),
+        detail: String::new(),
+        client_address: Some(address.to_string()),
     }
 }
 

@@ -251,8 +251,11 @@ pub async fn instance_discovery(
     let (Some(ours), Some(theirs)) = (ours, theirs) else {
         return refuse();
     };
-    let same_host = ours.host_str().map(str::to_ascii_lowercase) == theirs.host_str().map(str::to_ascii_lowercase)
-        && ours.port_or_known_default() == theirs.port_or_known_default();
+    // MSAL for Python asks about its authority with the port dropped (`https://host/tenant/…`
+    // for `https://host:8443/tenant`): a URL without a port names this server by host alone.
+    let same_port = theirs.port().is_none() || ours.port_or_known_default() == theirs.port_or_known_default();
+    let same_host =
+        ours.host_str().map(str::to_ascii_lowercase) == theirs.host_str().map(str::to_ascii_lowercase) && same_port;
     let tenant = theirs.path_segments().and_then(|mut segments| segments.next()).filter(|s| !s.is_empty());
     let (true, Some(tenant)) = (same_host, tenant) else {
         return refuse();
@@ -271,4 +274,58 @@ pub async fn instance_discovery(
         }],
     };
     discovery_response(json_utf8(&answer).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CloudMetadataQuery {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+/// `GET /metadata/endpoints?api-version=…`: Azure Resource Manager's cloud metadata document,
+/// which Azure tools read to configure a cloud from one URL (msticpy's `resource_manager_url`,
+/// `az cloud register --endpoint-resource-manager`). Its login endpoint and resource manager
+/// are this server; the resource identifiers are Microsoft's, since tokens are asked for them
+/// by those names. Public.
+///
+/// The shape follows the version asked: `1.0` and `2015-01-01` the first document (one object,
+/// `…Endpoint` names), `2019-05-01` and `2020-06-01` an array of clouds (this one), any later
+/// version (and `latest`, or none) the current single object.
+pub async fn cloud_metadata(
+    State(state): State<AppState>,
+    query: Result<Query<CloudMetadataQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let version = query.ok().and_then(|Query(query)| query.api_version).unwrap_or_default();
+    let base = state.public_url.trim_end_matches('/');
+    let audiences = ["https://management.core.windows.net/", "https://management.azure.com/"];
+    let document = match version.as_str() {
+        "1.0" | "2015-01-01" => serde_json::json!({
+            "galleryEndpoint": format!("{base}/"),
+            "graphEndpoint": "https://graph.windows.net/",
+            "portalEndpoint": format!("{base}/portal"),
+            "authentication": { "loginEndpoint": base, "audiences": audiences },
+        }),
+        _ => {
+            let cloud = serde_json::json!({
+                "portal": format!("{base}/portal"),
+                "authentication": {
+                    "loginEndpoint": base,
+                    "audiences": audiences,
+                    "tenant": "common",
+                    "identityProvider": "AAD",
+                },
+                "graphAudience": "https://graph.windows.net/",
+                "graph": "https://graph.windows.net/",
+                "name": "AzureCloud",
+                "suffixes": {},
+                "resourceManager": format!("{base}/"),
+                "microsoftGraphResourceId": format!("{}/", threatgate_domain::MICROSOFT_GRAPH.identifier_uri),
+            });
+            match version.as_str() {
+                "2019-05-01" | "2020-06-01" => serde_json::Value::Array(vec![cloud]),
+                _ => cloud,
+            }
+        }
+    };
+    discovery_response(json_utf8(&document).into_response())
 }

@@ -25,6 +25,7 @@ pub fn router(state: AppState, role: crate::config::Role) -> Router {
             router.merge(crate::api::router(state.clone())).layer(axum::middleware::from_fn(crate::api::json_errors));
     }
     let router = router
+        .layer(axum::middleware::from_fn(crate::drain::drain_unread_bodies))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -47,4 +48,5 @@ fn identity_routes() -> Router<AppState> {
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
         .route("/common/discovery/instance", get(discovery::instance_discovery))
+        .route("/metadata/endpoints", get(discovery::cloud_metadata))
 }

@@ -164,18 +164,27 @@ fn split_host<'a>(authority: &'a str, default_port: &'a str) -> (&'a str, &'a st
     }
 }
 
-/// Reads the form body; a body of another content type carries no parameters, as for
-/// Microsoft's service, which then reports the first missing one.
+/// Reads the form body. A body without `Content-Type` is read as a form too, as Microsoft's
+/// service does (msticpy's Defender driver sends one so); a body of another content type
+/// (JSON, say) carries no parameters, and the service then reports the first missing one.
 async fn read_parameters(headers: &HeaderMap, body: Body) -> Result<TokenParameters, AadError> {
     let bytes = axum::body::to_bytes(body, MAX_TOKEN_REQUEST_BYTES)
         .await
         .map_err(|_| AadError::RequestTooLarge { limit: MAX_TOKEN_REQUEST_BYTES })?;
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    if is_form { TokenParameters::from_form_body(&bytes) } else { Ok(TokenParameters::default()) }
+    if is_form_or_untyped(headers) { TokenParameters::from_form_body(&bytes) } else { Ok(TokenParameters::default()) }
+}
+
+/// Whether a token request's body is a form: `application/x-www-form-urlencoded`, or no
+/// `Content-Type` at all.
+fn is_form_or_untyped(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")),
+    }
 }
 
 fn token_response(endpoint: TokenEndpoint, issued: IssuedToken, ids: &RequestIds) -> Response {

@@ -169,3 +169,65 @@ async fn unknown_and_malformed_ids_are_refused() {
     assert_api_error(api_get(&app, &token, "/api/incidents/abc").await, 400, "InvalidInput").await;
     assert_api_error(api_get(&app, &token, "/api/incidents/-4").await, 400, "InvalidInput").await;
 }
+
+/// `@odata.context` names `/api/$metadata`: it resolves, without a token, to a CSDL document
+/// that declares every property the incidents carry (an incident's, its comments', alerts',
+/// devices' and entities').
+#[tokio::test]
+async fn the_odata_context_resolves_to_a_document_of_every_property() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let customer = &partner.consented[0];
+    seed_incidents(&app, customer, 20, 7).await;
+    let token = token_for(&app, &partner, customer).await;
+    let page: Value = api_get(&app, &token, "/api/incidents").await.json().await.unwrap();
+    let context = page["@odata.context"].as_str().unwrap();
+    let (document_url, fragment) = context.split_once('#').unwrap();
+    assert_eq!(fragment, "Incidents");
+    let response = app.client.get(document_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/xml; charset=utf-8");
+    let document = response.text().await.unwrap();
+    assert!(
+        document.contains(r#"<EntitySet Name="Incidents" EntityType="microsoft.windowsDefenderATP.api.Incident" />"#)
+    );
+    // The declared properties of each type, from its element to the element's end.
+    let declared = |kind: &str, name: &str| -> HashSet<String> {
+        let start = document.find(&format!(r#"<{kind} Name="{name}">"#)).unwrap_or_else(|| panic!("{name} declared"));
+        let end = start + document[start..].find(&format!("</{kind}>")).unwrap();
+        document[start..end]
+            .split(r#"<Property Name=""#)
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+    let mut seen = [0_usize; 4];
+    for incident in page["value"].as_array().unwrap() {
+        let check = |value: &Value, kind: &str, name: &str| {
+            let declared = declared(kind, name);
+            for key in value.as_object().unwrap().keys() {
+                assert!(declared.contains(key), "{name}.{key} is not in $metadata");
+            }
+        };
+        check(incident, "EntityType", "Incident");
+        for comment in incident["comments"].as_array().unwrap() {
+            check(comment, "ComplexType", "Comment");
+            seen[0] += 1;
+        }
+        for alert in incident["alerts"].as_array().unwrap() {
+            check(alert, "ComplexType", "Alert");
+            seen[1] += 1;
+            for device in alert["devices"].as_array().unwrap() {
+                check(device, "ComplexType", "Device");
+                seen[2] += 1;
+            }
+            for entity in alert["entities"].as_array().unwrap() {
+                check(entity, "ComplexType", "Entity");
+                seen[3] += 1;
+            }
+        }
+    }
+    assert!(seen[1..].iter().all(|&n| n > 0), "alerts, devices and entities were checked: {seen:?}");
+    let versioned = app.client.get(format!("{}/api/v1.0/$metadata", app.base_url)).send().await.unwrap();
+    assert_eq!(versioned.text().await.unwrap(), document);
+}

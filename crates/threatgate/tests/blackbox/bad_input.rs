@@ -52,6 +52,52 @@ async fn a_body_of_another_content_type_carries_no_parameters() {
         .unwrap();
     let body = assert_aad_error(response, 400, "invalid_request", 900144).await;
     assert!(body["error_description"].as_str().unwrap().contains("'grant_type'"));
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope={SCOPE}",
+        partner.app_id,
+        crate::graph::urlencode(&partner.client_secret)
+    );
+    let as_text = app
+        .client
+        .post(format!("{}/{}/oauth2/v2.0/token", app.base_url, partner.consented[0]))
+        .header("content-type", "text/plain")
+        .body(form.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_aad_error(as_text, 400, "invalid_request", 900144).await;
+}
+
+/// msticpy's Defender driver (2.14 to 2.17.1) posts its form with no `Content-Type` at all;
+/// Microsoft's service reads such a body as a form, and so does Threatgate.
+#[tokio::test]
+async fn a_form_body_without_a_content_type_is_read_as_a_form() {
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope={SCOPE}",
+        partner.app_id,
+        crate::graph::urlencode(&partner.client_secret)
+    );
+    for path in ["oauth2/v2.0/token", "oauth2/token"] {
+        let form = if path == "oauth2/token" {
+            form.replace(&format!("scope={SCOPE}"), "resource=https://api.security.microsoft.com")
+        } else {
+            form.clone()
+        };
+        let response = app
+            .client
+            .post(format!("{}/{}/{path}", app.base_url, partner.consented[0]))
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("content-type").is_some());
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(body["access_token"].as_str().is_some_and(|token| token.len() > 100), "{path}: {body}");
+    }
 }
 
 #[tokio::test]

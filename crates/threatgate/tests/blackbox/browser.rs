@@ -347,10 +347,24 @@ async fn cancel_a_non_admin_a_forged_form_revoke_and_the_incident_pages_in_chrom
     let incident = browser.wait_for_text("Partner access to this incident").await;
     assert!(incident.contains("UpdateIncident") && incident.contains("status=InProgress, assignedTo=soc@fabrikam.com"));
     browser.shot("11-incident").await;
+    // A long $filter makes a long detail: the log still fits a 1280-pixel window.
+    let long_filter = format!("/api/incidents?$filter=assignedTo eq '{}'", "x".repeat(400));
+    assert_eq!(crate::api_support::api_get(&app, &token, &long_filter).await.status(), 200);
     browser.client.goto(&format!("{}/portal/access-log", app.base_url)).await.unwrap();
     let log = browser.wait_for_text("ListIncidents").await;
     assert!(log.contains("Fabrikam Threat Connector"));
     browser.shot("12-access-log").await;
+    let page_width = || async {
+        let width = browser.client.execute("return document.documentElement.scrollWidth;", vec![]).await.unwrap();
+        width.as_u64().unwrap()
+    };
+    assert!(page_width().await <= 1280, "the access log is wider than the window: {}", page_width().await);
+    // The audit trail has a page too, with the sign-in that opened this session.
+    browser.client.goto(&format!("{}/portal/audit", app.base_url)).await.unwrap();
+    let audit = browser.wait_for_text("PortalSignIn").await;
+    assert!(audit.contains("admin@contoso.onmicrosoft.com") && audit.contains("IssueToken"), "{audit}");
+    browser.shot("12b-audit-trail").await;
+    assert!(page_width().await <= 1280, "the audit trail is wider than the window: {}", page_width().await);
 
     // A forged form (its anti-forgery token replaced) is refused and changes nothing.
     browser.client.goto(&format!("{}/portal/enterprise-apps", app.base_url)).await.unwrap();

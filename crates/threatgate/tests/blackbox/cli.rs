@@ -358,3 +358,25 @@ async fn seed_and_ingest_fill_the_hunting_tables_and_the_alerts_devices_appear_i
     let wrong = run(&app, &["ingest", "--tenant", woodgrove, "--table", "Nope", file]).await;
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("No event table named 'Nope'"));
 }
+
+/// A mistyped `--data-dir` is an error that names the path, not a new empty store; `--create`
+/// makes one on purpose.
+#[tokio::test]
+async fn an_administration_command_refuses_a_data_directory_that_does_not_exist() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("threatgate-dta");
+    let command = |extra: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"));
+        command.args(["tenant", "list", "--data-dir"]).arg(&typo).args(extra).env_remove("THREATGATE_DATABASE_URL");
+        command
+    };
+    let refused = command(&[]).output().await.unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("threatgate-dta") && message.contains("does not exist"), "{message}");
+    assert!(message.contains("--create"), "{message}");
+    assert!(!typo.exists(), "nothing was created");
+    let created = command(&["--create"]).output().await.unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(typo.join("threatgate.db").exists());
+}

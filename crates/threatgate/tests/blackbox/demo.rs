@@ -17,16 +17,28 @@ impl Demo {
     /// Starts the demo and waits for a new `demo.json` (the old one, from an earlier run,
     /// names another port).
     pub async fn start(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>) -> (Self, DemoManifest) {
+        Self::start_with(data_dir, database, &[]).await
+    }
+
+    /// As [`Demo::start`], with more arguments for `demo`. What it prints goes to
+    /// `DATA_DIR/demo.out`.
+    pub async fn start_with(
+        data_dir: &Path,
+        database: Option<&threatgate_testkit::TestDatabase>,
+        extra: &[&str],
+    ) -> (Self, DemoManifest) {
         let manifest_path = data_dir.join("demo.json");
         let old = std::fs::read(&manifest_path).ok();
-        // Everything the demo prints and logs (at debug level) goes to a file, for the check
-        // that no secret or token reaches the log.
+        // Everything the demo logs (at debug level) goes to a file, for the check that no
+        // secret or token reaches the log.
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("demo.log")).unwrap();
+        let out = std::fs::File::create(data_dir.join("demo.out")).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
             .args(["demo", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .args(threatgate_testkit::store_args(data_dir, database))
             .env("RUST_LOG", "debug")
-            .stdout(std::process::Stdio::null())
+            .stdout(out)
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
@@ -132,4 +144,115 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
     let client = threatgate_testkit::client_trusting(Path::new(&again.ca_certificate)).unwrap();
     assert_eq!(token(&client, &again, &again.customers[1].tenant_id).await.status(), 200);
     demo.stop().await;
+}
+
+/// The guide `demo` prints, once it has printed all of it.
+async fn printed_guide(data_dir: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(data_dir.join("demo.out")).unwrap_or_default();
+        if text.contains("Press Ctrl-C to stop.") {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "the demo printed no guide:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs one printed command line with bash, as a user pasting it would.
+async fn run_printed(line: &str, database: Option<&threatgate_testkit::TestDatabase>) -> std::process::Output {
+    let mut command = tokio::process::Command::new("bash");
+    command.args(["-c", &format!("set -euo pipefail\n{line}")]).env_remove("THREATGATE_DATABASE_URL");
+    if let Some(database) = database {
+        // What the guide tells a user of an external database to set.
+        command.env("THREATGATE_DATABASE_URL", database.url());
+    }
+    command.output().await.unwrap()
+}
+
+/// Every command the demo prints runs as printed, over HTTPS and over plain HTTP, and every
+/// page it names (portal, admin-consent link, token decoder) answers.
+#[tokio::test]
+async fn every_command_and_page_the_demo_prints_works_as_printed() {
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
+    for plain_http in [false, true] {
+        let data_dir = tempfile::tempdir().unwrap();
+        let extra: &[&str] = if plain_http { &["--plain-http"] } else { &[] };
+        let (demo, manifest) = Demo::start_with(data_dir.path(), database.as_ref(), extra).await;
+        let guide = printed_guide(data_dir.path()).await;
+        let mode = if plain_http { "plain HTTP" } else { "HTTPS" };
+        assert!(!guide.contains("--cacert ''") && !guide.contains("--cacert  "), "{mode}: an empty --cacert:\n{guide}");
+        assert!(guide.contains(&format!("{}/portal", manifest.authority)), "{mode}: the portal is named");
+        assert!(guide.contains(&format!("{}/decode", manifest.authority)), "{mode}: the decoder is named");
+
+        // The pages, fetched as a browser would (the consent link signs the customer in first).
+        let client = if plain_http {
+            reqwest::Client::new()
+        } else {
+            threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap()
+        };
+        let pages: Vec<&str> = guide
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with(&manifest.authority) && !line.contains(' '))
+            .collect();
+        assert_eq!(pages.len(), 3, "{mode}: portal, consent link, decoder:\n{guide}");
+        for page in &pages {
+            let response = client.get(*page).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{mode}: {page}");
+            assert!(response.text().await.unwrap().contains("<html"), "{mode}: {page} is a page");
+        }
+
+        // The commands, in the printed order; `TOKEN=$(…)` and the line after it are one step.
+        let mut steps: Vec<String> = Vec::new();
+        for line in guide.lines() {
+            let exe = env!("CARGO_BIN_EXE_threatgate");
+            if !(line.starts_with("curl ") || line.starts_with("TOKEN=") || line.starts_with(exe)) {
+                continue;
+            }
+            match steps.last_mut() {
+                Some(last) if last.starts_with("TOKEN=") && !last.contains('\n') => {
+                    last.push('\n');
+                    last.push_str(line);
+                }
+                _ => steps.push(line.to_owned()),
+            }
+        }
+        assert_eq!(steps.len(), 7, "{mode}: the guide's seven steps:\n{steps:#?}");
+        for (number, step) in steps.iter().enumerate() {
+            let output = run_printed(step, database.as_ref()).await;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let context = format!("{mode}, step {}: {step}\n{stdout}\n{stderr}", number + 1);
+            if step.contains("--all-tenants") {
+                // Northwind has not consented yet: reported on its own line, the others answer.
+                assert_eq!(output.status.code(), Some(1), "{context}");
+                assert!(stderr.contains("northwind.onmicrosoft.com: AADSTS700016"), "{context}");
+                assert!(stdout.lines().count() > 2, "{context}");
+            } else {
+                assert!(output.status.success(), "{context}");
+            }
+            let expected = match number {
+                0 | 1 => "access_token",
+                2 => "\"roles\"",
+                3 => "@odata.context",
+                4 => "contoso.onmicrosoft.com",
+                5 => "DeviceName",
+                _ => "",
+            };
+            assert!(stdout.contains(expected), "{context}");
+        }
+        // After step 7 (Northwind's consent, seen by the server within its refresh interval),
+        // the toolkit's line answers for every customer.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let output = run_printed(&steps[4], database.as_ref()).await;
+            if output.status.success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{mode}: {}", String::from_utf8_lossy(&output.stderr));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        demo.stop().await;
+    }
 }

@@ -157,6 +157,31 @@ async fn instance_discovery_vouches_only_for_this_host() {
         .await
         .unwrap();
     assert_aad_error(theirs, 400, "invalid_instance", 50049).await;
+
+    // MSAL for Python asks with the port dropped: the host alone names this server; another
+    // explicit port does not.
+    let base = url::Url::parse(&app.base_url).unwrap();
+    let host = base.host_str().unwrap();
+    for (endpoint, vouched) in [
+        (format!("https://{host}/organizations/oauth2/v2.0/authorize"), true),
+        (format!("https://{host}:1/common/oauth2/v2.0/authorize"), false),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}/common/discovery/instance", app.base_url))
+            .query(&[("api-version", "1.1"), ("authorization_endpoint", endpoint.as_str())])
+            .send()
+            .await
+            .unwrap();
+        if vouched {
+            assert_eq!(response.status(), 200, "{endpoint}");
+            let answer: Value = response.json().await.unwrap();
+            let expected = format!("{}/organizations/v2.0/.well-known/openid-configuration", app.base_url);
+            assert_eq!(answer["tenant_discovery_endpoint"], expected, "{endpoint}");
+        } else {
+            assert_aad_error(response, 400, "invalid_instance", 50049).await;
+        }
+    }
 }
 
 #[tokio::test]

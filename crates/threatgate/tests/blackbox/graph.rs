@@ -372,7 +372,8 @@ async fn alerts_v2_lists_and_gets_the_alerts_of_the_tenants_incidents() {
     assert_graph_error(other, 404, "NotFound").await;
 }
 
-fn urlencode(text: &str) -> String {
+/// Percent-encodes a query or form value.
+pub(crate) fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 

@@ -74,8 +74,8 @@ async fn incidents_list_over_all_tenants_reports_the_failing_one_and_exits_non_z
         "# customers\ncontoso.onmicrosoft.com\nwoodgrove.onmicrosoft.com  # the second\n\nnorthwind.onmicrosoft.com\n",
     )
     .unwrap();
-    let file = file.to_str().unwrap();
-    let output = partner(&app, &fixture, &["incidents", "list", "--all-tenants", file, "--output", "ndjson"]).await;
+    let file = format!("--all-tenants={}", file.to_str().unwrap());
+    let output = partner(&app, &fixture, &["incidents", "list", &file, "--output", "ndjson"]).await;
     assert!(!output.status.success(), "a failed tenant fails the run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("error: northwind.onmicrosoft.com: AADSTS700016"), "{stderr}");
@@ -196,10 +196,9 @@ async fn hunt_runs_one_query_in_every_tenant_as_csv_json_or_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tenants.txt");
     std::fs::write(&file, "contoso.onmicrosoft.com\nwoodgrove.onmicrosoft.com\nnorthwind.onmicrosoft.com\n").unwrap();
-    let file = file.to_str().unwrap();
+    let file = format!("--all-tenants={}", file.to_str().unwrap());
 
-    let output =
-        partner(&app, &fixture, &["hunt", "--all-tenants", file, "--output", "csv", "AlertInfo | count"]).await;
+    let output = partner(&app, &fixture, &["hunt", &file, "--output", "csv", "AlertInfo | count"]).await;
     assert!(!output.status.success(), "a failed tenant fails the run");
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
@@ -294,10 +293,8 @@ async fn incidents_go_through_microsoft_graph_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tenants.txt");
     std::fs::write(&file, "contoso.onmicrosoft.com\nwoodgrove.onmicrosoft.com\n").unwrap();
-    let file = file.to_str().unwrap();
-    let listed =
-        partner(&app, &fixture, &["incidents", "list", "--api", "graph", "--all-tenants", file, "--output", "ndjson"])
-            .await;
+    let file = format!("--all-tenants={}", file.to_str().unwrap());
+    let listed = partner(&app, &fixture, &["incidents", "list", "--api", "graph", &file, "--output", "ndjson"]).await;
     let lines: Vec<Value> = stdout(&listed).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let per_tenant = |tenant: &str| lines.iter().filter(|line| line["tenant"] == tenant).count();
     assert_eq!((per_tenant("contoso.onmicrosoft.com"), per_tenant("woodgrove.onmicrosoft.com")), (60, 2), "{lines:?}");

@@ -531,3 +531,48 @@ async fn the_overview_warns_about_a_secret_that_ends_soon() {
     assert!(warned.contains("A credential ends within 30 days or has ended."), "{warned}");
     assert!(warned.contains("<span class=\"bad\">expires in "));
 }
+
+/// `/` lands on the portal; portal sign-ins, refused and accepted, are in the tenant's audit
+/// trail, which has a page to browse besides its download.
+#[tokio::test]
+async fn the_root_lands_on_the_portal_and_sign_ins_are_audited() {
+    let app = spawn_app().await;
+    seed_partner(&app, &[]).await;
+    let upn = northwind_admin(&app, true).await;
+    let browser = browser(&app);
+    let root = browser.get(format!("{}/", app.base_url)).send().await.unwrap();
+    assert!(root.status().is_redirection(), "{}", root.status());
+    assert_eq!(root.headers()["location"], "/portal");
+
+    let form_page = browser.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&form_page, "csrf");
+    let wrong = browser
+        .post(format!("{}/portal/signin", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("upn", upn.as_str()), ("password", "wrong"), ("return_to", "/portal")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(sign_in(&app, &browser, &upn, "/portal").await.status(), 303);
+
+    let lines = browser.get(format!("{}/portal/audit.jsonl", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let sign_ins: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|record| record["category"] == "signIn")
+        .collect();
+    assert_eq!(sign_ins.len(), 2, "{lines}");
+    assert_eq!(sign_ins[0]["result"], "signed in", "newest first");
+    assert_eq!(sign_ins[1]["result"], "refused");
+    for record in &sign_ins {
+        assert_eq!(record["operation"], "PortalSignIn");
+        assert_eq!(record["actor"], upn.as_str());
+        assert!(!record.to_string().contains("wrong") && !record.to_string().contains(PASSWORD), "no password");
+    }
+
+    let page = browser.get(format!("{}/portal/audit", app.base_url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("PortalSignIn").count(), 2, "both sign-ins are on the page");
+    assert!(html.contains("refused") && html.contains("signed in"));
+}
