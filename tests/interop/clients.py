@@ -68,6 +68,18 @@ for customer in consented:
     cached = client.acquire_token_for_client(scopes=[scope])
     check(cached.get("token_source") == "cache", "MSAL serves the second request from its cache")
 
+    # Instance discovery kept on and pointed here (MSAL's documented option for a private
+    # cloud): MSAL asks `/common/discovery/instance` about its authority with the port dropped.
+    discovering = msal.ConfidentialClientApplication(
+        app["app_id"],
+        client_credential=app["client_secret"],
+        authority="%s/%s" % (authority, tenant),
+        instance_discovery=authority + "/common/discovery/instance",
+        verify=ca,
+    )
+    result = discovering.acquire_token_for_client(scopes=[scope])
+    check("access_token" in result, "MSAL with instance discovery on gets a token for %s: %s" % (customer["display_name"], result.get("error_description", "")))
+
     credential = ClientSecretCredential(
         tenant,
         app["app_id"],

@@ -20,7 +20,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use tokio::sync::oneshot;
 
 /// Most bytes of an unread body read before answering.
-pub const MAX_DRAINED_BYTES: usize = 1024 * 1024;
+pub const MAX_DRAINED_BYTES: usize = 4 * 1024 * 1024;
 /// Longest wait for the rest of an unread body.
 pub const DRAIN_TIME: Duration = Duration::from_secs(2);
 

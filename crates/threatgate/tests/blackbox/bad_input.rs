@@ -152,3 +152,40 @@ async fn absurd_tenant_segments_are_refused_cleanly() {
         }
     }
 }
+
+/// Refusals that come before a body is read (a missing token, a body over the limit) reach
+/// curl over HTTP/2 as their status, every time, not as `(92) Stream error`: the server reads
+/// the rest of the body (up to a bound) before answering.
+#[tokio::test]
+async fn http2_clients_see_early_refusals_of_a_post_as_their_status() {
+    if std::process::Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: curl is not installed (.ci/run installs it)");
+        return;
+    }
+    let app = spawn_app().await;
+    let partner = seed_partner(&app, &["Incident.Read.All"]).await;
+    let body = tempfile::NamedTempFile::new().unwrap();
+    // Past HTTP/2's initial 64 KiB window: the client is still sending when the answer comes.
+    std::fs::write(body.path(), vec![b'a'; 300 * 1024]).unwrap();
+    let cases = [
+        ("/api/advancedhunting/run".to_owned(), "401"),
+        (format!("/{}/oauth2/v2.0/token", partner.consented[0]), "413"),
+        ("/v1.0/security/runHuntingQuery".to_owned(), "401"),
+    ];
+    for (path, expected) in &cases {
+        for attempt in 0..10 {
+            let output = tokio::process::Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--http2", "--cacert"])
+                .arg(&app.ca_certificate)
+                .args(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary"])
+                .arg(format!("@{}", body.path().display()))
+                .arg(format!("{}{path}", app.base_url))
+                .output()
+                .await
+                .unwrap();
+            let written = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(output.status.code(), Some(0), "{path}, attempt {attempt}: curl failed ({written})");
+            assert_eq!(written, format!("{expected} 2"), "{path}, attempt {attempt}: over HTTP/2");
+        }
+    }
+}

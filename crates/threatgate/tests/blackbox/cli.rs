@@ -380,3 +380,39 @@ async fn an_administration_command_refuses_a_data_directory_that_does_not_exist(
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     assert!(typo.join("threatgate.db").exists());
 }
+
+/// `threatgate completions SHELL` prints a completion script for that shell.
+#[tokio::test]
+async fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef threatgate"), ("fish", "complete -c threatgate")]
+    {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+            .args(["completions", shell])
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains(marker) && script.contains("incidents"), "{shell}: {script:.200}");
+    }
+}
+
+/// `--listen` takes a host name (`localhost:PORT`) as well as an address.
+#[tokio::test]
+async fn serve_listens_on_a_host_name() {
+    use tokio::io::AsyncBufReadExt;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["serve", "--listen", "localhost:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env_remove("THREATGATE_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(first.starts_with("Threatgate listening on https://127.0.0.1:"), "{first}");
+    let _ = child.kill().await;
+}

@@ -132,6 +132,14 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
 
     let log = std::fs::read_to_string(data_dir.path().join("demo.log")).unwrap();
     assert!(log.contains("token issued"), "the log records issued tokens");
+    // One line per request, with the tenant once a token is verified; no colours in a file.
+    let calls = log.lines().filter(|line| line.contains("threatgate::request")).collect::<Vec<_>>();
+    assert!(
+        calls.iter().any(|line| line.contains("method=GET path=/api/incidents status=200")
+            && line.contains(&format!("tenant={}", manifest.customers[0].tenant_id))),
+        "{calls:#?}"
+    );
+    assert!(!log.contains('\u{1b}'), "no ANSI escape codes when stderr is not a terminal");
     assert!(!log.contains(&manifest.app.client_secret), "the client secret never reaches the log");
     assert!(!log.contains("eyJ0eXAi"), "no token reaches the log");
     assert!(!log.contains("$argon2id$"), "no password hash reaches the log");
@@ -252,6 +260,22 @@ async fn every_command_and_page_the_demo_prints_works_as_printed() {
             }
             assert!(Instant::now() < deadline, "{mode}: {}", String::from_utf8_lossy(&output.stderr));
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Piped into `head -1`, every output format stops quietly (no panic, no "Broken pipe").
+        if !plain_http {
+            let every_incident = steps[4].replace("--since 24h", "--since 3650d");
+            for format in ["json", "ndjson", "csv", "table"] {
+                let line = format!("{every_incident} --output {format} | head -1");
+                let output = run_printed(&line, database.as_ref()).await;
+                let (stdout, stderr) =
+                    (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+                assert!(output.status.success(), "{format}: {stderr}");
+                assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{format}: {stderr}");
+                assert_eq!(stdout.lines().count(), 1, "{format}: {stdout}");
+                if format == "csv" {
+                    assert_eq!(stdout.trim_end(), "tenant,id,severity,status,assignedTo,lastUpdateTime,name");
+                }
+            }
         }
         demo.stop().await;
     }

@@ -196,3 +196,26 @@ async fn discovery_documents_keep_their_shape() {
     let v1: Value = app.get("/common/.well-known/openid-configuration").await.json().await.unwrap();
     insta::assert_json_snapshot!("openid_configuration_v1_common", redact(v1));
 }
+
+/// Azure's cloud metadata document names this server as the login endpoint, in the shape of
+/// the version asked, so tools configured by one URL (msticpy, `az cloud register`) find it.
+#[tokio::test]
+async fn the_cloud_metadata_document_names_this_server_as_the_login_endpoint() {
+    let app = spawn_app().await;
+    let get = |version: &'static str| {
+        let url = format!("{}/metadata/endpoints?api-version={version}", app.base_url);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    for version in ["latest", "2022-09-01"] {
+        let current = get(version).await;
+        assert_eq!(current["authentication"]["loginEndpoint"], app.base_url.as_str(), "{version}");
+        assert_eq!(current["resourceManager"], format!("{}/", app.base_url), "{version}");
+        assert_eq!(current["microsoftGraphResourceId"], "https://graph.microsoft.com/", "{version}");
+    }
+    let clouds = get("2019-05-01").await;
+    assert_eq!(clouds[0]["authentication"]["loginEndpoint"], app.base_url.as_str());
+    let first = get("2015-01-01").await;
+    assert_eq!(first["authentication"]["loginEndpoint"], app.base_url.as_str());
+    assert_eq!(first["portalEndpoint"], format!("{}/portal", app.base_url));
+}

@@ -24,6 +24,8 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     // Microsoft Graph's own Python SDK over the same demo: incidents with paging and alerts,
     // alerts_v2, an update, a hunting query.
     run_client(&python, "graph.py", &demo_json, &[], "all Graph SDK checks passed").await;
+    // msticpy's Defender and Graph hunting providers, pointed here by settings alone.
+    run_client(&python, "msticpy_hunting.py", &demo_json, &[], "all msticpy checks passed").await;
     // @azure/identity for Node.js and raw HTTP to the Graph API, when scripts/test.sh installed
     // it (THREATGATE_NODE_INTEROP).
     if std::env::var_os("THREATGATE_NODE_INTEROP").is_some() {
