@@ -1,5 +1,5 @@
 //! `demo.json`: what `threatgate demo` writes once the demo is ready. Scripts rely on it, so
-//! its shape is a documented contract (README, "demo.json").
+//! its shape is a documented contract (`docs/clients.md`, "demo.json").
 
 use serde::{Deserialize, Serialize};
 

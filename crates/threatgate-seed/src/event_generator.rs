@@ -5,7 +5,7 @@
 //! file, command line, address or message, so that hunting finds what the incidents show.
 //! The same seed, and the same alerts observed in the same order, give the same events.
 //!
-//! Distributions the benchmark relies on (documented in the README): about 6% of process
+//! Distributions the benchmark relies on (documented in `bench/README.md`): about 6% of process
 //! events are `powershell.exe`, exactly one process event in a thousand runs
 //! `rundll32.exe … comsvcs.dll, MiniDump …` (the term `MiniDump`), about 60% of connections
 //! go to port 443.

@@ -167,3 +167,63 @@ fn unsafe_code_is_confined_to_the_sqlite_bridge() {
         .collect();
     assert_eq!(allowed, ["ffi.rs"]);
 }
+
+/// The user documentation (README, `docs/`, `bench/README.md`, the changelog) names only files
+/// that are in the repository, and its shell blocks use `|` only as a pipe: alternatives such as
+/// `table|json` pasted into a shell would pipe into a command that does not exist.
+#[test]
+fn the_documentation_names_files_that_exist_and_pastes_into_a_shell() {
+    let root = workspace();
+    let mut documents = vec![root.join("README.md"), root.join("CHANGELOG.md"), root.join("bench/README.md")];
+    documents.extend(
+        std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
+    let mut problems = Vec::new();
+    for document in &documents {
+        let text = std::fs::read_to_string(document).unwrap();
+        let name = document.strip_prefix(&root).unwrap().display().to_string();
+        let base = document.parent().unwrap();
+        // Relative links: [text](path).
+        for link in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+            let target = link.split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            if !base.join(target).exists() {
+                problems.push(format!("{name}: a link to {target}, which does not exist"));
+            }
+        }
+        // Paths in code spans that start at a top-level folder of the repository.
+        for span in text.split('`').skip(1).step_by(2) {
+            let path = span.trim_end_matches(['.', ',', ':', ';']);
+            let rooted =
+                ["crates/", "docs/", "bench/", "scripts/", "tests/", ".ci/"].iter().any(|p| path.starts_with(p));
+            let literal = !path.contains(['*', '{', '<', '…', ' ', '[', '$']);
+            if rooted && literal && !root.join(path).exists() {
+                problems.push(format!("{name}: `{path}` is not in the repository"));
+            }
+        }
+        // Shell blocks: a `|` with no space on either side is an alternative, not a pipe.
+        let mut in_shell = false;
+        for line in text.lines() {
+            let fence = line.trim_start();
+            if fence.starts_with("```") {
+                in_shell = !in_shell && (fence == "```sh" || fence == "```bash" || fence == "```shell");
+                continue;
+            }
+            if in_shell {
+                let bytes = line.as_bytes();
+                let alternative = (1..bytes.len().saturating_sub(1))
+                    .any(|i| bytes[i] == b'|' && bytes[i - 1] != b' ' && bytes[i + 1] != b' ' && bytes[i + 1] != b'|');
+                if alternative {
+                    problems.push(format!("{name}: `|` as an alternative in a shell block: {line}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
