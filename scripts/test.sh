@@ -2,8 +2,8 @@
 # Runs every test: the README's test command, and what .ci/run calls.
 #
 # It first prepares the unmodified clients that the interop test drives (Python: MSAL,
-# azure-identity, PyJWT, msgraph-sdk, in a virtual environment under target/; Node.js:
-# @azure/identity, in tests/interop/node), then runs `cargo test`.
+# azure-identity, PyJWT, msgraph-sdk, msticpy, in a virtual environment under target/; Node.js:
+# @azure/identity and @azure/msal-node, in tests/interop/node), then runs `cargo test`.
 # With THREATGATE_TEST_DATABASE_URL set (e.g. postgres://postgres@127.0.0.1:5432/test; .ci/run
 # sets it), the store's contract suite also runs on PostgreSQL, and the black-box suite runs a
 # second time with every test server on a PostgreSQL database of its own. Extra arguments go

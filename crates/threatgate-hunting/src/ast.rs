@@ -76,6 +76,9 @@ pub enum OperatorKind {
     Render,
     /// `getschema`: the input's columns as rows (name, ordinal, .NET and KQL type).
     GetSchema,
+    /// `serialize [Name = Expr, …]`: the input's rows in the order they arrive (kept from a
+    /// `sort`), so that `row_number`, `prev` and `next` apply; with columns, as `extend`.
+    Serialize(Vec<NamedExpr>),
     /// `| search Predicate`: the input's rows that match, as `Source::Search` matches.
     Search {
         case_sensitive: bool,

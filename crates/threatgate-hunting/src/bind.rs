@@ -73,6 +73,10 @@ struct Scope {
     lets: HashMap<String, Bound>,
     /// Plan nodes copied from lets so far.
     expanded: Cell<usize>,
+    /// Whether the expressions being bound are computed row by row over a serialized input
+    /// (`extend`, `project` or `serialize` after `sort`, `top` or `serialize`), where
+    /// `row_number`, `prev` and `next` have a meaning.
+    serialized: Cell<bool>,
 }
 
 /// Holds a plan (or a part of one) to the limits.
@@ -159,8 +163,8 @@ fn field(name: impl Into<String>, ty: Type) -> Field {
     Field { name: name.into(), ty }
 }
 
-/// A search predicate with each term (a string where a condition stands, under `and`, `or`
-/// and `not`) replaced by the condition that some string column holds it.
+/// A search predicate with each term (a string where a condition stands, under `and` and
+/// `or`; Kusto takes no term inside `not()`) replaced by the condition that some string column holds it.
 fn expand_search_terms(expr: &Expr, fields: &[Field], case_sensitive: bool) -> Result<Expr, KqlError> {
     let at = |kind: ExprKind| Expr { kind, span: expr.span };
     Ok(match &expr.kind {
@@ -203,10 +207,6 @@ fn expand_search_terms(expr: &Expr, fields: &[Field], case_sensitive: bool) -> R
             left: Box::new(expand_search_terms(left, fields, case_sensitive)?),
             right: Box::new(expand_search_terms(right, fields, case_sensitive)?),
         }),
-        ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => at(ExprKind::Call {
-            name: name.clone(),
-            args: vec![expand_search_terms(&args[0], fields, case_sensitive)?],
-        }),
         _ => expr.clone(),
     })
 }
@@ -222,7 +222,7 @@ fn schema_of(fields: &[Field]) -> Relation {
             let ordinal = i64::try_from(ordinal).unwrap_or(i64::MAX);
             vec![
                 string(&f.name),
-                typed(TypedKind::Literal(Literal::Long(ordinal)), Type::Int),
+                typed(TypedKind::Literal(Literal::Long(ordinal)), Type::Long),
                 string(f.ty.dotnet_name()),
                 string(f.ty.kql_name()),
             ]
@@ -231,7 +231,7 @@ fn schema_of(fields: &[Field]) -> Relation {
     Relation::Values {
         fields: vec![
             field("ColumnName", Type::String),
-            field("ColumnOrdinal", Type::Int),
+            field("ColumnOrdinal", Type::Long),
             field("DataType", Type::String),
             field("ColumnType", Type::String),
         ],
@@ -316,6 +316,35 @@ impl Scope {
             check_extent(relation.extent(), operator.span)?;
         }
         Ok(relation)
+    }
+
+    /// `extend` (and `serialize` with columns): the input's columns, then the new ones (a name
+    /// the input has is replaced in place).
+    fn extend(
+        &self,
+        input: Relation,
+        fields: &[Field],
+        items: &[NamedExpr],
+        operator: &str,
+    ) -> Result<Relation, KqlError> {
+        let mut columns: Vec<(Field, Typed)> =
+            fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))).collect();
+        for (f, value) in self.row_by_row(&input, || self.named(items, fields, operator))? {
+            match columns.iter_mut().find(|(existing, _)| existing.name == f.name) {
+                Some(slot) => *slot = (f, value),
+                None => columns.push((f, value)),
+            }
+        }
+        Ok(Relation::Map { input: Box::new(input), columns })
+    }
+
+    /// Binds expressions computed row by row over `input`: `row_number`, `prev` and `next`
+    /// are allowed when the input is serialized.
+    fn row_by_row<T>(&self, input: &Relation, bind: impl FnOnce() -> Result<T, KqlError>) -> Result<T, KqlError> {
+        self.serialized.set(input.is_serialized());
+        let bound = bind();
+        self.serialized.set(false);
+        bound
     }
 
     /// `search [in (Tables)] Predicate`: each table's matching rows with `$table` (its name)
@@ -912,20 +941,19 @@ impl Scope {
                 Relation::Filter { input: Box::new(input), predicate }
             }
             OperatorKind::Project(items) => {
-                let columns = self.named(items, &fields, "project")?;
+                let columns = self.row_by_row(&input, || self.named(items, &fields, "project"))?;
                 check_unique(&columns, "project", span)?;
                 Relation::Map { input: Box::new(input), columns }
             }
-            OperatorKind::Extend(items) => {
-                let mut columns: Vec<(Field, Typed)> =
-                    fields.iter().enumerate().map(|(i, f)| (f.clone(), typed(TypedKind::Column(i), f.ty))).collect();
-                for (f, value) in self.named(items, &fields, "extend")? {
-                    match columns.iter_mut().find(|(existing, _)| existing.name == f.name) {
-                        Some(slot) => *slot = (f, value),
-                        None => columns.push((f, value)),
-                    }
-                }
-                Relation::Map { input: Box::new(input), columns }
+            OperatorKind::Extend(items) => self.extend(input, &fields, items, "extend")?,
+            OperatorKind::Serialize(items) => {
+                // An input with no order of its own gets the one its rows arrive in.
+                let input = if input.is_serialized() {
+                    input
+                } else {
+                    Relation::Sort { input: Box::new(input), keys: Vec::new() }
+                };
+                if items.is_empty() { input } else { self.extend(input, &fields, items, "serialize")? }
             }
             OperatorKind::Render => input,
             OperatorKind::GetSchema => schema_of(&fields),
@@ -1563,6 +1591,43 @@ impl Scope {
                     },
                     Type::Bool,
                 )
+            }
+            ExprKind::Call { name, args } if matches!(name.name.as_str(), "row_number" | "prev" | "next") => {
+                if !self.serialized.get() {
+                    return Err(KqlError::semantic(
+                        format!(
+                            "'{operator}' operator: {}() needs a serialized input: use it in extend or project after sort, top or serialize",
+                            name.name
+                        ),
+                        name.span,
+                    ));
+                }
+                let function = match name.name.as_str() {
+                    "row_number" => Scalar::RowNumber,
+                    "prev" => Scalar::Prev,
+                    _ => Scalar::Next,
+                };
+                let args = args.iter().map(|a| self.expr(a, fields, operator)).collect::<Result<Vec<_>, _>>()?;
+                // The offset and a row number's start are constants the window function takes.
+                for (i, arg) in args.iter().enumerate() {
+                    let constant = matches!(arg.kind, TypedKind::Literal(Literal::Long(n)) if n >= 0);
+                    let is_count =
+                        (function == Scalar::RowNumber && i == 0) || (function != Scalar::RowNumber && i == 1);
+                    if is_count && !constant {
+                        return Err(KqlError::unsupported(
+                            format!(
+                                "{}()'s {} must be a whole number written in the query",
+                                name.name,
+                                if function == Scalar::RowNumber { "start" } else { "offset" }
+                            ),
+                            name.span,
+                        ));
+                    }
+                }
+                let types: Vec<Type> = args.iter().map(|a| a.ty).collect();
+                let ty =
+                    function.result_type(&types).map_err(|error| type_error(format!("{}(): {error}", name.name)))?;
+                typed(TypedKind::Call { function, args }, ty)
             }
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "datetime_add" | "datetime_diff") => {
                 self.datetime_arithmetic(name, args, fields, operator)?

@@ -93,6 +93,14 @@ pub enum Scalar {
     Ipv4IsInRange,
     /// `hash_sha256(text)`: the SHA-256 of its UTF-8 bytes, lowercase hex.
     HashSha256,
+    /// `row_number([start])`: the row's place in its serialized input, from `start` (1).
+    /// Bound only over a serialized input (after `sort`, `top` or `serialize`).
+    RowNumber,
+    /// `prev(x[, offset[, default]])`: `x` of the row `offset` (1) before, or `default`
+    /// (null). Serialized inputs only.
+    Prev,
+    /// `next(x[, offset[, default]])`: as `prev`, after.
+    Next,
 }
 
 /// An aggregation of the subset.
@@ -440,6 +448,24 @@ impl Scalar {
                 }
                 Ok(Dynamic)
             }
+            Scalar::RowNumber => {
+                count(0..=1)?;
+                if args.first().is_some_and(|t| !t.is_numeric()) {
+                    return Err("the start must be a number".into());
+                }
+                Ok(Long)
+            }
+            Scalar::Prev | Scalar::Next => {
+                count(1..=3)?;
+                if args.get(1).is_some_and(|t| !matches!(t, Int | Long)) {
+                    return Err("the offset must be a whole number".into());
+                }
+                match args.get(2) {
+                    Some(default) => unify(args[0], *default)
+                        .ok_or_else(|| format!("the default ({}) is not a {}", default.kql_name(), args[0].kql_name())),
+                    None => Ok(args[0]),
+                }
+            }
             Scalar::Base64Decode | Scalar::Base64Encode | Scalar::UrlDecode | Scalar::HashSha256 => {
                 count(1..=1)?;
                 want(0, &string, "a string")?;
@@ -618,9 +644,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "endofday",
     "totimespan",
     "toscalar",
-    "row_number",
-    "prev",
-    "next",
     "FileProfile",
     "DeviceFromIP",
     "AssignedIPAddresses",

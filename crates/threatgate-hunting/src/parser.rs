@@ -46,7 +46,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "sample",
     "sample-distinct",
     "scan",
-    "serialize",
     "top-hitters",
     "top-nested",
 ];
@@ -382,6 +381,10 @@ impl Parser {
         let kind = match word.as_str() {
             "where" | "filter" => OperatorKind::Where(self.expr()?),
             "getschema" => OperatorKind::GetSchema,
+            "serialize" => {
+                let ends = matches!(self.peek(), Token::End | Token::Pipe | Token::RParen | Token::Semicolon);
+                OperatorKind::Serialize(if ends { Vec::new() } else { self.named_list(false)? })
+            }
             "search" => {
                 let (case_sensitive, tables, predicate) = self.search()?;
                 if let Some(first) = tables.and_then(|tables| tables.into_iter().next()) {

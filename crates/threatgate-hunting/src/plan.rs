@@ -268,6 +268,26 @@ impl Relation {
         }
     }
 
+    /// Whether the rows come in an order KQL keeps (serialized): after `sort`, `top` or
+    /// `serialize`, or a `datatable`, and through the operators that keep it. The
+    /// stores carry that order as a hidden column; `row_number`, `prev` and `next` use it.
+    pub fn is_serialized(&self) -> bool {
+        match self {
+            Relation::Sort { .. } | Relation::Values { .. } => true,
+            Relation::Filter { input, .. }
+            | Relation::Map { input, .. }
+            | Relation::Limit { input, .. }
+            | Relation::MvExpand { input, .. } => input.is_serialized(),
+            Relation::Scan { .. }
+            | Relation::Print { .. }
+            | Relation::Aggregate { .. }
+            | Relation::Distinct { .. }
+            | Relation::Count { .. }
+            | Relation::Join { .. }
+            | Relation::Union { .. } => false,
+        }
+    }
+
     /// The relations this one reads.
     pub fn inputs(&self) -> Vec<&Relation> {
         match self {

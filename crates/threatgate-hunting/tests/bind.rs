@@ -272,3 +272,55 @@ fn datatables_and_dynamic_literals_are_checked() {
     let refused = parse("print dynamic({\"a\": x})").expect_err("a name in a dynamic literal");
     assert_eq!(refused.message, "a dynamic literal holds literals, arrays and property bags");
 }
+
+#[test]
+fn window_functions_need_a_serialized_input() {
+    // Unordered rows have no "previous" row: refused, with where to use it instead.
+    let (kind, message, _) = error("DeviceProcessEvents | extend p = prev(FileName)");
+    assert_eq!(kind, ErrorKind::Semantic);
+    assert!(message.contains("prev() needs a serialized input"), "{message}");
+    let (_, message, _) = error("DeviceProcessEvents | sort by Timestamp asc | where prev(FileName) == FileName");
+    assert!(message.contains("'where' operator: prev() needs a serialized input"), "{message}");
+    // After a sort, a top, or serialize: in extend, project and serialize itself.
+    for query in [
+        "DeviceProcessEvents | sort by Timestamp asc | extend p = prev(FileName), n = row_number()",
+        "DeviceProcessEvents | top 5 by Timestamp | project next(FileName, 2, \"-\")",
+        "DeviceProcessEvents | serialize n = row_number(0) | where n > 3",
+        "DeviceProcessEvents | sort by Timestamp asc | where FileName != \"\" | extend p = prev(Timestamp)",
+    ] {
+        bound(query);
+    }
+    assert_eq!(
+        columns(
+            "DeviceNetworkEvents | sort by Timestamp asc | project RemotePort, p = prev(RemotePort), n = row_number()"
+        ),
+        ["RemotePort:Int32", "p:Int32", "n:Int64"]
+    );
+    // An aggregation forgets the order.
+    let (_, message, _) =
+        error("DeviceProcessEvents | sort by Timestamp asc | summarize count() by FileName | extend r = row_number()");
+    assert!(message.contains("needs a serialized input"), "{message}");
+    // The offset is a constant.
+    let (kind, message, _) = error("DeviceProcessEvents | serialize | extend p = prev(FileName, ProcessId)");
+    assert_eq!(kind, ErrorKind::Unsupported, "{message}");
+}
+
+#[test]
+fn search_and_getschema_columns() {
+    assert_eq!(
+        columns("DeviceInfo | getschema"),
+        ["ColumnName:String", "ColumnOrdinal:Int64", "DataType:String", "ColumnType:String"]
+    );
+    let searched = columns("search in (DeviceInfo, DeviceNetworkEvents) \"x\"");
+    assert_eq!(searched[0], "$table:String");
+    assert!(searched.contains(&"RemotePort:Int32".to_owned()) && searched.contains(&"OSBuild:Int64".to_owned()));
+    assert_eq!(columns("search * | distinct $table"), ["$table:String"]);
+    // A term inside not() is not KQL (Kusto wants a bool there).
+    let (kind, _, _) = error("search in (DeviceInfo) not(\"x\")");
+    assert_eq!(kind, ErrorKind::Semantic);
+    // A predicate on a column only some tables have searches those tables.
+    let only = columns("search RemotePort == 443 | distinct $table");
+    assert_eq!(only, ["$table:String"]);
+    let (_, message, _) = error("search in (DeviceInfo) RemotePort == 443");
+    assert!(message.contains("RemotePort"), "{message}");
+}

@@ -278,6 +278,19 @@ impl<D: Dialect> Compiler<D> {
                     ordered: inner.ordered,
                 }
             }
+            Relation::Sort { input, keys } if keys.is_empty() => {
+                // `serialize` of an input with no order: the order its rows arrive in.
+                let count = input.fields().len();
+                let inner = self.relation(input);
+                Select {
+                    sql: format!(
+                        "SELECT {}, ROW_NUMBER() OVER () AS o FROM ({}) AS t",
+                        column_list_as("t", count, 0),
+                        inner.sql
+                    ),
+                    ordered: true,
+                }
+            }
             Relation::Sort { input, keys } => {
                 let count = input.fields().len();
                 let inner = self.relation(input);
@@ -293,7 +306,9 @@ impl<D: Dialect> Compiler<D> {
             }
             Relation::Limit { input, count } => {
                 // top N / sort … | take N: the database's top-N sort, then numbered.
-                if let Relation::Sort { input: sorted, keys } = input.as_ref() {
+                if let Relation::Sort { input: sorted, keys } = input.as_ref()
+                    && !keys.is_empty()
+                {
                     let columns = sorted.fields().len();
                     let inner = self.relation(sorted);
                     let order = self.order_by(keys, "t");
@@ -975,6 +990,23 @@ impl<D: Dialect> Compiler<D> {
             Scalar::Ipv4IsPrivate => D::ipv4_is_private(&arg(self, 0)),
             Scalar::Ipv4IsInRange => D::ipv4_is_in_range(&arg(self, 0), &arg(self, 1)),
             Scalar::HashSha256 => D::sha256(&arg(self, 0)),
+            // The binder allows these only over a serialized input, which carries its order
+            // as the hidden column `o`.
+            Scalar::RowNumber => {
+                let start = args.first().map_or_else(|| "1".to_owned(), |start| self.expr(start, alias));
+                format!("(ROW_NUMBER() OVER (ORDER BY {alias}.o) + {start} - 1)")
+            }
+            Scalar::Prev | Scalar::Next => {
+                let function = if function == Scalar::Prev { "LAG" } else { "LEAD" };
+                let value = arg(self, 0);
+                let offset = args.get(1).map_or_else(|| "1".to_owned(), |offset| self.expr(offset, alias));
+                let default = match args.get(2) {
+                    Some(default) => format!("CAST({} AS {})", self.expr(default, alias), self.sql_type(ty)),
+                    None => "NULL".to_owned(),
+                };
+                // PostgreSQL's LAG and LEAD take the offset as an integer.
+                format!("{function}({value}, CAST({offset} AS INTEGER), {default}) OVER (ORDER BY {alias}.o)")
+            }
             Scalar::SetHasElement => {
                 let array = arg(self, 0);
                 let Some(value) = args.get(1) else { return "NULL".into() };

@@ -33,7 +33,7 @@ impl Demo {
         // secret or token reaches the log.
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("demo.log")).unwrap();
         let out = std::fs::File::create(data_dir.join("demo.out")).unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
             .args(["demo", "--listen", "127.0.0.1:0"])
             .args(extra)
             .args(threatgate_testkit::store_args(data_dir, database))
@@ -49,6 +49,11 @@ impl Demo {
                 && Some(&bytes) != old.as_ref()
             {
                 return (Self { child }, serde_json::from_slice(&bytes).expect("demo.json as documented"));
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(data_dir.join("demo.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                panic!("the demo exited ({status}) before writing demo.json:\n{}", tail.join("\n"));
             }
             assert!(Instant::now() < deadline, "demo.json did not appear within 120 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -182,8 +187,9 @@ async fn run_printed(line: &str, database: Option<&threatgate_testkit::TestDatab
 /// page it names (portal, admin-consent link, token decoder) answers.
 #[tokio::test]
 async fn every_command_and_page_the_demo_prints_works_as_printed() {
-    let database = threatgate_testkit::TestDatabase::for_this_run().await;
     for plain_http in [false, true] {
+        // A database of its own for each demo, as its data directory (which holds the keys).
+        let database = threatgate_testkit::TestDatabase::for_this_run().await;
         let data_dir = tempfile::tempdir().unwrap();
         let extra: &[&str] = if plain_http { &["--plain-http"] } else { &[] };
         let (demo, manifest) = Demo::start_with(data_dir.path(), database.as_ref(), extra).await;

@@ -1,7 +1,8 @@
 //! Unmodified third-party clients against the demo: MSAL for Python, azure-identity, PyJWT
 //! verifying against JWKS, and the guide's PowerShell request (`tests/interop/clients.py`);
 //! Microsoft Graph's Python SDK (`tests/interop/graph.py`); @azure/identity for Node.js with raw
-//! HTTP to the Graph API (`tests/interop/node/graph.mjs`).
+//! HTTP to the Graph API (`tests/interop/node/graph.mjs`); MSAL for Node.js with the Threat
+//! Protection API (`tests/interop/node/msal.mjs`).
 //!
 //! Needs the Python environment `scripts/test.sh` prepares (`THREATGATE_PYTHON`); without it
 //! the test says so and passes, since a bare `cargo test` has no Python clients.
@@ -31,6 +32,7 @@ async fn msal_azure_identity_and_pyjwt_work_unmodified() {
     if std::env::var_os("THREATGATE_NODE_INTEROP").is_some() {
         let ca = [("NODE_EXTRA_CA_CERTS", manifest.ca_certificate.as_str())];
         run_client("node", "node/graph.mjs", &demo_json, &ca, "all Node client checks passed").await;
+        run_client("node", "node/msal.mjs", &demo_json, &ca, "all msal-node checks passed").await;
     } else {
         eprintln!("SKIPPED the Node client: THREATGATE_NODE_INTEROP is not set; run scripts/test.sh");
     }
