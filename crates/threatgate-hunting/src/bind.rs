@@ -1272,6 +1272,11 @@ impl Scope {
                 outputs.extend(made);
                 return Ok(());
             }
+            if function == Aggregate::Percentile {
+                let made = self.percentiles(item, name, args, fields, keys, outputs)?;
+                outputs.extend(made);
+                return Ok(());
+            }
             if let Some(extra) = item.more_names.first() {
                 return Err(KqlError::semantic(
                     format!("'summarize' operator: {}() makes one column; it takes one name", name.name),
@@ -1305,6 +1310,78 @@ impl Scope {
             outputs.push((field(output, ty), AggregateCall { function, args: typed_args }));
         }
         Ok(())
+    }
+
+    /// `percentile(x, p)` and `percentiles(x, p1, p2, …)`: a column per percentile, named
+    /// `percentile_x_p` (`99.5` as `99_5`) unless named, each the group's nearest-rank value.
+    fn percentiles(
+        &self,
+        item: &NamedExpr,
+        name: &Ident,
+        args: &[Expr],
+        fields: &[Field],
+        keys: &[(Field, Typed)],
+        outputs: &[(Field, AggregateCall)],
+    ) -> Result<Vec<(Field, AggregateCall)>, KqlError> {
+        let error = |message: String| {
+            KqlError::semantic(format!("'summarize' operator: {}(): {message}", name.name), item.expr.span)
+        };
+        let [value, percents @ ..] = args else { return Err(error("expects a value and a percentile".into())) };
+        let single = name.name == "percentile";
+        if percents.is_empty() || (single && percents.len() != 1) {
+            return Err(error(format!(
+                "expects a value and {}",
+                if single { "one percentile" } else { "percentiles" }
+            )));
+        }
+        let typed_value = self.expr(value, fields, "summarize")?;
+        let mut made: Vec<(Field, AggregateCall)> = Vec::new();
+        for percent in percents {
+            let number = match &percent.kind {
+                ExprKind::Literal(Literal::Long(n)) => *n as f64,
+                ExprKind::Literal(Literal::Real(x)) => *x,
+                _ => {
+                    return Err(KqlError::unsupported(
+                        format!("{}() takes its percentiles as numbers written in the query", name.name),
+                        percent.span,
+                    ));
+                }
+            };
+            if !(0.0..=100.0).contains(&number) {
+                return Err(error(format!("{number} is not a percentile (0 to 100)")));
+            }
+            let typed_percent = self.expr(percent, fields, "summarize")?;
+            let ty = Aggregate::Percentile.result_type(&[typed_value.ty, typed_percent.ty]).map_err(|e| error(e))?;
+            let label = match &percent.kind {
+                ExprKind::Literal(Literal::Long(n)) => n.to_string(),
+                _ => number.to_string().replace('.', "_"),
+            };
+            let column = match &value.kind {
+                ExprKind::Name(column) => column.clone(),
+                _ => String::new(),
+            };
+            let taken: Vec<String> = keys
+                .iter()
+                .map(|(f, _)| f.name.clone())
+                .chain(outputs.iter().map(|(f, _)| f.name.clone()))
+                .chain(made.iter().map(|(f, _)| f.name.clone()))
+                .collect();
+            let generated =
+                if column.is_empty() { format!("percentile_{label}") } else { format!("percentile_{column}_{label}") };
+            made.push((
+                field(unique_name(generated, &taken), ty),
+                AggregateCall { function: Aggregate::Percentile, args: vec![typed_value.clone(), typed_percent] },
+            ));
+        }
+        // A name (or names, `(a, b) = percentiles(…)`) replaces the generated ones in order.
+        let names: Vec<&Ident> = item.name.iter().chain(&item.more_names).collect();
+        if names.len() > made.len() {
+            return Err(error(format!("{} names for the {} columns it makes", names.len(), made.len())));
+        }
+        for ((output, _), new) in made.iter_mut().zip(names) {
+            output.name.clone_from(&new.name);
+        }
+        Ok(made)
     }
 
     /// `arg_max(Expr, Col, …)` or `arg_max(Expr, *)`: the expression's column, then each named
@@ -1457,7 +1534,7 @@ impl Scope {
         if aggregate_context && Scalar::lookup(&name.name).is_some() {
             return KqlError::semantic(
                 format!(
-                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)",
+                    "'summarize' operator: '{}' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance, percentile, percentiles)",
                     name.name
                 ),
                 name.span,

@@ -134,6 +134,9 @@ pub enum Aggregate {
     Variance,
     StdevP,
     VarianceP,
+    /// `percentile(x, p)` (and each of `percentiles(x, p1, p2, …)`): the group's nearest-rank
+    /// percentile, of `x`'s type; `p` a number written in the query, 0 to 100.
+    Percentile,
 }
 
 impl Scalar {
@@ -509,6 +512,7 @@ impl Aggregate {
             "variance" => Aggregate::Variance,
             "stdevp" => Aggregate::StdevP,
             "variancep" => Aggregate::VarianceP,
+            "percentile" | "percentiles" => Aggregate::Percentile,
             _ => return None,
         })
     }
@@ -536,6 +540,7 @@ impl Aggregate {
             Aggregate::Variance => "variance",
             Aggregate::StdevP => "stdevp",
             Aggregate::VarianceP => "variancep",
+            Aggregate::Percentile => "percentile",
         }
     }
 
@@ -583,6 +588,13 @@ impl Aggregate {
             Aggregate::Min | Aggregate::Max => match one()? {
                 Dynamic => Err("expects a number, string, bool, datetime or timespan".into()),
                 t => Ok(t),
+            },
+            Aggregate::Percentile => match args {
+                // An int's percentile is a long, as Kusto types it.
+                [Int, p] if p.is_numeric() => Ok(Long),
+                [t, p] if t.is_numeric() && p.is_numeric() => Ok(*t),
+                [t, _] => Err(format!("expects a number, not {}", t.kql_name())),
+                _ => Err("expects a value and a percentile (0 to 100)".into()),
             },
             Aggregate::Stdev | Aggregate::Variance | Aggregate::StdevP | Aggregate::VarianceP => match one()? {
                 t if t.is_numeric() => Ok(Real),
@@ -634,8 +646,6 @@ pub fn unify(a: Type, b: Type) -> Option<Type> {
 pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "bag_unpack",
     "make_bag",
-    "percentile",
-    "percentiles",
     "hash",
     "parse_url",
     "parse_path",

@@ -173,12 +173,12 @@ fn type_and_usage_errors() {
         ),
         (
             "DeviceInfo | summarize tolower(DeviceName)",
-            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)",
+            "'summarize' operator: 'tolower' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance, percentile, percentiles)",
             ErrorKind::Semantic,
         ),
         (
-            "DeviceInfo | summarize percentile(OSBuild, 50)",
-            "the function 'percentile' is not supported",
+            "DeviceInfo | summarize make_bag(AdditionalFields)",
+            "the function 'make_bag' is not supported",
             ErrorKind::Unsupported,
         ),
         (
@@ -248,7 +248,7 @@ fn summarize_computes_over_aggregations_only() {
     );
     assert_eq!(
         error("DeviceNetworkEvents | summarize round(RemotePort, 1)").1,
-        "'summarize' operator: 'round' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance)"
+        "'summarize' operator: 'round' is not an aggregation (count, countif, dcount, dcountif, sum, sumif, avg, min, max, any, make_set, make_set_if, make_list, make_list_if, arg_max, arg_min, stdev, variance, percentile, percentiles)"
     );
 }
 
@@ -323,4 +323,24 @@ fn search_and_getschema_columns() {
     assert_eq!(only, ["$table:String"]);
     let (_, message, _) = error("search in (DeviceInfo) RemotePort == 443");
     assert!(message.contains("RemotePort"), "{message}");
+}
+
+#[test]
+fn percentiles_make_a_column_each() {
+    assert_eq!(
+        columns(
+            "DeviceNetworkEvents | summarize percentiles(RemotePort, 5, 99.9), m = percentile(todouble(RemotePort), 50)"
+        ),
+        ["percentile_RemotePort_5:Int64", "percentile_RemotePort_99_9:Int64", "m:Double"]
+    );
+    assert_eq!(
+        columns("DeviceNetworkEvents | summarize (p50, p90) = percentiles(RemotePort, 50, 90) by DeviceName"),
+        ["DeviceName:String", "p50:Int64", "p90:Int64"]
+    );
+    let (kind, _, _) = error("DeviceNetworkEvents | summarize percentile(RemotePort, RemotePort)");
+    assert_eq!(kind, ErrorKind::Unsupported);
+    let (_, message, _) = error("DeviceNetworkEvents | summarize percentile(RemotePort, 150)");
+    assert!(message.contains("not a percentile"), "{message}");
+    let (_, message, _) = error("DeviceNetworkEvents | summarize percentile(DeviceName, 50)");
+    assert!(message.contains("expects a number"), "{message}");
 }

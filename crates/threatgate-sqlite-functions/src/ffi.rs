@@ -151,6 +151,25 @@ static FUNCTIONS: [Function; 11] = [
 pub async fn register(connection: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     let mut handle = connection.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: as below; the aggregate's callbacks take no user data.
+    let code = unsafe {
+        sqlite::sqlite3_create_function_v2(
+            db,
+            c"threatgate_percentile".as_ptr(),
+            2,
+            sqlite::SQLITE_UTF8 | sqlite::SQLITE_DETERMINISTIC,
+            std::ptr::null_mut(),
+            None,
+            Some(percentile_step),
+            Some(percentile_final),
+            None,
+        )
+    };
+    if code != sqlite::SQLITE_OK {
+        return Err(sqlx::Error::Configuration(
+            format!("SQLite refused to add the aggregate threatgate_percentile (result code {code})").into(),
+        ));
+    }
     for function in &FUNCTIONS {
         let arity = c_int::try_from(function.arity).unwrap_or(c_int::MAX);
         // SAFETY: `db` is the open connection that sqlx locked for us until `handle` drops;
@@ -218,6 +237,98 @@ unsafe extern "C" fn trampoline(
                 sqlite::SQLITE_UTF8 as u8,
             ),
             Err(message) => error(context, &message),
+        }
+    }
+}
+
+/// A group's state for `threatgate_percentile`: its values and the percentile asked.
+#[derive(Default)]
+struct PercentileState {
+    values: Vec<functions::Number>,
+    percent: Option<f64>,
+    too_many: bool,
+}
+
+/// The group's state, created on its first row: SQLite's aggregate context holds a pointer to
+/// it (zeroed until then); `percentile_final` frees it.
+///
+/// # Safety
+/// `context` must be the current call's.
+unsafe fn percentile_state<'a>(context: *mut sqlite::sqlite3_context, create: bool) -> Option<&'a mut PercentileState> {
+    let size = if create { c_int::try_from(std::mem::size_of::<*mut PercentileState>()).unwrap_or(8) } else { 0 };
+    // SAFETY: SQLite returns the same zeroed block for every call of one group (null when
+    // `size` is 0 and the group never had a row, or when out of memory).
+    let slot = unsafe { sqlite::sqlite3_aggregate_context(context, size) }.cast::<*mut PercentileState>();
+    if slot.is_null() {
+        return None;
+    }
+    // SAFETY: the block is ours, aligned by SQLite for any pointer.
+    unsafe {
+        if (*slot).is_null() {
+            if !create {
+                return None;
+            }
+            *slot = Box::into_raw(Box::default());
+        }
+        Some(&mut **slot)
+    }
+}
+
+/// `threatgate_percentile(value, percent)`, one row: keeps a non-null number.
+unsafe extern "C" fn percentile_step(
+    context: *mut sqlite::sqlite3_context,
+    count: c_int,
+    values: *mut *mut sqlite::sqlite3_value,
+) {
+    if count != 2 || values.is_null() {
+        return unsafe { error(context, "threatgate_percentile takes a value and a percent") };
+    }
+    // SAFETY: SQLite passes `count` valid values for the call.
+    let (value, percent) = unsafe { (*values, *values.add(1)) };
+    // SAFETY: this call's context.
+    let Some(state) = (unsafe { percentile_state(context, true) }) else {
+        return unsafe { sqlite::sqlite3_result_error_nomem(context) };
+    };
+    // SAFETY: values of this call.
+    unsafe {
+        if state.percent.is_none() && sqlite::sqlite3_value_type(percent) != sqlite::SQLITE_NULL {
+            state.percent = Some(sqlite::sqlite3_value_double(percent));
+        }
+        let number = match sqlite::sqlite3_value_type(value) {
+            sqlite::SQLITE_INTEGER => functions::Number::Int(sqlite::sqlite3_value_int64(value)),
+            sqlite::SQLITE_FLOAT => functions::Number::Real(sqlite::sqlite3_value_double(value)),
+            _ => return,
+        };
+        if state.values.len() >= functions::MAX_PERCENTILE_VALUES {
+            state.too_many = true;
+            return;
+        }
+        state.values.push(number);
+    }
+}
+
+/// `threatgate_percentile`, the group's end: the percentile, and the state freed.
+unsafe extern "C" fn percentile_final(context: *mut sqlite::sqlite3_context) {
+    // SAFETY: this call's context; the state was made by `Box::into_raw` in `percentile_state`
+    // and is taken back exactly once, here.
+    let state = unsafe { percentile_state(context, false) }.map(|state| unsafe { Box::from_raw(state) });
+    let Some(mut state) = state else {
+        return unsafe { sqlite::sqlite3_result_null(context) };
+    };
+    if state.too_many {
+        let message = format!(
+            "percentile over more than {} values in one group is not supported",
+            functions::MAX_PERCENTILE_VALUES
+        );
+        return unsafe { error(context, &message) };
+    }
+    let percent = state.percent.unwrap_or(50.0);
+    // SAFETY: this call's context.
+    unsafe {
+        match functions::percentile(&mut state.values, percent) {
+            None => sqlite::sqlite3_result_null(context),
+            Some(functions::Number::Int(n)) => sqlite::sqlite3_result_int64(context, n),
+            Some(functions::Number::Real(x)) => sqlite::sqlite3_result_double(context, x),
         }
     }
 }
@@ -308,5 +419,33 @@ mod tests {
         assert!(error.as_deref().is_some_and(|e| e.contains("regex")), "{error:?}");
         let error = one(&mut c, "SELECT threatgate_regex_count('a')").await.err().map(|e| e.to_string());
         assert!(error.is_some(), "a wrong number of arguments is refused by SQLite");
+    }
+
+    #[tokio::test]
+    async fn percentile_is_an_aggregate_of_nearest_rank() {
+        let mut connection = connection().await;
+        let values = "(VALUES (445), (443), (80), (443), (443), (NULL))";
+        for (percent, expected) in [(0, "80"), (20, "80"), (50, "443"), (90, "445"), (100, "445")] {
+            let sql = format!("SELECT CAST(threatgate_percentile(column1, {percent}) AS TEXT) FROM {values}");
+            let answer: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut connection)
+                .await
+                .map(|row| row.get::<Option<String>, _>(0))
+                .unwrap();
+            assert_eq!(answer.as_deref(), Some(expected), "p{percent}");
+        }
+        let real = one(
+            &mut connection,
+            "SELECT CAST(threatgate_percentile(column1, 50) AS TEXT) FROM (VALUES (1.5), (0.5), (2.5))",
+        );
+        assert_eq!(real.await.unwrap().as_deref(), Some("1.5"));
+        // No rows, and groups each with a state of their own.
+        let empty = one(&mut connection, "SELECT threatgate_percentile(column1, 50) FROM (VALUES (1)) WHERE 0");
+        assert_eq!(empty.await.unwrap(), None);
+        let grouped = one(
+            &mut connection,
+            "SELECT group_concat(p, ',') FROM (SELECT column1 AS g, threatgate_percentile(column2, 50) AS p FROM (VALUES (1, 10), (1, 30), (2, 7)) GROUP BY column1 ORDER BY column1)",
+        );
+        assert_eq!(grouped.await.unwrap().as_deref(), Some("10,7"));
     }
 }

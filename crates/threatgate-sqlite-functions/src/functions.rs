@@ -173,6 +173,39 @@ pub fn sha256_hex(text: &str) -> String {
     digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Most values one group's percentile keeps; past it the query fails with an SQL error that
+/// says so (a group's values are sorted in memory).
+pub const MAX_PERCENTILE_VALUES: usize = 1_000_000;
+
+/// A number as SQLite stored it: whole numbers stay whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Real(f64),
+}
+
+impl Number {
+    fn value(self) -> f64 {
+        match self {
+            Number::Int(n) => n as f64,
+            Number::Real(x) => x,
+        }
+    }
+}
+
+/// The nearest-rank percentile `p` (0 to 100) of `values`: the smallest value with at least
+/// `p` percent of the values at or below it (KQL's `percentile` for exact counts). `None` for
+/// no values.
+pub fn percentile(values: &mut [Number], p: f64) -> Option<Number> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.value().total_cmp(&b.value()));
+    let n = values.len();
+    let rank = ((p.clamp(0.0, 100.0) / 100.0) * n as f64).ceil() as usize;
+    values.get(rank.clamp(1, n) - 1).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,8 @@ pub(crate) trait Dialect {
     fn whole_sum(sum: String) -> String;
     /// The distinct non-null values of `value` in a group, as a JSON array (`make_set`).
     fn distinct_json_array(value: &str) -> String;
+    /// The group's nearest-rank percentile `percent` (0 to 100) of `value`, of its type.
+    fn percentile(value: &str, percent: &str) -> String;
     /// `value` at the group's first row in the order of `target` (`direction` is `ASC` or
     /// `DESC`), keeping `value`'s type `ty` (`arg_min`, `arg_max`).
     fn first_in_order(value: &str, target: &str, direction: &str, ty: Type) -> String;

@@ -494,6 +494,11 @@ impl<D: Dialect> Compiler<D> {
                 let value = arg(self, 0);
                 D::json_array_aggregate(&value)
             }
+            Aggregate::Percentile => {
+                let value = arg(self, 0);
+                let percent = arg(self, 1);
+                format!("CAST({} AS {})", D::percentile(&value, &percent), self.sql_type(ty))
+            }
             Aggregate::MakeSet => {
                 let value = arg(self, 0);
                 D::distinct_json_array(&value)

@@ -198,6 +198,11 @@ impl Dialect for PgDialect {
         format!("COALESCE(CAST(json_agg(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL) AS TEXT), '[]')")
     }
 
+    fn percentile(value: &str, percent: &str) -> String {
+        // The first value whose cumulative share reaches the percentile: nearest rank.
+        format!("percentile_disc(CAST({percent} AS DOUBLE PRECISION) / 100.0) WITHIN GROUP (ORDER BY {value})")
+    }
+
     fn first_in_order(value: &str, target: &str, direction: &str, _ty: Type) -> String {
         format!("(array_agg({value} ORDER BY {target} {direction} NULLS LAST))[1]")
     }

@@ -244,6 +244,11 @@ impl Dialect for SqliteDialect {
         format!("json_group_array(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL)")
     }
 
+    fn percentile(value: &str, percent: &str) -> String {
+        // An aggregate of threatgate-sqlite-functions.
+        format!("threatgate_percentile({value}, {percent})")
+    }
+
     /// Through a JSON array of the values in order, which keeps their type (bools come back as
     /// 0 and 1, so they are turned back into a condition).
     fn first_in_order(value: &str, target: &str, direction: &str, ty: Type) -> String {
