@@ -1351,7 +1351,7 @@ impl Scope {
                 return Err(error(format!("{number} is not a percentile (0 to 100)")));
             }
             let typed_percent = self.expr(percent, fields, "summarize")?;
-            let ty = Aggregate::Percentile.result_type(&[typed_value.ty, typed_percent.ty]).map_err(|e| error(e))?;
+            let ty = Aggregate::Percentile.result_type(&[typed_value.ty, typed_percent.ty]).map_err(&error)?;
             let label = match &percent.kind {
                 ExprKind::Literal(Literal::Long(n)) => n.to_string(),
                 _ => number.to_string().replace('.', "_"),
