@@ -137,6 +137,9 @@ pub enum Aggregate {
     /// `percentile(x, p)` (and each of `percentiles(x, p1, p2, …)`): the group's nearest-rank
     /// percentile, of `x`'s type; `p` a number written in the query, 0 to 100.
     Percentile,
+    /// `make_bag(bag[, maxSize])`: the group's property bags merged into one (the first value
+    /// of a key kept; values that are not bags left out); `{}` for none.
+    MakeBag,
 }
 
 impl Scalar {
@@ -513,6 +516,7 @@ impl Aggregate {
             "stdevp" => Aggregate::StdevP,
             "variancep" => Aggregate::VarianceP,
             "percentile" | "percentiles" => Aggregate::Percentile,
+            "make_bag" | "make_dictionary" => Aggregate::MakeBag,
             _ => return None,
         })
     }
@@ -541,6 +545,7 @@ impl Aggregate {
             Aggregate::StdevP => "stdevp",
             Aggregate::VarianceP => "variancep",
             Aggregate::Percentile => "percentile",
+            Aggregate::MakeBag => "bag",
         }
     }
 
@@ -588,6 +593,13 @@ impl Aggregate {
             Aggregate::Min | Aggregate::Max => match one()? {
                 Dynamic => Err("expects a number, string, bool, datetime or timespan".into()),
                 t => Ok(t),
+            },
+            Aggregate::MakeBag => match args {
+                [Dynamic] | [Dynamic, Int | Long] => Ok(Dynamic),
+                [other, ..] if *other != Dynamic => {
+                    Err(format!("expects a dynamic property bag, not {}", other.kql_name()))
+                }
+                _ => Err("expects a property bag (and an optional maximum size)".into()),
             },
             Aggregate::Percentile => match args {
                 // An int's percentile is a long, as Kusto types it.
@@ -645,7 +657,6 @@ pub fn unify(a: Type, b: Type) -> Option<Type> {
 /// says the function is not supported rather than unknown.
 pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "bag_unpack",
-    "make_bag",
     "hash",
     "parse_url",
     "parse_path",

@@ -177,8 +177,8 @@ fn type_and_usage_errors() {
             ErrorKind::Semantic,
         ),
         (
-            "DeviceInfo | summarize make_bag(AdditionalFields)",
-            "the function 'make_bag' is not supported",
+            "DeviceInfo | extend t = totimespan(OSVersion)",
+            "the function 'totimespan' is not supported",
             ErrorKind::Unsupported,
         ),
         (
@@ -343,4 +343,16 @@ fn percentiles_make_a_column_each() {
     assert!(message.contains("not a percentile"), "{message}");
     let (_, message, _) = error("DeviceNetworkEvents | summarize percentile(DeviceName, 50)");
     assert!(message.contains("expects a number"), "{message}");
+}
+
+#[test]
+fn make_bag_takes_bags() {
+    assert_eq!(
+        columns(
+            "DeviceInfo | summarize make_bag(AdditionalFields), b = make_bag(bag_pack(DeviceName, OSBuild), 10) by DeviceId"
+        ),
+        ["DeviceId:String", "bag_AdditionalFields:Object", "b:Object"]
+    );
+    let (_, message, _) = error("DeviceInfo | summarize make_bag(DeviceName)");
+    assert!(message.contains("expects a dynamic property bag"), "{message}");
 }

@@ -147,28 +147,40 @@ static FUNCTIONS: [Function; 11] = [
     },
 ];
 
+type Step = unsafe extern "C" fn(*mut sqlite::sqlite3_context, c_int, *mut *mut sqlite::sqlite3_value);
+type Final = unsafe extern "C" fn(*mut sqlite::sqlite3_context);
+
+/// The aggregates: name, number of arguments, and the callbacks for a row and for the end.
+const AGGREGATES: [(&CStr, c_int, Step, Final); 2] = [
+    (c"threatgate_percentile", 2, percentile_step, percentile_final),
+    (c"threatgate_make_bag", 1, make_bag_step, make_bag_final),
+];
+
 /// Adds every function to the connection (for `SqlitePoolOptions::after_connect`).
 pub async fn register(connection: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     let mut handle = connection.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: as below; the aggregate's callbacks take no user data.
-    let code = unsafe {
-        sqlite::sqlite3_create_function_v2(
-            db,
-            c"threatgate_percentile".as_ptr(),
-            2,
-            sqlite::SQLITE_UTF8 | sqlite::SQLITE_DETERMINISTIC,
-            std::ptr::null_mut(),
-            None,
-            Some(percentile_step),
-            Some(percentile_final),
-            None,
-        )
-    };
-    if code != sqlite::SQLITE_OK {
-        return Err(sqlx::Error::Configuration(
-            format!("SQLite refused to add the aggregate threatgate_percentile (result code {code})").into(),
-        ));
+    for (name, arity, step, last) in AGGREGATES {
+        // SAFETY: as below; the aggregates' callbacks take no user data.
+        let code = unsafe {
+            sqlite::sqlite3_create_function_v2(
+                db,
+                name.as_ptr(),
+                arity,
+                sqlite::SQLITE_UTF8 | sqlite::SQLITE_DETERMINISTIC,
+                std::ptr::null_mut(),
+                None,
+                Some(step),
+                Some(last),
+                None,
+            )
+        };
+        if code != sqlite::SQLITE_OK {
+            let name = name.to_string_lossy();
+            return Err(sqlx::Error::Configuration(
+                format!("SQLite refused to add the aggregate {name} (result code {code})").into(),
+            ));
+        }
     }
     for function in &FUNCTIONS {
         let arity = c_int::try_from(function.arity).unwrap_or(c_int::MAX);
@@ -249,16 +261,16 @@ struct PercentileState {
     too_many: bool,
 }
 
-/// The group's state, created on its first row: SQLite's aggregate context holds a pointer to
-/// it (zeroed until then); `percentile_final` frees it.
+/// A group's state, created on its first row: SQLite's aggregate context holds a pointer to
+/// it (zeroed until then); the aggregate's final callback takes it back with `Box::from_raw`.
 ///
 /// # Safety
-/// `context` must be the current call's.
-unsafe fn percentile_state<'a>(context: *mut sqlite::sqlite3_context, create: bool) -> Option<&'a mut PercentileState> {
-    let size = if create { c_int::try_from(std::mem::size_of::<*mut PercentileState>()).unwrap_or(8) } else { 0 };
+/// `context` must be the current call's, of an aggregate whose state is always a `T`.
+unsafe fn aggregate_state<'a, T: Default>(context: *mut sqlite::sqlite3_context, create: bool) -> Option<&'a mut T> {
+    let size = if create { c_int::try_from(std::mem::size_of::<*mut T>()).unwrap_or(8) } else { 0 };
     // SAFETY: SQLite returns the same zeroed block for every call of one group (null when
     // `size` is 0 and the group never had a row, or when out of memory).
-    let slot = unsafe { sqlite::sqlite3_aggregate_context(context, size) }.cast::<*mut PercentileState>();
+    let slot = unsafe { sqlite::sqlite3_aggregate_context(context, size) }.cast::<*mut T>();
     if slot.is_null() {
         return None;
     }
@@ -274,6 +286,16 @@ unsafe fn percentile_state<'a>(context: *mut sqlite::sqlite3_context, create: bo
     }
 }
 
+/// The group's state, taken back at its end (`None` when the group had no row).
+///
+/// # Safety
+/// As [`aggregate_state`]; called once per group, from the final callback.
+unsafe fn take_aggregate_state<T: Default>(context: *mut sqlite::sqlite3_context) -> Option<Box<T>> {
+    // SAFETY: the state was made by `Box::into_raw` in `aggregate_state` and is taken back
+    // exactly once, here; the slot is not read again.
+    unsafe { aggregate_state::<T>(context, false).map(|state| Box::from_raw(std::ptr::from_mut(state))) }
+}
+
 /// `threatgate_percentile(value, percent)`, one row: keeps a non-null number.
 unsafe extern "C" fn percentile_step(
     context: *mut sqlite::sqlite3_context,
@@ -285,8 +307,8 @@ unsafe extern "C" fn percentile_step(
     }
     // SAFETY: SQLite passes `count` valid values for the call.
     let (value, percent) = unsafe { (*values, *values.add(1)) };
-    // SAFETY: this call's context.
-    let Some(state) = (unsafe { percentile_state(context, true) }) else {
+    // SAFETY: this call's context; the aggregate's state is a `PercentileState`.
+    let Some(state) = (unsafe { aggregate_state::<PercentileState>(context, true) }) else {
         return unsafe { sqlite::sqlite3_result_error_nomem(context) };
     };
     // SAFETY: values of this call.
@@ -309,10 +331,8 @@ unsafe extern "C" fn percentile_step(
 
 /// `threatgate_percentile`, the group's end: the percentile, and the state freed.
 unsafe extern "C" fn percentile_final(context: *mut sqlite::sqlite3_context) {
-    // SAFETY: this call's context; the state was made by `Box::into_raw` in `percentile_state`
-    // and is taken back exactly once, here.
-    let state = unsafe { percentile_state(context, false) }.map(|state| unsafe { Box::from_raw(state) });
-    let Some(mut state) = state else {
+    // SAFETY: this call's context, at the group's end.
+    let Some(mut state) = (unsafe { take_aggregate_state::<PercentileState>(context) }) else {
         return unsafe { sqlite::sqlite3_result_null(context) };
     };
     if state.too_many {
@@ -330,6 +350,50 @@ unsafe extern "C" fn percentile_final(context: *mut sqlite::sqlite3_context) {
             Some(functions::Number::Int(n)) => sqlite::sqlite3_result_int64(context, n),
             Some(functions::Number::Real(x)) => sqlite::sqlite3_result_double(context, x),
         }
+    }
+}
+
+/// A group's state for `threatgate_make_bag`: the merged bag.
+#[derive(Default)]
+struct BagState {
+    bag: functions::Bag,
+}
+
+/// `threatgate_make_bag(json)`, one row: merges a JSON object (other values are skipped).
+unsafe extern "C" fn make_bag_step(
+    context: *mut sqlite::sqlite3_context,
+    count: c_int,
+    values: *mut *mut sqlite::sqlite3_value,
+) {
+    if count != 1 || values.is_null() {
+        return unsafe { error(context, "threatgate_make_bag takes one value") };
+    }
+    // SAFETY: SQLite passes one valid value for the call.
+    let value = unsafe { *values };
+    // SAFETY: this call's context; the aggregate's state is a `BagState`.
+    let Some(state) = (unsafe { aggregate_state::<BagState>(context, true) }) else {
+        return unsafe { sqlite::sqlite3_result_error_nomem(context) };
+    };
+    // SAFETY: a value of this call.
+    if let Ok(Arg::Text(text)) = unsafe { arg(value) } {
+        state.bag.merge(text);
+    }
+}
+
+/// `threatgate_make_bag`, the group's end: the bag as JSON text (`{}` when nothing merged).
+unsafe extern "C" fn make_bag_final(context: *mut sqlite::sqlite3_context) {
+    // SAFETY: this call's context, at the group's end.
+    let text =
+        unsafe { take_aggregate_state::<BagState>(context) }.map_or_else(|| "{}".to_owned(), |s| s.bag.to_json());
+    // SAFETY: this call's context; SQLite copies the text.
+    unsafe {
+        sqlite::sqlite3_result_text64(
+            context,
+            text.as_ptr().cast(),
+            text.len() as u64,
+            sqlite::SQLITE_TRANSIENT(),
+            sqlite::SQLITE_UTF8 as u8,
+        );
     }
 }
 
@@ -447,5 +511,22 @@ mod tests {
             "SELECT group_concat(p, ',') FROM (SELECT column1 AS g, threatgate_percentile(column2, 50) AS p FROM (VALUES (1, 10), (1, 30), (2, 7)) GROUP BY column1 ORDER BY column1)",
         );
         assert_eq!(grouped.await.unwrap().as_deref(), Some("10,7"));
+    }
+
+    #[tokio::test]
+    async fn make_bag_merges_objects_per_group() {
+        let mut connection = connection().await;
+        let merged = one(
+            &mut connection,
+            r#"SELECT threatgate_make_bag(column1) FROM (VALUES ('{"a":1}'), ('[1]'), ('not json'), (NULL), ('{"a":2,"b":[true]}'))"#,
+        );
+        assert_eq!(merged.await.unwrap().as_deref(), Some(r#"{"a":1,"b":[true]}"#));
+        let none = one(&mut connection, "SELECT threatgate_make_bag(column1) FROM (VALUES ('{}')) WHERE 0");
+        assert_eq!(none.await.unwrap().as_deref(), Some("{}"));
+        let grouped = one(
+            &mut connection,
+            r#"SELECT group_concat(b, ';') FROM (SELECT threatgate_make_bag(column2) AS b FROM (VALUES (1, '{"x":1}'), (2, '{"y":2}'), (1, '{"z":3}')) GROUP BY column1 ORDER BY column1)"#,
+        );
+        assert_eq!(grouped.await.unwrap().as_deref(), Some(r#"{"x":1,"z":3};{"y":2}"#));
     }
 }

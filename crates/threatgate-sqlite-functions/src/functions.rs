@@ -206,6 +206,34 @@ pub fn percentile(values: &mut [Number], p: f64) -> Option<Number> {
     values.get(rank.clamp(1, n) - 1).copied()
 }
 
+/// Most keys one `make_bag` keeps; later keys are dropped (as KQL's `maxSize` cuts a bag).
+pub const MAX_BAG_KEYS: usize = 100_000;
+
+/// The property bag `make_bag` builds: the objects of a group merged, the first value of a key
+/// kept.
+#[derive(Debug, Default)]
+pub struct Bag {
+    entries: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Bag {
+    /// Merges `json` when it is an object; anything else (an array, a scalar, text that is not
+    /// JSON) is left out.
+    pub fn merge(&mut self, json: &str) {
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(json) else { return };
+        for (key, value) in object {
+            if self.entries.len() >= MAX_BAG_KEYS {
+                return;
+            }
+            self.entries.entry(key).or_insert(value);
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::Value::Object(self.entries.clone()).to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

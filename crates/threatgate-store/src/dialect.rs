@@ -98,6 +98,8 @@ pub(crate) trait Dialect {
     fn distinct_json_array(value: &str) -> String;
     /// The group's nearest-rank percentile `percent` (0 to 100) of `value`, of its type.
     fn percentile(value: &str, percent: &str) -> String;
+    /// The group's JSON objects in `value` (text) merged into one, as text (`make_bag`).
+    fn bag_aggregate(value: &str) -> String;
     /// `value` at the group's first row in the order of `target` (`direction` is `ASC` or
     /// `DESC`), keeping `value`'s type `ty` (`arg_min`, `arg_max`).
     fn first_in_order(value: &str, target: &str, direction: &str, ty: Type) -> String;

@@ -494,6 +494,10 @@ impl<D: Dialect> Compiler<D> {
                 let value = arg(self, 0);
                 D::json_array_aggregate(&value)
             }
+            Aggregate::MakeBag => {
+                let value = arg(self, 0);
+                D::bag_aggregate(&value)
+            }
             Aggregate::Percentile => {
                 let value = arg(self, 0);
                 let percent = arg(self, 1);

@@ -198,6 +198,11 @@ impl Dialect for PgDialect {
         format!("COALESCE(CAST(json_agg(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL) AS TEXT), '[]')")
     }
 
+    fn bag_aggregate(value: &str) -> String {
+        // An aggregate of migration 0012.
+        format!("threatgate_make_bag({value})")
+    }
+
     fn percentile(value: &str, percent: &str) -> String {
         // The first value whose cumulative share reaches the percentile: nearest rank.
         format!("percentile_disc(CAST({percent} AS DOUBLE PRECISION) / 100.0) WITHIN GROUP (ORDER BY {value})")

@@ -244,6 +244,11 @@ impl Dialect for SqliteDialect {
         format!("json_group_array(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL)")
     }
 
+    fn bag_aggregate(value: &str) -> String {
+        // An aggregate of threatgate-sqlite-functions.
+        format!("threatgate_make_bag({value})")
+    }
+
     fn percentile(value: &str, percent: &str) -> String {
         // An aggregate of threatgate-sqlite-functions.
         format!("threatgate_percentile({value}, {percent})")
