@@ -171,9 +171,13 @@ impl Expr {
     /// The expressions directly inside this one.
     pub fn children(&self) -> Vec<&Expr> {
         match &self.kind {
-            ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) | ExprKind::Json(_) => {
-                Vec::new()
-            }
+            // A toscalar's query is measured by the parser's depth and the plan's limits.
+            ExprKind::Literal(_)
+            | ExprKind::Name(_)
+            | ExprKind::Star
+            | ExprKind::TypedNull(_)
+            | ExprKind::Json(_)
+            | ExprKind::ToScalar(_) => Vec::new(),
             ExprKind::Negate(inner) | ExprKind::Member { target: inner, .. } => vec![inner],
             ExprKind::Index { target, index } => vec![target, index],
             ExprKind::Binary { left, right, .. } => vec![left, right],
@@ -237,6 +241,8 @@ pub enum ExprKind {
     },
     /// `dynamic([…])`: an array of literals.
     Dynamic(Vec<Expr>),
+    /// `toscalar(Tabular)`: the first column of the first row of a query's result.
+    ToScalar(Box<Pipeline>),
     /// `dynamic({…})`, or an array holding arrays or property bags: the value, as JSON.
     Json(serde_json::Value),
     /// `long(null)`, `datetime(null)`, …: a null of a type.

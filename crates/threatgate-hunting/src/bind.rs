@@ -150,7 +150,12 @@ fn lift_aggregates(expr: &mut Expr, found: &mut Vec<(String, Expr)>, taken: usiz
         ExprKind::Call { args, .. } | ExprKind::Dynamic(args) => {
             args.iter_mut().for_each(|arg| lift_aggregates(arg, found, taken));
         }
-        ExprKind::Literal(_) | ExprKind::Name(_) | ExprKind::Star | ExprKind::TypedNull(_) | ExprKind::Json(_) => {}
+        ExprKind::Literal(_)
+        | ExprKind::Name(_)
+        | ExprKind::Star
+        | ExprKind::TypedNull(_)
+        | ExprKind::Json(_)
+        | ExprKind::ToScalar(_) => {}
     }
 }
 
@@ -1574,6 +1579,14 @@ impl Scope {
                 typed(TypedKind::Array(literals), Type::Dynamic)
             }
             ExprKind::Json(value) => typed_json(value.to_string()),
+            ExprKind::ToScalar(pipeline) => {
+                // Its own query (the names of the rows around it are not in scope there).
+                let relation = self.pipeline(pipeline)?;
+                let Some(first) = relation.fields().into_iter().next() else {
+                    return Err(type_error("toscalar(): the query has no column".into()));
+                };
+                typed(TypedKind::Rows(Box::new(relation)), first.ty)
+            }
             ExprKind::Negate(inner) => {
                 let inner = self.expr(inner, fields, operator)?;
                 if !(inner.ty.is_numeric() || inner.ty == Type::TimeSpan) {

@@ -664,7 +664,6 @@ pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "startofmonth",
     "endofday",
     "totimespan",
-    "toscalar",
     "FileProfile",
     "DeviceFromIP",
     "AssignedIPAddresses",

@@ -1102,8 +1102,16 @@ impl Parser {
         if word == "externaldata" {
             return Err(KqlError::unsupported(EXTERNAL_DATA, span));
         }
-        if matches!(word.as_str(), "range" | "toscalar") && *self.peek() == Token::LParen {
+        if word == "range" && *self.peek() == Token::LParen {
             return Err(KqlError::unsupported(format!("'{word}' is not supported"), span));
+        }
+        if word == "toscalar" && *self.peek() == Token::LParen {
+            self.advance();
+            self.enter()?;
+            let inner = self.pipeline()?;
+            self.leave();
+            let end = self.expect(&Token::RParen, "')' after toscalar's query")?;
+            return Ok(Expr { kind: ExprKind::ToScalar(Box::new(inner)), span: span.to(end) });
         }
         match word.as_str() {
             "true" => return Ok(Expr { kind: ExprKind::Literal(Literal::Bool(true)), span }),

@@ -356,3 +356,15 @@ fn make_bag_takes_bags() {
     let (_, message, _) = error("DeviceInfo | summarize make_bag(DeviceName)");
     assert!(message.contains("expects a dynamic property bag"), "{message}");
 }
+
+#[test]
+fn toscalar_is_the_first_value_of_its_query() {
+    assert_eq!(
+        columns(
+            "let newest = toscalar(DeviceInfo | summarize max(Timestamp)); DeviceInfo | where Timestamp == newest | project DeviceName, n = toscalar(DeviceNetworkEvents | count)"
+        ),
+        ["DeviceName:String", "n:Int64"]
+    );
+    let (_, message, _) = error("print x = toscalar(DeviceInfo | where NoSuchColumn == 1)");
+    assert!(message.contains("NoSuchColumn"), "{message}");
+}

@@ -49,6 +49,18 @@ pub async fn sign_in(app: &TestApp, browser: &reqwest::Client, upn: &str, return
         .unwrap()
 }
 
+/// Opens the sign-in page and submits its form with the password "wrong".
+async fn sign_in_with_a_wrong_password(app: &TestApp, browser: &reqwest::Client, upn: &str) -> reqwest::Response {
+    let form_page = browser.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&form_page, "csrf");
+    browser
+        .post(format!("{}/portal/signin", app.base_url))
+        .form(&[("csrf", csrf.as_str()), ("upn", upn), ("password", "wrong"), ("return_to", "/portal")])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn northwind_admin(app: &TestApp, global_admin: bool) -> String {
     let upn = if global_admin { "admin@northwind.onmicrosoft.com" } else { "analyst@northwind.onmicrosoft.com" };
     app.admin().create_user("northwind.onmicrosoft.com", upn, Some(PASSWORD), global_admin).await.unwrap();
@@ -285,16 +297,7 @@ async fn sign_in_is_throttled_and_sign_out_ends_the_session() {
     let upn = northwind_admin(&app, true).await;
     let browser = browser(&app);
     for _ in 0..5 {
-        let form_page =
-            browser.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
-        let csrf = hidden(&form_page, "csrf");
-        let wrong = browser
-            .post(format!("{}/portal/signin", app.base_url))
-            .form(&[("csrf", csrf.as_str()), ("upn", upn.as_str()), ("password", "wrong"), ("return_to", "/portal")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(wrong.status(), 401);
+        assert_eq!(sign_in_with_a_wrong_password(&app, &browser, &upn).await.status(), 401);
     }
     let blocked = sign_in(&app, &browser, &upn, "/portal").await;
     assert_eq!(blocked.status(), 429, "the right password is not even checked after 5 failures");
@@ -544,15 +547,7 @@ async fn the_root_lands_on_the_portal_and_sign_ins_are_audited() {
     assert!(root.status().is_redirection(), "{}", root.status());
     assert_eq!(root.headers()["location"], "/portal");
 
-    let form_page = browser.get(format!("{}/portal/signin", app.base_url)).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&form_page, "csrf");
-    let wrong = browser
-        .post(format!("{}/portal/signin", app.base_url))
-        .form(&[("csrf", csrf.as_str()), ("upn", upn.as_str()), ("password", "wrong"), ("return_to", "/portal")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
+    assert_eq!(sign_in_with_a_wrong_password(&app, &browser, &upn).await.status(), 401);
     assert_eq!(sign_in(&app, &browser, &upn, "/portal").await.status(), 303);
 
     let lines = browser.get(format!("{}/portal/audit.jsonl", app.base_url)).send().await.unwrap().text().await.unwrap();
