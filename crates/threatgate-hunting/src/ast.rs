@@ -55,6 +55,8 @@ pub enum Source {
     /// when none are named) that match, with `$table` first. A string in the predicate is a
     /// term any string column may hold; `predicate` is `None` for `*`.
     Search { case_sensitive: bool, tables: Option<Vec<Ident>>, predicate: Option<Expr> },
+    /// `range Column from Start to End step Step`.
+    Range { column: Ident, start: Box<Expr>, end: Box<Expr>, step: Box<Expr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]

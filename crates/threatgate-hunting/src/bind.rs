@@ -314,6 +314,7 @@ impl Scope {
             Source::Search { case_sensitive, tables, predicate } => {
                 self.search(*case_sensitive, tables.as_deref(), predicate.as_ref(), pipeline.span)?
             }
+            Source::Range { column, start, end, step } => self.range(column, start, end, step)?,
         };
         check_extent(relation.extent(), pipeline.span)?;
         for operator in &pipeline.operators {
@@ -321,6 +322,51 @@ impl Scope {
             check_extent(relation.extent(), operator.span)?;
         }
         Ok(relation)
+    }
+
+    /// `range x from start to end step step` over numbers, datetimes (a timespan step) or
+    /// timespans. A step written in the query must be positive.
+    fn range(&self, column: &Ident, start: &Expr, end: &Expr, step: &Expr) -> Result<Relation, KqlError> {
+        let error = |message: String, span: Span| KqlError::semantic(format!("'range' operator: {message}"), span);
+        let (start_value, end_value, step_value) =
+            (self.expr(start, &[], "range")?, self.expr(end, &[], "range")?, self.expr(step, &[], "range")?);
+        let ty = match (start_value.ty, end_value.ty, step_value.ty) {
+            (Type::DateTime, Type::DateTime, Type::TimeSpan) => Type::DateTime,
+            (Type::TimeSpan, Type::TimeSpan, Type::TimeSpan) => Type::TimeSpan,
+            (a, b, s) if a.is_numeric() && b.is_numeric() && s.is_numeric() => {
+                if [a, b, s].contains(&Type::Real) {
+                    Type::Real
+                } else {
+                    Type::Long
+                }
+            }
+            (a, b, s) => {
+                return Err(error(
+                    format!(
+                        "from {} to {} step {}: expected numbers, or datetimes (or timespans) with a timespan step",
+                        a.kql_name(),
+                        b.kql_name(),
+                        s.kql_name()
+                    ),
+                    start.span,
+                ));
+            }
+        };
+        let positive = match &step_value.kind {
+            TypedKind::Literal(Literal::Long(n) | Literal::Timespan(n)) => Some(*n > 0),
+            TypedKind::Literal(Literal::Real(x)) => Some(*x > 0.0),
+            TypedKind::Negate(_) => Some(false),
+            _ => None,
+        };
+        if positive == Some(false) {
+            return Err(KqlError::unsupported("'range' operator: only a positive step is supported", step.span));
+        }
+        Ok(Relation::Range {
+            field: field(column.name.clone(), ty),
+            start: start_value,
+            end: end_value,
+            step: step_value,
+        })
     }
 
     /// `extend` (and `serialize` with columns): the input's columns, then the new ones (a name

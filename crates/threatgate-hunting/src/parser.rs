@@ -289,6 +289,17 @@ impl Parser {
                 let (case_sensitive, tables, predicate) = self.search()?;
                 Ok(Source::Search { case_sensitive, tables, predicate })
             }
+            Token::Word(w) if w == "range" && !matches!(self.peek_at(1), Token::LParen) => {
+                self.advance();
+                let column = self.ident("the range's column name")?;
+                self.expect_word("from")?;
+                let start = self.expr()?;
+                self.expect_word("to")?;
+                let end = self.expr()?;
+                self.expect_word("step")?;
+                let step = self.expr()?;
+                Ok(Source::Range { column, start: Box::new(start), end: Box::new(end), step: Box::new(step) })
+            }
             Token::Word(w) if matches!(w.as_str(), "range" | "find") => Err(KqlError::unsupported(
                 format!("'{w}' is not supported as a source of rows; start from a table"),
                 self.span(),

@@ -107,7 +107,18 @@ pub enum Relation {
         inputs: Vec<Relation>,
         fields: Vec<Field>,
     },
+    /// `range x from start to end step step`: one column, from `start` while at most `end`,
+    /// in order; at most [`MAX_RANGE_ROWS`] rows. Reads no table.
+    Range {
+        field: Field,
+        start: Typed,
+        end: Typed,
+        step: Typed,
+    },
 }
+
+/// Most rows one `range` makes.
+pub const MAX_RANGE_ROWS: u64 = 1_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey {
@@ -265,6 +276,7 @@ impl Relation {
             | Relation::Union { fields, .. }
             | Relation::MvExpand { fields, .. }
             | Relation::Values { fields, .. } => fields.clone(),
+            Relation::Range { field, .. } => vec![field.clone()],
         }
     }
 
@@ -273,7 +285,7 @@ impl Relation {
     /// stores carry that order as a hidden column; `row_number`, `prev` and `next` use it.
     pub fn is_serialized(&self) -> bool {
         match self {
-            Relation::Sort { .. } | Relation::Values { .. } => true,
+            Relation::Sort { .. } | Relation::Values { .. } | Relation::Range { .. } => true,
             Relation::Filter { input, .. }
             | Relation::Map { input, .. }
             | Relation::Limit { input, .. }
@@ -291,7 +303,9 @@ impl Relation {
     /// The relations this one reads.
     pub fn inputs(&self) -> Vec<&Relation> {
         match self {
-            Relation::Scan { .. } | Relation::Print { .. } | Relation::Values { .. } => Vec::new(),
+            Relation::Scan { .. } | Relation::Print { .. } | Relation::Values { .. } | Relation::Range { .. } => {
+                Vec::new()
+            }
             Relation::Filter { input, .. }
             | Relation::Sort { input, .. }
             | Relation::Limit { input, .. }
@@ -315,6 +329,7 @@ impl Relation {
             }
             Relation::Sort { keys, .. } => keys.iter().map(|k| &k.expr).collect(),
             Relation::Values { rows, .. } => rows.iter().flatten().collect(),
+            Relation::Range { start, end, step, .. } => vec![start, end, step],
             Relation::Scan { .. }
             | Relation::Limit { .. }
             | Relation::Distinct { .. }

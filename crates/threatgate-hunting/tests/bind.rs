@@ -368,3 +368,14 @@ fn toscalar_is_the_first_value_of_its_query() {
     let (_, message, _) = error("print x = toscalar(DeviceInfo | where NoSuchColumn == 1)");
     assert!(message.contains("NoSuchColumn"), "{message}");
 }
+
+#[test]
+fn range_makes_a_column_of_numbers_or_times() {
+    assert_eq!(columns("range x from 1 to 5 step 1"), ["x:Int64"]);
+    assert_eq!(columns("range x from 1 to 5 step 0.5"), ["x:Double"]);
+    assert_eq!(columns("range t from ago(7d) to now() step 1h"), ["t:DateTime"]);
+    let (kind, message, _) = error("range x from 5 to 1 step -1");
+    assert_eq!(kind, ErrorKind::Unsupported, "{message}");
+    let (_, message, _) = error("range t from ago(1d) to now() step 1");
+    assert!(message.contains("'range' operator"), "{message}");
+}

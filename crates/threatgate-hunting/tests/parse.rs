@@ -280,8 +280,8 @@ fn unsupported_syntax_says_what_is_unsupported() {
         ("T | mv-apply X on (take 1)", "the 'mv-apply' operator is not supported"),
         ("T | evaluate bag_unpack(X)", "the 'evaluate' operator is not supported"),
         ("let f = (a:long) { a + 1 };\nT", "user-defined functions (let f = (…) { … }) are not supported"),
-        ("range x from 1 to 3 step 1", "'range' is not supported as a source of rows; start from a table"),
-        ("print x = toscalar(T | count)", "'toscalar' is not supported"),
+        ("find in (T) where x == 1", "'find' is not supported as a source of rows; start from a table"),
+        ("print x = range(1, 5, 1)", "'range' is not supported"),
         (
             "let f = (externaldata(a:string) [@'https://x'])",
             "externaldata is not available: Threatgate reads no external URLs or storage; put the rows in a datatable or ingest them (POST /api/ingest/events/{Table})",

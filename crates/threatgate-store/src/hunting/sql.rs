@@ -278,6 +278,19 @@ impl<D: Dialect> Compiler<D> {
                     ordered: inner.ordered,
                 }
             }
+            Relation::Range { field, start, end, step } => {
+                // A recursive query counting its rows (`n`, also the order), stopped at the end
+                // or after MAX_RANGE_ROWS rows; a start past the end gives none.
+                let ty = self.sql_type(field.ty);
+                let (start, end, step) = (self.expr(start, "t"), self.expr(end, "t"), self.expr(step, "t"));
+                let limit = threatgate_hunting::plan::MAX_RANGE_ROWS;
+                Select {
+                    sql: format!(
+                        "SELECT r.x AS c0, r.n AS o FROM (WITH RECURSIVE r(x, n) AS (SELECT CAST({start} AS {ty}), 1 UNION ALL SELECT CAST(r.x + {step} AS {ty}), r.n + 1 FROM r WHERE r.x + {step} <= {end} AND r.n < {limit} AND {step} > 0) SELECT x, n FROM r) AS r WHERE r.x <= {end}"
+                    ),
+                    ordered: true,
+                }
+            }
             Relation::Sort { input, keys } if keys.is_empty() => {
                 // `serialize` of an input with no order: the order its rows arrive in.
                 let count = input.fields().len();
