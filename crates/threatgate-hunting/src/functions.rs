@@ -467,6 +467,9 @@ impl Scalar {
                     return Err("the offset must be a whole number".into());
                 }
                 match args.get(2) {
+                    // A whole number for a datetime or a timespan is taken as its ticks, as
+                    // Kusto accepts `next(Timestamp, 1, 0)`.
+                    Some(Int | Long) if matches!(args[0], DateTime | TimeSpan) => Ok(args[0]),
                     Some(default) => unify(args[0], *default)
                         .ok_or_else(|| format!("the default ({}) is not a {}", default.kql_name(), args[0].kql_name())),
                     None => Ok(args[0]),

@@ -296,6 +296,11 @@ fn window_functions_need_a_serialized_input() {
         ),
         ["RemotePort:Int32", "p:Int32", "n:Int64"]
     );
+    // A whole-number default for a datetime is its ticks, as Kusto accepts it.
+    assert_eq!(
+        columns("DeviceInfo | sort by Timestamp asc | project Gap = Timestamp - next(Timestamp, 1, 0)"),
+        ["Gap:TimeSpan"]
+    );
     // An aggregation forgets the order.
     let (_, message, _) =
         error("DeviceProcessEvents | sort by Timestamp asc | summarize count() by FileName | extend r = row_number()");
