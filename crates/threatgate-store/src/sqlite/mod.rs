@@ -52,17 +52,17 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file, and the access log's next to it, and
     /// applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
-        let pool = connect(Self::file_options(path), 8, &MAIN).await?;
+        let pool = connect(Self::file_options(path), 8, &MAIN, Location::File).await?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "threatgate".into());
         let log_path = path.with_file_name(format!("{stem}-access-log.db"));
-        let log_pool = connect(Self::file_options(&log_path), 2, &ACCESS_LOG).await?;
+        let log_pool = connect(Self::file_options(&log_path), 2, &ACCESS_LOG, Location::File).await?;
         let hunt_path = path.with_file_name(format!("{stem}-hunting.db"));
         let hunt_options = Self::file_options(&hunt_path)
             .with_regexp()
             // Hunting queries have their own timeout and report their time; a batch of events
             // taking more than a second is expected. Neither is worth a warning per statement.
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-        let hunt_pool = connect(hunt_options.clone(), 4, &HUNTING).await?;
+        let hunt_pool = connect(hunt_options.clone(), 4, &HUNTING, Location::File).await?;
         let hunt_writer = connect(
             hunt_options
                 // Up to 512 MB of pages: the leaves that a batch of events adds to (one per
@@ -73,6 +73,7 @@ impl SqliteStore {
                 .pragma("wal_autocheckpoint", "16384"),
             1,
             &HUNTING,
+            Location::File,
         )
         .await?;
         Ok(Self { pool, log_pool, hunt_pool, hunt_writer })
@@ -101,14 +102,14 @@ impl SqliteStore {
     pub async fn open_in_memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: each in-memory connection would otherwise be its own database.
-        let pool = connect(options, 1, &MAIN).await?;
+        let pool = connect(options, 1, &MAIN, Location::Memory).await?;
         // A second in-memory database (each parse of `sqlite::memory:` names a new one).
         let log_options = SqliteConnectOptions::from_str("sqlite::memory:")?;
         let hunt_options = SqliteConnectOptions::from_str("sqlite::memory:")?.with_regexp();
-        let hunt_pool = connect(hunt_options, 1, &HUNTING).await?;
+        let hunt_pool = connect(hunt_options, 1, &HUNTING, Location::Memory).await?;
         Ok(Self {
             pool,
-            log_pool: connect(log_options, 1, &ACCESS_LOG).await?,
+            log_pool: connect(log_options, 1, &ACCESS_LOG, Location::Memory).await?,
             // The same connection: it is the database.
             hunt_writer: hunt_pool.clone(),
             hunt_pool,
@@ -147,7 +148,30 @@ static HUNTING: Migrator = sqlx::migrate!("./migrations/sqlite-hunting");
 
 /// A pool whose connections are kept for its life (an in-memory database lives only as long as
 /// one of its connections does), with `migrator` applied.
-async fn connect(options: SqliteConnectOptions, max_connections: u32, migrator: &Migrator) -> Result<SqlitePool> {
+/// Where a pool's database lives, which decides where its migrations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    File,
+    Memory,
+}
+
+async fn connect(
+    options: SqliteConnectOptions,
+    max_connections: u32,
+    migrator: &Migrator,
+    location: Location,
+) -> Result<SqlitePool> {
+    // A file's migrations first, on a connection of their own, before the pool opens any: a
+    // pool connection opened in the background while a migration holds the write lock could
+    // fail its opening pragmas with "database is locked" (seen once on a fresh data
+    // directory). An in-memory database lives in its one pool connection: migrated there.
+    let in_memory = location == Location::Memory;
+    if !in_memory {
+        use sqlx::{ConnectOptions, Connection};
+        let mut connection = options.connect().await?;
+        migrator.run(&mut connection).await?;
+        connection.close().await?;
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
@@ -157,7 +181,9 @@ async fn connect(options: SqliteConnectOptions, max_connections: u32, migrator: 
         .after_connect(|connection, _| Box::pin(threatgate_sqlite_functions::register(connection)))
         .connect_with(options)
         .await?;
-    migrator.run(&pool).await?;
+    if in_memory {
+        migrator.run(&pool).await?;
+    }
     Ok(pool)
 }
 
