@@ -241,11 +241,16 @@ struct LogRow {
     request_id: String,
 }
 
+/// A log record's time as the log pages show it (UTC, named in the column's header).
+fn log_time(at: i64) -> String {
+    shown_time(&format_ticks(at)).trim_end_matches(" UTC").to_owned()
+}
+
 impl LogRow {
     fn from_stored(stored: &StoredAccessEntry) -> Self {
         let entry = &stored.entry;
         Self {
-            time: shown_time(&format_ticks(entry.at)).trim_end_matches(" UTC").to_owned(),
+            time: log_time(entry.at),
             application: entry.app_name.clone(),
             app_id: entry.app_id.to_string(),
             operation: entry.operation.as_str(),
@@ -414,21 +419,21 @@ struct AuditRow {
 
 impl AuditRow {
     fn from_record(record: &threatgate_store::AuditRecord) -> Self {
-        let time = shown_time(&format_ticks(record.at())).trim_end_matches(" UTC").to_owned();
         match record {
+            // An API call as the access log's page shows it.
             threatgate_store::AuditRecord::Api(stored) => {
-                let entry = &stored.entry;
-                let incidents: Vec<String> = entry.incident_ids.iter().take(20).map(ToString::to_string).collect();
+                let row = LogRow::from_stored(stored);
+                let incidents: Vec<String> = row.incidents.iter().map(ToString::to_string).collect();
                 Self {
-                    time,
+                    ok: row.ok(),
+                    time: row.time,
                     category: "api",
-                    operation: entry.operation.as_str().to_owned(),
-                    actor: entry.app_name.clone(),
+                    operation: row.operation.to_owned(),
+                    actor: row.application,
                     target: incidents.join(" "),
-                    result: format!("{} {}", entry.status, entry.result),
-                    ok: entry.status < 400,
-                    detail: entry.detail.clone(),
-                    client_address: entry.client_address.clone().unwrap_or_default(),
+                    result: format!("{} {}", row.status, row.result),
+                    detail: row.detail,
+                    client_address: row.client_address,
                 }
             }
             threatgate_store::AuditRecord::Event(stored) => {
@@ -439,7 +444,7 @@ impl AuditRow {
                     format!("{} ({})", event.app_name, event.actor)
                 };
                 Self {
-                    time,
+                    time: log_time(event.at),
                     category: event.category.as_str(),
                     operation: event.operation.clone(),
                     actor,
@@ -460,6 +465,15 @@ pub struct AuditParams {
     until: Option<i64>,
 }
 
+/// The applications registered in the tenant: their records in other tenants are part of its
+/// audit trail.
+async fn own_applications(
+    store: &dyn threatgate_store::Store,
+    scope: &TenantScope<ReadAccessLog>,
+) -> Result<Vec<threatgate_domain::AppId>, threatgate_store::StoreError> {
+    Ok(store.list_applications(Some(scope.tenant())).await?.into_iter().map(|application| application.app_id).collect())
+}
+
 /// `GET /portal/audit`: the tenant's whole audit trail (API calls, changes, consents, tokens,
 /// sign-ins, and what its own applications did elsewhere), newest first, 100 to a page.
 /// Global Administrators only.
@@ -473,8 +487,8 @@ pub async fn audit(
         Err(response) => return response,
     };
     state.access_log.flush().await;
-    let applications = match state.store.list_applications(Some(scope.tenant())).await {
-        Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
+    let applications = match own_applications(state.store.as_ref(), &scope).await {
+        Ok(applications) => applications,
         Err(error) => return unavailable(&error.to_string(), &session),
     };
     let query = AuditTrailQuery { applications, since: None, until: params.until, limit: LOG_PAGE };
@@ -593,8 +607,8 @@ pub async fn audit_lines(
         Err(response) => return response,
     };
     let store = std::sync::Arc::clone(&state.store);
-    let applications = match store.list_applications(Some(scope.tenant())).await {
-        Ok(applications) => applications.into_iter().map(|application| application.app_id).collect(),
+    let applications = match own_applications(store.as_ref(), &scope).await {
+        Ok(applications) => applications,
         Err(error) => {
             tracing::error!(%error, "reading the tenant's applications failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
