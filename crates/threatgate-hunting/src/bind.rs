@@ -216,6 +216,13 @@ fn expand_search_terms(expr: &Expr, fields: &[Field], case_sensitive: bool) -> R
     })
 }
 
+/// `name` for a new column of a `summarize`, numbered when a key or an aggregation made so far
+/// has it already.
+fn fresh_summary_name<'a>(name: String, keys: &[(Field, Typed)], outputs: impl Iterator<Item = &'a Field>) -> String {
+    let taken: Vec<String> = keys.iter().map(|(f, _)| f.name.clone()).chain(outputs.map(|f| f.name.clone())).collect();
+    unique_name(name, &taken)
+}
+
 /// `getschema`: a row per column of the input, as Kusto answers it (`ColumnName`,
 /// `ColumnOrdinal`, `DataType` the .NET type, `ColumnType` the KQL type); reads no table.
 fn schema_of(fields: &[Field]) -> Relation {
@@ -1343,14 +1350,7 @@ impl Scope {
             let ty = function.result_type(&types).map_err(|e| {
                 KqlError::semantic(format!("'summarize' operator: {}(): {e}", name.name), item.expr.span)
             })?;
-            let generated = |name: String| {
-                let taken: Vec<String> = keys
-                    .iter()
-                    .map(|(f, _)| f.name.clone())
-                    .chain(outputs.iter().map(|(f, _)| f.name.clone()))
-                    .collect();
-                unique_name(name, &taken)
-            };
+            let generated = |name: String| fresh_summary_name(name, keys, outputs.iter().map(|(f, _)| f));
             let output = match (&item.name, args.first().map(|a| &a.kind)) {
                 (Some(n), _) => n.name.clone(),
                 (None, Some(ExprKind::Name(column))) if function != Aggregate::CountIf => {
@@ -1407,20 +1407,13 @@ impl Scope {
                 ExprKind::Literal(Literal::Long(n)) => n.to_string(),
                 _ => number.to_string().replace('.', "_"),
             };
-            let column = match &value.kind {
-                ExprKind::Name(column) => column.clone(),
-                _ => String::new(),
+            let generated = match &value.kind {
+                ExprKind::Name(column) => format!("percentile_{column}_{label}"),
+                _ => format!("percentile_{label}"),
             };
-            let taken: Vec<String> = keys
-                .iter()
-                .map(|(f, _)| f.name.clone())
-                .chain(outputs.iter().map(|(f, _)| f.name.clone()))
-                .chain(made.iter().map(|(f, _)| f.name.clone()))
-                .collect();
-            let generated =
-                if column.is_empty() { format!("percentile_{label}") } else { format!("percentile_{column}_{label}") };
+            let taken = outputs.iter().chain(&made).map(|(f, _)| f);
             made.push((
-                field(unique_name(generated, &taken), ty),
+                field(fresh_summary_name(generated, keys, taken), ty),
                 AggregateCall { function: Aggregate::Percentile, args: vec![typed_value.clone(), typed_percent] },
             ));
         }
