@@ -115,6 +115,23 @@ pub enum OperatorKind {
         on: Vec<JoinKey>,
     },
     Union(Vec<Pipeline>),
+    /// `top-nested [N] of Of by Aggregation [asc|desc]`, one level: the `N` values of `Of`
+    /// with the greatest (least) aggregation, as `Of` and `aggregated_Of`.
+    TopNested {
+        count: Option<Expr>,
+        of: NamedExpr,
+        by: NamedExpr,
+        descending: bool,
+    },
+    /// `evaluate bag_unpack(Column[, Prefix]) [: Schema]`: the bag's slots as columns (the
+    /// binder needs the schema; the columns of one without it depend on the data).
+    BagUnpack {
+        column: Ident,
+        prefix: String,
+        schema: Option<OutputSchema>,
+        /// The plugin's name, for errors.
+        span: Span,
+    },
     /// `mv-expand [Name =] Expr [to typeof(Type)] [limit N]` (one column).
     MvExpand {
         item: NamedExpr,
@@ -123,6 +140,13 @@ pub enum OperatorKind {
         /// Most rows one input row expands to.
         limit: Option<u64>,
     },
+}
+
+/// A plugin's output schema: `(*, Name:type, …)` (`all`: the input's columns first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    pub all: bool,
+    pub columns: Vec<(Ident, Ident)>,
 }
 
 /// One piece of a `parse` pattern.

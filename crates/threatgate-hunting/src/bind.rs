@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::ast::{
-    BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, ParsePiece,
-    Pipeline, Query, Source, TextOp,
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, LetValue, Literal, NamedExpr, Operator, OperatorKind, OutputSchema,
+    ParsePiece, Pipeline, Query, Source, TextOp,
 };
 use crate::error::{KqlError, Span};
 use crate::functions::{Aggregate, KNOWN_UNSUPPORTED, Scalar, unify};
@@ -672,13 +672,7 @@ impl Scope {
         let error = |message: String, span: Span| KqlError::semantic(format!("'datatable' operator: {message}"), span);
         let mut fields: Vec<Field> = Vec::new();
         for (name, ty) in columns {
-            let ty = match ty.name.as_str() {
-                "datetime" | "date" => Type::DateTime,
-                "timespan" | "time" => Type::TimeSpan,
-                "decimal" => Type::Real,
-                "guid" => Type::String,
-                other => conversion_type(other).ok_or_else(|| error(format!("'{other}' is not a type"), ty.span))?,
-            };
+            let ty = schema_type(&ty.name).ok_or_else(|| error(format!("'{}' is not a type", ty.name), ty.span))?;
             if fields.iter().any(|f| f.name == name.name) {
                 return Err(error(format!("the column '{}' is declared twice", name.name), name.span));
             }
@@ -907,26 +901,6 @@ impl Scope {
         Ok(typed(TypedKind::Call { function: Scalar::ToLong, args: vec![parts] }, Type::Long))
     }
 
-    /// `parse_url(url).Part` for the parts computed (a dynamic string); a property parse_url
-    /// does not make is null, as for any dynamic value.
-    fn url_part(&self, url: &Expr, part: &Ident, fields: &[Field], operator: &str) -> Result<Typed, KqlError> {
-        let function = match part.name.as_str() {
-            "Scheme" => Scalar::UrlScheme,
-            "Host" => Scalar::UrlHost,
-            "Port" => Scalar::UrlPort,
-            "Path" => Scalar::UrlPath,
-            "Username" | "Password" | "Fragment" | "Query Parameters" => {
-                return Err(KqlError::unsupported(
-                    format!("parse_url(…).{} is not supported (Scheme, Host, Port and Path are)", part.name),
-                    part.span,
-                ));
-            }
-            _ => return Ok(typed(TypedKind::Literal(Literal::Null), Type::Dynamic)),
-        };
-        let url = converted_text(self.expr(url, fields, operator)?);
-        Ok(typed(TypedKind::Call { function, args: vec![url] }, Type::Dynamic))
-    }
-
     fn mv_expand(
         &self,
         input: Relation,
@@ -1086,6 +1060,12 @@ impl Scope {
                 }
             }
             OperatorKind::Count => Relation::Count { input: Box::new(input) },
+            OperatorKind::TopNested { count, of, by, descending } => {
+                self.top_nested(input, &fields, count.as_ref(), of, by, *descending, span)?
+            }
+            OperatorKind::BagUnpack { column, prefix, schema, span } => {
+                bag_unpack(input, &fields, column, prefix, schema.as_ref(), *span)?
+            }
             OperatorKind::MvExpand { item, to, limit } => self.mv_expand(input, &fields, item, to.as_ref(), *limit)?,
             OperatorKind::Join { kind, right, on } => self.join(input, kind.as_ref(), right, on)?,
             OperatorKind::Union(legs) => {
@@ -1095,6 +1075,41 @@ impl Scope {
                 }
                 self.union(inputs, span)?
             }
+        })
+    }
+
+    /// One level of `top-nested`: `summarize aggregated_Of = Aggregation by Of`, the `count`
+    /// greatest (or least) aggregations first.
+    #[allow(clippy::too_many_arguments, reason = "the operator's parts, as parsed")]
+    fn top_nested(
+        &self,
+        input: Relation,
+        fields: &[Field],
+        count: Option<&Expr>,
+        of: &NamedExpr,
+        by: &NamedExpr,
+        descending: bool,
+        span: Span,
+    ) -> Result<Relation, KqlError> {
+        let of_name = match (&of.name, &of.expr.kind) {
+            (Some(name), _) => name.name.clone(),
+            (None, kind) => path_name(kind).unwrap_or_else(|| "Column1".to_owned()),
+        };
+        let named = |name: String, expr: &Expr| NamedExpr {
+            name: Some(Ident { name, span: expr.span }),
+            more_names: Vec::new(),
+            expr: expr.clone(),
+        };
+        let aggregate_name = by.name.as_ref().map_or_else(|| format!("aggregated_{of_name}"), |n| n.name.clone());
+        let grouped =
+            self.summarize(input, fields, &[named(aggregate_name, &by.expr)], &[named(of_name, &of.expr)], span)?;
+        // The key comes first, then the aggregation.
+        let ty = grouped.fields().get(1).map_or(Type::Long, |f| f.ty);
+        let key = SortKey { expr: typed(TypedKind::Column(1), ty), descending, nulls_first: !descending };
+        let sorted = Relation::Sort { input: Box::new(grouped), keys: vec![key] };
+        Ok(match count {
+            Some(count) => Relation::Limit { input: Box::new(sorted), count: self.count(count, "top-nested")? },
+            None => sorted,
         })
     }
 
@@ -1635,13 +1650,6 @@ impl Scope {
                 typed(TypedKind::Negate(Box::new(inner)), ty)
             }
             ExprKind::Member { target, name } => {
-                // parse_url(u).Host and its other parts, each computed on its own.
-                if let ExprKind::Call { name: function, args } = &target.kind
-                    && function.name == "parse_url"
-                    && let [url] = args.as_slice()
-                {
-                    return self.url_part(url, name, fields, operator);
-                }
                 let target = self.expr(target, fields, operator)?;
                 element(target, PathStep::Key(name.name.clone())).map_err(type_error)?
             }
@@ -1985,6 +1993,78 @@ fn unique_name(name: String, taken: &[String]) -> String {
 /// A value as text for a function of strings (a string stays as it is).
 fn converted_text(value: Typed) -> Typed {
     if value.ty == Type::String { value } else { converted(value, Type::String) }
+}
+
+/// `evaluate bag_unpack(Column[, Prefix]) : ([*,] Name:type, …)`: with `*` the input's other
+/// columns, then each named column: an input column of that name, or else the bag's slot of
+/// that name (less the prefix) converted to its type. Without a schema the columns would depend
+/// on the data, which a query's plan cannot: refused, saying how to name them.
+fn bag_unpack(
+    input: Relation,
+    fields: &[Field],
+    column: &Ident,
+    prefix: &str,
+    schema: Option<&OutputSchema>,
+    span: Span,
+) -> Result<Relation, KqlError> {
+    let bag = column_index(fields, column, "bag_unpack")?;
+    if fields[bag].ty != Type::Dynamic {
+        return Err(KqlError::semantic(
+            format!("bag_unpack(): '{}' must be dynamic, not {}", column.name, fields[bag].ty.kql_name()),
+            column.span,
+        ));
+    }
+    let Some(schema) = schema else {
+        return Err(KqlError::unsupported(
+            format!(
+                "evaluate bag_unpack() without an output schema is not supported (its columns would depend on the data); name them: evaluate bag_unpack({}) : (*, Name:string, …)",
+                column.name
+            ),
+            span,
+        ));
+    };
+    let input_column = |i: usize| (fields[i].clone(), typed(TypedKind::Column(i), fields[i].ty));
+    let mut columns: Vec<(Field, Typed)> =
+        if schema.all { (0..fields.len()).filter(|&i| i != bag).map(input_column).collect() } else { Vec::new() };
+    for (name, ty_name) in &schema.columns {
+        let ty = schema_type(&ty_name.name).ok_or_else(|| {
+            KqlError::semantic(format!("bag_unpack(): '{}' is not a type", ty_name.name), ty_name.span)
+        })?;
+        if columns.iter().any(|(f, _)| f.name == name.name) {
+            continue;
+        }
+        if let Some(i) = fields.iter().position(|f| f.name == name.name).filter(|&i| i != bag) {
+            columns.push(input_column(i));
+            continue;
+        }
+        let slot = name.name.strip_prefix(prefix).unwrap_or(&name.name).to_owned();
+        let value = element(typed(TypedKind::Column(bag), Type::Dynamic), PathStep::Key(slot))
+            .map_err(|message| KqlError::semantic(format!("bag_unpack(): {message}"), name.span))?;
+        let value = match ty {
+            // A dynamic datetime or timespan is its text.
+            Type::DateTime | Type::TimeSpan => {
+                let function = if ty == Type::DateTime { Scalar::ToDateTime } else { Scalar::ToTimeSpan };
+                typed(TypedKind::Call { function, args: vec![converted_text(value)] }, ty)
+            }
+            _ => converted(value, ty),
+        };
+        columns.push((field(name.name.clone(), ty), value));
+    }
+    if columns.is_empty() {
+        return Err(KqlError::semantic("bag_unpack(): the output schema names no column", span));
+    }
+    Ok(Relation::Map { input: Box::new(input), columns })
+}
+
+/// The type a schema names (`datatable(Name:type)`, a plugin's output schema).
+fn schema_type(name: &str) -> Option<Type> {
+    match name {
+        "datetime" | "date" => Some(Type::DateTime),
+        "timespan" | "time" => Some(Type::TimeSpan),
+        "decimal" => Some(Type::Real),
+        "guid" => Some(Type::String),
+        other => conversion_type(other),
+    }
 }
 
 /// The type a conversion names (`to typeof(long)`, `Column:long`, `typeof(long)`): the types a

@@ -31,12 +31,18 @@ pub enum Scalar {
     /// `parse_json`, `todynamic`: a string's JSON as a dynamic value (the string itself where it
     /// is not JSON).
     ParseJson,
-    /// `parse_url(u).Scheme`, `.Host`, `.Port`, `.Path`: the part of a URL, as a dynamic string
-    /// ("" where the URL has none or is not one).
-    UrlScheme,
-    UrlHost,
-    UrlPort,
-    UrlPath,
+    /// `parse_url(u)`: a bag of the URL's `Scheme`, `Host`, `Port`, `Path`, `Username`,
+    /// `Password`, `Query Parameters` (a bag) and `Fragment` ("" where the URL has none or is
+    /// not one).
+    ParseUrl,
+    /// `parse_urlquery(q)`: `{"Query Parameters": {…}}` of a URL's query part.
+    ParseUrlQuery,
+    /// `parse_path(p)`: a bag of the file path's `Scheme`, `RootPath`, `DirectoryPath`,
+    /// `DirectoryName`, `Filename`, `Extension` and `AlternateDataStreamName`.
+    ParsePath,
+    /// `totimespan(x)`, `totime`: a timespan as .NET writes one (`[-][d.]hh:mm[:ss[.fffffff]]`)
+    /// as a timespan, null where it is not one; a timespan stays itself.
+    ToTimeSpan,
     HourOfDay,
     /// The days since Sunday, as a timespan.
     DayOfWeek,
@@ -184,6 +190,10 @@ impl Scalar {
             "array_length" => Scalar::ArrayLength,
             "tobool" | "toboolean" => Scalar::ToBool,
             "todatetime" => Scalar::ToDateTime,
+            "totimespan" | "totime" => Scalar::ToTimeSpan,
+            "parse_url" | "parseurl" => Scalar::ParseUrl,
+            "parse_urlquery" | "parseurlquery" => Scalar::ParseUrlQuery,
+            "parse_path" => Scalar::ParsePath,
             "pack_array" => Scalar::PackArray,
             "countof" => Scalar::Countof,
             "indexof" => Scalar::IndexOf,
@@ -331,7 +341,12 @@ impl Scalar {
                 want(0, &|t| t == String || t == DateTime, "a string or a datetime")?;
                 Ok(DateTime)
             }
-            Scalar::UrlScheme | Scalar::UrlHost | Scalar::UrlPort | Scalar::UrlPath => {
+            Scalar::ToTimeSpan => {
+                count(1..=1)?;
+                want(0, &|t| t == String || t == TimeSpan, "a string or a timespan")?;
+                Ok(TimeSpan)
+            }
+            Scalar::ParseUrl | Scalar::ParseUrlQuery | Scalar::ParsePath => {
                 count(1..=1)?;
                 want(0, &string, "a string")?;
                 Ok(Dynamic)
@@ -661,12 +676,9 @@ pub fn unify(a: Type, b: Type) -> Option<Type> {
 pub const KNOWN_UNSUPPORTED: &[&str] = &[
     "bag_unpack",
     "hash",
-    "parse_url",
-    "parse_path",
     "startofweek",
     "startofmonth",
     "endofday",
-    "totimespan",
     "FileProfile",
     "DeviceFromIP",
     "AssignedIPAddresses",

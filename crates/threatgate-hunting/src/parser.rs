@@ -6,8 +6,8 @@
 use threatgate_domain::datetime::parse_datetime_ticks;
 
 use crate::ast::{
-    BinaryOp, Expr, ExprKind, Ident, JoinKey, Let, LetValue, Literal, NamedExpr, Operator, OperatorKind, ParsePiece,
-    Pipeline, Query, SortKey, Source, TextOp,
+    BinaryOp, Expr, ExprKind, Ident, JoinKey, Let, LetValue, Literal, NamedExpr, Operator, OperatorKind, OutputSchema,
+    ParsePiece, Pipeline, Query, SortKey, Source, TextOp,
 };
 use crate::error::{KqlError, Span};
 use crate::lexer::{Spanned, Token, tokenize};
@@ -29,7 +29,6 @@ pub const MAX_EXPRESSION_DEPTH: usize = 100;
 const UNSUPPORTED_OPERATORS: &[&str] = &[
     "as",
     "consume",
-    "evaluate",
     "extend-if",
     "facet",
     "find",
@@ -47,7 +46,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "sample-distinct",
     "scan",
     "top-hitters",
-    "top-nested",
 ];
 
 /// Parses a whole query.
@@ -501,6 +499,8 @@ impl Parser {
                 }
                 OperatorKind::Top { count, key }
             }
+            "top-nested" => self.top_nested()?,
+            "evaluate" => self.evaluate()?,
             "take" | "limit" => OperatorKind::Take(self.expr()?),
             "distinct" => {
                 if self.eat(&Token::Star) {
@@ -647,23 +647,28 @@ impl Parser {
                 }
                 continue;
             }
-            let named = matches!(self.peek(), Token::Word(_) | Token::LBracket)
-                && match self.peek() {
-                    Token::LBracket => matches!(self.peek_at(3), Token::Assign),
-                    _ => matches!(self.peek_at(1), Token::Assign),
-                };
-            let name = if named {
-                let name = self.ident("a column name")?;
-                self.advance(); // '='
-                Some(name)
-            } else {
-                None
-            };
-            items.push(NamedExpr { name, more_names: Vec::new(), expr: self.expr()? });
+            items.push(self.named_expr()?);
             if !self.eat(&Token::Comma) {
                 return Ok(items);
             }
         }
+    }
+
+    /// `[Name =] expr`.
+    fn named_expr(&mut self) -> Parsed<NamedExpr> {
+        let named = matches!(self.peek(), Token::Word(_) | Token::LBracket)
+            && match self.peek() {
+                Token::LBracket => matches!(self.peek_at(3), Token::Assign),
+                _ => matches!(self.peek_at(1), Token::Assign),
+            };
+        let name = if named {
+            let name = self.ident("a column name")?;
+            self.advance(); // '='
+            Some(name)
+        } else {
+            None
+        };
+        Ok(NamedExpr { name, more_names: Vec::new(), expr: self.expr()? })
     }
 
     /// Column names that may hold `*` wildcards (`Initiating*`, `*Id`).
@@ -697,6 +702,81 @@ impl Parser {
                 return Ok(patterns);
             }
         }
+    }
+
+    /// `top-nested [N] of [Name =] Expr by [Name =] Aggregation [asc|desc]`: one level (several,
+    /// and `with others`, are refused by name).
+    fn top_nested(&mut self) -> Parsed<OperatorKind> {
+        let count = if self.is_word("of") { None } else { Some(self.expr()?) };
+        self.expect_word("of")?;
+        let of = self.named_expr()?;
+        if self.is_word("with") {
+            return Err(KqlError::unsupported("top-nested … with others is not supported", self.span()));
+        }
+        self.expect_word("by")?;
+        let by = self.named_expr()?;
+        let descending = !self.eat_word("asc");
+        if descending {
+            self.eat_word("desc");
+        }
+        if *self.peek() == Token::Comma {
+            return Err(KqlError::unsupported("top-nested with more than one level is not supported", self.span()));
+        }
+        Ok(OperatorKind::TopNested { count, of, by, descending })
+    }
+
+    /// `evaluate bag_unpack(Column [, Prefix]) [: ([*,] Name:type, …)]`; every other plugin is
+    /// refused by name.
+    fn evaluate(&mut self) -> Parsed<OperatorKind> {
+        if self.is_word("hint.distribution") || self.is_word("hint.remote") || self.is_word("hint.pass_filters") {
+            return Err(KqlError::unsupported("evaluate hints are not supported", self.span()));
+        }
+        let plugin = self.ident("a plugin name")?;
+        if plugin.name != "bag_unpack" {
+            return Err(KqlError::unsupported(
+                format!("the '{}' plugin is not supported (bag_unpack is)", plugin.name),
+                plugin.span,
+            ));
+        }
+        self.expect(&Token::LParen, "'(' after bag_unpack")?;
+        let column = self.ident("the column to unpack")?;
+        let prefix = if self.eat(&Token::Comma) {
+            let Token::String(prefix) = self.peek().clone() else {
+                return Err(self.unexpected("the output column prefix (a string)"));
+            };
+            self.advance();
+            if *self.peek() == Token::Comma {
+                return Err(KqlError::unsupported(
+                    "bag_unpack's columnsConflict and ignoredProperties are not supported",
+                    self.span(),
+                ));
+            }
+            prefix
+        } else {
+            String::new()
+        };
+        self.expect(&Token::RParen, "')' after bag_unpack's arguments")?;
+        let schema = if self.eat(&Token::Colon) {
+            self.expect(&Token::LParen, "'(' to start the output schema")?;
+            let all = self.eat(&Token::Star);
+            let mut columns = Vec::new();
+            if !all || self.eat(&Token::Comma) {
+                loop {
+                    let name = self.ident("a column name")?;
+                    self.expect(&Token::Colon, "':' and a type after the column name")?;
+                    let ty = self.ident("a type name")?;
+                    columns.push((name, ty));
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            self.expect(&Token::RParen, "')' to end the output schema")?;
+            Some(OutputSchema { all, columns })
+        } else {
+            None
+        };
+        Ok(OperatorKind::BagUnpack { column, prefix, schema, span: plugin.span })
     }
 
     fn summarize(&mut self) -> Parsed<OperatorKind> {

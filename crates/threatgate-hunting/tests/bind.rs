@@ -177,24 +177,19 @@ fn type_and_usage_errors() {
             ErrorKind::Semantic,
         ),
         (
-            "DeviceInfo | extend t = totimespan(OSVersion)",
-            "the function 'totimespan' is not supported",
+            "DeviceInfo | evaluate bag_unpack(AdditionalFields)",
+            "evaluate bag_unpack() without an output schema is not supported (its columns would depend on the data); name them: evaluate bag_unpack(AdditionalFields) : (*, Name:string, …)",
             ErrorKind::Unsupported,
         ),
         (
-            "DeviceInfo | extend x = parse_path(OSVersion)",
-            "the function 'parse_path' is not supported",
-            ErrorKind::Unsupported,
+            "DeviceInfo | evaluate bag_unpack(DeviceName) : (*, a:string)",
+            "bag_unpack(): 'DeviceName' must be dynamic, not string",
+            ErrorKind::Semantic,
         ),
         (
             "DeviceInfo | take -1",
             "'take' operator: the row count must be a whole number of at least 0",
             ErrorKind::Semantic,
-        ),
-        (
-            "DeviceInfo | extend f = parse_url(PublicIP).Fragment",
-            "parse_url(…).Fragment is not supported (Scheme, Host, Port and Path are)",
-            ErrorKind::Unsupported,
         ),
         (
             "DeviceInfo | join kind=outerfull (DeviceInfo) on DeviceId",
@@ -383,4 +378,34 @@ fn range_makes_a_column_of_numbers_or_times() {
     assert_eq!(kind, ErrorKind::Unsupported, "{message}");
     let (_, message, _) = error("range t from ago(1d) to now() step 1");
     assert!(message.contains("'range' operator"), "{message}");
+}
+
+#[test]
+fn urls_paths_and_timespans_parse_into_their_types() {
+    assert_eq!(
+        columns(
+            "DeviceNetworkEvents | extend u = parse_url(RemoteUrl), h = parse_url(RemoteUrl).Host, q = parse_urlquery(RemoteUrl), p = parse_path(InitiatingProcessFolderPath), t = totimespan(\"00:01:00\"), s = totimespan(1m) | project u, h, q, p, t, s"
+        ),
+        ["u:Object", "h:Object", "q:Object", "p:Object", "t:TimeSpan", "s:TimeSpan"]
+    );
+    let (_, message, _) = error("print t = totimespan(5)");
+    assert!(message.contains("a string or a timespan"), "{message}");
+}
+
+#[test]
+fn top_nested_and_bag_unpack_columns() {
+    assert_eq!(
+        columns("DeviceNetworkEvents | top-nested 10 of RemoteUrl by dcount(DeviceId) asc"),
+        ["RemoteUrl:String", "aggregated_RemoteUrl:Int64"]
+    );
+    assert_eq!(
+        columns("DeviceInfo | top-nested of Os = tolower(OSPlatform) by Devices = count()"),
+        ["Os:String", "Devices:Int64"]
+    );
+    assert_eq!(
+        columns(
+            "DeviceInfo | project DeviceId, AdditionalFields | evaluate bag_unpack(AdditionalFields) : (*, Tag:string, Seen:datetime)"
+        ),
+        ["DeviceId:String", "Tag:String", "Seen:DateTime"]
+    );
 }

@@ -278,7 +278,16 @@ fn unsupported_syntax_says_what_is_unsupported() {
         ("T | mv-expand X, Y", "mv-expand of several columns at once is not supported"),
         ("T | parse kind=regex X with * 'a' Y", "parse kind=regex is not supported (simple is)"),
         ("T | mv-apply X on (take 1)", "the 'mv-apply' operator is not supported"),
-        ("T | evaluate bag_unpack(X)", "the 'evaluate' operator is not supported"),
+        ("T | evaluate autocluster()", "the 'autocluster' plugin is not supported (bag_unpack is)"),
+        (
+            "T | evaluate bag_unpack(X, 'p', 'replace_source')",
+            "bag_unpack's columnsConflict and ignoredProperties are not supported",
+        ),
+        (
+            "T | top-nested 3 of A by count(), top-nested 2 of B by count()",
+            "top-nested with more than one level is not supported",
+        ),
+        ("T | top-nested 3 of A with others = 'x' by count()", "top-nested … with others is not supported"),
         ("let f = (a:long) { a + 1 };\nT", "user-defined functions (let f = (…) { … }) are not supported"),
         ("find in (T) where x == 1", "'find' is not supported as a source of rows; start from a table"),
         ("print x = range(1, 5, 1)", "'range' is not supported"),

@@ -66,7 +66,7 @@ struct Function {
 }
 
 /// Every function this crate adds (see the crate's documentation for each).
-static FUNCTIONS: [Function; 11] = [
+static FUNCTIONS: [Function; 15] = [
     Function {
         name: c"threatgate_regex_extract",
         arity: 3,
@@ -144,6 +144,26 @@ static FUNCTIONS: [Function; 11] = [
         name: c"threatgate_sha256",
         arity: 1,
         body: |args| Ok(args[0].text().map(|t| functions::sha256_hex(&t)).into()),
+    },
+    Function {
+        name: c"threatgate_parse_url",
+        arity: 1,
+        body: |args| Ok(args[0].text().map(|t| functions::parse_url(&t)).into()),
+    },
+    Function {
+        name: c"threatgate_parse_url_query",
+        arity: 1,
+        body: |args| Ok(args[0].text().map(|t| functions::parse_url_query(&t)).into()),
+    },
+    Function {
+        name: c"threatgate_parse_path",
+        arity: 1,
+        body: |args| Ok(args[0].text().map(|t| functions::parse_path(&t)).into()),
+    },
+    Function {
+        name: c"threatgate_parse_timespan",
+        arity: 1,
+        body: |args| Ok(args[0].text().and_then(|t| functions::parse_timespan(&t)).into()),
     },
 ];
 

@@ -173,6 +173,138 @@ pub fn sha256_hex(text: &str) -> String {
     digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// A JSON object of the pairs, in their order (as KQL writes a bag: no spaces).
+fn json_object<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)>) -> String {
+    let object: serde_json::Map<String, serde_json::Value> =
+        pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// KQL's `parse_url`: `scheme://[user[:password]@]host[:port][path][?query][#fragment]` as a
+/// bag of `Scheme`, `Host`, `Port`, `Path`, `Username`, `Password`, `Query Parameters` (a bag of
+/// the `&`-separated `key=value` pairs, `%XX` decoded, a key's first value kept) and
+/// `Fragment`; every part "" (and no parameters) when the text has no `://`.
+pub fn parse_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (user_info, host_port) = authority.split_once('@').unwrap_or(("", authority));
+    let (username, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, ""));
+    let (before_fragment, fragment) = tail.split_once('#').unwrap_or((tail, ""));
+    let (path, query) = before_fragment.split_once('?').unwrap_or((before_fragment, ""));
+    json_object([
+        ("Scheme", scheme.into()),
+        ("Host", host.into()),
+        ("Port", port.into()),
+        ("Path", path.into()),
+        ("Username", username.into()),
+        ("Password", password.into()),
+        ("Query Parameters", query_parameters(query)),
+        ("Fragment", fragment.into()),
+    ])
+}
+
+/// KQL's `parse_urlquery`: `{"Query Parameters": {…}}` of a URL's query part.
+pub fn parse_url_query(query: &str) -> String {
+    json_object([("Query Parameters", query_parameters(query))])
+}
+
+/// The `&`-separated `key=value` pairs of a URL's query as a bag, `%XX` decoded (where the
+/// result is UTF-8), a key's first value kept.
+fn query_parameters(query: &str) -> serde_json::Value {
+    let decoded = |text: &str| url_decode(text).unwrap_or_else(|| text.to_owned());
+    let mut parameters = serde_json::Map::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        parameters.entry(decoded(key)).or_insert_with(|| decoded(value).into());
+    }
+    parameters.into()
+}
+
+/// KQL's `parse_path`: a file path as a bag of `Scheme` (before `://`), `RootPath` (a drive,
+/// `C:`), `DirectoryPath` (up to the last `/` or `\`; the separator kept when that is the
+/// root), `DirectoryName` (its last part), `Filename`, `Extension` (after the file name's last
+/// dot) and `AlternateDataStreamName` (after a colon in the file name).
+pub fn parse_path(path: &str) -> String {
+    let (scheme, rest) = match path.split_once("://") {
+        Some((scheme, rest))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)) =>
+        {
+            (scheme, rest)
+        }
+        _ => ("", path),
+    };
+    let unprefixed = rest.strip_prefix(r"\\?\").or_else(|| rest.strip_prefix("//?/")).unwrap_or(rest);
+    let bytes = unprefixed.as_bytes();
+    let root =
+        if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' { &unprefixed[..2] } else { "" };
+    // Where the root (with a long path's prefix) ends in `rest`.
+    let root_end = rest.len() - unprefixed.len() + root.len();
+    let (directory, name) = match rest.rfind(['/', '\\']) {
+        None => (&rest[..root_end], &rest[root_end..]),
+        // The root's own separator (`C:\file.txt`, `/file.txt`) stays: the directory is the root.
+        Some(i) if i <= root_end => (&rest[..=i], &rest[i + 1..]),
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+    };
+    let directory_name =
+        if directory.len() <= root_end + 1 { "" } else { directory.rsplit(['/', '\\']).next().unwrap_or("") };
+    let (filename, stream) = name.split_once(':').unwrap_or((name, ""));
+    let extension = filename.rsplit_once('.').map_or("", |(_, extension)| extension);
+    json_object([
+        ("Scheme", scheme.into()),
+        ("RootPath", root.into()),
+        ("DirectoryPath", directory.into()),
+        ("DirectoryName", directory_name.into()),
+        ("Filename", filename.into()),
+        ("Extension", extension.into()),
+        ("AlternateDataStreamName", stream.into()),
+    ])
+}
+
+/// A timespan written as .NET writes one, `[-][d.]hh:mm[:ss[.fffffff]]`, in ticks (100 ns);
+/// `None` for anything else or a part out of range (hours past 23, minutes or seconds past 59).
+pub fn parse_timespan(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    // Days end at a dot before the first colon; a fraction follows the seconds.
+    let first_colon = text.find(':')?;
+    let (days, clock) = match text[..first_colon].split_once('.') {
+        Some((days, _)) => (Some(days), &text[days.len() + 1..]),
+        None => (None, text),
+    };
+    let number = |part: &str, most: usize| {
+        if part.is_empty() || part.len() > most || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse::<i64>().ok()
+    };
+    let (hours, minutes, seconds, fraction) = match clock.split(':').collect::<Vec<_>>().as_slice() {
+        [h, m] => (number(h, 2)?, number(m, 2)?, 0, 0),
+        [h, m, s] => {
+            let (s, fraction) = match s.split_once('.') {
+                Some((s, fraction)) => (s, number(fraction, 7)? * 10_i64.pow(7 - fraction.len() as u32)),
+                None => (*s, 0),
+            };
+            (number(h, 2)?, number(m, 2)?, number(s, 2)?, fraction)
+        }
+        _ => return None,
+    };
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    let days = match days {
+        Some(days) => number(days, 8)?,
+        None => 0,
+    };
+    let ticks = (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 10_000_000 + fraction;
+    Some(if negative { -ticks } else { ticks })
+}
+
 /// Most values one group's percentile keeps; past it the query fails with an SQL error that
 /// says so (a group's values are sorted in memory).
 pub const MAX_PERCENTILE_VALUES: usize = 1_000_000;
@@ -237,6 +369,53 @@ impl Bag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_paths_and_timespans_parse_as_kql_documents_them() {
+        assert_eq!(
+            parse_url("scheme://username:password@host:1234/this/is/a/path?k1=v1&k2=v%202&k1=x#fragment"),
+            r#"{"Scheme":"scheme","Host":"host","Port":"1234","Path":"/this/is/a/path","Username":"username","Password":"password","Query Parameters":{"k1":"v1","k2":"v 2"},"Fragment":"fragment"}"#
+        );
+        assert_eq!(
+            parse_url("no scheme"),
+            r#"{"Scheme":"","Host":"","Port":"","Path":"","Username":"","Password":"","Query Parameters":{},"Fragment":""}"#
+        );
+        assert_eq!(parse_url_query("k1=v1&k2"), r#"{"Query Parameters":{"k1":"v1","k2":""}}"#);
+        // The documentation's examples, and the roots.
+        let path = |p: &str| -> Vec<String> {
+            let value: serde_json::Value = serde_json::from_str(&parse_path(p)).unwrap_or_default();
+            value
+                .as_object()
+                .map(|o| o.values().map(|v| v.as_str().unwrap_or("?").to_owned()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(path(r"C:\temp\file.txt"), ["", "C:", r"C:\temp", "temp", "file.txt", "txt", ""]);
+        assert_eq!(path(r"temp\file.txt"), ["", "", "temp", "temp", "file.txt", "txt", ""]);
+        assert_eq!(
+            path("file://C:/temp/file.txt:some.exe"),
+            ["file", "C:", "C:/temp", "temp", "file.txt", "txt", "some.exe"]
+        );
+        assert_eq!(
+            path(r"\\shared\users\temp\file.txt.gz"),
+            ["", "", r"\\shared\users\temp", "temp", "file.txt.gz", "gz", ""]
+        );
+        assert_eq!(path("/usr/lib/temp/file.txt"), ["", "", "/usr/lib/temp", "temp", "file.txt", "txt", ""]);
+        assert_eq!(path(r"C:\file"), ["", "C:", r"C:\", "", "file", "", ""]);
+        assert_eq!(path("/file.tar.gz"), ["", "", "/", "", "file.tar.gz", "gz", ""]);
+        assert_eq!(path(r"\\?\D:\a\b.dll"), ["", "D:", r"\\?\D:\a", "a", "b.dll", "dll", ""]);
+        assert_eq!(path("file.txt"), ["", "", "", "", "file.txt", "txt", ""]);
+        assert_eq!(path(""), ["", "", "", "", "", "", ""]);
+
+        assert_eq!(parse_timespan("0.00:03:00"), Some(3 * 60 * 10_000_000));
+        assert_eq!(parse_timespan(" 1.02:03:04.5 "), Some((((24 + 2) * 60 + 3) * 60 + 4) * 10_000_000 + 5_000_000));
+        assert_eq!(parse_timespan("-00:00:01"), Some(-10_000_000));
+        assert_eq!(parse_timespan("10:30"), Some(630 * 60 * 10_000_000));
+        assert_eq!(parse_timespan("00:00:00.0000001"), Some(1));
+        for bad in ["", "1d", "24:00:00", "00:60:00", "00:00:00.12345678", "1.2.3:00", "a:b", "12", ":", "00:00:00:00"]
+        {
+            assert_eq!(parse_timespan(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ipv4_ranges_and_private_networks() {

@@ -144,6 +144,24 @@ pub(crate) trait Dialect {
         // PostgreSQL: migrations 0008 and 0011).
         format!("threatgate_url_decode({text})")
     }
+    /// KQL's `parse_url` bag (JSON text) of the text; null for null.
+    fn parse_url(text: &str) -> String {
+        // Both stores define these under these names (SQLite: `threatgate-sqlite-functions`;
+        // PostgreSQL: migration 0013), alike.
+        format!("threatgate_parse_url({text})")
+    }
+    /// KQL's `parse_urlquery` bag (JSON text) of a URL's query part.
+    fn parse_url_query(text: &str) -> String {
+        format!("threatgate_parse_url_query({text})")
+    }
+    /// KQL's `parse_path` bag (JSON text) of a file path.
+    fn parse_path(text: &str) -> String {
+        format!("threatgate_parse_path({text})")
+    }
+    /// A .NET timespan text (`[-][d.]hh:mm[:ss[.fffffff]]`) in ticks; null where it is not one.
+    fn parse_timespan(text: &str) -> String {
+        format!("threatgate_parse_timespan({text})")
+    }
     /// Whether the IPv4 address (prefix notation taken) is in an RFC 1918 network; null where
     /// it is not an IPv4 address.
     fn ipv4_is_private(text: &str) -> String {
@@ -205,10 +223,6 @@ pub(crate) trait Dialect {
     fn array_has_text(json: &str, text: &str) -> String;
     /// An ISO 8601 text as ticks, null where it is not a datetime (`todatetime`).
     fn parse_datetime(text: &str) -> String;
-    /// The least of several values, none of them null.
-    fn least(values: &[String]) -> String;
-    /// A string as a dynamic (JSON) string.
-    fn json_string(text: &str) -> String;
     /// `round(x, digits)` of a real, as a real.
     fn round(value: &str, digits: &str) -> String;
     /// The base-10 logarithm (of a positive number).

@@ -850,10 +850,13 @@ impl<D: Dialect> Compiler<D> {
                 _ => D::parse_json(&arg(self, 0)),
             },
             Scalar::ArrayLength => D::array_length(&arg(self, 0)),
-            Scalar::UrlScheme | Scalar::UrlHost | Scalar::UrlPort | Scalar::UrlPath => {
-                let url = arg(self, 0);
-                D::json_string(&url_part::<D>(&url, function))
-            }
+            Scalar::ParseUrl => D::parse_url(&arg(self, 0)),
+            Scalar::ParseUrlQuery => D::parse_url_query(&arg(self, 0)),
+            Scalar::ParsePath => D::parse_path(&arg(self, 0)),
+            Scalar::ToTimeSpan => match args.first() {
+                Some(value) if value.ty == Type::TimeSpan => self.expr(value, alias),
+                _ => D::parse_timespan(&arg(self, 0)),
+            },
             Scalar::HourOfDay => {
                 let value = arg(self, 0);
                 format!("((((({value}) % {TICKS_PER_DAY}) + {TICKS_PER_DAY}) % {TICKS_PER_DAY}) / 36000000000)")
@@ -1091,42 +1094,6 @@ impl<D: Dialect> Compiler<D> {
             return "''".into();
         }
         format!("({})", pieces.join(" || "))
-    }
-}
-
-/// A part of `url` (SQL text) as `parse_url` splits it: `scheme://[user[:password]@]host
-/// [:port][/path][?query][#fragment]`; every part is "" when the text has no `://`. Built from
-/// string functions only (SQLite has no regular-expression captures), each piece once in terms
-/// of the one before, so the SQL stays a few kilobytes.
-fn url_part<D: Dialect>(url: &str, part: Scalar) -> String {
-    let start = D::position(url, "'://'");
-    let rest = format!("(CASE WHEN {start} > 0 THEN substr({url}, {start} + 3) ELSE '' END)");
-    // Where `text` ends at the first of `stops` (its length + 1 if none is there).
-    let end = |text: &str, stops: &[&str]| {
-        let ends: Vec<String> = stops
-            .iter()
-            .map(|stop| format!("COALESCE(NULLIF({}, 0), length({text}) + 1)", D::position(text, &format!("'{stop}'"))))
-            .collect();
-        if ends.len() == 1 { ends[0].clone() } else { D::least(&ends) }
-    };
-    let authority_end = end(&rest, &["/", "?", "#"]);
-    match part {
-        Scalar::UrlScheme => format!("(CASE WHEN {start} > 0 THEN substr({url}, 1, {start} - 1) ELSE '' END)"),
-        Scalar::UrlPath => {
-            let tail = format!("substr({rest}, {authority_end})");
-            format!("substr({tail}, 1, {} - 1)", end(&tail, &["?", "#"]))
-        }
-        _ => {
-            let authority = format!("substr({rest}, 1, {authority_end} - 1)");
-            let at = D::position(&authority, "'@'");
-            let host_port = format!("(CASE WHEN {at} > 0 THEN substr({authority}, {at} + 1) ELSE {authority} END)");
-            let colon = D::position(&host_port, "':'");
-            if part == Scalar::UrlPort {
-                format!("(CASE WHEN {colon} > 0 THEN substr({host_port}, {colon} + 1) ELSE '' END)")
-            } else {
-                format!("substr({host_port}, 1, {} - 1)", end(&host_port, &[":"]))
-            }
-        }
     }
 }
 

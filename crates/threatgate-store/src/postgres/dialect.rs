@@ -411,14 +411,6 @@ impl Dialect for PgDialect {
         format!("threatgate_todatetime({text})")
     }
 
-    fn least(values: &[String]) -> String {
-        format!("LEAST({})", values.join(", "))
-    }
-
-    fn json_string(text: &str) -> String {
-        format!("CAST(to_json(CAST({text} AS TEXT)) AS TEXT)")
-    }
-
     /// PostgreSQL rounds `numeric` to a number of digits, not `double precision`.
     fn round(value: &str, digits: &str) -> String {
         format!("CAST(round(CAST({value} AS numeric), CAST({digits} AS INTEGER)) AS DOUBLE PRECISION)")

@@ -439,15 +439,6 @@ impl Dialect for SqliteDialect {
         format!("CAST(round(unixepoch({text}, 'subsec') * 10000000) AS INTEGER)")
     }
 
-    /// SQLite's `min` of several arguments is a scalar function.
-    fn least(values: &[String]) -> String {
-        format!("min({})", values.join(", "))
-    }
-
-    fn json_string(text: &str) -> String {
-        format!("json_quote({text})")
-    }
-
     fn round(value: &str, digits: &str) -> String {
         format!("round({value}, {digits})")
     }
