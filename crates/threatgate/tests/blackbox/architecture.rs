@@ -168,13 +168,18 @@ fn unsafe_code_is_confined_to_the_sqlite_bridge() {
     assert_eq!(allowed, ["ffi.rs"]);
 }
 
-/// The user documentation (README, `docs/`, `bench/README.md`, the changelog) names only files
+/// The user documentation (README, `docs/`, `bench/README.md`, `fuzz/README.md`, the changelog) names only files
 /// that are in the repository, and its shell blocks use `|` only as a pipe: alternatives such as
 /// `table|json` pasted into a shell would pipe into a command that does not exist.
 #[test]
 fn the_documentation_names_files_that_exist_and_pastes_into_a_shell() {
     let root = workspace();
-    let mut documents = vec![root.join("README.md"), root.join("CHANGELOG.md"), root.join("bench/README.md")];
+    let mut documents = vec![
+        root.join("README.md"),
+        root.join("CHANGELOG.md"),
+        root.join("bench/README.md"),
+        root.join("fuzz/README.md"),
+    ];
     documents.extend(
         std::fs::read_dir(root.join("docs"))
             .unwrap()
@@ -200,8 +205,9 @@ fn the_documentation_names_files_that_exist_and_pastes_into_a_shell() {
         // Paths in code spans that start at a top-level folder of the repository.
         for span in text.split('`').skip(1).step_by(2) {
             let path = span.trim_end_matches(['.', ',', ':', ';']);
-            let rooted =
-                ["crates/", "docs/", "bench/", "scripts/", "tests/", ".ci/"].iter().any(|p| path.starts_with(p));
+            let rooted = ["crates/", "docs/", "bench/", "fuzz/", "scripts/", "tests/", ".ci/"]
+                .iter()
+                .any(|p| path.starts_with(p));
             let literal = !path.contains(['*', '{', '<', '…', ' ', '[', '$']);
             if rooted && literal && !root.join(path).exists() {
                 problems.push(format!("{name}: `{path}` is not in the repository"));
