@@ -19,6 +19,7 @@ mod discovery;
 mod errors;
 mod graph;
 mod interop;
+mod limits;
 mod migrate;
 mod multi_node;
 mod partner_cli;
