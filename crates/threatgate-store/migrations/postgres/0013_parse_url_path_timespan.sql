@@ -23,6 +23,14 @@ AS $$
     ) AS firsts
 $$;
 
+-- The text before the first `separator` and the text after it (`value` and '' without one).
+CREATE FUNCTION threatgate_split_once(value TEXT, separator TEXT, OUT head TEXT, OUT tail TEXT)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN strpos(value, separator) > 0 THEN substr(value, 1, strpos(value, separator) - 1) ELSE value END,
+           CASE WHEN strpos(value, separator) > 0 THEN substr(value, strpos(value, separator) + length(separator)) ELSE '' END
+$$;
+
 CREATE FUNCTION threatgate_parse_url(url TEXT) RETURNS TEXT
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -34,60 +42,32 @@ DECLARE
     user_info TEXT := '';
     host_port TEXT;
     username TEXT;
-    password TEXT := '';
+    password TEXT;
     host TEXT;
-    port TEXT := '';
+    port TEXT;
     before_fragment TEXT;
-    fragment TEXT := '';
+    fragment TEXT;
     path TEXT;
-    query TEXT := '';
-    i INTEGER;
+    query TEXT;
 BEGIN
     IF url IS NULL THEN
         RETURN NULL;
     END IF;
-    i := strpos(url, '://');
-    IF i > 0 THEN
-        scheme := substr(url, 1, i - 1);
-        rest := substr(url, i + 3);
+    IF strpos(url, '://') > 0 THEN
+        SELECT * INTO scheme, rest FROM threatgate_split_once(url, '://');
     END IF;
     authority := substring(rest FROM '^[^/?#]*');
     tail := substr(rest, length(authority) + 1);
-    i := strpos(authority, '@');
-    IF i > 0 THEN
-        user_info := substr(authority, 1, i - 1);
-        host_port := substr(authority, i + 1);
+    -- Without an '@' the whole authority is the host and port.
+    IF strpos(authority, '@') > 0 THEN
+        SELECT * INTO user_info, host_port FROM threatgate_split_once(authority, '@');
     ELSE
         host_port := authority;
     END IF;
-    i := strpos(user_info, ':');
-    IF i > 0 THEN
-        username := substr(user_info, 1, i - 1);
-        password := substr(user_info, i + 1);
-    ELSE
-        username := user_info;
-    END IF;
-    i := strpos(host_port, ':');
-    IF i > 0 THEN
-        host := substr(host_port, 1, i - 1);
-        port := substr(host_port, i + 1);
-    ELSE
-        host := host_port;
-    END IF;
-    i := strpos(tail, '#');
-    IF i > 0 THEN
-        before_fragment := substr(tail, 1, i - 1);
-        fragment := substr(tail, i + 1);
-    ELSE
-        before_fragment := tail;
-    END IF;
-    i := strpos(before_fragment, '?');
-    IF i > 0 THEN
-        path := substr(before_fragment, 1, i - 1);
-        query := substr(before_fragment, i + 1);
-    ELSE
-        path := before_fragment;
-    END IF;
+    SELECT * INTO username, password FROM threatgate_split_once(user_info, ':');
+    SELECT * INTO host, port FROM threatgate_split_once(host_port, ':');
+    SELECT * INTO before_fragment, fragment FROM threatgate_split_once(tail, '#');
+    SELECT * INTO path, query FROM threatgate_split_once(before_fragment, '?');
     RETURN '{"Scheme":' || CAST(to_json(scheme) AS TEXT)
         || ',"Host":' || CAST(to_json(host) AS TEXT)
         || ',"Port":' || CAST(to_json(port) AS TEXT)
@@ -117,9 +97,8 @@ DECLARE
     name TEXT;
     directory_name TEXT := '';
     filename TEXT;
-    stream TEXT := '';
+    stream TEXT;
     extension TEXT := '';
-    i INTEGER;
 BEGIN
     IF path IS NULL THEN
         RETURN NULL;
@@ -153,13 +132,7 @@ BEGIN
     IF length(directory) > root_end + 1 THEN
         directory_name := substring(directory FROM '[^/\\]*$');
     END IF;
-    i := strpos(name, ':');
-    IF i > 0 THEN
-        filename := left(name, i - 1);
-        stream := substr(name, i + 1);
-    ELSE
-        filename := name;
-    END IF;
+    SELECT * INTO filename, stream FROM threatgate_split_once(name, ':');
     IF strpos(filename, '.') > 0 THEN
         extension := substring(filename FROM '[^.]*$');
     END IF;
