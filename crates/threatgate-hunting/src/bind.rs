@@ -1105,6 +1105,12 @@ impl Scope {
             self.summarize(input, fields, &[named(aggregate_name, &by.expr)], &[named(of_name, &of.expr)], span)?;
         // The key comes first, then the aggregation.
         let ty = grouped.fields().get(1).map_or(Type::Long, |f| f.ty);
+        if ty == Type::Dynamic {
+            return Err(KqlError::semantic(
+                "'top-nested' operator: cannot order by a dynamic aggregation",
+                by.expr.span,
+            ));
+        }
         let key = SortKey { expr: typed(TypedKind::Column(1), ty), descending, nulls_first: !descending };
         let sorted = Relation::Sort { input: Box::new(grouped), keys: vec![key] };
         Ok(match count {

@@ -402,6 +402,8 @@ fn top_nested_and_bag_unpack_columns() {
         columns("DeviceInfo | top-nested of Os = tolower(OSPlatform) by Devices = count()"),
         ["Os:String", "Devices:Int64"]
     );
+    let (_, message, _) = error("DeviceInfo | top-nested 3 of DeviceId by make_set(DeviceName)");
+    assert!(message.contains("cannot order by a dynamic aggregation"), "{message}");
     assert_eq!(
         columns(
             "DeviceInfo | project DeviceId, AdditionalFields | evaluate bag_unpack(AdditionalFields) : (*, Tag:string, Seen:datetime)"
