@@ -60,6 +60,7 @@ impl Demo {
         }
     }
 
+    /// Ends the demo with SIGKILL (tokio's `kill`): no shutdown, no flush.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }

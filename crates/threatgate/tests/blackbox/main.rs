@@ -14,6 +14,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod cli;
+mod crash;
 mod demo;
 mod discovery;
 mod errors;

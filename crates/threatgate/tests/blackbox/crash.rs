@@ -1,0 +1,287 @@
+//! Crash-kill: the server is SIGKILLed at a random moment while it takes event and alert
+//! ingestion and incident updates, then restarted on the same store. Every write it
+//! acknowledged must be there, no batch may be half-written, and the store must pass its
+//! integrity check. `THREATGATE_CRASH_ITERATIONS` kills (3 by default; the long run is 50), on
+//! SQLite, or on PostgreSQL with `THREATGATE_TEST_BACKEND=postgres`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use threatgate_proto::DemoManifest;
+use tokio::sync::Mutex;
+
+use crate::SCOPE;
+use crate::demo::Demo;
+
+/// Rows in one event batch: a batch is all there or not at all.
+const BATCH: usize = 5;
+
+/// No quotas or token throttling: the writers run as fast as the server takes them.
+const CONFIG: &str = "[quotas]
+enabled = false
+[token_endpoint]
+per_client_per_minute = 0
+per_address_per_minute = 0
+";
+
+/// What the server acknowledged (a 2xx answer received in full).
+#[derive(Default)]
+struct Acked {
+    batches: BTreeSet<String>,
+    alerts: BTreeSet<String>,
+    comments: BTreeSet<String>,
+}
+
+async fn cli(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(args)
+        .args(threatgate_testkit::store_args(data_dir, database))
+        .arg("--json")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str, app: &str, secret: &str) -> String {
+    let response = client
+        .post(format!("{}/{tenant}/oauth2/v2.0/token", manifest.authority))
+        .form(&[("grant_type", "client_credentials"), ("client_id", app), ("scope", SCOPE), ("client_secret", secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A number from 0 to `below` − 1 that differs from run to run.
+fn random(below: u64) -> u64 {
+    (uuid::Uuid::new_v4().as_u128() % u128::from(below)) as u64
+}
+
+/// Sends `request` and says whether the server acknowledged it (a 2xx with its whole body).
+async fn acknowledged(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn a_killed_server_keeps_every_write_it_acknowledged() {
+    let iterations: usize = std::env::var("THREATGATE_CRASH_ITERATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(3);
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
+    let config = dir.join("crash.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let config_arg = config.to_str().unwrap().to_owned();
+    let demo_args = ["--config", config_arg.as_str()];
+
+    // The demo's data, and a detection source in Contoso that may ingest.
+    let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &demo_args).await;
+    demo.stop().await;
+    let contoso = manifest.customers[0].tenant_id.clone();
+    let source =
+        cli(dir, database.as_ref(), &["app", "register", "--tenant", &contoso, "--name", "Crash source"]).await;
+    let source_id = source["app_id"].as_str().unwrap().to_owned();
+    cli(dir, database.as_ref(), &["app", "permission", "add", "--app", &source_id, "Incident.ReadWrite.All"]).await;
+    let secret = cli(dir, database.as_ref(), &["app", "secret", "add", "--app", &source_id]).await;
+    let source_secret = secret["value"].as_str().unwrap().to_owned();
+    cli(dir, database.as_ref(), &["consent", "grant", "--tenant", &contoso, "--app", &source_id]).await;
+
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let mut incident_id = None;
+    for iteration in 0..iterations {
+        let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &demo_args).await;
+        let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+        let partner = token(&client, &manifest, &contoso, &manifest.app.app_id, &manifest.app.client_secret).await;
+        let ingest = token(&client, &manifest, &contoso, &source_id, &source_secret).await;
+        // Every acknowledged write of the iterations before is still there.
+        check(&client, &manifest, &partner, incident_id, &*acked.lock().await).await;
+        let incident = match incident_id {
+            Some(id) => id,
+            None => {
+                let page: Value = client
+                    .get(format!("{}/api/incidents?$top=1", manifest.api_base))
+                    .bearer_auth(&partner)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = page["value"][0]["incidentId"].as_i64().unwrap();
+                incident_id = Some(id);
+                id
+            }
+        };
+
+        // Writers, until the kill; then the server is SIGKILLed mid-traffic.
+        let stop = Arc::new(AtomicBool::new(false));
+        let base = manifest.api_base.clone();
+        let events = {
+            let (client, token, acked, stop, base) =
+                (client.clone(), ingest.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let batch = format!("crash-{iteration}-{n}");
+                    let now =
+                        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+                    let rows: Vec<Value> = (0..BATCH)
+                        .map(|k| json!({"Timestamp": now, "DeviceId": batch, "DeviceName": format!("{batch}-{k}"), "OSPlatform": "Windows11"}))
+                        .collect();
+                    let request =
+                        client.post(format!("{base}/api/ingest/events/DeviceInfo")).bearer_auth(&token).json(&rows);
+                    if !acknowledged(request).await {
+                        break;
+                    }
+                    acked.lock().await.batches.insert(batch);
+                }
+            })
+        };
+        let alerts = {
+            let (client, token, acked, stop, base) =
+                (client.clone(), ingest.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("crash-{iteration}-{n}");
+                    let now =
+                        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+                    let alert = json!([{
+                        "alertId": id, "serviceSource": "MicrosoftDefenderATP", "creationTime": now,
+                        "firstActivity": now, "lastActivity": now, "title": "Crash test", "category": "Execution",
+                        "severity": "Low", "detectionSource": "EDR",
+                        "entities": [{"entityType": "User", "userPrincipalName": format!("{id}@contoso.com")}]
+                    }]);
+                    let request = client.post(format!("{base}/api/ingest/alerts")).bearer_auth(&token).json(&alert);
+                    if !acknowledged(request).await {
+                        break;
+                    }
+                    acked.lock().await.alerts.insert(id);
+                }
+            })
+        };
+        let updates = {
+            let (client, token, acked, stop, base) =
+                (client.clone(), partner.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let comment = format!("crash-{iteration}-{n}");
+                    let request = client
+                        .patch(format!("{base}/api/incidents/{incident}"))
+                        .bearer_auth(&token)
+                        .json(&json!({"comment": comment}));
+                    if !acknowledged(request).await {
+                        break;
+                    }
+                    acked.lock().await.comments.insert(comment);
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200 + random(1_300))).await;
+        demo.stop().await;
+        stop.store(true, Ordering::Relaxed);
+        for writer in [events, alerts, updates] {
+            writer.await.unwrap();
+        }
+    }
+
+    // The last kill's writes, then the store's own check.
+    let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &demo_args).await;
+    let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+    let partner = token(&client, &manifest, &contoso, &manifest.app.app_id, &manifest.app.client_secret).await;
+    let acked = acked.lock().await;
+    assert!(!acked.batches.is_empty() && !acked.comments.is_empty(), "the writers made progress");
+    check(&client, &manifest, &partner, incident_id, &acked).await;
+    demo.stop().await;
+    if database.is_none() {
+        for file in ["threatgate.db", "threatgate-hunting.db", "threatgate-access-log.db"] {
+            let output = std::process::Command::new("sqlite3")
+                .arg(dir.join(file))
+                .arg("PRAGMA integrity_check;")
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout).trim(),
+                "ok",
+                "{file}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    eprintln!(
+        "crash-kill: {iterations} kills; acknowledged and found after restart: {} event batches ({} rows), {} alerts, {} comments",
+        acked.batches.len(),
+        acked.batches.len() * BATCH,
+        acked.alerts.len(),
+        acked.comments.len()
+    );
+}
+
+/// Every acknowledged batch, alert and comment is there; every batch there is whole.
+async fn check(client: &reqwest::Client, manifest: &DemoManifest, token: &str, incident: Option<i64>, acked: &Acked) {
+    let hunt = async |query: &str| -> Value {
+        let response = client
+            .post(format!("{}/api/advancedhunting/run", manifest.api_base))
+            .bearer_auth(token)
+            .json(&json!({"Query": query}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    };
+    let body = hunt("DeviceInfo | where DeviceId startswith 'crash-' | summarize n = count() by DeviceId").await;
+    let mut found = BTreeSet::new();
+    for row in body["Results"].as_array().unwrap() {
+        let batch = row["DeviceId"].as_str().unwrap().to_owned();
+        assert_eq!(row["n"], BATCH, "batch {batch} is half-written");
+        found.insert(batch);
+    }
+    let lost: Vec<_> = acked.batches.difference(&found).collect();
+    assert!(lost.is_empty(), "acknowledged event batches lost: {lost:?}");
+
+    let body = hunt("AlertInfo | where AlertId startswith 'crash-' | distinct AlertId").await;
+    let found: BTreeSet<String> =
+        body["Results"].as_array().unwrap().iter().map(|r| r["AlertId"].as_str().unwrap().to_owned()).collect();
+    let lost: Vec<_> = acked.alerts.difference(&found).collect();
+    assert!(lost.is_empty(), "acknowledged alerts lost: {lost:?}");
+
+    if let Some(incident) = incident {
+        let body: Value = client
+            .get(format!("{}/api/incidents/{incident}", manifest.api_base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found: BTreeSet<String> = body["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["comment"].as_str().map(str::to_owned))
+            .collect();
+        let lost: Vec<_> = acked.comments.difference(&found).collect();
+        assert!(lost.is_empty(), "acknowledged comments lost: {lost:?}");
+    }
+}
