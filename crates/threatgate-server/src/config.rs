@@ -79,6 +79,11 @@ pub struct Config {
     pub hunting: HuntingSettings,
     /// The token endpoints' throttling and client-assertion lifetime (`[token_endpoint]`).
     pub token_endpoint: crate::token_throttle::TokenEndpointSettings,
+    /// API and Graph requests this node works on at once; past it a request is answered at
+    /// once with 503 and `Retry-After` instead of waiting in a queue without bound. The token
+    /// endpoints, discovery and the portal are not counted, so tokens keep being issued while
+    /// the API is overloaded.
+    pub api_max_in_flight: usize,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -90,6 +95,7 @@ impl Default for Config {
             data_dir: PathBuf::from("threatgate-data"),
             database_url: None,
             database_max_connections: 16,
+            api_max_in_flight: 512,
             role: Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: None,
@@ -219,6 +225,9 @@ impl Config {
         }
         if !(1..=1_000).contains(&self.database_max_connections) {
             return Err(ConfigError::Invalid("database_max_connections must be between 1 and 1000".into()));
+        }
+        if !(1..=100_000).contains(&self.api_max_in_flight) {
+            return Err(ConfigError::Invalid("api_max_in_flight must be between 1 and 100000".into()));
         }
         if !(60..=86_400).contains(&self.token_endpoint.max_assertion_lifetime_seconds) {
             return Err(ConfigError::Invalid(

@@ -48,6 +48,7 @@ pub struct Application {
     access_log_retention: time::Duration,
     hunting: crate::config::HuntingSettings,
     token_endpoint: crate::token_throttle::TokenEndpointSettings,
+    api_max_in_flight: usize,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -102,6 +103,7 @@ impl Application {
             correlation_window_ticks: i64::from(config.correlation_window_hours) * 3600 * 10_000_000,
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             hunting: config.hunting,
+            api_max_in_flight: config.api_max_in_flight,
             token_endpoint: config.token_endpoint,
             setup_token,
             role: config.role,
@@ -169,6 +171,7 @@ impl Application {
                 self.hunting.max_concurrent.unwrap_or_else(|| self.identity.store().hunt_connections()),
                 self.hunting.max_concurrent_per_tenant,
             )),
+            api_gate: Arc::new(tokio::sync::Semaphore::new(self.api_max_in_flight)),
         };
         let app = router(state, self.role)
             .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -34,4 +34,6 @@ pub struct AppState {
     pub hunting: crate::config::HuntingSettings,
     /// Advanced hunting's places, shared fairly between tenants.
     pub hunt_gate: Arc<crate::hunt_gate::HuntGate>,
+    /// A place for each API or Graph request being worked on (`api_max_in_flight`).
+    pub api_gate: Arc<tokio::sync::Semaphore>,
 }

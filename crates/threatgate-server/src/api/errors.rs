@@ -123,6 +123,26 @@ fn render(status: StatusCode, code: &str, message: String, target: Uuid) -> Resp
     response
 }
 
+/// Past `api_max_in_flight` API and Graph requests at once, a request is answered at once with
+/// the busy answer (503, `Retry-After`) rather than waiting in a queue that grows without bound.
+pub async fn shed_load(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match std::sync::Arc::clone(&state.api_gate).try_acquire_owned() {
+        Ok(place) => {
+            let response = next.run(request).await;
+            drop(place);
+            response
+        }
+        Err(_) => {
+            tracing::debug!("API request shed: every place is taken");
+            ApiFailure::Busy.into_response()
+        }
+    }
+}
+
 /// Longest text of a refusal that is kept as the error's message.
 const MAX_REFUSAL_TEXT: usize = 1_024;
 

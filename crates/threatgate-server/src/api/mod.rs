@@ -15,7 +15,7 @@ mod respond;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use errors::{ApiFailure, json_errors};
+pub use errors::{ApiFailure, json_errors, shed_load};
 pub use graph::canonical_request;
 
 use crate::state::AppState;

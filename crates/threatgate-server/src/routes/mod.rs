@@ -21,8 +21,9 @@ pub fn router(state: AppState, role: crate::config::Role) -> Router {
         router = router.merge(identity_routes()).merge(crate::portal::router());
     }
     if role.serves_api() {
-        router =
-            router.merge(crate::api::router(state.clone())).layer(axum::middleware::from_fn(crate::api::json_errors));
+        let api = crate::api::router(state.clone())
+            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::shed_load));
+        router = router.merge(api).layer(axum::middleware::from_fn(crate::api::json_errors));
     }
     let router = router
         .layer(axum::middleware::from_fn(crate::drain::drain_unread_bodies))

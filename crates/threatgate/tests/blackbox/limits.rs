@@ -63,3 +63,39 @@ async fn every_request_past_a_size_limit_is_refused_with_a_4xx() {
     let response = app.client.get(api("/api/incidents")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// Past `api_max_in_flight` requests at once, the API answers 503 with `Retry-After` at once
+/// (no queue grows), and the token endpoint, which is not counted, goes on issuing tokens.
+#[tokio::test]
+async fn past_its_places_the_api_sheds_load_and_tokens_are_still_issued() {
+    let app = threatgate_testkit::spawn_app_with(|config| config.api_max_in_flight = 1).await;
+    let partner = seed_partner(&app, &["Incident.ReadWrite.All"]).await;
+    let tenant = &partner.consented[0];
+    let token = token_for(&app, &partner, tenant).await;
+    let api = |path: &str| format!("{}{path}", app.base_url);
+
+    // A request whose body arrives slowly holds the one place while its handler reads it.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    }));
+    sender.send(Ok(b"{\"comment\": ".to_vec())).await.unwrap();
+    let slow = {
+        let request = app.client.patch(api("/api/incidents/1")).bearer_auth(&token).body(body);
+        tokio::spawn(request.send())
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let shed = app.client.get(api("/api/incidents")).bearer_auth(&token).send().await.unwrap();
+    let retry_after = shed.headers().get("retry-after").cloned();
+    let body = assert_api_error(shed, 503, "ServiceUnavailable").await;
+    assert!(retry_after.is_some(), "{body}");
+    let issued = crate::request_v2_token(&app, tenant, &partner.app_id, &partner.client_secret).await;
+    assert_eq!(issued.status(), 200, "the token endpoint does not count against the API's places");
+
+    sender.send(Ok(b"\"done\"}".to_vec())).await.unwrap();
+    drop(sender);
+    let answered = slow.await.unwrap().unwrap();
+    assert!(answered.status().is_client_error() || answered.status().is_success(), "{}", answered.status());
+    assert_eq!(app.client.get(api("/api/incidents")).bearer_auth(&token).send().await.unwrap().status(), 200);
+}
