@@ -9,6 +9,9 @@
 //! second, answers other than 2xx. At the end, per kind: count, p50/p99/p999 and answers by
 //! status; CPU time of the server per request.
 //!
+//! `SOAK_KINDS=Token,List,Hunt` keeps only those kinds (the others' turns are left empty), to
+//! tell which one a trend comes from.
+//!
 //! **Overload**: OVERLOAD_SECONDS of 256 callers listing incidents and hunting without pause,
 //! while a probe asks for a token every 100 ms: how the API sheds load (429/503 with
 //! `Retry-After`, not an unbounded queue) and whether the token endpoint keeps answering.
@@ -102,11 +105,16 @@ async fn main() -> anyhow::Result<()> {
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut last_report = (Instant::now(), 0_u64, cpu_seconds(pid));
+    let kinds: Option<Vec<String>> =
+        std::env::var("SOAK_KINDS").ok().map(|kinds| kinds.split(',').map(|k| k.trim().to_owned()).collect());
     let mut n: u64 = 0;
     while started.elapsed() < Duration::from_secs(seconds) {
         pace.tick().await;
         let kind = pick(n);
         n += 1;
+        if kinds.as_ref().is_some_and(|kinds| !kinds.contains(&format!("{kind:?}"))) {
+            continue;
+        }
         let (task_setup, task_records, task_sent, task_failures) =
             (Arc::clone(&setup), Arc::clone(&records), Arc::clone(&sent), Arc::clone(&failures));
         tokio::spawn(async move {
