@@ -127,72 +127,54 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
         let stop = Arc::new(AtomicBool::new(false));
         let base = manifest.api_base.clone();
         let events = {
-            let (client, token, acked, stop, base) =
-                (client.clone(), ingest.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
-            tokio::spawn(async move {
-                for n in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let batch = format!("crash-{iteration}-{n}");
-                    let now =
-                        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+            let (client, token, base) = (client.clone(), ingest.clone(), base.clone());
+            writer(
+                iteration,
+                &stop,
+                &acked,
+                |acked| &mut acked.batches,
+                move |batch| {
+                    let now = now();
                     let rows: Vec<Value> = (0..BATCH)
-                        .map(|k| json!({"Timestamp": now, "DeviceId": batch, "DeviceName": format!("{batch}-{k}"), "OSPlatform": "Windows11"}))
-                        .collect();
-                    let request =
-                        client.post(format!("{base}/api/ingest/events/DeviceInfo")).bearer_auth(&token).json(&rows);
-                    if !acknowledged(request).await {
-                        break;
-                    }
-                    acked.lock().await.batches.insert(batch);
-                }
-            })
+                    .map(|k| json!({"Timestamp": now, "DeviceId": batch, "DeviceName": format!("{batch}-{k}"), "OSPlatform": "Windows11"}))
+                    .collect();
+                    client.post(format!("{base}/api/ingest/events/DeviceInfo")).bearer_auth(&token).json(&rows)
+                },
+            )
         };
         let alerts = {
-            let (client, token, acked, stop, base) =
-                (client.clone(), ingest.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
-            tokio::spawn(async move {
-                for n in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let id = format!("crash-{iteration}-{n}");
-                    let now =
-                        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+            let (client, token, base) = (client.clone(), ingest.clone(), base.clone());
+            writer(
+                iteration,
+                &stop,
+                &acked,
+                |acked| &mut acked.alerts,
+                move |id| {
+                    let now = now();
                     let alert = json!([{
                         "alertId": id, "serviceSource": "MicrosoftDefenderATP", "creationTime": now,
                         "firstActivity": now, "lastActivity": now, "title": "Crash test", "category": "Execution",
                         "severity": "Low", "detectionSource": "EDR",
                         "entities": [{"entityType": "User", "userPrincipalName": format!("{id}@contoso.com")}]
                     }]);
-                    let request = client.post(format!("{base}/api/ingest/alerts")).bearer_auth(&token).json(&alert);
-                    if !acknowledged(request).await {
-                        break;
-                    }
-                    acked.lock().await.alerts.insert(id);
-                }
-            })
+                    client.post(format!("{base}/api/ingest/alerts")).bearer_auth(&token).json(&alert)
+                },
+            )
         };
         let updates = {
-            let (client, token, acked, stop, base) =
-                (client.clone(), partner.clone(), Arc::clone(&acked), Arc::clone(&stop), base.clone());
-            tokio::spawn(async move {
-                for n in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let comment = format!("crash-{iteration}-{n}");
-                    let request = client
+            let (client, token, base) = (client.clone(), partner.clone(), base.clone());
+            writer(
+                iteration,
+                &stop,
+                &acked,
+                |acked| &mut acked.comments,
+                move |comment| {
+                    client
                         .patch(format!("{base}/api/incidents/{incident}"))
                         .bearer_auth(&token)
-                        .json(&json!({"comment": comment}));
-                    if !acknowledged(request).await {
-                        break;
-                    }
-                    acked.lock().await.comments.insert(comment);
-                }
-            })
+                        .json(&json!({"comment": comment}))
+                },
+            )
         };
         tokio::time::sleep(Duration::from_millis(200 + random(1_300))).await;
         demo.stop().await;
@@ -232,6 +214,34 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
         acked.alerts.len(),
         acked.comments.len()
     );
+}
+
+/// Writes `crash-ITERATION-N` for N = 0, 1, … (the request `request` makes of it) until `stop`
+/// or the first write not acknowledged; `set` names where the acknowledged keys go.
+fn writer(
+    iteration: usize,
+    stop: &Arc<AtomicBool>,
+    acked: &Arc<Mutex<Acked>>,
+    set: fn(&mut Acked) -> &mut BTreeSet<String>,
+    request: impl Fn(&str) -> reqwest::RequestBuilder + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let (stop, acked) = (Arc::clone(stop), Arc::clone(acked));
+    tokio::spawn(async move {
+        for n in 0.. {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let key = format!("crash-{iteration}-{n}");
+            if !acknowledged(request(&key)).await {
+                break;
+            }
+            set(&mut *acked.lock().await).insert(key);
+        }
+    })
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 /// Every acknowledged batch, alert and comment is there; every batch there is whole.
