@@ -4,6 +4,16 @@ use threatgate_domain::datetime::format_ticks;
 use threatgate_domain::{IncidentId, IncidentStatus, Severity, Ticks, incident_name};
 use threatgate_proto::{Alert, Incident};
 
+/// An incident holds at most this many alerts. A full incident takes no more and nothing is
+/// merged into it: a matching alert opens a new incident instead (the store stops matching a
+/// full incident's entity keys). This bounds every document the store rewrites per alert.
+pub const MAX_ALERTS_PER_INCIDENT: usize = 1_000;
+
+/// Whether `incident` can take `more` alerts.
+pub fn has_room(incident: &Incident, more: usize) -> bool {
+    incident.alerts.len().saturating_add(more) <= MAX_ALERTS_PER_INCIDENT
+}
+
 /// A new incident holding one alert.
 pub fn new_incident(incident_id: IncidentId, mut alert: Alert, now: Ticks) -> Incident {
     alert.incident_id = Some(incident_id.get());

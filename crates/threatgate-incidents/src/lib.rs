@@ -10,5 +10,7 @@ mod update;
 
 pub use alert_events::{alert_evidence_table, alert_info_table, alert_rows};
 pub use alerts::{AlertsError, IngestAlert, correlation_keys, parse_alerts, prepare_alert};
-pub use documents::{add_alert, merge_into, new_incident, push_alert, redirect, summarize};
-pub use update::{AlertUpdate, IncidentUpdate, UpdateError, apply_alert_update, apply_update};
+pub use documents::{
+    MAX_ALERTS_PER_INCIDENT, add_alert, has_room, merge_into, new_incident, push_alert, redirect, summarize,
+};
+pub use update::{AlertUpdate, IncidentUpdate, MAX_INCIDENT_COMMENTS, UpdateError, apply_alert_update, apply_update};

@@ -29,6 +29,9 @@ pub enum UpdateError {
     Input(String),
 }
 
+/// An incident keeps at most this many comments (as Graph keeps per alert); past it a
+/// comment is refused with `InvalidInput`, and the document the store rewrites stays bounded.
+pub const MAX_INCIDENT_COMMENTS: usize = 1_000;
 const MAX_TAGS: usize = 100;
 const MAX_TEXT: usize = 4096;
 
@@ -258,6 +261,11 @@ pub fn apply_update(
             "Invalid input: an incident becomes Redirected only by being merged into another.".into(),
         ));
     }
+    if update.comment.is_some() && incident.comments.len() >= MAX_INCIDENT_COMMENTS {
+        return Err(UpdateError::Input(format!(
+            "Invalid input: an incident keeps at most {MAX_INCIDENT_COMMENTS} comments and this one has no room left."
+        )));
+    }
     let stamp = format_ticks(now.get());
     if let Some(status) = update.status {
         incident.status = status.as_str().into();
@@ -449,5 +457,37 @@ mod tests {
     fn an_empty_assignee_unassigns() {
         let update = IncidentUpdate::from_json(&json!({"assignedTo": ""})).unwrap();
         assert_eq!(update.assigned_to, Some(None));
+    }
+
+    #[test]
+    fn an_incident_keeps_a_bounded_number_of_comments() {
+        let mut incident = Incident {
+            incident_id: 7,
+            redirect_incident_id: None,
+            incident_name: "x".into(),
+            created_time: format_ticks(0),
+            last_update_time: format_ticks(0),
+            assigned_to: None,
+            classification: "Unknown".into(),
+            determination: "NotAvailable".into(),
+            status: "Active".into(),
+            severity: "Low".into(),
+            tags: Vec::new(),
+            comments: Vec::new(),
+            alerts: Vec::new(),
+        };
+        let comment = IncidentUpdate { comment: Some("note".into()), ..IncidentUpdate::default() };
+        for n in 0..MAX_INCIDENT_COMMENTS {
+            apply_update(&mut incident, &comment, "soc@contoso.com", Ticks(n as i64)).unwrap();
+        }
+        assert_eq!(incident.comments.len(), MAX_INCIDENT_COMMENTS);
+        let before = incident.clone();
+        let refused = apply_update(&mut incident, &comment, "soc@contoso.com", Ticks(5_000)).unwrap_err();
+        assert!(matches!(&refused, UpdateError::Input(text) if text.contains("at most 1000 comments")), "{refused}");
+        assert_eq!(incident, before, "a refused update changes nothing");
+        // The rest of an update still applies to a full incident.
+        let status = IncidentUpdate { status: Some(IncidentStatus::Resolved), ..IncidentUpdate::default() };
+        apply_update(&mut incident, &status, "soc@contoso.com", Ticks(6_000)).unwrap();
+        assert_eq!(incident.status, "Resolved");
     }
 }

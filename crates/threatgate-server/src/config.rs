@@ -84,6 +84,9 @@ pub struct Config {
     /// endpoints, discovery and the portal are not counted, so tokens keep being issued while
     /// the API is overloaded.
     pub api_max_in_flight: usize,
+    /// Connections open at once; a connection past it is closed as soon as it is accepted
+    /// (keep it under the process's open-file limit, `ulimit -n`).
+    pub max_connections: usize,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -96,6 +99,7 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 16,
             api_max_in_flight: 512,
+            max_connections: 10_000,
             role: Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: None,
@@ -228,6 +232,9 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.api_max_in_flight) {
             return Err(ConfigError::Invalid("api_max_in_flight must be between 1 and 100000".into()));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::Invalid("max_connections must be between 1 and 1000000".into()));
         }
         if !(60..=86_400).contains(&self.token_endpoint.max_assertion_lifetime_seconds) {
             return Err(ConfigError::Invalid(

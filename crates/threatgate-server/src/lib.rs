@@ -8,6 +8,7 @@ pub mod aad_errors;
 pub mod access_log;
 pub mod api;
 pub mod config;
+mod connections;
 pub mod data_dir;
 mod drain;
 pub mod hunt_gate;

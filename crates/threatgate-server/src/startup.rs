@@ -49,6 +49,7 @@ pub struct Application {
     hunting: crate::config::HuntingSettings,
     token_endpoint: crate::token_throttle::TokenEndpointSettings,
     api_max_in_flight: usize,
+    max_connections: usize,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -104,6 +105,7 @@ impl Application {
             access_log_retention: time::Duration::days(i64::from(config.access_log_retention_days)),
             hunting: config.hunting,
             api_max_in_flight: config.api_max_in_flight,
+            max_connections: config.max_connections,
             token_endpoint: config.token_endpoint,
             setup_token,
             role: config.role,
@@ -183,6 +185,7 @@ impl Application {
             self.access_log_retention,
             event_retention,
         ));
+        let connections = crate::connections::ConnectionLimit::new(self.max_connections);
         let result = match self.tls {
             Some((rustls, _)) => {
                 let handle = axum_server::Handle::new();
@@ -193,8 +196,9 @@ impl Application {
                 });
                 // TCP_NODELAY: a response of several TLS records is not held back waiting for
                 // the client's delayed ACK (40 ms on Linux).
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
-                    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(
+                    crate::connections::LimitAcceptor::new(axum_server::accept::NoDelayAcceptor::new(), connections),
+                );
                 axum_server::from_tcp(self.listener)?
                     .acceptor(acceptor)
                     .handle(handle)
@@ -203,8 +207,9 @@ impl Application {
             }
             None => {
                 use axum::serve::ListenerExt;
-                let listener = tokio::net::TcpListener::from_std(self.listener)?.tap_io(|stream| {
-                    if let Err(error) = stream.set_nodelay(true) {
+                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                let listener = crate::connections::LimitedListener::new(listener, connections).tap_io(|stream| {
+                    if let Err(error) = stream.get_mut().set_nodelay(true) {
                         tracing::debug!(%error, "TCP_NODELAY could not be set");
                     }
                 });

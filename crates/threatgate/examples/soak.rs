@@ -4,7 +4,7 @@
 //!
 //! **Soak**: RATE requests a second, at a fixed pace whatever the answers take, mixed as a
 //! partner's connector and a detection source make them: token requests 10 %, incident lists
-//! 40 %, incident updates (a comment) 15 %, advanced hunting 10 %, event ingestion (a batch of
+//! 40 %, incident updates (a comment, an owner or a status, over 100 incidents) 15 %, advanced hunting 10 %, event ingestion (a batch of
 //! 20) 15 %, alert ingestion 10 %. Every 10 s a line: the server's RSS and CPU, requests a
 //! second, answers other than 2xx. At the end, per kind: count, p50/p99/p999 and answers by
 //! status; CPU time of the server per request.
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let source_tenant = tenants[0].clone();
     let source_token = token(&client, &manifest, &source_tenant, source_app, source_secret).await?.1;
     let page: Value = client
-        .get(format!("{}/api/incidents?$top=20", manifest.api_base))
+        .get(format!("{}/api/incidents?$top=100", manifest.api_base))
         .bearer_auth(&partner_tokens[0])
         .send()
         .await?
@@ -217,7 +217,12 @@ async fn send(setup: &Setup, kind: Kind, n: u64) -> u16 {
                 .client
                 .patch(format!("{api}/api/incidents/{incident}"))
                 .bearer_auth(&setup.partner_tokens[0])
-                .json(&json!({"comment": format!("soak {n}")}))
+                .json(&match n % 3 {
+                    // What a connector writes back: a comment, an owner, a status.
+                    0 => json!({"comment": format!("soak {n}")}),
+                    1 => json!({"assignedTo": format!("analyst{}@contoso.com", n % 7)}),
+                    _ => json!({"status": if n.is_multiple_of(2) { "InProgress" } else { "Active" }}),
+                })
         }
         Kind::Hunt => setup
             .client

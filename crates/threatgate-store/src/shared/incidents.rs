@@ -16,8 +16,8 @@ use threatgate_domain::{
     Correlation, IncidentId, IngestAlerts, ReadIncidents, TenantScope, Ticks, WriteIncidents, correlate,
 };
 use threatgate_incidents::{
-    AlertUpdate, IncidentUpdate, IngestAlert, alert_rows, apply_alert_update, apply_update, merge_into, new_incident,
-    push_alert, redirect, summarize,
+    AlertUpdate, IncidentUpdate, IngestAlert, alert_rows, apply_alert_update, apply_update, has_room, merge_into,
+    new_incident, push_alert, redirect, summarize,
 };
 use threatgate_proto::Incident;
 use threatgate_proto::incident::Comment;
@@ -305,13 +305,14 @@ impl IncidentStore for Backend {
                 continue;
             }
             let since = Ticks(alert.first_activity.get().saturating_sub(window));
-            let matching = Dialect::open_incidents_sharing(&mut tx, &tenant, &alert.keys, since).await?;
-            let incident_id = match correlate(matching) {
-                Correlation::NewIncident => {
-                    // The id first: it is part of the document.
-                    let incident_id = Dialect::next_incident_id(&mut incident_ids, &mut tx).await?;
-                    let incident = new_incident(incident_id, alert.alert.clone(), now);
-                    sqlx::query(
+            let mut matching = Dialect::open_incidents_sharing(&mut tx, &tenant, &alert.keys, since).await?;
+            let incident_id = loop {
+                break match correlate(matching) {
+                    Correlation::NewIncident => {
+                        // The id first: it is part of the document.
+                        let incident_id = Dialect::next_incident_id(&mut incident_ids, &mut tx).await?;
+                        let incident = new_incident(incident_id, alert.alert.clone(), now);
+                        sqlx::query(
                         "INSERT INTO incidents (incident_id, tenant_id, status, assigned_to, created_time, last_update_time, last_activity, document)
                          VALUES ($1, $2, $3, NULL, $4, $4, $5, $6)",
                     )
@@ -323,48 +324,65 @@ impl IncidentStore for Backend {
                     .bind(render(&incident)?)
                     .execute(&mut *tx)
                     .await?;
-                    held.insert(
-                        incident_id,
-                        Held { incident, last_activity: alert.last_activity, changed: false, redirected: false },
-                    );
-                    report.incidents_created += 1;
-                    incident_id
-                }
-                Correlation::Join { into, merge } => {
-                    let mut target = take_held(&mut held, &mut tx, &tenant, into)
-                        .await?
-                        .ok_or_else(|| StoreError::Corrupt(format!("incident {into} vanished during correlation")))?;
-                    let stored_last_activity = target.last_activity;
-                    for younger_id in merge {
-                        let Some(mut younger) = take_held(&mut held, &mut tx, &tenant, younger_id).await? else {
+                        held.insert(
+                            incident_id,
+                            Held { incident, last_activity: alert.last_activity, changed: false, redirected: false },
+                        );
+                        report.incidents_created += 1;
+                        incident_id
+                    }
+                    Correlation::Join { into, merge } => {
+                        let mut target = take_held(&mut held, &mut tx, &tenant, into).await?.ok_or_else(|| {
+                            StoreError::Corrupt(format!("incident {into} vanished during correlation"))
+                        })?;
+                        if !has_room(&target.incident, 1) {
+                            // Full (stored before the cap, or filled by this batch): matched no more.
+                            retire_entity_keys(&mut tx, &tenant, into).await?;
+                            held.insert(into, target);
+                            matching = merge;
                             continue;
-                        };
-                        target.last_activity = target.last_activity.max(younger.last_activity);
-                        merge_into(&mut target.incident, &mut younger.incident, now);
-                        redirect(&mut younger.incident, into, now);
-                        younger.changed = true;
-                        younger.redirected = true;
-                        held.insert(younger_id, younger);
-                        // Alerts of this batch not written yet move along too.
-                        for (_, placed_in) in placed.iter_mut().filter(|(_, id)| *id == younger_id) {
-                            *placed_in = into;
                         }
-                        move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
-                        report.incidents_merged += 1;
+                        let stored_last_activity = target.last_activity;
+                        for younger_id in merge {
+                            let Some(mut younger) = take_held(&mut held, &mut tx, &tenant, younger_id).await? else {
+                                continue;
+                            };
+                            if !has_room(&target.incident, younger.incident.alerts.len() + 1) {
+                                // Merging would pass the cap: both stay as they are.
+                                held.insert(younger_id, younger);
+                                continue;
+                            }
+                            target.last_activity = target.last_activity.max(younger.last_activity);
+                            merge_into(&mut target.incident, &mut younger.incident, now);
+                            redirect(&mut younger.incident, into, now);
+                            younger.changed = true;
+                            younger.redirected = true;
+                            held.insert(younger_id, younger);
+                            // Alerts of this batch not written yet move along too.
+                            for (_, placed_in) in placed.iter_mut().filter(|(_, id)| *id == younger_id) {
+                                *placed_in = into;
+                            }
+                            move_incident_rows(&mut tx, &tenant, younger_id, into).await?;
+                            report.incidents_merged += 1;
+                        }
+                        push_alert(&mut target.incident, alert.alert.clone(), now);
+                        target.last_activity = target.last_activity.max(alert.last_activity);
+                        target.changed = true;
+                        // The indexed column at once, when it moved (the document waits for the
+                        // batch's end): the batch's next alerts are matched against it.
+                        if target.last_activity > stored_last_activity {
+                            raise_last_activity(&mut tx, into, target.last_activity).await?;
+                        }
+                        held.insert(into, target);
+                        into
                     }
-                    push_alert(&mut target.incident, alert.alert.clone(), now);
-                    target.last_activity = target.last_activity.max(alert.last_activity);
-                    target.changed = true;
-                    // The indexed column at once, when it moved (the document waits for the
-                    // batch's end): the batch's next alerts are matched against it.
-                    if target.last_activity > stored_last_activity {
-                        raise_last_activity(&mut tx, into, target.last_activity).await?;
-                    }
-                    held.insert(into, target);
-                    into
-                }
+                };
             };
-            Dialect::insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
+            if held.get(&incident_id).is_some_and(|held| !has_room(&held.incident, 1)) {
+                retire_entity_keys(&mut tx, &tenant, incident_id).await?;
+            } else {
+                Dialect::insert_entity_keys(&mut tx, &tenant, &alert.keys, incident_id).await?;
+            }
             placed.push((alert.alert.alert_id.clone(), incident_id));
             report.alerts_added += 1;
         }
@@ -409,6 +427,16 @@ async fn take_held(
         changed: false,
         redirected: false,
     }))
+}
+
+/// A full incident's entity keys go, so that correlation no longer reads it (its alerts stay).
+async fn retire_entity_keys(tx: &mut Transaction<'static, Db>, tenant: &str, incident_id: IncidentId) -> Result<()> {
+    sqlx::query("DELETE FROM incident_entities WHERE tenant_id = $1 AND incident_id = $2")
+        .bind(tenant)
+        .bind(incident_id.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Moves an incident's indexed `last_activity` forward.

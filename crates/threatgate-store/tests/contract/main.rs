@@ -56,6 +56,7 @@ store_tests!(
     certificates_are_added_once_listed_loaded_and_deleted,
     the_audit_trail_shows_a_tenant_its_own_events_and_its_applications_elsewhere,
     ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_tenant,
+    an_incident_holds_at_most_a_thousand_alerts_and_then_a_new_one_opens,
     a_missing_key_is_added_once_however_many_add_it_at_once,
     a_copy_into_the_other_backend_holds_everything_and_continues_the_ids,
     alert_comments_are_kept_per_tenant_and_read_in_one_lookup,
@@ -497,6 +498,49 @@ async fn ingested_alerts_become_incidents_listed_filtered_paged_and_updated_per_
         store.update_incident(&foreign, target, &update, Ticks(now)).await.unwrap(),
         threatgate_store::UpdateOutcome::NotFound
     ));
+}
+
+/// Alerts sharing an entity join one incident until it holds `MAX_ALERTS_PER_INCIDENT`; the next
+/// opens a new incident, which the ones after it join (whether the first filled up in an
+/// earlier batch or in the same one).
+async fn an_incident_holds_at_most_a_thousand_alerts_and_then_a_new_one_opens(store: Arc<dyn Store>) {
+    use threatgate_domain::odata::IncidentQuery;
+    use threatgate_domain::{IngestAlerts, ReadIncidents, TenantScope};
+    use threatgate_incidents::MAX_ALERTS_PER_INCIDENT;
+
+    let (contoso, _) = tenant(store.as_ref(), "Contoso").await;
+    let now = 17_900_000_000_000_000;
+    let (received, template) =
+        threatgate_seed::generator::AlertGenerator::new(11, "contoso.onmicrosoft.com", 1, now, 1).next().unwrap();
+    let alert = |n: usize| {
+        let mut alert = template.clone();
+        alert.alert_id = format!("da-cap-{n}");
+        threatgate_incidents::prepare_alert(alert, received).unwrap()
+    };
+    let ingest = TenantScope::<IngestAlerts>::for_administrator(contoso.id);
+    let window = 24 * 3_600 * 10_000_000;
+    let first = MAX_ALERTS_PER_INCIDENT - 400;
+    store.ingest_alerts(&ingest, (0..first).map(alert).collect(), window).await.unwrap();
+    store.ingest_alerts(&ingest, (first..MAX_ALERTS_PER_INCIDENT + 5).map(alert).collect(), window).await.unwrap();
+    store.ingest_alerts(&ingest, vec![alert(MAX_ALERTS_PER_INCIDENT + 5)], window).await.unwrap();
+
+    let read = TenantScope::<ReadIncidents>::for_administrator(contoso.id);
+    let query = IncidentQuery::parse([("$top", "100")]).unwrap();
+    let page = store.list_incidents(&read, &query).await.unwrap();
+    let mut sizes: Vec<(i64, usize)> = page
+        .documents
+        .iter()
+        .map(|document| {
+            let incident: serde_json::Value = serde_json::from_str(document).unwrap();
+            (incident["incidentId"].as_i64().unwrap(), incident["alerts"].as_array().unwrap().len())
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        vec![MAX_ALERTS_PER_INCIDENT, 6],
+        "the first incident is full, the next took the rest: {sizes:?}"
+    );
 }
 
 async fn consent_is_idempotent_and_revocation_removes_every_grant(store: Arc<dyn Store>) {

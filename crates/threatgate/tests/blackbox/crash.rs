@@ -1,10 +1,12 @@
 //! Crash-kill: the server is SIGKILLed at a random moment while it takes event and alert
-//! ingestion and incident updates, then restarted on the same store. Every write it
-//! acknowledged must be there, no batch may be half-written, and the store must pass its
-//! integrity check. `THREATGATE_CRASH_ITERATIONS` kills (3 by default; the long run is 50), on
+//! ingestion, incident updates and consents (an application registered in the customer's
+//! tenant and a Threat Protection role assigned to its service principal, through Graph),
+//! then restarted on the same store. Every write it acknowledged must be there, no batch may be
+//! half-written, and the store must pass its integrity check. `THREATGATE_CRASH_ITERATIONS` kills (3 by default; the long run is 50), on
 //! SQLite, or on PostgreSQL with `THREATGATE_TEST_BACKEND=postgres`.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +36,13 @@ struct Acked {
     batches: BTreeSet<String>,
     alerts: BTreeSet<String>,
     comments: BTreeSet<String>,
+    consents: BTreeSet<String>,
 }
+
+/// Threat Protection's application and its `Incident.Read.All` role.
+const THREAT_PROTECTION: &str = "8ee8fdad-f234-4243-8f3b-15c294843740";
+const INCIDENT_READ_ALL: &str = "a9790345-4595-42e4-971a-ccdc79f19b7c";
+const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 async fn cli(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase>, args: &[&str]) -> Value {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
@@ -48,10 +56,16 @@ async fn cli(data_dir: &Path, database: Option<&threatgate_testkit::TestDatabase
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str, app: &str, secret: &str) -> String {
+async fn token(
+    client: &reqwest::Client,
+    manifest: &DemoManifest,
+    tenant: &str,
+    (app, secret): (&str, &str),
+    scope: &str,
+) -> String {
     let response = client
         .post(format!("{}/{tenant}/oauth2/v2.0/token", manifest.authority))
-        .form(&[("grant_type", "client_credentials"), ("client_id", app), ("scope", SCOPE), ("client_secret", secret)])
+        .form(&[("grant_type", "client_credentials"), ("client_id", app), ("scope", scope), ("client_secret", secret)])
         .send()
         .await
         .unwrap();
@@ -67,10 +81,34 @@ fn random(below: u64) -> u64 {
 
 /// Sends `request` and says whether the server acknowledged it (a 2xx with its whole body).
 async fn acknowledged(request: reqwest::RequestBuilder) -> bool {
+    answer(request).await.is_some()
+}
+
+/// The body of a 2xx answer to `request`, else `None`.
+async fn answer(request: reqwest::RequestBuilder) -> Option<Value> {
     match request.send().await {
-        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
-        _ => false,
+        Ok(response) if response.status().is_success() => response.json().await.ok(),
+        _ => None,
     }
+}
+
+/// One consent through Graph: the application `name` registered in the token's tenant (which
+/// gives it a service principal there) and Threat Protection's `Incident.Read.All` assigned to
+/// its principal. Acknowledged when the assignment was.
+async fn consent(client: reqwest::Client, graph: String, token: String, resource: String, name: String) -> bool {
+    let post = |path: &str, body: Value| client.post(format!("{graph}{path}")).bearer_auth(&token).json(&body);
+    let registration = json!({
+        "displayName": name,
+        "signInAudience": "AzureADMultipleOrgs",
+        "requiredResourceAccess": [{"resourceAppId": THREAT_PROTECTION, "resourceAccess": [{"id": INCIDENT_READ_ALL, "type": "Role"}]}],
+    });
+    let Some(registered) = answer(post("/v1.0/applications", registration)).await else { return false };
+    // Registering in its home tenant gave the application its service principal there.
+    let app_id = registered["appId"].as_str().unwrap_or_default();
+    let path = format!("{graph}/v1.0/servicePrincipals(appId='{app_id}')");
+    let Some(principal) = answer(client.get(path).bearer_auth(&token)).await else { return false };
+    let assignment = json!({"principalId": principal["id"], "resourceId": resource, "appRoleId": INCIDENT_READ_ALL});
+    acknowledged(post(&format!("/v1.0/servicePrincipals/{resource}/appRoleAssignedTo"), assignment)).await
 }
 
 #[tokio::test]
@@ -92,36 +130,40 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
         cli(dir, database.as_ref(), &["app", "register", "--tenant", &contoso, "--name", "Crash source"]).await;
     let source_id = source["app_id"].as_str().unwrap().to_owned();
     cli(dir, database.as_ref(), &["app", "permission", "add", "--app", &source_id, "Incident.ReadWrite.All"]).await;
+    for role in ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"] {
+        cli(dir, database.as_ref(), &["app", "permission", "add", "--app", &source_id, role]).await;
+    }
     let secret = cli(dir, database.as_ref(), &["app", "secret", "add", "--app", &source_id]).await;
     let source_secret = secret["value"].as_str().unwrap().to_owned();
     cli(dir, database.as_ref(), &["consent", "grant", "--tenant", &contoso, "--app", &source_id]).await;
 
     let acked = Arc::new(Mutex::new(Acked::default()));
-    let mut incident_id = None;
+    // The incidents that take comments, a few iterations each (an incident keeps 1,000).
+    let mut incidents = Vec::new();
+    let source = (source_id.as_str(), source_secret.as_str());
     for iteration in 0..iterations {
         let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &demo_args).await;
         let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
-        let partner = token(&client, &manifest, &contoso, &manifest.app.app_id, &manifest.app.client_secret).await;
-        let ingest = token(&client, &manifest, &contoso, &source_id, &source_secret).await;
+        let partner =
+            token(&client, &manifest, &contoso, (&manifest.app.app_id, &manifest.app.client_secret), SCOPE).await;
+        let ingest = token(&client, &manifest, &contoso, source, SCOPE).await;
+        let directory = token(&client, &manifest, &contoso, source, GRAPH_SCOPE).await;
         // Every acknowledged write of the iterations before is still there.
-        check(&client, &manifest, &partner, incident_id, &*acked.lock().await).await;
-        let incident = match incident_id {
-            Some(id) => id,
-            None => {
-                let page: Value = client
-                    .get(format!("{}/api/incidents?$top=1", manifest.api_base))
-                    .bearer_auth(&partner)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = page["value"][0]["incidentId"].as_i64().unwrap();
-                incident_id = Some(id);
-                id
-            }
-        };
+        check(&client, &manifest, (&partner, &directory), &incidents, &*acked.lock().await).await;
+        if incidents.is_empty() {
+            let page: Value = client
+                .get(format!("{}/api/incidents?$top=20", manifest.api_base))
+                .bearer_auth(&partner)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            incidents = page["value"].as_array().unwrap().iter().filter_map(|i| i["incidentId"].as_i64()).collect();
+        }
+        let incident = incidents[iteration / 5 % incidents.len()];
+        let resource = threat_protection_principal(&client, &manifest, &directory).await;
 
         // Writers, until the kill; then the server is SIGKILLed mid-traffic.
         let stop = Arc::new(AtomicBool::new(false));
@@ -138,7 +180,9 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
                     let rows: Vec<Value> = (0..BATCH)
                     .map(|k| json!({"Timestamp": now, "DeviceId": batch, "DeviceName": format!("{batch}-{k}"), "OSPlatform": "Windows11"}))
                     .collect();
-                    client.post(format!("{base}/api/ingest/events/DeviceInfo")).bearer_auth(&token).json(&rows)
+                    acknowledged(
+                        client.post(format!("{base}/api/ingest/events/DeviceInfo")).bearer_auth(&token).json(&rows),
+                    )
                 },
             )
         };
@@ -157,7 +201,7 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
                         "severity": "Low", "detectionSource": "EDR",
                         "entities": [{"entityType": "User", "userPrincipalName": format!("{id}@contoso.com")}]
                     }]);
-                    client.post(format!("{base}/api/ingest/alerts")).bearer_auth(&token).json(&alert)
+                    acknowledged(client.post(format!("{base}/api/ingest/alerts")).bearer_auth(&token).json(&alert))
                 },
             )
         };
@@ -169,17 +213,29 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
                 &acked,
                 |acked| &mut acked.comments,
                 move |comment| {
-                    client
-                        .patch(format!("{base}/api/incidents/{incident}"))
-                        .bearer_auth(&token)
-                        .json(&json!({"comment": comment}))
+                    acknowledged(
+                        client
+                            .patch(format!("{base}/api/incidents/{incident}"))
+                            .bearer_auth(&token)
+                            .json(&json!({"comment": comment})),
+                    )
                 },
+            )
+        };
+        let consents = {
+            let (client, token, base) = (client.clone(), directory.clone(), base.clone());
+            writer(
+                iteration,
+                &stop,
+                &acked,
+                |acked| &mut acked.consents,
+                move |name| consent(client.clone(), base.clone(), token.clone(), resource.clone(), name),
             )
         };
         tokio::time::sleep(Duration::from_millis(200 + random(1_300))).await;
         demo.stop().await;
         stop.store(true, Ordering::Relaxed);
-        for writer in [events, alerts, updates] {
+        for writer in [events, alerts, updates, consents] {
             writer.await.unwrap();
         }
     }
@@ -187,10 +243,14 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
     // The last kill's writes, then the store's own check.
     let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &demo_args).await;
     let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
-    let partner = token(&client, &manifest, &contoso, &manifest.app.app_id, &manifest.app.client_secret).await;
+    let partner = token(&client, &manifest, &contoso, (&manifest.app.app_id, &manifest.app.client_secret), SCOPE).await;
+    let directory = token(&client, &manifest, &contoso, source, GRAPH_SCOPE).await;
     let acked = acked.lock().await;
-    assert!(!acked.batches.is_empty() && !acked.comments.is_empty(), "the writers made progress");
-    check(&client, &manifest, &partner, incident_id, &acked).await;
+    assert!(
+        !acked.batches.is_empty() && !acked.comments.is_empty() && !acked.consents.is_empty(),
+        "the writers made progress"
+    );
+    check(&client, &manifest, (&partner, &directory), &incidents, &acked).await;
     demo.stop().await;
     if database.is_none() {
         for file in ["threatgate.db", "threatgate-hunting.db", "threatgate-access-log.db"] {
@@ -208,22 +268,24 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
         }
     }
     eprintln!(
-        "crash-kill: {iterations} kills; acknowledged and found after restart: {} event batches ({} rows), {} alerts, {} comments",
+        "crash-kill: {iterations} kills; acknowledged and found after restart: {} event batches ({} rows), {} alerts, {} comments, {} consents",
         acked.batches.len(),
         acked.batches.len() * BATCH,
         acked.alerts.len(),
-        acked.comments.len()
+        acked.comments.len(),
+        acked.consents.len()
     );
 }
 
-/// Writes `crash-ITERATION-N` for N = 0, 1, … (the request `request` makes of it) until `stop`
-/// or the first write not acknowledged; `set` names where the acknowledged keys go.
-fn writer(
+/// Writes `crash-ITERATION-N` for N = 0, 1, … (`write` says whether the server acknowledged
+/// it) until `stop` or the first write not acknowledged; `set` names where the acknowledged
+/// keys go.
+fn writer<W: Future<Output = bool> + Send + 'static>(
     iteration: usize,
     stop: &Arc<AtomicBool>,
     acked: &Arc<Mutex<Acked>>,
     set: fn(&mut Acked) -> &mut BTreeSet<String>,
-    request: impl Fn(&str) -> reqwest::RequestBuilder + Send + 'static,
+    write: impl Fn(String) -> W + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let (stop, acked) = (Arc::clone(stop), Arc::clone(acked));
     tokio::spawn(async move {
@@ -232,7 +294,7 @@ fn writer(
                 break;
             }
             let key = format!("crash-{iteration}-{n}");
-            if !acknowledged(request(&key)).await {
+            if !write(key.clone()).await {
                 break;
             }
             set(&mut *acked.lock().await).insert(key);
@@ -244,8 +306,21 @@ fn now() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
-/// Every acknowledged batch, alert and comment is there; every batch there is whole.
-async fn check(client: &reqwest::Client, manifest: &DemoManifest, token: &str, incident: Option<i64>, acked: &Acked) {
+/// Threat Protection's service principal in the directory token's tenant.
+async fn threat_protection_principal(client: &reqwest::Client, manifest: &DemoManifest, directory: &str) -> String {
+    let path = format!("{}/v1.0/servicePrincipals(appId='{THREAT_PROTECTION}')", manifest.api_base);
+    let principal = answer(client.get(path).bearer_auth(directory)).await.expect("Threat Protection's principal");
+    principal["id"].as_str().unwrap().to_owned()
+}
+
+/// Every acknowledged batch, alert, comment and consent is there; every batch there is whole.
+async fn check(
+    client: &reqwest::Client,
+    manifest: &DemoManifest,
+    (token, directory): (&str, &str),
+    incidents: &[i64],
+    acked: &Acked,
+) {
     let hunt = async |query: &str| -> Value {
         let response = client
             .post(format!("{}/api/advancedhunting/run", manifest.api_base))
@@ -275,7 +350,8 @@ async fn check(client: &reqwest::Client, manifest: &DemoManifest, token: &str, i
     let lost: Vec<_> = acked.alerts.difference(&found).collect();
     assert!(lost.is_empty(), "acknowledged alerts lost: {lost:?}");
 
-    if let Some(incident) = incident {
+    let mut found = BTreeSet::new();
+    for incident in incidents {
         let body: Value = client
             .get(format!("{}/api/incidents/{incident}", manifest.api_base))
             .bearer_auth(token)
@@ -285,13 +361,26 @@ async fn check(client: &reqwest::Client, manifest: &DemoManifest, token: &str, i
             .json()
             .await
             .unwrap();
-        let found: BTreeSet<String> = body["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|c| c["comment"].as_str().map(str::to_owned))
-            .collect();
-        let lost: Vec<_> = acked.comments.difference(&found).collect();
-        assert!(lost.is_empty(), "acknowledged comments lost: {lost:?}");
+        found.extend(
+            body["comments"].as_array().unwrap().iter().filter_map(|c| c["comment"].as_str().map(str::to_owned)),
+        );
     }
+    let lost: Vec<_> = acked.comments.difference(&found).collect();
+    assert!(lost.is_empty(), "acknowledged comments lost: {lost:?}");
+
+    // Each acknowledged consent: its principal holds the role (pages of the assignments).
+    let resource = threat_protection_principal(client, manifest, directory).await;
+    let mut found = BTreeSet::new();
+    let mut next = Some(format!("{}/v1.0/servicePrincipals/{resource}/appRoleAssignedTo", manifest.api_base));
+    while let Some(url) = next {
+        let page = answer(client.get(url).bearer_auth(directory)).await.expect("the role's assignments");
+        for assignment in page["value"].as_array().unwrap() {
+            if assignment["appRoleId"] == INCIDENT_READ_ALL {
+                found.insert(assignment["principalDisplayName"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    let lost: Vec<_> = acked.consents.difference(&found).collect();
+    assert!(lost.is_empty(), "acknowledged consents lost: {lost:?}");
 }

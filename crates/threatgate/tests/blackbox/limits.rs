@@ -99,3 +99,35 @@ async fn past_its_places_the_api_sheds_load_and_tokens_are_still_issued() {
     assert!(answered.status().is_client_error() || answered.status().is_success(), "{}", answered.status());
     assert_eq!(app.client.get(api("/api/incidents")).bearer_auth(&token).send().await.unwrap().status(), 200);
 }
+
+/// Past `max_connections` open at once, a new connection is closed as soon as it is accepted
+/// (before TLS), and once an open one closes its place serves the next client.
+#[tokio::test]
+async fn past_max_connections_a_new_connection_is_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    let app = threatgate_testkit::spawn_app_with(|config| config.max_connections = 2).await;
+    // Two idle connections take both places (the server accepts in the order they came).
+    let first = TcpStream::connect(app.address).await.unwrap();
+    let _second = TcpStream::connect(app.address).await.unwrap();
+    let mut third = TcpStream::connect(app.address).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), third.read(&mut buffer)).await;
+    assert!(matches!(closed, Ok(Ok(0) | Err(_))), "the third connection is closed without an answer: {closed:?}");
+
+    // The first closes: its place is free again (as soon as the server has seen it close).
+    drop(first);
+    let client = threatgate_testkit::client_trusting(&app.ca_certificate).unwrap();
+    let mut answered = None;
+    for _ in 0..100 {
+        match client.get(format!("{}/healthz", app.base_url)).send().await {
+            Ok(response) => {
+                answered = Some(response.status());
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(answered, Some(reqwest::StatusCode::OK), "a freed place serves the next client");
+}
