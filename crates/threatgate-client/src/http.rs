@@ -128,8 +128,17 @@ impl Http {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body =
-                response.text().await.map_err(|e| Error::Transport { url: url.clone(), message: error_chain(&e) })?;
+            let body = match response.text().await {
+                Ok(body) => body,
+                // The connection dropped mid-answer: a safe request is sent again.
+                Err(error) if repeat == Repeat::Safe && !last => {
+                    let wait = self.retry.backoff(attempt);
+                    tracing::debug!(%url, attempt, ?wait, "answer cut off; retrying: {error}");
+                    self.clock.sleep(wait).await;
+                    continue;
+                }
+                Err(error) => return Err(Error::Transport { url, message: error_chain(&error) }),
+            };
             if (200..300).contains(&status) {
                 return Ok(Answer { body });
             }

@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::http::{Http, Repeat};
 
-/// Tokens are renewed this long before they expire.
+/// Tokens are renewed this long before they expire; a token that lives less than twice this
+/// (a test server's short-lived tokens) is renewed half-way through its life instead.
 pub const RENEW_BEFORE: time::Duration = time::Duration::minutes(5);
 
 /// A client secret. Its `Debug` never shows the value.
@@ -72,6 +73,13 @@ struct CachedToken {
     access_token: String,
     /// Unix seconds.
     expires_at: i64,
+    /// How long before `expires_at` it is renewed, in seconds (older cache files: 300).
+    #[serde(default = "renew_before_seconds")]
+    renew_before: i64,
+}
+
+fn renew_before_seconds() -> i64 {
+    RENEW_BEFORE.whole_seconds()
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
@@ -206,7 +214,7 @@ impl TokenProvider {
 }
 
 fn fresh(token: &CachedToken, now: OffsetDateTime) -> bool {
-    now.unix_timestamp() < token.expires_at - RENEW_BEFORE.whole_seconds()
+    now.unix_timestamp() < token.expires_at - token.renew_before
 }
 
 /// The token and when it expires: `expires_in` (a number in v2, a string in v1) from `now`.
@@ -222,7 +230,11 @@ fn cached_from(response: &serde_json::Value, now: OffsetDateTime, url: &url::Url
         _ => None,
     }
     .ok_or_else(|| protocol("the token response has no expires_in"))?;
-    Ok(CachedToken { access_token: access_token.to_owned(), expires_at: now.unix_timestamp() + expires_in })
+    Ok(CachedToken {
+        access_token: access_token.to_owned(),
+        expires_at: now.unix_timestamp() + expires_in,
+        renew_before: RENEW_BEFORE.whole_seconds().min(expires_in / 2),
+    })
 }
 
 fn read_cache(path: &Path) -> Result<HashMap<String, CachedToken>> {

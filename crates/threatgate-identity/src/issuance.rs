@@ -6,6 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use std::collections::HashMap;
 use threatgate_domain::{AppId, BuiltInResource, Tenant, TenantId, TenantSegment, built_in_resource_named};
 use threatgate_proto::AccessTokenClaims;
 use time::{Duration, OffsetDateTime};
@@ -20,10 +21,13 @@ use crate::view::{DirectoryView, ResolvedTenant};
 
 /// Tokens are backdated by this much (`nbf` = `iat` = now − 5 min), as Microsoft's.
 const BACKDATE: Duration = Duration::seconds(300);
-/// Tokens expire this long after issue (`exp` = now + 1 h).
-const LIFETIME: Duration = Duration::seconds(3600);
+/// Tokens expire this long after issue (`exp` = now + 1 h), unless the emulator's controls set
+/// another lifetime for the application.
+pub const TOKEN_LIFETIME: Duration = Duration::seconds(3600);
 /// What the response says of the lifetime: one second less, as Microsoft's (3599).
 pub const EXPIRES_IN_SECONDS: i64 = 3599;
+/// The shortest and longest lifetime an application's tokens may be given.
+pub const TOKEN_LIFETIME_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
 
 /// OIDC scopes MSAL and others send next to `/.default`; they are ignored.
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
@@ -39,6 +43,8 @@ pub struct IssuanceContext<'a> {
     pub now: OffsetDateTime,
     /// The longest a client assertion may still be valid for when it is presented.
     pub max_assertion_lifetime: time::Duration,
+    /// Applications whose tokens live other than [`TOKEN_LIFETIME`].
+    pub token_lifetimes: &'a HashMap<AppId, Duration>,
 }
 
 /// A token request as received.
@@ -104,7 +110,7 @@ pub fn issue_client_credentials(
     context: IssuanceContext<'_>,
     request: TokenRequest<'_>,
 ) -> Result<IssuedToken, AadError> {
-    let IssuanceContext { view, keys, hasher, now, max_assertion_lifetime } = context;
+    let IssuanceContext { view, keys, hasher, now, max_assertion_lifetime, token_lifetimes } = context;
     let TokenRequest { endpoint, tenant: segment_text, parameters, basic, origins } = request;
 
     // 1. The tenant (90002).
@@ -184,7 +190,8 @@ pub fn issue_client_credentials(
     let roles: Vec<String> = view.roles(tenant.id, app_id, resource).into_iter().map(str::to_owned).collect();
     let issuer = format!("https://sts.windows.net/{}/", tenant.id);
     let issued_at = now - BACKDATE;
-    let expires = now + LIFETIME;
+    let lifetime = token_lifetimes.get(&app_id).copied().unwrap_or(TOKEN_LIFETIME);
+    let expires = now + lifetime;
     let internal = |error: crate::Error| {
         tracing::error!(%error, "token issuance failed");
         AadError::Internal
@@ -213,7 +220,7 @@ pub fn issue_client_credentials(
     Ok(IssuedToken {
         access_token,
         resource: requested.to_owned(),
-        expires_in: EXPIRES_IN_SECONDS,
+        expires_in: lifetime.whole_seconds() - (TOKEN_LIFETIME.whole_seconds() - EXPIRES_IN_SECONDS),
         expires_on: expires.unix_timestamp(),
         not_before: issued_at.unix_timestamp(),
         tenant_id: tenant.id,

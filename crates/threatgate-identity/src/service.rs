@@ -1,16 +1,18 @@
 //! The identity service: the directory view and key ring in memory, kept current with the
 //! store, and the operations the HTTP layer calls.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use threatgate_domain::AppId;
 use threatgate_store::Store;
 use time::Duration;
 
 use crate::Result;
 use crate::clock::Clock;
 use crate::error::AadError;
-use crate::issuance::{IssuanceContext, IssuedToken, TokenRequest, issue_client_credentials};
+use crate::issuance::{IssuanceContext, IssuedToken, TOKEN_LIFETIME_RANGE, TokenRequest, issue_client_credentials};
 use crate::keys::{KeyEncryptionKey, KeyRing, SigningKey, ensure_signing_keys};
 use crate::secrets::SecretHasher;
 use crate::view::DirectoryView;
@@ -52,6 +54,8 @@ pub struct IdentityService {
     settings: IdentitySettings,
     snapshot: ArcSwap<Snapshot>,
     reload: tokio::sync::Mutex<()>,
+    /// Applications whose tokens live other than an hour (the emulator's controls).
+    token_lifetimes: ArcSwap<HashMap<AppId, Duration>>,
 }
 
 impl IdentityService {
@@ -72,6 +76,7 @@ impl IdentityService {
             settings,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             reload: tokio::sync::Mutex::new(()),
+            token_lifetimes: ArcSwap::from_pointee(HashMap::new()),
         };
         service.reload().await?;
         Ok(service)
@@ -159,6 +164,37 @@ impl IdentityService {
         crate::verify::verify_bearer(&self.snapshot.load(), token, self.clock.now())
     }
 
+    /// Gives `app`'s tokens `lifetime` from now on (`None`: an hour again). Refused outside
+    /// [`TOKEN_LIFETIME_RANGE`] seconds.
+    pub fn set_token_lifetime(&self, app: AppId, lifetime: Option<Duration>) -> std::result::Result<(), String> {
+        if let Some(lifetime) = lifetime
+            && !TOKEN_LIFETIME_RANGE.contains(&lifetime.whole_seconds())
+        {
+            return Err(format!(
+                "a token lifetime must be {} to {} seconds, not {}",
+                TOKEN_LIFETIME_RANGE.start(),
+                TOKEN_LIFETIME_RANGE.end(),
+                lifetime.whole_seconds()
+            ));
+        }
+        self.token_lifetimes.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            match lifetime {
+                Some(lifetime) => next.insert(app, lifetime),
+                None => next.remove(&app),
+            };
+            next
+        });
+        Ok(())
+    }
+
+    /// The applications whose tokens live other than an hour, and their lifetimes.
+    pub fn token_lifetimes(&self) -> Vec<(AppId, Duration)> {
+        let mut lifetimes: Vec<_> = self.token_lifetimes.load().iter().map(|(app, l)| (*app, *l)).collect();
+        lifetimes.sort_by_key(|(app, _)| app.to_string());
+        lifetimes
+    }
+
     /// Handles a client-credentials token request.
     pub fn issue_token(&self, request: TokenRequest<'_>) -> Result<IssuedToken, AadError> {
         let snapshot = self.snapshot.load();
@@ -168,6 +204,7 @@ impl IdentityService {
             hasher: &self.hasher,
             now: self.clock.now(),
             max_assertion_lifetime: self.settings.max_assertion_lifetime,
+            token_lifetimes: &self.token_lifetimes.load(),
         };
         issue_client_credentials(context, request)
     }

@@ -87,6 +87,9 @@ pub struct Config {
     /// Connections open at once; a connection past it is closed as soon as it is accepted
     /// (keep it under the process's open-file limit, `ulimit -n`).
     pub max_connections: usize,
+    /// The emulator's controls for connector tests: fault injection and token lifetimes
+    /// (`[emulator]`; off by default).
+    pub emulator: crate::emulator::EmulatorSettings,
     /// The file holding the signing keys' key-encryption key (32 bytes, owner-only) [default:
     /// DATA_DIR/keys/signing-key-encryption.key]; `THREATGATE_KEY_ENCRYPTION_KEY` (base64) wins.
     pub key_encryption_key_file: Option<PathBuf>,
@@ -100,6 +103,7 @@ impl Default for Config {
             database_max_connections: 16,
             api_max_in_flight: 512,
             max_connections: 10_000,
+            emulator: crate::emulator::EmulatorSettings::default(),
             role: Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: None,

@@ -11,6 +11,7 @@ pub mod config;
 mod connections;
 pub mod data_dir;
 mod drain;
+pub mod emulator;
 pub mod hunt_gate;
 mod json;
 pub mod portal;

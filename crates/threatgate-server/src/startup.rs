@@ -31,6 +31,8 @@ pub enum StartupError {
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("emulator: {0}")]
+    Emulator(String),
 }
 
 /// A bound, loaded service, ready to serve.
@@ -50,6 +52,7 @@ pub struct Application {
     token_endpoint: crate::token_throttle::TokenEndpointSettings,
     api_max_in_flight: usize,
     max_connections: usize,
+    emulator: Arc<crate::emulator::Emulator>,
     setup_token: Option<String>,
     role: crate::config::Role,
     /// The server certificate's names (or, behind a TLS proxy, none besides the public URL).
@@ -92,10 +95,20 @@ impl Application {
             .map_err(|source| StartupError::Bind { address: config.listen, source })?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
+        let public_url = config.public_url_for(local_addr);
+        let emulator = crate::emulator::Emulator::start(
+            &config.emulator,
+            data_dir.root(),
+            &public_url,
+            tls.as_ref().map(|(_, ca)| ca.as_path()),
+        )
+        .map_err(StartupError::Emulator)?;
+        crate::emulator::apply_token_lifetimes(&config.emulator, &identity).map_err(StartupError::Emulator)?;
         Ok(Self {
+            emulator: Arc::new(emulator),
             listener,
             local_addr,
-            public_url: config.public_url_for(local_addr),
+            public_url,
             data_dir,
             identity,
             tls,
@@ -136,6 +149,11 @@ impl Application {
     }
 
     /// The local CA certificate clients should trust, when serving HTTPS.
+    /// Whether the emulator's controls are on (`[emulator] enabled`).
+    pub fn emulator_enabled(&self) -> bool {
+        self.emulator.enabled()
+    }
+
     pub fn ca_certificate_path(&self) -> Option<&PathBuf> {
         self.tls.as_ref().map(|(_, path)| path)
     }
@@ -174,6 +192,7 @@ impl Application {
                 self.hunting.max_concurrent_per_tenant,
             )),
             api_gate: Arc::new(tokio::sync::Semaphore::new(self.api_max_in_flight)),
+            emulator: Arc::clone(&self.emulator),
         };
         let app = router(state, self.role)
             .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -36,4 +36,6 @@ pub struct AppState {
     pub hunt_gate: Arc<crate::hunt_gate::HuntGate>,
     /// A place for each API or Graph request being worked on (`api_max_in_flight`).
     pub api_gate: Arc<tokio::sync::Semaphore>,
+    /// The emulator's controls (faults; off unless `[emulator] enabled`).
+    pub emulator: Arc<crate::emulator::Emulator>,
 }

@@ -68,6 +68,108 @@ pub enum Command {
     Incidents(IncidentsCommand),
     /// Partner: run an advanced hunting query (KQL) in one customer tenant or in all of them.
     Hunt(HuntArgs),
+    /// The running server's emulator controls (it must run with `--emulator`): inject faults,
+    /// shorten token lifetimes. See docs/emulator.md.
+    #[command(subcommand)]
+    Emulator(EmulatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Faults the server injects into matching calls.
+    #[command(subcommand)]
+    Fault(FaultCommand),
+    /// How long an application's tokens live.
+    #[command(subcommand)]
+    TokenLifetime(LifetimeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FaultCommand {
+    /// Add a fault, e.g. `--route /api/incidents --status 429 --retry-after 3 --count 2`, or
+    /// `--route token --aadsts 7000222`.
+    Add(FaultArgs),
+    /// The faults in force, with how often each acted.
+    List {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+    },
+    /// Remove one fault.
+    Remove {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+        /// Its id (from `add` or `list`).
+        id: u64,
+    },
+    /// Remove every fault.
+    Clear {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// A fault: which calls (every matcher given must match) and what happens to them.
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// The data directory of the running server (its emulator.json).
+    #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+    pub data_dir: PathBuf,
+    /// Only calls in this tenant (its id; for the token endpoint also its domain).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only calls of this application (client id).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// `token`, or a path prefix: /api/incidents, /api/advancedhunting, /v1.0/security…
+    #[arg(long)]
+    pub route: Option<String>,
+    /// Answer with this status: 401, 429, 500, 503, 504 (token endpoint: 429, 500, 503, 504).
+    #[arg(long)]
+    pub status: Option<u16>,
+    /// Retry-After of a 429 or 503, in seconds.
+    #[arg(long)]
+    pub retry_after: Option<u64>,
+    /// Answer a token request with this AADSTS error: 7000222, 7000215, 700016, 90055, 50000.
+    #[arg(long)]
+    pub aadsts: Option<u32>,
+    /// Add this much latency, in milliseconds (alone: then serve the call as usual).
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Close the connection without an answer.
+    #[arg(long)]
+    pub drop: bool,
+    /// Only the next N matching calls.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Only this percentage of matching calls (1 to 100).
+    #[arg(long)]
+    pub percent: Option<u8>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LifetimeCommand {
+    /// Give an application's new tokens this lifetime (60 to 86400 seconds).
+    Set {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+        /// The application (client) id.
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        seconds: i64,
+    },
+    /// Back to an hour.
+    Reset {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        app: String,
+    },
+    /// The applications whose tokens live other than an hour.
+    List {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Where the partner's application gets tokens and calls the API. Each option can also come
@@ -437,6 +539,10 @@ pub struct ServeArgs {
     /// THREATGATE_TLS_NAMES].
     #[arg(long = "tls-name")]
     pub tls_names: Vec<String>,
+    /// Turn on the emulator's controls: fault injection and token lifetimes, through a
+    /// loopback admin endpoint whose key goes to DATA_DIR/emulator.json (docs/emulator.md).
+    #[arg(long)]
+    pub emulator: bool,
 }
 
 #[derive(Debug, Subcommand)]

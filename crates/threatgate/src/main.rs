@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod decode;
 mod demo;
+mod emulator;
 mod incidents;
 mod migrate;
 mod output;
@@ -65,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => partner::token(args, json).await,
         Command::Incidents(command) => partner::incidents(command, json).await,
         Command::Hunt(args) => partner::hunt(args, json).await,
+        Command::Emulator(command) => emulator::emulator(command, json).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "threatgate", &mut script);

@@ -22,6 +22,8 @@ struct Overrides {
     plain_http: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tls_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emulator: Option<serde_json::Value>,
 }
 
 /// Layers defaults, the config file, the environment and the flags.
@@ -34,6 +36,7 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
         public_url: args.public_url.clone(),
         plain_http: args.plain_http,
         tls_names: args.tls_names.clone(),
+        emulator: args.emulator.then(|| serde_json::json!({"enabled": true})),
     };
     Ok(Config::load(args.config.as_deref(), &overrides)?)
 }
@@ -63,6 +66,12 @@ pub fn print_listening(application: &Application) {
         let ca = ca.display();
         text.push_str(&format!(
             "TLS: certificate issued by the local CA {ca}\n  trust it per command:   curl --cacert {ca} …\n  Python (requests/MSAL): export REQUESTS_CA_BUNDLE={ca}\n  system-wide (Debian):   cp {ca} /usr/local/share/ca-certificates/threatgate.crt && update-ca-certificates\n"
+        ));
+    }
+    if application.emulator_enabled() {
+        text.push_str(&format!(
+            "emulator controls on (loopback admin endpoint; key in {0}/emulator.json), e.g.\n  threatgate emulator fault add --data-dir {0} --route /api/incidents --status 429 --retry-after 5 --count 3\n",
+            application.data_dir().root().display()
         ));
     }
     say(&text);

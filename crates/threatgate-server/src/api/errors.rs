@@ -34,6 +34,8 @@ pub enum ApiFailure {
     Busy,
     /// 500; the details go to the log only.
     Internal(String),
+    /// 500, 503 or 504 injected by the emulator's controls, in the service's body shape.
+    Unavailable { status: StatusCode, retry_after_seconds: Option<u64> },
 }
 
 impl std::fmt::Display for ApiFailure {
@@ -50,6 +52,7 @@ impl std::fmt::Display for ApiFailure {
             Self::TooLarge(limit) => write!(f, "the request body is larger than {limit} bytes"),
             Self::Throttled { message, .. } => f.write_str(message),
             Self::Busy => f.write_str("the store is busy"),
+            Self::Unavailable { status, .. } => write!(f, "{status} injected by the emulator"),
         }
     }
 }
@@ -75,6 +78,15 @@ impl IntoResponse for ApiFailure {
                 "ServiceUnavailable",
                 format!("The service is busy; retry in {BUSY_RETRY_AFTER_SECONDS} seconds."),
             ),
+            Self::Unavailable { status, .. } => match status.as_u16() {
+                504 => {
+                    (*status, "GatewayTimeout", "The gateway timed out; retry the operation (emulator fault).".into())
+                }
+                500 => (*status, "InternalServerError", "An internal error occurred; retry the operation.".into()),
+                _ => {
+                    (*status, "ServiceUnavailable", "The service is unavailable; retry later (emulator fault).".into())
+                }
+            },
             Self::Internal(detail) => {
                 tracing::error!(%target, detail, "API request failed");
                 (
@@ -100,6 +112,9 @@ impl IntoResponse for ApiFailure {
             }
             Self::Busy => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECONDS));
+            }
+            Self::Unavailable { retry_after_seconds: Some(seconds), .. } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
             _ => {}
         }

@@ -76,6 +76,13 @@ impl IntoResponse for GraphFailure {
             ApiFailure::Busy => {
                 (StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable", "The service is busy; retry later.".into())
             }
+            ApiFailure::Unavailable { status, .. } => match status.as_u16() {
+                504 => (*status, "GatewayTimeout", "The gateway timed out (emulator fault).".into()),
+                500 => (*status, "UnknownError", String::new()),
+                _ => {
+                    (*status, "ServiceNotAvailable", "The service is unavailable; retry later (emulator fault).".into())
+                }
+            },
             ApiFailure::Internal(detail) => {
                 tracing::error!(request_id, detail, "Graph request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "UnknownError", String::new())
@@ -95,6 +102,9 @@ impl IntoResponse for GraphFailure {
             }
             ApiFailure::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(super::errors::BUSY_RETRY_AFTER_SECONDS));
+            }
+            ApiFailure::Unavailable { retry_after_seconds: Some(seconds), .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
             _ => {}
         }
@@ -150,8 +160,13 @@ pub(super) fn render_graph(
     response
 }
 
+/// `failure` as Graph writes it.
+pub fn graph_failure(failure: ApiFailure) -> Response {
+    GraphFailure(failure).into_response()
+}
+
 /// Whether `path` is one of Graph's (`/v1.0/…`, `/beta/…`).
-pub(super) fn is_graph_path(path: &str) -> bool {
+pub fn is_graph_path(path: &str) -> bool {
     path.starts_with("/v1.0/") || path.starts_with("/beta/")
 }
 

@@ -91,6 +91,12 @@ impl From<ApiFailure> for DirectoryFailure {
                 "Please retry again later.".to_owned(),
                 Some(retry_after_seconds),
             ),
+            ApiFailure::Unavailable { status, retry_after_seconds } => (
+                status,
+                "Service_ServiceUnavailable",
+                "The service is unavailable; retry later (emulator fault).".to_owned(),
+                retry_after_seconds,
+            ),
             ApiFailure::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceNotAvailable",

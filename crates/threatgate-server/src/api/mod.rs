@@ -16,7 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use errors::{ApiFailure, json_errors, shed_load};
-pub use graph::canonical_request;
+pub use graph::{canonical_request, graph_failure, is_graph_path};
 
 use crate::state::AppState;
 

@@ -1,6 +1,7 @@
 //! The HTTP routes. `router()` is separate from binding, so tests can call it with `oneshot`.
 
 mod discovery;
+mod emulator;
 mod health;
 mod token;
 
@@ -20,9 +21,13 @@ pub fn router(state: AppState, role: crate::config::Role) -> Router {
     if role.serves_identity() {
         router = router.merge(identity_routes()).merge(crate::portal::router());
     }
+    if state.emulator.enabled() {
+        router = router.merge(emulator::router());
+    }
     if role.serves_api() {
         let api = crate::api::router(state.clone())
-            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::shed_load));
+            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::shed_load))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), emulator::inject));
         router = router.merge(api).layer(axum::middleware::from_fn(crate::api::json_errors));
     }
     let router = router

@@ -82,6 +82,18 @@ async fn token(
         Err(error) => return refuse(error),
     };
     let client_id = parameters.client_id.as_deref().or(basic.as_ref().map(|b| b.client_id.as_str()));
+    if let Some(fault) = super::emulator::token_fault(&state, &tenant, client_id).await {
+        return match fault {
+            super::emulator::TokenFault::Answer(response) => response,
+            super::emulator::TokenFault::Error(error, status) => {
+                let mut response = refuse(error);
+                if let Some(status) = status {
+                    *response.status_mut() = status;
+                }
+                response
+            }
+        };
+    }
     let address = peer.as_ref().map(|Extension(ConnectInfo(address))| address.ip());
     if let Err(error) = state.token_throttle.check(client_id, address) {
         return refuse(error);

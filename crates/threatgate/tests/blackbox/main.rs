@@ -17,6 +17,7 @@ mod cli;
 mod crash;
 mod demo;
 mod discovery;
+mod emulator;
 mod errors;
 mod graph;
 mod interop;
