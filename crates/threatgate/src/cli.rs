@@ -72,6 +72,22 @@ pub enum Command {
     /// shorten token lifetimes. See docs/emulator.md.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
+    /// Exit 0 when the server answers its readiness check (`/readyz`: it serves and its
+    /// database responds), else 1: for container health checks and scripts.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server's base URL.
+    #[arg(long, env = "THREATGATE_HEALTH_URL", default_value = "https://127.0.0.1:8443")]
+    pub url: String,
+    /// The data directory whose CA (tls/ca.pem) signed the server's certificate.
+    #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+    pub data_dir: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -543,6 +559,11 @@ pub struct ServeArgs {
     /// loopback admin endpoint whose key goes to DATA_DIR/emulator.json (docs/emulator.md).
     #[arg(long)]
     pub emulator: bool,
+    /// Keep nothing: a fresh data directory in memory (/dev/shm where it exists, else the
+    /// temporary directory), removed when the server stops. Not with --data-dir or
+    /// --database-url.
+    #[arg(long, conflicts_with_all = ["data_dir", "database_url"])]
+    pub ephemeral: bool,
 }
 
 #[derive(Debug, Subcommand)]

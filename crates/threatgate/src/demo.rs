@@ -14,7 +14,7 @@ use threatgate_proto::{DemoApp, DemoCustomer, DemoManifest, DemoPartner};
 use threatgate_server::Application as Service;
 
 use crate::cli::ServeArgs;
-use crate::serve::{load_config, print_listening, shutdown_signal};
+use crate::serve::{Loaded, load_config, print_listening, shutdown_signal};
 
 const PARTNER: (&str, &str) = ("Fabrikam", "fabrikam.onmicrosoft.com");
 const APP_NAME: &str = "Fabrikam Threat Connector";
@@ -27,7 +27,7 @@ const CUSTOMERS: [(&str, &str, bool); 3] = [
 ];
 
 pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args)?;
+    let Loaded { config, scratch } = load_config(&args)?;
     // Its presence must mean "ready": remove the old one first, remembering its credentials.
     let manifest_path = config.data_dir.join("demo.json");
     let previous: Option<DemoManifest> =
@@ -60,10 +60,12 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     // demo.json last: its presence tells scripts that everything is ready.
     write_atomically(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
 
-    print_listening(&service);
+    print_listening(&service, scratch.is_some());
     let external_database = config.database_url.is_some();
     print_instructions(&manifest, &GuideContext { manifest_path: &manifest_path, external_database });
     service.run_until_stopped(shutdown_signal()).await?;
+    // `--ephemeral`: the data directory goes with the server.
+    drop(scratch);
     Ok(())
 }
 
@@ -143,8 +145,9 @@ async fn seed(admin: &DirectoryAdmin<'_>, previous: Option<&DemoManifest>) -> an
     })
 }
 
-/// How many incidents each consented customer starts with.
-const DEMO_INCIDENTS: u64 = 40;
+/// How many incidents each consented customer starts with from the generator (two more come
+/// from the merged pair of `shape_incidents`: 40 in all).
+const DEMO_INCIDENTS: u64 = 38;
 /// How many ordinary hunting events each consented customer starts with (besides those
 /// behind its alerts).
 const DEMO_EVENTS: u64 = 5000;
@@ -172,6 +175,100 @@ async fn seed_incidents(
             days: 30,
         };
         crate::incidents::seed_tenant(store, &tenant, &plan, false).await?;
+        if !has_incidents {
+            shape_incidents(store, &tenant, plan.seed, &manifest.partner.domain).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the fresh incidents of a tenant what a poller must handle: a merged pair (one
+/// `Redirected` to the other), then, over the rest by id, a cycle of five states: in progress
+/// and assigned with a comment and a tag; resolved as a true positive (malware) with a
+/// comment; resolved as a false positive; active and assigned with a tag; active and untouched.
+async fn shape_incidents(
+    store: &dyn threatgate_store::Store,
+    tenant: &threatgate_domain::Tenant,
+    seed: u64,
+    partner_domain: &str,
+) -> anyhow::Result<()> {
+    use threatgate_domain::{Classification, Determination, IncidentStatus, Ticks};
+    use threatgate_incidents::{IncidentUpdate, prepare_alert};
+
+    let now = Ticks::at(time::OffsetDateTime::now_utc());
+    let ingest = threatgate_domain::TenantScope::<threatgate_domain::IngestAlerts>::for_administrator(tenant.id);
+    let day = 86_400 * 10_000_000;
+    // Two incidents of their own (their alerts share nothing), then an alert that shares an
+    // entity with each: correlation merges them.
+    let pair: Vec<_> =
+        threatgate_seed::generator::AlertGenerator::new(seed + 1_000, tenant.initial_domain.as_str(), 2, now.get(), 1)
+            .collect();
+    let (Some((_, first)), Some((_, last))) = (pair.first().cloned(), pair.last().cloned()) else {
+        anyhow::bail!("the generator gave no alerts for the merged pair");
+    };
+    let prepared = pair
+        .into_iter()
+        .map(|(received, alert)| prepare_alert(alert, received))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| anyhow::anyhow!("a generated alert is invalid: {why}"))?;
+    store.ingest_alerts(&ingest, prepared, day).await?;
+    let mut bridge = last.clone();
+    bridge.alert_id = format!("{}{}", &last.alert_id[..2], last.alert_id[2..].chars().rev().collect::<String>());
+    bridge.title = "Suspicious activity linking two investigations".into();
+    bridge.devices.extend(first.devices.iter().cloned());
+    bridge.entities.extend(first.entities.iter().cloned());
+    let bridge = prepare_alert(bridge, now).map_err(|why| anyhow::anyhow!("the merging alert is invalid: {why}"))?;
+    let merged = store.ingest_alerts(&ingest, vec![bridge], 7 * day).await?;
+    anyhow::ensure!(merged.incidents_merged == 1, "the demo's merging alert merged {} incidents", merged.incidents_merged);
+
+    let read = threatgate_domain::TenantScope::<threatgate_domain::ReadIncidents>::for_administrator(tenant.id);
+    let write = threatgate_domain::TenantScope::<threatgate_domain::WriteIncidents>::for_administrator(tenant.id);
+    let query = threatgate_domain::odata::IncidentQuery { filter: None, top: 1_000, skip: 0, comment_flags: false };
+    let page = store.list_incidents(&read, &query).await?;
+    let mut open: Vec<_> = page
+        .ids
+        .iter()
+        .zip(&page.documents)
+        .filter(|(_, document)| !document.contains("\"status\":\"Redirected\""))
+        .map(|(id, _)| *id)
+        .collect();
+    open.sort_by_key(|id| id.get());
+    let analyst = format!("secops@{partner_domain}");
+    for (index, id) in open.into_iter().enumerate() {
+        let update = match index % 5 {
+            0 => IncidentUpdate {
+                status: Some(IncidentStatus::InProgress),
+                assigned_to: Some(Some(analyst.clone())),
+                tags: Some(vec!["Investigating".into()]),
+                comment: Some("Isolating the device while we collect the investigation package.".into()),
+                ..IncidentUpdate::default()
+            },
+            1 => IncidentUpdate {
+                status: Some(IncidentStatus::Resolved),
+                assigned_to: Some(Some(analyst.clone())),
+                classification: Some(Classification::TruePositive),
+                determination: Some(Determination::Malware),
+                tags: Some(vec!["Remediated".into(), "Malware".into()]),
+                comment: Some("Malware removed and credentials reset; closing.".into()),
+                ..IncidentUpdate::default()
+            },
+            2 => IncidentUpdate {
+                status: Some(IncidentStatus::Resolved),
+                classification: Some(Classification::FalsePositive),
+                comment: Some("Expected activity of the IT team's scanner.".into()),
+                ..IncidentUpdate::default()
+            },
+            3 => IncidentUpdate {
+                assigned_to: Some(Some(analyst.clone())),
+                tags: Some(vec!["VIP".into()]),
+                ..IncidentUpdate::default()
+            },
+            _ => continue,
+        };
+        match store.update_incident(&write, id, &update, now).await? {
+            threatgate_store::UpdateOutcome::Updated(_) => {}
+            other => anyhow::bail!("shaping demo incident {}: {other:?}", id.get()),
+        }
     }
     Ok(())
 }

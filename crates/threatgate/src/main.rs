@@ -67,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incidents(command) => partner::incidents(command, json).await,
         Command::Hunt(args) => partner::hunt(args, json).await,
         Command::Emulator(command) => emulator::emulator(command, json).await,
+        Command::Health(args) => serve::health(args).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "threatgate", &mut script);

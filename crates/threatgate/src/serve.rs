@@ -3,7 +3,7 @@
 use serde::Serialize;
 use threatgate_server::{Application, Config};
 
-use crate::cli::ServeArgs;
+use crate::cli::{HealthArgs, ServeArgs};
 
 /// Command-line flags as a configuration layer: only the flags given override.
 #[derive(Debug, Serialize)]
@@ -26,10 +26,17 @@ struct Overrides {
     emulator: Option<serde_json::Value>,
 }
 
+/// A configuration, and the scratch data directory of `--ephemeral` (removed when dropped).
+pub struct Loaded {
+    pub config: Config,
+    pub scratch: Option<tempfile::TempDir>,
+}
+
 /// Layers defaults, the config file, the environment and the flags.
-pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<Loaded> {
+    let scratch = args.ephemeral.then(scratch_directory).transpose()?;
     let overrides = Overrides {
-        data_dir: args.data_dir.clone(),
+        data_dir: scratch.as_ref().map(|dir| dir.path().to_owned()).or_else(|| args.data_dir.clone()),
         database_url: args.database_url.clone(),
         role: args.role.clone(),
         listen: args.listen.clone(),
@@ -38,13 +45,30 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
         tls_names: args.tls_names.clone(),
         emulator: args.emulator.then(|| serde_json::json!({"enabled": true})),
     };
-    Ok(Config::load(args.config.as_deref(), &overrides)?)
+    let config = Config::load(args.config.as_deref(), &overrides)?;
+    if scratch.is_some() && config.database_url.is_some() {
+        anyhow::bail!(
+            "--ephemeral keeps its data in memory and cannot use a database URL (unset THREATGATE_DATABASE_URL or database_url)"
+        );
+    }
+    Ok(Loaded { config, scratch })
+}
+
+/// A fresh directory for `--ephemeral`: in /dev/shm (memory) where it exists, so nothing
+/// reaches a disk, else in the temporary directory.
+fn scratch_directory() -> anyhow::Result<tempfile::TempDir> {
+    let memory = std::path::Path::new("/dev/shm");
+    let base = if memory.is_dir() { memory.to_owned() } else { std::env::temp_dir() };
+    tempfile::Builder::new()
+        .prefix("threatgate-")
+        .tempdir_in(&base)
+        .map_err(|error| anyhow::anyhow!("creating a scratch data directory in {}: {error}", base.display()))
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args)?;
+    let Loaded { config, scratch } = load_config(&args)?;
     let application = Application::build(&config).await?;
-    print_listening(&application);
+    print_listening(&application, scratch.is_some());
     if let Some(link) = application.setup_link() {
         say(&format!(
             "\nThis data directory has no tenant yet. Open this one-time link to create the first organization and its Global Administrator:\n  {link}\nor create it without a browser:\n  threatgate tenant create --data-dir {} --name Contoso\nor run `threatgate demo` for a ready partner and customers.\n",
@@ -52,15 +76,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ));
     }
     application.run_until_stopped(shutdown_signal()).await?;
+    drop(scratch);
     Ok(())
 }
 
-pub fn print_listening(application: &Application) {
+pub fn print_listening(application: &Application, ephemeral: bool) {
     let mut text = format!(
-        "Threatgate listening on {} ({})\ndata directory: {}\n",
+        "Threatgate listening on {} ({})\ndata directory: {}{}\n",
         application.public_url(),
         application.local_addr(),
-        application.data_dir().root().display()
+        application.data_dir().root().display(),
+        if ephemeral { " (ephemeral: removed when the server stops)" } else { "" }
     );
     if let Some(ca) = application.ca_certificate_path() {
         let ca = ca.display();
@@ -106,4 +132,22 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `threatgate health`: whether `/readyz` answers 200, trusting the data directory's CA when
+/// it has one.
+pub async fn health(args: HealthArgs) -> anyhow::Result<()> {
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(args.timeout_seconds.max(1)));
+    let ca = args.data_dir.join("tls").join("ca.pem");
+    if let Ok(pem) = std::fs::read(&ca) {
+        builder = builder.tls_certs_only([reqwest::Certificate::from_pem(&pem)?]);
+    }
+    let url = format!("{}/readyz", args.url.trim_end_matches('/'));
+    let response = anyhow::Context::with_context(builder.build()?.get(&url).send().await, || format!("{url} did not answer"))?;
+    let status = response.status();
+    if !status.is_success() {
+        anyhow::bail!("{url} answered {status}: {}", response.text().await.unwrap_or_default().trim());
+    }
+    println!("ready ({url})");
+    Ok(())
 }

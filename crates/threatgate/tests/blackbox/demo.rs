@@ -116,7 +116,23 @@ async fn the_demo_serves_what_demo_json_describes_and_reuses_its_directory() {
                 .json()
                 .await
                 .unwrap();
-            assert_eq!(incidents["value"].as_array().map(Vec::len), Some(40), "{}", customer.display_name);
+            let incidents = incidents["value"].as_array().unwrap();
+            assert_eq!(incidents.len(), 40, "{}", customer.display_name);
+            // Something of every kind a poller meets: each status, owners, verdicts, comments,
+            // tags, and one incident merged into another.
+            let count = |keep: &dyn Fn(&Value) -> bool| incidents.iter().filter(|i| keep(i)).count();
+            for status in ["Active", "InProgress", "Resolved", "Redirected"] {
+                assert!(count(&|i| i["status"] == status) > 0, "{}: no {status} incident", customer.display_name);
+            }
+            assert_eq!(count(&|i| i["status"] == "Redirected"), 1);
+            let redirected = incidents.iter().find(|i| i["status"] == "Redirected").unwrap();
+            assert!(redirected["redirectIncidentId"].is_i64(), "{redirected}");
+            assert!(count(&|i| i["assignedTo"].is_string()) > 0 && count(&|i| i["assignedTo"].is_null()) > 0);
+            assert!(count(&|i| i["classification"] == "TruePositive" && i["determination"] == "Malware") > 0);
+            assert!(count(&|i| i["classification"] == "FalsePositive") > 0);
+            assert!(count(&|i| i["classification"] == "Unknown") > 0);
+            assert!(count(&|i| i["comments"].as_array().is_some_and(|c| !c.is_empty())) > 0);
+            assert!(count(&|i| i["tags"].as_array().is_some_and(|t| !t.is_empty())) > 0);
         } else {
             assert_eq!(response.status(), 400, "{} has not consented", customer.display_name);
         }
