@@ -219,7 +219,11 @@ async fn shape_incidents(
     bridge.entities.extend(first.entities.iter().cloned());
     let bridge = prepare_alert(bridge, now).map_err(|why| anyhow::anyhow!("the merging alert is invalid: {why}"))?;
     let merged = store.ingest_alerts(&ingest, vec![bridge], 7 * day).await?;
-    anyhow::ensure!(merged.incidents_merged == 1, "the demo's merging alert merged {} incidents", merged.incidents_merged);
+    anyhow::ensure!(
+        merged.incidents_merged == 1,
+        "the demo's merging alert merged {} incidents",
+        merged.incidents_merged
+    );
 
     let read = threatgate_domain::TenantScope::<threatgate_domain::ReadIncidents>::for_administrator(tenant.id);
     let write = threatgate_domain::TenantScope::<threatgate_domain::WriteIncidents>::for_administrator(tenant.id);

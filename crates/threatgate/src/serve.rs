@@ -143,7 +143,8 @@ pub async fn health(args: HealthArgs) -> anyhow::Result<()> {
         builder = builder.tls_certs_only([reqwest::Certificate::from_pem(&pem)?]);
     }
     let url = format!("{}/readyz", args.url.trim_end_matches('/'));
-    let response = anyhow::Context::with_context(builder.build()?.get(&url).send().await, || format!("{url} did not answer"))?;
+    let response =
+        anyhow::Context::with_context(builder.build()?.get(&url).send().await, || format!("{url} did not answer"))?;
     let status = response.status();
     if !status.is_success() {
         anyhow::bail!("{url} answered {status}: {}", response.text().await.unwrap_or_default().trim());
