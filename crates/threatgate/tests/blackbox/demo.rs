@@ -303,3 +303,75 @@ async fn every_command_and_page_the_demo_prints_works_as_printed() {
         demo.stop().await;
     }
 }
+
+/// `threatgate health` against a server, as a container's health check runs it.
+async fn health(url: &str, data_dir: &Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["health", "--timeout-seconds", "3", "--url", url, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_ephemeral_demo_keeps_nothing_once_stopped_and_health_follows_it() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["demo", "--ephemeral", "--listen", "127.0.0.1:0"])
+        .env_remove("THREATGATE_DATA_DIR")
+        .env_remove("THREATGATE_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The data directory is named in what the demo prints; the rest is drained so that the
+    // demo never blocks on a full pipe.
+    let stdout = child.stdout.take().unwrap();
+    let (found, mut named) = tokio::sync::mpsc::channel::<std::path::PathBuf>(1);
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("data directory: ") {
+                let path = rest.trim_end_matches(" (ephemeral: removed when the server stops)");
+                assert_ne!(path, rest, "the demo says the directory is ephemeral: {line}");
+                let _ = found.send(path.into()).await;
+            }
+        }
+    });
+    let data_dir = tokio::time::timeout(Duration::from_secs(120), named.recv()).await.unwrap().unwrap();
+    if Path::new("/dev/shm").is_dir() {
+        assert!(data_dir.starts_with("/dev/shm"), "kept in memory: {}", data_dir.display());
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let manifest: DemoManifest = loop {
+        if let Ok(bytes) = std::fs::read(data_dir.join("demo.json")) {
+            break serde_json::from_slice(&bytes).unwrap();
+        }
+        assert!(Instant::now() < deadline, "demo.json did not appear");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let client = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+    assert_eq!(token(&client, &manifest, &manifest.customers[0].tenant_id).await.status(), 200);
+
+    let up = health(&manifest.authority, &data_dir).await;
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(String::from_utf8_lossy(&up.stdout).starts_with("ready"));
+    // Without the CA the server's certificate is not trusted: health says so and fails.
+    let stranger = tempfile::tempdir().unwrap();
+    let untrusted = health(&manifest.authority, stranger.path()).await;
+    assert!(!untrusted.status.success());
+
+    // SIGTERM, as a container runtime or Ctrl-C stops it: the directory goes with it.
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!data_dir.exists(), "{} is removed", data_dir.display());
+
+    let down = health(&manifest.authority, stranger.path()).await;
+    assert!(!down.status.success());
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(said.contains("/readyz did not answer"), "{said}");
+}
