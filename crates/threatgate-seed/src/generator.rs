@@ -42,6 +42,15 @@ impl AlertGenerator {
         }
     }
 
+    /// Numbers the scenarios (which name their users and devices, `…1`, `…2`) from `first` + 1
+    /// instead of 1, so that alerts generated later for the same tenant do not share a user
+    /// name with the first ones (and join their incidents).
+    pub fn numbered_from(mut self, first: u64) -> Self {
+        self.scenario = first;
+        self.total = self.total.saturating_add(first);
+        self
+    }
+
     fn guid(&mut self) -> String {
         let h = self.dice.hex(16);
         format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])

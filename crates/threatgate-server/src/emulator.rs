@@ -170,6 +170,8 @@ pub struct Emulator {
     allow_remote: bool,
     key: String,
     rules: Mutex<Vec<Rule>>,
+    /// The faults and token lifetimes the configuration starts with, which a reset restores.
+    initial: EmulatorSettings,
     /// Whether any rule is in force: the common case (none) costs one load per call.
     armed: AtomicBool,
     next_id: AtomicU64,
@@ -184,7 +186,12 @@ impl Emulator {
         public_url: &str,
         ca_certificate: Option<&Path>,
     ) -> Result<Self, String> {
-        let emulator = Self { enabled: settings.enabled, allow_remote: settings.allow_remote, ..Self::default() };
+        let emulator = Self {
+            enabled: settings.enabled,
+            allow_remote: settings.allow_remote,
+            initial: settings.clone(),
+            ..Self::default()
+        };
         if !settings.enabled {
             return Ok(emulator);
         }
@@ -214,6 +221,20 @@ impl Emulator {
         rules.push(rule.clone());
         self.armed.store(true, Ordering::Release);
         Ok(rule)
+    }
+
+    /// The faults and token lifetimes of the configuration.
+    pub fn initial(&self) -> &EmulatorSettings {
+        &self.initial
+    }
+
+    /// Back to the configuration's faults (a reset): every other rule goes.
+    pub fn restore_initial_rules(&self) -> Result<(), String> {
+        self.remove(None);
+        for spec in &self.initial.faults {
+            self.add(spec.clone())?;
+        }
+        Ok(())
     }
 
     pub fn list(&self) -> Vec<Rule> {
@@ -335,6 +356,29 @@ mod tests {
             assert!(spec(bad).check().is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<FaultSpec>(r#"{"stauts": 429}"#).is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn rules_are_bounded_and_a_reset_brings_back_the_configured_ones() {
+        let configured = spec(r#"{"route": "/api/incidents", "status": 503, "percent": 5}"#);
+        let emulator = Emulator {
+            enabled: true,
+            initial: EmulatorSettings {
+                enabled: true,
+                faults: vec![configured.clone()],
+                ..EmulatorSettings::default()
+            },
+            ..Emulator::default()
+        };
+        for _ in 0..MAX_RULES {
+            emulator.add(spec(r#"{"status": 429}"#)).unwrap();
+        }
+        assert_eq!(emulator.add(spec(r#"{"status": 429}"#)).unwrap_err(), "at most 1000 faults at once");
+        emulator.restore_initial_rules().unwrap();
+        let rules = emulator.list();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].spec, configured);
+        assert!(emulator.armed());
     }
 
     #[test]

@@ -188,6 +188,12 @@ impl Quotas {
         Ok(())
     }
 
+    /// Forgets every count of this node (the emulator's reset, after the shared counts are
+    /// removed from the store).
+    pub fn forget(&self) {
+        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
     /// Reports this node's calls since the last report and learns every node's totals (run
     /// every [`SYNC_INTERVAL`]). Windows that ended more than one window ago are forgotten.
     /// Windows used here in the last two seconds, or near their limit, are re-read even

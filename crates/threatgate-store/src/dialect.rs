@@ -331,3 +331,9 @@ pub(crate) trait Correlation: Dialect {
         since: Ticks,
     ) -> Result<Vec<IncidentId>>;
 }
+
+/// An identifier in double quotes, as both backends spell it (names from the schema, quoted
+/// all the same).
+pub(crate) fn quoted_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The database failed. The text is for logs, never for a response body.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// This store cannot do what was asked (e.g. a checkpoint of an in-memory database).
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

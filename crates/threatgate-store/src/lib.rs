@@ -28,9 +28,9 @@ pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessEntry, AccessLogQuery, AccessLogStore, AccessOperation, AuditCategory, AuditEvent, AuditQuery, AuditStore,
-    CommentOutcome, ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue, HuntLimits,
-    HuntOutput, HuntRefusal, HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport, KeyStore,
-    MAX_ALERT_COMMENT_BYTES, MAX_ALERT_COMMENTS, QuotaCount, QuotaStore, RoleGrant, RowSink, SessionRecord,
+    CheckpointStore, CommentOutcome, ConsentGrant, DirectoryData, DirectoryStore, EventPage, EventRow, EventValue,
+    HuntLimits, HuntOutput, HuntRefusal, HuntingStore, IncidentPage, IncidentRecord, IncidentStore, IngestReport,
+    KeyStore, MAX_ALERT_COMMENT_BYTES, MAX_ALERT_COMMENTS, QuotaCount, QuotaStore, RoleGrant, RowSink, SessionRecord,
     SessionStore, SigningKeyRecord, Store, StoredAccessEntry, StoredAuditEvent, TenantKey, TransferStore,
     UpdateOutcome,
 };

@@ -724,6 +724,22 @@ pub trait QuotaStore: Send + Sync + 'static {
     async fn delete_quota_counts_before(&self, window_start: UnixSeconds) -> Result<u64>;
 }
 
+/// A saved copy of the store's state to return to: the emulator's reset. Saved are the
+/// directory (tenants, applications, secrets, consents, keys, sessions), incidents with their
+/// alerts and comments, quota counts and the hunting events; the partner access log and the
+/// audit trail are append-only and stay as they are. Id sequences return with the rows, so an
+/// incident created after a reset gets the id it would have got after the save.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync + 'static {
+    /// Saves the current state as the checkpoint, replacing the previous one (the old one stays
+    /// whole until the new one is complete).
+    async fn save_checkpoint(&self) -> Result<()>;
+    /// Puts every saved table back as it was at the last save, in one transaction per database
+    /// file (SQLite) or one transaction (PostgreSQL). `NotFound("checkpoint")` when none was
+    /// saved.
+    async fn restore_checkpoint(&self) -> Result<()>;
+}
+
 /// Everything a backend provides.
 pub trait Store:
     DirectoryStore
@@ -735,6 +751,7 @@ pub trait Store:
     + TransferStore
     + QuotaStore
     + HuntingStore
+    + CheckpointStore
 {
 }
 
@@ -748,5 +765,6 @@ impl<T> Store for T where
         + TransferStore
         + QuotaStore
         + HuntingStore
+        + CheckpointStore
 {
 }

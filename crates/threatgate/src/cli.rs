@@ -45,6 +45,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Generate realistic, deterministic alerts for a tenant and ingest them.
     Seed(SeedArgs),
+    /// Ingest alerts over time from a scenario file (TOML), so that a connector's poller sees
+    /// new and updated incidents (docs/emulator.md).
+    Scenario(ScenarioArgs),
     /// The partner access log of a tenant, newest first, as JSON lines: every call an
     /// application made to the Threat Protection API there.
     AccessLog(AccessLogArgs),
@@ -98,6 +101,18 @@ pub enum EmulatorCommand {
     /// How long an application's tokens live.
     #[command(subcommand)]
     TokenLifetime(LifetimeCommand),
+    /// Save the server's current state (directory, incidents, hunting events) as the state
+    /// `reset` returns to; `demo --emulator` saves one once it is ready.
+    Checkpoint {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+    },
+    /// Return the server to its checkpoint: its data, the configuration's faults and token
+    /// lifetimes, and fresh quotas (the access log and audit trail are kept).
+    Reset {
+        #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -485,6 +500,21 @@ pub struct SeedArgs {
     /// Spread the incidents over this many days before now.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The scenario: `[[step]]` tables with `after`, `tenant`, and one of `new_incidents`,
+    /// `follow_up`, `alerts_file` (and `repeat`).
+    pub file: PathBuf,
+    /// Run this many times faster (waits divided by it), e.g. 10 in CI.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Seed of the generated alerts (default: from the clock, so every run adds new ones).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Where the data lives; every administration command takes it.

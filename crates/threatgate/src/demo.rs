@@ -51,6 +51,12 @@ pub async fn demo(args: ServeArgs) -> anyhow::Result<()> {
     let mut manifest = seed(&admin, previous.as_ref()).await?;
     seed_incidents(identity.store().as_ref(), &admin, &manifest).await?;
     identity.refresh().await?;
+    if service.emulator_enabled() {
+        // What `threatgate emulator reset` returns to.
+        threatgate_store::CheckpointStore::save_checkpoint(identity.store().as_ref())
+            .await
+            .context("saving the emulator's checkpoint")?;
+    }
 
     manifest.authority = service.public_url().to_owned();
     manifest.api_base = service.public_url().to_owned();
@@ -254,7 +260,6 @@ async fn shape_incidents(
                 determination: Some(Determination::Malware),
                 tags: Some(vec!["Remediated".into(), "Malware".into()]),
                 comment: Some("Malware removed and credentials reset; closing.".into()),
-                ..IncidentUpdate::default()
             },
             2 => IncidentUpdate {
                 status: Some(IncidentStatus::Resolved),

@@ -1,5 +1,6 @@
-//! `threatgate emulator`: the running server's emulator controls (faults, token lifetimes),
-//! through its admin endpoint, with the URL, CA and key it wrote to `DATA_DIR/emulator.json`.
+//! `threatgate emulator`: the running server's emulator controls (faults, token lifetimes,
+//! checkpoint and reset) through its admin endpoint, with the URL, CA and key it wrote to
+//! `DATA_DIR/emulator.json`.
 
 use std::path::Path;
 
@@ -96,6 +97,14 @@ pub async fn emulator(command: EmulatorCommand, json: bool) -> anyhow::Result<()
             let path = format!("/token-lifetimes/{app}");
             let all = Endpoint::open(&data_dir)?.call(reqwest::Method::DELETE, &path, None).await?;
             output::emit(json, &all["value"], || format!("tokens of {app} live an hour again"))
+        }
+        EmulatorCommand::Checkpoint { data_dir } => {
+            let saved = Endpoint::open(&data_dir)?.call(reqwest::Method::POST, "/checkpoint", None).await?;
+            output::emit(json, &saved, || format!("checkpoint saved ({} ms)", saved["elapsed_ms"]))
+        }
+        EmulatorCommand::Reset { data_dir } => {
+            let reset = Endpoint::open(&data_dir)?.call(reqwest::Method::POST, "/reset", None).await?;
+            output::emit(json, &reset, || format!("reset to the checkpoint ({} ms)", reset["elapsed_ms"]))
         }
         EmulatorCommand::TokenLifetime(LifetimeCommand::List { data_dir }) => {
             let all = Endpoint::open(&data_dir)?.call(reqwest::Method::GET, "/token-lifetimes", None).await?;

@@ -9,6 +9,7 @@ mod incidents;
 mod migrate;
 mod output;
 mod partner;
+mod scenario;
 mod serve;
 
 use clap::Parser;
@@ -60,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode(args) => decode::decode(args, json).await,
         Command::Ingest(args) => incidents::ingest(args, json).await,
         Command::Seed(args) => incidents::seed(args, json).await,
+        Command::Scenario(args) => scenario::scenario(args, json).await,
         Command::AccessLog(args) => incidents::access_log(args).await,
         Command::Audit(args) => incidents::audit(args).await,
         Command::Migrate(args) => migrate::migrate(args, json).await,

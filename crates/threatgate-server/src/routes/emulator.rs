@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::{delete, get, post, put};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -122,10 +122,13 @@ pub enum TokenFault {
     Answer(Response),
 }
 
-/// `/_threatgate/emulator/…`: faults (`GET`, `POST`, `DELETE`, `DELETE /{id}`) and token
-/// lifetimes (`GET`, `PUT /{app}` with `{"seconds": N}`, `DELETE /{app}`).
+/// `/_threatgate/emulator/…`: faults (`GET`, `POST`, `DELETE`, `DELETE /{id}`), token
+/// lifetimes (`GET`, `PUT /{app}` with `{"seconds": N}`, `DELETE /{app}`), and the state
+/// (`POST /checkpoint` saves it, `POST /reset` returns to it).
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
+        .route("/_threatgate/emulator/checkpoint", post(save_checkpoint))
+        .route("/_threatgate/emulator/reset", post(reset))
         .route("/_threatgate/emulator/faults", get(list_faults).post(add_fault).delete(clear_faults))
         .route("/_threatgate/emulator/faults/{id}", delete(remove_fault))
         .route("/_threatgate/emulator/token-lifetimes", get(list_lifetimes))
@@ -240,5 +243,72 @@ async fn reset_lifetime(
     match state.identity.set_token_lifetime(app, None) {
         Ok(()) => Json(lifetimes(&state)).into_response(),
         Err(why) => refusal(StatusCode::BAD_REQUEST, &why),
+    }
+}
+
+async fn save_checkpoint(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    if let Err((status, why)) = state.emulator.authorize(&headers, peer_of(&peer)) {
+        return refusal(status, why);
+    }
+    let started = std::time::Instant::now();
+    match state.store.save_checkpoint().await {
+        Ok(()) => {
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "emulator checkpoint saved");
+            Json(json!({"saved": true, "elapsed_ms": started.elapsed().as_millis() as u64})).into_response()
+        }
+        Err(error) => store_refusal(&error, "saving the checkpoint"),
+    }
+}
+
+/// Back to the checkpoint: the store's saved tables, the configuration's faults and token
+/// lifetimes, and fresh quotas; the identity view reloads before the answer.
+async fn reset(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    if let Err((status, why)) = state.emulator.authorize(&headers, peer_of(&peer)) {
+        return refusal(status, why);
+    }
+    let started = std::time::Instant::now();
+    if let Err(error) = state.store.restore_checkpoint().await {
+        return store_refusal(&error, "restoring the checkpoint");
+    }
+    if let Err(error) = state.identity.refresh().await {
+        tracing::error!(%error, "reloading the directory after the reset failed");
+        return refusal(StatusCode::SERVICE_UNAVAILABLE, "reloading after the reset failed; the server log says why");
+    }
+    let cleared = async {
+        state.store.refresh_event_statistics().await?;
+        // Quota windows of every node: the counts of the restored table are old news.
+        state.store.delete_quota_counts_before(threatgate_domain::UnixSeconds(i64::MAX)).await
+    };
+    if let Err(error) = cleared.await {
+        return store_refusal(&error, "reloading after the reset");
+    }
+    state.quotas.forget();
+    for (app, _) in state.identity.token_lifetimes() {
+        let _ = state.identity.set_token_lifetime(app, None);
+    }
+    let restored = crate::emulator::apply_token_lifetimes(state.emulator.initial(), &state.identity)
+        .and_then(|()| state.emulator.restore_initial_rules());
+    if let Err(why) = restored {
+        return refusal(StatusCode::CONFLICT, &why);
+    }
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(elapsed_ms, "emulator reset to the checkpoint");
+    Json(json!({"reset": true, "elapsed_ms": elapsed_ms})).into_response()
+}
+
+/// A checkpoint the store cannot find or make is the caller's to fix (409); a failing database
+/// is the server's (503, logged).
+fn store_refusal(error: &threatgate_store::StoreError, doing: &str) -> Response {
+    use threatgate_store::StoreError;
+    match error {
+        StoreError::NotFound(_) => refusal(
+            StatusCode::CONFLICT,
+            "no checkpoint saved: `demo --emulator` saves one once it is ready, POST /_threatgate/emulator/checkpoint saves the current state",
+        ),
+        StoreError::Unsupported(why) => refusal(StatusCode::CONFLICT, why),
+        _ => {
+            tracing::error!(%error, "{doing} failed");
+            refusal(StatusCode::SERVICE_UNAVAILABLE, &format!("{doing} failed; the server log says why"))
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! (consent, correlation, merge, an update) run in one transaction; ingestion and updates lock
 //! the rows they read (`FOR UPDATE`), so two nodes never correlate a tenant's alerts at once.
 
+mod checkpoint;
 mod correlation;
 mod dialect;
 mod regex;

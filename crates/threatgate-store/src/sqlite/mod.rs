@@ -5,6 +5,7 @@
 //! writes take the database lock up front (`BEGIN IMMEDIATE`) and wait for it up to the busy
 //! timeout, so they never fail half-way on a lock upgrade.
 
+mod checkpoint;
 mod correlation;
 mod dialect;
 #[path = "../shared/mod.rs"]
@@ -46,6 +47,8 @@ pub struct SqliteStore {
     /// another one's commit made stale reads every page again (a million events added to 20 M
     /// took 27% less CPU on one connection than taking turns over the pool's).
     hunt_writer: SqlitePool,
+    /// Where the emulator's checkpoint is saved (`<name>-checkpoint/`); `None` in memory.
+    checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -76,7 +79,8 @@ impl SqliteStore {
             Location::File,
         )
         .await?;
-        Ok(Self { pool, log_pool, hunt_pool, hunt_writer })
+        let checkpoint_dir = Some(path.with_file_name(format!("{stem}-checkpoint")));
+        Ok(Self { pool, log_pool, hunt_pool, hunt_writer, checkpoint_dir })
     }
 
     fn file_options(path: &Path) -> SqliteConnectOptions {
@@ -113,6 +117,7 @@ impl SqliteStore {
             // The same connection: it is the database.
             hunt_writer: hunt_pool.clone(),
             hunt_pool,
+            checkpoint_dir: None,
         })
     }
 

@@ -902,3 +902,100 @@ async fn two_processes_sharing_a_sqlite_file_see_each_others_changes() {
     assert!(server.revision().await.unwrap() > before);
     assert_eq!(server.find_tenant(TenantKey::Id(created.id)).await.unwrap(), Some(created));
 }
+
+/// The emulator's reset: what changed after a checkpoint goes, what was there comes back with
+/// the same ids, the logs stay, and readers see a new revision.
+async fn a_checkpoint_brings_back_the_saved_state_and_keeps_the_logs(store: Arc<dyn Store>) {
+    use threatgate_domain::{IngestAlerts, TenantScope, WriteIncidents};
+    assert!(
+        matches!(store.restore_checkpoint().await, Err(StoreError::NotFound("checkpoint"))),
+        "nothing to restore before a save"
+    );
+    let (customer, _) = tenant(store.as_ref(), "Contoso").await;
+    let at = 17_900_000_000_000_000;
+    let alerts = |seed: u64, count: u64| -> Vec<_> {
+        threatgate_seed::generator::AlertGenerator::new(seed, "contoso.onmicrosoft.com", count, at, 3)
+            .map(|(received, alert)| threatgate_incidents::prepare_alert(alert, received).unwrap())
+            .collect()
+    };
+    let ingest = TenantScope::<IngestAlerts>::for_administrator(customer.id);
+    store.ingest_alerts(&ingest, alerts(3, 20), 0).await.unwrap();
+    let saved_incidents = store.export_incidents(0, 1_000).await.unwrap();
+    let saved_directory = store.load_directory().await.unwrap();
+    let hunt = |store: Arc<dyn Store>, query: &'static str| async move {
+        let plan = threatgate_hunting::bind(&threatgate_hunting::parse(query).unwrap()).unwrap();
+        let scope = TenantScope::<threatgate_domain::RunHunting>::for_administrator(customer.id);
+        let limits = threatgate_store::HuntLimits { max_rows: 10_000, timeout: std::time::Duration::from_secs(30) };
+        store.run_hunt(&scope, &plan, Ticks(at), limits).await.unwrap().unwrap().rows
+    };
+    // Process events, whose command lines a full-text index serves (`has`).
+    let processes = threatgate_hunting::events::submittable_table("DeviceProcessEvents").unwrap();
+    let process = |line: &str| {
+        let event = serde_json::json!([{
+            "Timestamp": threatgate_domain::datetime::format_ticks(at - 36_000_000_000),
+            "DeviceId": "d1", "DeviceName": "pc1", "FileName": "rundll32.exe", "ProcessCommandLine": line
+        }]);
+        threatgate_hunting::events::parse_events(processes, &event.to_string()).unwrap()
+    };
+    store.insert_events(&ingest, processes, &process("rundll32 comsvcs.dll MiniDump 624 first")).await.unwrap();
+    let dumps = "DeviceProcessEvents | where ProcessCommandLine has \"MiniDump\" | count";
+    assert_eq!(hunt(store.clone(), dumps).await[0][0], 1);
+    let saved_infos = hunt(store.clone(), "AlertInfo | count").await;
+    store.save_checkpoint().await.unwrap();
+    store.insert_events(&ingest, processes, &process("rundll32 comsvcs.dll MiniDump 628 second")).await.unwrap();
+    assert_eq!(hunt(store.clone(), dumps).await[0][0], 2);
+
+    // Everything a connector or a partner changes afterwards.
+    let (stranger, _) = tenant(store.as_ref(), "Woodgrove").await;
+    store.ingest_alerts(&ingest, alerts(4, 5), 0).await.unwrap();
+    let after_save = store.export_incidents(0, 1_000).await.unwrap();
+    let first_new_id = after_save.iter().map(|i| i.incident_id).max().unwrap();
+    assert!(after_save.len() > saved_incidents.len());
+    let write = TenantScope::<WriteIncidents>::for_administrator(customer.id);
+    let commented = store.add_alert_comment(&write, &saved_incidents[0].alert_ids[0], "triaged", Ticks(at)).await;
+    assert!(matches!(commented.unwrap(), threatgate_store::CommentOutcome::Added(_)));
+    store.append_access_entries(&[access_entry(customer.id, AccessOperation::ListIncidents, &[1])]).await.unwrap();
+    assert_ne!(hunt(store.clone(), "AlertInfo | count").await, saved_infos);
+    let revision = store.revision().await.unwrap();
+
+    store.restore_checkpoint().await.unwrap();
+    assert_eq!(store.export_incidents(0, 1_000).await.unwrap(), saved_incidents, "incidents, alerts, comments");
+    assert_eq!(store.find_tenant(TenantKey::Id(stranger.id)).await.unwrap(), None, "a later tenant is gone");
+    let directory = store.load_directory().await.unwrap();
+    assert_eq!(directory.tenants, saved_directory.tenants);
+    assert_eq!(directory.service_principals, saved_directory.service_principals);
+    assert!(directory.revision > revision, "every reader reloads");
+    assert_eq!(hunt(store.clone(), "AlertInfo | count").await, saved_infos, "the hunting tables too");
+    assert_eq!(hunt(store.clone(), dumps).await[0][0], 1, "and their full-text index");
+    assert_eq!(store.export_access_entries(0, 100).await.unwrap().len(), 1, "the access log is append-only");
+    // The id sequence is back where it was: the same new alerts make the same new incident.
+    store.ingest_alerts(&ingest, alerts(4, 5), 0).await.unwrap();
+    let again = store.export_incidents(0, 1_000).await.unwrap();
+    assert_eq!(again.iter().map(|i| i.incident_id).max().unwrap(), first_new_id);
+    // A second restore of the same checkpoint (its events leave the index as they came), and
+    // a new save over the old one.
+    store.restore_checkpoint().await.unwrap();
+    assert_eq!(store.export_incidents(0, 1_000).await.unwrap(), saved_incidents);
+    assert_eq!(hunt(store.clone(), dumps).await[0][0], 1);
+    store.save_checkpoint().await.unwrap();
+    store.restore_checkpoint().await.unwrap();
+    assert_eq!(store.export_incidents(0, 1_000).await.unwrap(), saved_incidents);
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_a_sqlite_file_brings_back_the_saved_state() {
+    use threatgate_store::CheckpointStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("threatgate.db")).await.unwrap());
+    a_checkpoint_brings_back_the_saved_state_and_keeps_the_logs(store).await;
+    assert!(dir.path().join("threatgate-checkpoint").join("main.db").is_file());
+    assert!(!dir.path().join("threatgate-checkpoint.new").exists(), "no half-made checkpoint is left");
+    let memory = SqliteStore::open_in_memory().await.unwrap();
+    assert!(matches!(memory.save_checkpoint().await, Err(StoreError::Unsupported(_))));
+}
+
+#[tokio::test]
+async fn a_checkpoint_in_postgresql_brings_back_the_saved_state() {
+    let Some(database) = threatgate_store::testing::TestDatabase::create().await else { return };
+    a_checkpoint_brings_back_the_saved_state_and_keeps_the_logs(database.open().await).await;
+}

@@ -66,7 +66,7 @@ impl Demo {
     }
 }
 
-async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str) -> reqwest::Response {
+pub async fn token(client: &reqwest::Client, manifest: &DemoManifest, tenant: &str) -> reqwest::Response {
     client
         .post(format!("{}/{tenant}/oauth2/v2.0/token", manifest.authority))
         .form(&[

@@ -179,3 +179,200 @@ async fn the_emulator_controls_are_off_by_default() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--emulator"), "says how to turn them on");
     demo.stop().await;
 }
+
+/// `emulator reset` returns a demo to the state it was ready in: incidents as seeded, consents
+/// as seeded (the directory reloaded before the answer), no faults, no short tokens.
+#[tokio::test]
+async fn a_reset_returns_the_demo_to_its_initial_state() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
+    let (demo, manifest) = Demo::start_with(dir, database.as_ref(), &["--emulator"]).await;
+    let raw = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+    let access_token = async |tenant: &str| {
+        let response = crate::demo::token(&raw, &manifest, tenant).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (status, body["access_token"].as_str().map(str::to_owned))
+    };
+    let contoso = &manifest.customers[0].tenant_id;
+    let northwind = &manifest.customers[2].tenant_id;
+    let (_, bearer) = access_token(contoso).await;
+    let bearer = bearer.unwrap();
+    let incidents = async || -> Value {
+        let response =
+            raw.get(format!("{}/api/incidents", manifest.api_base)).bearer_auth(&bearer).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    };
+    let seeded = incidents().await;
+
+    // A connector's run: it resolves an incident; the test also consents Northwind, adds a
+    // fault and shortens the tokens.
+    let id =
+        seeded["value"].as_array().unwrap().iter().find(|i| i["status"] == "Active").unwrap()["incidentId"].clone();
+    let patched = raw
+        .patch(format!("{}/api/incidents/{id}", manifest.api_base))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({"status": "Resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    assert_ne!(incidents().await, seeded);
+    let granted = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["consent", "grant", "--tenant", northwind, "--app", &manifest.app.app_id])
+        .args(threatgate_testkit::store_args(dir, database.as_ref()))
+        .output()
+        .await
+        .unwrap();
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while access_token(northwind).await.0 != 200 {
+        assert!(Instant::now() < deadline, "the consent reaches the server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    emulator(dir, &["fault", "add", "--route", "/api/advancedhunting/run", "--status", "503"]).await;
+    emulator(dir, &["token-lifetime", "set", "--app", &manifest.app.app_id, "--seconds", "60"]).await;
+
+    let reset = emulator(dir, &["reset"]).await;
+    assert_eq!(reset["reset"], true);
+    assert!(reset["elapsed_ms"].is_u64(), "{reset}");
+    assert_eq!(incidents().await, seeded, "the incidents as seeded, to the last field");
+    assert_eq!(access_token(northwind).await.0, 400, "Northwind's consent is gone at once");
+    assert_eq!(emulator(dir, &["fault", "list"]).await, serde_json::json!([]));
+    assert_eq!(emulator(dir, &["token-lifetime", "list"]).await, serde_json::json!([]));
+    // Lifetimes outside 60 s to a day are refused.
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("emulator.json")).unwrap()).unwrap();
+    for seconds in [59, 86_401] {
+        let refused = raw
+            .put(format!("{}/_threatgate/emulator/token-lifetimes/{}", manifest.api_base, manifest.app.app_id))
+            .bearer_auth(key["key"].as_str().unwrap())
+            .json(&serde_json::json!({ "seconds": seconds }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{seconds} s");
+    }
+    let (status, fresh) = access_token(contoso).await;
+    assert_eq!(status, 200);
+    let claims = crate::unverified_claims(&fresh.unwrap());
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!(lifetime > 3000, "an hour's token again, not a minute's: {lifetime} s");
+
+    // A checkpoint of a changed state is what the next reset returns to.
+    let patched = raw
+        .patch(format!("{}/api/incidents/{id}", manifest.api_base))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({"assignedTo": "analyst@fabrikam.onmicrosoft.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let assigned = incidents().await;
+    assert_eq!(emulator(dir, &["checkpoint"]).await["saved"], true);
+    emulator(dir, &["reset"]).await;
+    assert_eq!(incidents().await, assigned);
+    demo.stop().await;
+}
+
+/// `threatgate scenario`, with the documented example file, against a running demo: a poller
+/// sees new incidents appear and one updated, while it polls.
+#[tokio::test]
+async fn a_scenario_brings_new_and_updated_incidents_to_a_poller() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    let database = threatgate_testkit::TestDatabase::for_this_run().await;
+    let (demo, manifest) = Demo::start(dir, database.as_ref()).await;
+    let raw = threatgate_testkit::client_trusting(Path::new(&manifest.ca_certificate)).unwrap();
+    let bearer = |tenant: String| {
+        let (raw, manifest) = (&raw, &manifest);
+        async move {
+            let body: Value = crate::demo::token(raw, manifest, &tenant).await.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let contoso = bearer(manifest.customers[0].tenant_id.clone()).await;
+    let woodgrove = bearer(manifest.customers[1].tenant_id.clone()).await;
+    let since = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let changed = async |token: &str| -> Vec<Value> {
+        let url = format!("{}/api/incidents?$filter=lastUpdateTime ge {since}", manifest.api_base);
+        let page: Value = raw.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        page["value"].as_array().unwrap().clone()
+    };
+    assert!(changed(&contoso).await.is_empty());
+
+    // The example runs 3 minutes; at 60 times the speed, 3 s.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/scenario.toml");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["--json", "scenario", "--speed", "60"])
+        .arg(&example)
+        .args(threatgate_testkit::store_args(dir, database.as_ref()))
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let runs: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let summary: Vec<(u64, &str, &str, u64)> = runs
+        .iter()
+        .map(|run| {
+            (
+                run["step"].as_u64().unwrap(),
+                run["action"].as_str().unwrap(),
+                run["tenant"].as_str().unwrap(),
+                run["incidents_created"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "new_incidents", "Contoso", 2),
+            (2, "follow_up", "Contoso", 0),
+            (3, "alerts_file", "Woodgrove", 1),
+            (4, "new_incidents", "Contoso", 1),
+            (4, "new_incidents", "Contoso", 1),
+        ]
+    );
+    assert_eq!(runs[1]["alerts_added"], 1, "the follow-up joined an incident");
+    assert_eq!(runs[3]["at_seconds"], 120.0);
+    assert_eq!(runs[4]["at_seconds"], 180.0);
+
+    // The poller's view: four new Contoso incidents holding every alert the scenario added
+    // there (the follow-up among them), one in Woodgrove.
+    let contoso_changed = changed(&contoso).await;
+    assert_eq!(contoso_changed.len(), 4, "{contoso_changed:#?}");
+    let alerts: usize = contoso_changed.iter().map(|i| i["alerts"].as_array().unwrap().len()).sum();
+    let added: u64 =
+        runs.iter().filter(|r| r["tenant"] == "Contoso").map(|r| r["alerts_added"].as_u64().unwrap()).sum();
+    assert_eq!(alerts as u64, added);
+    let woodgrove_changed = changed(&woodgrove).await;
+    assert_eq!(woodgrove_changed.len(), 1);
+    assert_eq!(woodgrove_changed[0]["alerts"][0]["title"], "Suspicious PowerShell download cradle");
+
+    // A file is checked whole before anything runs.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[step]]\ntenant = \"contoso.onmicrosoft.com\"\nfollow_up = 1\n").unwrap();
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .args(["scenario"])
+        .arg(&bad)
+        .args(threatgate_testkit::store_args(dir, database.as_ref()))
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("step 1: follow_up needs an earlier new_incidents step in Contoso"), "{said}");
+    std::fs::write(&bad, "[[step]]\ntenant = \"nowhere.onmicrosoft.com\"\nnew_incidents = 1\n").unwrap();
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_threatgate"))
+        .arg("scenario")
+        .arg(&bad)
+        .args(threatgate_testkit::store_args(dir, database.as_ref()))
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("step 1: nowhere.onmicrosoft.com"));
+    demo.stop().await;
+}
