@@ -104,12 +104,14 @@ pub enum EmulatorCommand {
     /// Save the server's current state (directory, incidents, hunting events) as the state
     /// `reset` returns to; `demo --emulator` saves one once it is ready.
     Checkpoint {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
     },
     /// Return the server to its checkpoint: its data, the configuration's faults and token
     /// lifetimes, and fresh quotas (the access log and audit trail are kept).
     Reset {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
     },
@@ -122,11 +124,13 @@ pub enum FaultCommand {
     Add(FaultArgs),
     /// The faults in force, with how often each acted.
     List {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
     },
     /// Remove one fault.
     Remove {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
         /// Its id (from `add` or `list`).
@@ -134,6 +138,7 @@ pub enum FaultCommand {
     },
     /// Remove every fault.
     Clear {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
     },
@@ -181,23 +186,28 @@ pub struct FaultArgs {
 pub enum LifetimeCommand {
     /// Give an application's new tokens this lifetime (60 to 86400 seconds).
     Set {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
         /// The application (client) id.
         #[arg(long)]
         app: String,
+        /// The lifetime in seconds, 60 to 86400.
         #[arg(long)]
         seconds: i64,
     },
     /// Back to an hour.
     Reset {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
+        /// The application (client) id.
         #[arg(long)]
         app: String,
     },
     /// The applications whose tokens live other than an hour.
     List {
+        /// The data directory of the running server (its emulator.json).
         #[arg(long, env = "THREATGATE_DATA_DIR", default_value = "threatgate-data")]
         data_dir: PathBuf,
     },
@@ -587,12 +597,12 @@ pub struct ServeArgs {
     pub tls_names: Vec<String>,
     /// Turn on the emulator's controls: fault injection and token lifetimes, through a
     /// loopback admin endpoint whose key goes to DATA_DIR/emulator.json (docs/emulator.md).
-    #[arg(long)]
+    #[arg(long, env = "THREATGATE_EMULATOR")]
     pub emulator: bool,
     /// Keep nothing: a fresh data directory in memory (/dev/shm where it exists, else the
     /// temporary directory), removed when the server stops. Not with --data-dir or
     /// --database-url.
-    #[arg(long, conflicts_with_all = ["data_dir", "database_url"])]
+    #[arg(long, env = "THREATGATE_EPHEMERAL", conflicts_with_all = ["data_dir", "database_url"])]
     pub ephemeral: bool,
 }
 

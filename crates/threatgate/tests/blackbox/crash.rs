@@ -10,7 +10,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use threatgate_proto::DemoManifest;
@@ -233,6 +233,21 @@ async fn a_killed_server_keeps_every_write_it_acknowledged() {
             )
         };
         tokio::time::sleep(Duration::from_millis(200 + random(1_300))).await;
+        // Before the last kill every writer has had a write acknowledged (on a loaded machine
+        // a short life may end before the slowest one's first answer), up to 30 s more.
+        if iteration + 1 == iterations {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let progressed = {
+                    let acked = acked.lock().await;
+                    !acked.batches.is_empty() && !acked.comments.is_empty() && !acked.consents.is_empty()
+                };
+                if progressed || Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         demo.stop().await;
         stop.store(true, Ordering::Relaxed);
         for writer in [events, alerts, updates, consents] {
