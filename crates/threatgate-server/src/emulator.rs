@@ -166,11 +166,10 @@ pub struct Rule {
 /// The faults in force and the admin endpoint's key.
 #[derive(Debug, Default)]
 pub struct Emulator {
-    enabled: bool,
-    allow_remote: bool,
     key: String,
     rules: Mutex<Vec<Rule>>,
-    /// The faults and token lifetimes the configuration starts with, which a reset restores.
+    /// The configuration: whether the controls are on (and answer other peers), and the faults
+    /// and token lifetimes they start with, which a reset restores.
     initial: EmulatorSettings,
     /// Whether any rule is in force: the common case (none) costs one load per call.
     armed: AtomicBool,
@@ -186,12 +185,7 @@ impl Emulator {
         public_url: &str,
         ca_certificate: Option<&Path>,
     ) -> Result<Self, String> {
-        let emulator = Self {
-            enabled: settings.enabled,
-            allow_remote: settings.allow_remote,
-            initial: settings.clone(),
-            ..Self::default()
-        };
+        let emulator = Self { initial: settings.clone(), ..Self::default() };
         if !settings.enabled {
             return Ok(emulator);
         }
@@ -208,7 +202,7 @@ impl Emulator {
     }
 
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.initial.enabled
     }
 
     pub fn add(&self, spec: FaultSpec) -> Result<Rule, String> {
@@ -273,7 +267,7 @@ impl Emulator {
     /// Whether an admin call may act: from loopback (unless `allow_remote`) and with the key as
     /// its bearer token (compared in constant time); else the status and reason to refuse it.
     pub fn authorize(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), (StatusCode, &'static str)> {
-        if !self.allow_remote && !peer.is_some_and(|peer| peer.ip().is_loopback()) {
+        if !self.initial.allow_remote && !peer.is_some_and(|peer| peer.ip().is_loopback()) {
             return Err((StatusCode::FORBIDDEN, "the emulator's controls answer loopback only (allow_remote)"));
         }
         let given = headers
@@ -362,7 +356,6 @@ mod tests {
     fn rules_are_bounded_and_a_reset_brings_back_the_configured_ones() {
         let configured = spec(r#"{"route": "/api/incidents", "status": 503, "percent": 5}"#);
         let emulator = Emulator {
-            enabled: true,
             initial: EmulatorSettings {
                 enabled: true,
                 faults: vec![configured.clone()],
@@ -383,7 +376,10 @@ mod tests {
 
     #[test]
     fn a_counted_rule_acts_on_matching_calls_then_goes() {
-        let emulator = Emulator { enabled: true, ..Emulator::default() };
+        let emulator = Emulator {
+            initial: EmulatorSettings { enabled: true, ..EmulatorSettings::default() },
+            ..Emulator::default()
+        };
         emulator
             .add(spec(r#"{"tenant": "T1", "route": "/api/incidents", "status": 503, "retry_after": 2, "count": 2}"#))
             .unwrap();
@@ -399,7 +395,10 @@ mod tests {
 
     #[test]
     fn a_percentage_acts_on_about_that_share_of_calls() {
-        let emulator = Emulator { enabled: true, ..Emulator::default() };
+        let emulator = Emulator {
+            initial: EmulatorSettings { enabled: true, ..EmulatorSettings::default() },
+            ..Emulator::default()
+        };
         emulator.add(spec(r#"{"status": 500, "percent": 30}"#)).unwrap();
         let call = Call { path: Some("/api/incidents"), tenant: None, app: None };
         let hits = (0..10_000).filter(|_| emulator.take(&call).is_some()).count();

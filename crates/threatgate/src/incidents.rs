@@ -28,7 +28,7 @@ const BATCH: usize = 1000;
 /// each device index whatever their number. (About 125 MB of rows per batch in memory; the
 /// seed holds a few.)
 const EVENT_BATCH: usize = 50_000;
-const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
+pub(crate) const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 
 async fn open(data: &crate::cli::DataDirArg, tenant: &str) -> anyhow::Result<(Arc<dyn Store>, Tenant)> {
     let (dir, store) = data.open().await?;
@@ -64,7 +64,7 @@ pub async fn ingest(args: IngestArgs, json: bool) -> anyhow::Result<()> {
     let window = i64::from(args.window_hours) * TICKS_PER_HOUR;
     let mut report = IngestReport::default();
     for batch in alerts.chunks(BATCH) {
-        add(&mut report, store.ingest_alerts(&scope, batch.to_vec(), window).await?);
+        add(&mut report, &store.ingest_alerts(&scope, batch.to_vec(), window).await?);
     }
     emit(json, &report, || describe(&report, &tenant))
 }
@@ -132,7 +132,7 @@ pub async fn seed_tenant(
         if batch.len() >= BATCH || generator.peek().is_none() {
             let done = store.ingest_alerts(&scope, std::mem::take(&mut batch), 24 * TICKS_PER_HOUR).await?;
             alerts_bar.inc(done.incidents_created);
-            add(&mut report.alerts, done);
+            add(&mut report.alerts, &done);
         }
     }
     alerts_bar.finish_and_clear();
@@ -231,7 +231,8 @@ pub async fn seed(args: SeedArgs, json: bool) -> anyhow::Result<()> {
 /// Ordinary hunting events per seeded incident when `--events` is not given.
 pub const EVENTS_PER_INCIDENT: u64 = 100;
 
-fn add(total: &mut IngestReport, part: IngestReport) {
+/// Adds one batch's report to a running total.
+pub(crate) fn add(total: &mut IngestReport, part: &IngestReport) {
     total.alerts_added += part.alerts_added;
     total.duplicates_skipped += part.duplicates_skipped;
     total.incidents_created += part.incidents_created;

@@ -38,6 +38,7 @@ use threatgate_seed::generator::AlertGenerator;
 use threatgate_store::IngestReport;
 
 use crate::cli::ScenarioArgs;
+use crate::incidents::{TICKS_PER_HOUR, add};
 
 /// Bounds on a file from outside: what one step adds stays one ingestion batch, and a run ends.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -47,7 +48,6 @@ const MAX_FOLLOW_UPS: u64 = 100;
 const MAX_ALERTS_FILE_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_ALERTS_PER_STEP: usize = 1_000;
 const MAX_AFTER: Duration = Duration::from_secs(24 * 3600);
-const TICKS_PER_HOUR: i64 = 3600 * 10_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,12 +169,17 @@ pub async fn scenario(args: ScenarioArgs, json: bool) -> anyhow::Result<()> {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<ScenarioFile> {
-    let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
-    if size > MAX_FILE_BYTES {
-        bail!("{} is {size} bytes; a scenario file has at most {MAX_FILE_BYTES}", path.display());
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_bounded(path, MAX_FILE_BYTES)?;
     toml::from_str(&text).with_context(|| format!("{} is not a scenario", path.display()))
+}
+
+/// A file's text, refused unread when it is larger than `max` bytes.
+fn read_bounded(path: &Path, max: u64) -> anyhow::Result<String> {
+    let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > max {
+        bail!("{} is {size} bytes; at most {max} are read", path.display());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Checks every step before any runs: one action each, within bounds, tenants that exist,
@@ -234,14 +239,7 @@ async fn check(file: ScenarioFile, base: &Path, admin: &DirectoryAdmin<'_>) -> a
             }
             (None, None, Some(path)) => {
                 let path = if path.is_absolute() { path } else { base.join(path) };
-                let size = std::fs::metadata(&path)
-                    .with_context(|| format!("step {number}: reading {}", path.display()))?
-                    .len();
-                if size > MAX_ALERTS_FILE_BYTES {
-                    bail!("step {number}: {} is larger than {MAX_ALERTS_FILE_BYTES} bytes", path.display());
-                }
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("step {number}: reading {}", path.display()))?;
+                let text = read_bounded(&path, MAX_ALERTS_FILE_BYTES).with_context(|| format!("step {number}"))?;
                 let alerts =
                     threatgate_incidents::parse_alerts(text.as_bytes(), Ticks::at(time::OffsetDateTime::now_utc()))
                         .with_context(|| format!("step {number}: {}", path.display()))?;
@@ -309,13 +307,6 @@ fn prepare(alerts: Vec<Alert>, now: Ticks) -> anyhow::Result<Vec<threatgate_inci
         .map(|alert| threatgate_incidents::prepare_alert(alert, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| anyhow::anyhow!("a generated alert is invalid: {why}"))
-}
-
-fn add(total: &mut IngestReport, part: &IngestReport) {
-    total.alerts_added += part.alerts_added;
-    total.duplicates_skipped += part.duplicates_skipped;
-    total.incidents_created += part.incidents_created;
-    total.incidents_merged += part.incidents_merged;
 }
 
 fn print_run(run: &StepRun, json: bool) -> anyhow::Result<()> {
